@@ -1,0 +1,51 @@
+// Read positions in Redis: one hash per room (field = user id, value = seq), Lua for atomic max.
+import type { Redis } from 'ioredis';
+import type { ReadPositions } from './read-positions.js';
+
+const keyOf = (roomId: string) => `chat:reads:${roomId}`;
+// Marks a room as loaded even when nobody has read anything yet.
+const LOADED = '_loaded';
+
+const ADVANCE = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return false end
+local cur = redis.call('HGET', KEYS[1], ARGV[1]) or '0'
+if tonumber(ARGV[2]) > tonumber(cur) then
+  redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+  return {ARGV[2], 1}
+end
+return {cur, 0}`;
+
+const MERGE = `
+redis.call('HSET', KEYS[1], '${LOADED}', '1')
+for i = 1, #ARGV, 2 do
+  local cur = redis.call('HGET', KEYS[1], ARGV[i])
+  if (not cur) or tonumber(ARGV[i + 1]) > tonumber(cur) then redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+end
+return 1`;
+
+export class RedisReadPositions implements ReadPositions {
+  constructor(private readonly redis: Redis) {}
+
+  async advance(roomId: string, userId: string, seq: string) {
+    const r = (await this.redis.eval(ADVANCE, 1, keyOf(roomId), userId, seq)) as [string, number] | null;
+    if (!r) return null;
+    return { lastReadSeq: String(r[0]), moved: Number(r[1]) === 1 };
+  }
+
+  async load(roomId: string, positions: ReadonlyMap<string, string>) {
+    const args: string[] = [];
+    for (const [u, s] of positions) args.push(u, s);
+    await this.redis.eval(MERGE, 1, keyOf(roomId), ...args);
+  }
+
+  async get(roomId: string) {
+    const all = await this.redis.hgetall(keyOf(roomId));
+    if (!(LOADED in all)) return null;
+    delete all[LOADED];
+    return new Map(Object.entries(all));
+  }
+
+  async forget(roomId: string, userId: string) {
+    await this.redis.hdel(keyOf(roomId), userId);
+  }
+}

@@ -1,0 +1,43 @@
+// The broadcast consumer group: chat.messages -> one Redis Pub/Sub channel per room -> every instance.
+// Each publish carries the room's previous broadcast seq (kept in Redis, updated atomically with the
+// publish) so gateways can detect a message the at-most-once bus lost and repair it from the store.
+import type { Redis } from 'ioredis';
+import type { Store } from '../store/store.js';
+import { channels, lastSeqKey } from '../fanout/fanout.js';
+import { toView } from '../fanout/hub.js';
+import type { BatchHandler } from './message-log.js';
+import { decodeChatRecord } from './records.js';
+
+// KEYS: last-seq key, channel. ARGV: seq, payload JSON (an object; prevSeq is spliced in front).
+const PUBLISH_WITH_PREV = `
+local prev = redis.call('GET', KEYS[1])
+if (not prev) or tonumber(ARGV[1]) > tonumber(prev) then redis.call('SET', KEYS[1], ARGV[1]) end
+redis.call('PUBLISH', KEYS[2], '{"prevSeq":"' .. (prev or '0') .. '",' .. string.sub(ARGV[2], 2))
+return 1`;
+
+export const BROADCAST_GROUP = 'chat-broadcast';
+
+export function broadcastHandler(redis: Redis, store: Pick<Store, 'memberIds'>): BatchHandler {
+  redis.defineCommand('chatPublishWithPrev', { numberOfKeys: 2, lua: PUBLISH_WITH_PREV });
+  return async (records) => {
+    const messages = records.map(decodeChatRecord);
+    const rooms = [...new Set(messages.map((m) => m.roomId))];
+    const members = await store.memberIds(rooms);
+    const pipe = redis.pipeline();
+    for (const m of messages) {
+      const list = members.get(m.roomId) ?? [];
+      // A new message is unread by every member but its sender.
+      const unread = list.length - (list.includes(m.senderId) ? 1 : 0);
+      const payload = JSON.stringify({ message: toView(m, unread) });
+      (pipe as unknown as { chatPublishWithPrev(...a: string[]): void }).chatPublishWithPrev(
+        lastSeqKey(m.roomId),
+        channels.room(m.roomId),
+        m.seq,
+        payload,
+      );
+    }
+    const res = (await pipe.exec()) ?? [];
+    const failed = res.find(([err]) => err);
+    if (failed) throw failed[0];
+  };
+}

@@ -1,0 +1,392 @@
+// The message log and consumer groups on Apache Kafka (kafkajs).
+import { randomUUID } from 'node:crypto';
+import { Kafka, Partitioners, logLevel as KafkaLogLevel, type Admin, type Consumer, type Producer } from 'kafkajs';
+import type { Logger } from 'pino';
+import type { NewMessage } from '../chat/model.js';
+import { seqFromOffset } from '../chat/model.js';
+import type { Metrics } from '../metrics/metrics.js';
+import type { Appended, BatchHandler, ConsumedRecord, ConsumerGroup, MessageLog } from './message-log.js';
+import { TOPICS } from './message-log.js';
+import { isTransientError } from './transient.js';
+
+export function createKafka(brokers: string[], clientId: string, log: Logger): Kafka {
+  const kafkaLog = log.child({ component: 'kafkajs' });
+  return new Kafka({
+    clientId,
+    brokers,
+    connectionTimeout: 3000,
+    requestTimeout: 10_000,
+    retry: { initialRetryTime: 100, retries: 8, maxRetryTime: 5000 },
+    logLevel: KafkaLogLevel.WARN,
+    logCreator:
+      () =>
+      ({ level, log: entry }) => {
+        const { message, ...rest } = entry;
+        if (level <= KafkaLogLevel.ERROR) kafkaLog.error(rest, message);
+        else kafkaLog.warn(rest, message);
+      },
+  });
+}
+
+/** Partition of a room: roomId mod partitions. Explicit, so a batch's offsets map back to its messages. */
+export function partitionFor(roomId: string, partitions: number): number {
+  return Number(BigInt(roomId) % BigInt(partitions));
+}
+
+/**
+ * Idempotent (no duplicate or reordered records on retry), one request in flight. Retries are
+ * unbounded inside kafkajs (bounding them voids the idempotence guarantee); our own append timeout
+ * bounds what a client waits. Partitions are chosen explicitly (partitionFor), so the partitioner
+ * is never consulted.
+ */
+const PRODUCER_OPTIONS = {
+  idempotent: true,
+  maxInFlightRequests: 1,
+  allowAutoTopicCreation: false,
+  createPartitioner: Partitioners.DefaultPartitioner,
+  retry: { initialRetryTime: 100, retries: Number.MAX_SAFE_INTEGER, maxRetryTime: 2000 },
+};
+
+interface Pending {
+  message: NewMessage;
+  partition: number;
+  resolve(a: Appended): void;
+  reject(e: unknown): void;
+}
+
+export interface KafkaMessageLogOptions {
+  kafka: Kafka;
+  instanceId: string;
+  log: Logger;
+  metrics: Metrics;
+  /** Sends arriving within this window share one produce request. */
+  lingerMs: number;
+  /** Upper bound on one produce request. */
+  maxBatch?: number;
+  /** An append that Kafka has not acknowledged after this long fails (the client may retry with its idempotency key). */
+  appendTimeoutMs?: number;
+}
+
+/**
+ * kafkajs has no linger.ms: batching is ours. Appends are queued; one produce request is in flight
+ * at a time and carries everything queued meanwhile (Nagle-style), so under load batches grow by
+ * themselves and at low load the added latency is at most `lingerMs`.
+ */
+export class KafkaMessageLog implements MessageLog {
+  private readonly producer: Producer;
+  private txProducer: Producer | null = null;
+  private txChain: Promise<unknown> = Promise.resolve();
+  private readonly admin: Admin;
+  private partitions = 0;
+  private queue: Pending[] = [];
+  private inFlight = false;
+  private timer: NodeJS.Timeout | null = null;
+  private closed = false;
+
+  constructor(private readonly opts: KafkaMessageLogOptions) {
+    this.producer = opts.kafka.producer(PRODUCER_OPTIONS);
+    this.admin = opts.kafka.admin();
+  }
+
+  async connect(): Promise<void> {
+    await this.producer.connect();
+    await this.admin.connect();
+    const meta = await this.admin.fetchTopicMetadata({ topics: [TOPICS.messages] });
+    this.partitions = meta.topics[0]?.partitions.length ?? 0;
+    if (this.partitions === 0) throw new Error(`topic ${TOPICS.messages} has no partitions (run npm run stack:up)`);
+  }
+
+  append(message: NewMessage): Promise<Appended> {
+    if (this.closed) return Promise.reject(new Error('message log closed'));
+    return new Promise<Appended>((resolve, reject) => {
+      this.queue.push({ message, partition: partitionFor(message.roomId, this.partitions), resolve, reject });
+      this.schedule();
+    });
+  }
+
+  private schedule(): void {
+    if (this.inFlight || this.timer || this.queue.length === 0) return;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      void this.flush();
+    }, this.opts.lingerMs);
+  }
+
+  private async flush(): Promise<void> {
+    if (this.inFlight || this.queue.length === 0) return;
+    this.inFlight = true;
+    const batch = this.queue.splice(0, this.opts.maxBatch ?? 500);
+    const started = performance.now();
+    try {
+      const result = await withTimeout(
+        this.producer.send({
+          topic: TOPICS.messages,
+          acks: -1,
+          messages: batch.map((p) => ({
+            key: p.message.roomId,
+            partition: p.partition,
+            value: JSON.stringify(p.message),
+          })),
+        }),
+        this.opts.appendTimeoutMs ?? 15_000,
+        'kafka produce timed out',
+      );
+      const base = new Map(result.map((r) => [r.partition, BigInt(r.baseOffset ?? '-1')]));
+      const next = new Map<number, bigint>();
+      for (const p of batch) {
+        const b = base.get(p.partition);
+        if (b === undefined || b < 0n) {
+          p.reject(new Error(`no offset for partition ${p.partition} in produce response`));
+          continue;
+        }
+        // Records of one partition keep their order within the request: offsets are base, base+1, ...
+        const offset = next.get(p.partition) ?? b;
+        next.set(p.partition, offset + 1n);
+        p.resolve({ partition: p.partition, offset: offset.toString(), seq: seqFromOffset(offset) });
+      }
+      this.opts.metrics.produceBatchSize.observe(batch.length);
+      this.opts.metrics.produceLatency.observe((performance.now() - started) / 1000);
+    } catch (err) {
+      this.opts.log.warn({ err, count: batch.length }, 'kafka produce failed');
+      for (const p of batch) p.reject(err);
+    } finally {
+      this.inFlight = false;
+      this.schedule();
+    }
+  }
+
+  appendAtomically(messages: readonly NewMessage[]): Promise<Appended[]> {
+    // kafkajs allows one open transaction per producer: commits of this instance are serialised.
+    const run = this.txChain.then(async () => {
+      const producer = await this.transactional();
+      const tx = await producer.transaction();
+      try {
+        const sorted = messages.map((m, i) => ({ m, i, partition: partitionFor(m.roomId, this.partitions) }));
+        const result = await tx.send({
+          topic: TOPICS.messages,
+          acks: -1,
+          messages: sorted.map(({ m, partition }) => ({ key: m.roomId, partition, value: JSON.stringify(m) })),
+        });
+        await tx.commit();
+        const base = new Map(result.map((r) => [r.partition, BigInt(r.baseOffset ?? '-1')]));
+        const next = new Map<number, bigint>();
+        const out: Appended[] = new Array(messages.length);
+        for (const { i, partition } of sorted) {
+          const offset = next.get(partition) ?? base.get(partition)!;
+          next.set(partition, offset + 1n);
+          out[i] = { partition, offset: offset.toString(), seq: seqFromOffset(offset) };
+        }
+        return out;
+      } catch (err) {
+        await tx.abort().catch(() => {});
+        throw err;
+      }
+    });
+    this.txChain = run.catch(() => {});
+    return run;
+  }
+
+  private async transactional(): Promise<Producer> {
+    if (this.txProducer) return this.txProducer;
+    // kafkajs has no KIP-447 fencing by group metadata: the transactional id must be unique per producer.
+    const producer = this.opts.kafka.producer({
+      ...PRODUCER_OPTIONS,
+      transactionalId: `chat-${this.opts.instanceId}-${randomUUID()}`,
+    });
+    await producer.connect();
+    this.txProducer = producer;
+    return producer;
+  }
+
+  async publish(topic: string, key: string, value: unknown, headers?: Record<string, string>): Promise<void> {
+    await this.producer.send({
+      topic,
+      acks: -1,
+      messages: [{ key, value: typeof value === 'string' || Buffer.isBuffer(value) ? value : JSON.stringify(value), headers }],
+    });
+  }
+
+  async ping(): Promise<void> {
+    await this.admin.fetchTopicMetadata({ topics: [TOPICS.messages] });
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    // Flush what was accepted before closing: an acknowledged-to-be send must not be dropped.
+    const deadline = Date.now() + 10_000;
+    while ((this.queue.length > 0 || this.inFlight) && Date.now() < deadline) {
+      if (this.timer) {
+        clearTimeout(this.timer);
+        this.timer = null;
+        void this.flush();
+      }
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    await this.txChain;
+    await Promise.allSettled([this.producer.disconnect(), this.txProducer?.disconnect(), this.admin.disconnect()]);
+  }
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number, message: string): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const t = setTimeout(() => reject(Object.assign(new Error(message), { code: 'ETIMEDOUT' })), ms);
+    p.then(
+      (v) => {
+        clearTimeout(t);
+        resolve(v);
+      },
+      (e: unknown) => {
+        clearTimeout(t);
+        reject(e);
+      },
+    );
+  });
+}
+
+export interface KafkaConsumerGroupOptions {
+  kafka: Kafka;
+  groupId: string;
+  topic: string;
+  handler: BatchHandler;
+  log: Logger;
+  metrics: Metrics;
+  /** Dead-letter producer; when absent, a poison record blocks its partition (retried forever). */
+  deadLetter?: MessageLog;
+  sessionTimeoutMs: number;
+  /** Attempts for a non-transient failure before dead-lettering. */
+  maxAttempts?: number;
+  backoffMs?: number;
+  concurrency?: number;
+}
+
+/**
+ * A consumer group that commits a partition's offset only after the handler made the batch
+ * durable. Transient failures (a service down) are retried without end and without committing;
+ * other failures are retried `maxAttempts` times per record, then the record goes to the
+ * dead-letter topic with the error, attempt count and source coordinates, and the partition goes on.
+ */
+export class KafkaConsumerGroup implements ConsumerGroup {
+  private readonly consumer: Consumer;
+  private stopping = false;
+
+  constructor(private readonly opts: KafkaConsumerGroupOptions) {
+    this.consumer = opts.kafka.consumer({
+      groupId: opts.groupId,
+      sessionTimeout: opts.sessionTimeoutMs,
+      heartbeatInterval: Math.max(500, Math.floor(opts.sessionTimeoutMs / 5)),
+      rebalanceTimeout: 30_000,
+      readUncommitted: false,
+      allowAutoTopicCreation: false,
+      maxWaitTimeInMs: 100,
+      retry: { initialRetryTime: 200, retries: Number.MAX_SAFE_INTEGER, maxRetryTime: 5000 },
+    });
+  }
+
+  async start(): Promise<void> {
+    await this.consumer.connect();
+    await this.consumer.subscribe({ topic: this.opts.topic, fromBeginning: true });
+    await this.consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: this.opts.concurrency ?? 3,
+      eachBatch: async ({ batch, heartbeat, isRunning, isStale, resolveOffset }) => {
+        const records: ConsumedRecord[] = batch.messages.map((m) => ({
+          topic: batch.topic,
+          partition: batch.partition,
+          offset: m.offset,
+          key: m.key ? m.key.toString() : null,
+          value: m.value,
+          headers: Object.fromEntries(
+            Object.entries(m.headers ?? {}).map(([k, v]) => [k, Buffer.isBuffer(v) ? v.toString() : String(v ?? '')]),
+          ),
+        }));
+        if (records.length === 0) return;
+        const done = await this.process(records, heartbeat, () => isRunning() && !isStale() && !this.stopping);
+        // Stopped or rebalanced mid-batch: commit nothing; the next owner reprocesses (idempotently).
+        if (!done || !isRunning() || isStale()) return;
+        const last = records[records.length - 1]!;
+        resolveOffset(last.offset);
+        await this.consumer.commitOffsets([
+          { topic: batch.topic, partition: batch.partition, offset: (BigInt(last.offset) + 1n).toString() },
+        ]);
+        this.opts.metrics.consumerLag.set({ group: this.opts.groupId }, Number(batch.offsetLag()));
+        this.opts.metrics.consumedRecords.inc({ group: this.opts.groupId }, records.length);
+      },
+    });
+  }
+
+  private async process(
+    records: ConsumedRecord[],
+    heartbeat: () => Promise<void>,
+    alive: () => boolean,
+  ): Promise<boolean> {
+    const { handler, log, groupId } = this.opts;
+    const maxAttempts = this.opts.maxAttempts ?? 3;
+    const backoff = this.opts.backoffMs ?? 200;
+    // Fast path: the whole batch at once.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await handler(records);
+        return true;
+      } catch (err) {
+        if (!alive()) return false;
+        if (isTransientError(err)) {
+          log.warn({ err, groupId, attempt }, 'consumer batch failed on an unavailable service; retrying');
+          await sleep(Math.min(5000, backoff * 2 ** Math.min(attempt, 5)));
+          await heartbeat().catch(() => {});
+          attempt = 0;
+          continue;
+        }
+        if (records.length > 1 || attempt >= maxAttempts) break;
+        await sleep(backoff * 2 ** (attempt - 1));
+      }
+    }
+    // Slow path: isolate the poison record(s), one at a time, in order.
+    for (const record of records) {
+      let lastErr: unknown;
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await handler([record]);
+          lastErr = undefined;
+          break;
+        } catch (err) {
+          lastErr = err;
+          if (!alive()) return false;
+          if (isTransientError(err)) {
+            await sleep(Math.min(5000, backoff * 2 ** Math.min(attempt, 5)));
+            await heartbeat().catch(() => {});
+            attempt = 0;
+            continue;
+          }
+          if (attempt >= maxAttempts) break;
+          await sleep(backoff * 2 ** (attempt - 1));
+        }
+      }
+      if (lastErr === undefined) continue;
+      if (!this.opts.deadLetter) throw lastErr;
+      log.error({ err: lastErr, groupId, partition: record.partition, offset: record.offset }, 'record dead-lettered');
+      await this.opts.deadLetter.publish(TOPICS.deadLetter, record.key ?? '', record.value ?? '', {
+        ...record.headers,
+        'x-error': String((lastErr as Error).message ?? lastErr).slice(0, 500),
+        'x-attempts': String(maxAttempts),
+        'x-consumer-group': groupId,
+        'x-source-topic': record.topic,
+        'x-source-partition': String(record.partition),
+        'x-source-offset': record.offset,
+      });
+      this.opts.metrics.deadLettered.inc({ group: groupId });
+      await heartbeat().catch(() => {});
+    }
+    return true;
+  }
+
+  async close(): Promise<void> {
+    this.stopping = true;
+    // disconnect() leaves the group at once, so the partitions move without waiting for the session timeout.
+    await this.consumer.disconnect();
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}

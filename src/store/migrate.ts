@@ -1,0 +1,72 @@
+// Applies migrations/*.sql in name order, each once, each in its own transaction.
+// Safe to run twice and from two instances at once: a session-level advisory lock serialises runners.
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import pg from 'pg';
+
+const LOCK_KEY = 7_210_431_001; // arbitrary constant shared by every runner
+
+export interface MigrateResult {
+  applied: string[];
+  skipped: string[];
+}
+
+export async function migrate(databaseUrl: string, dir: string): Promise<MigrateResult> {
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    await client.query('SELECT pg_advisory_lock($1)', [LOCK_KEY]);
+    await client.query(
+      'CREATE TABLE IF NOT EXISTS schema_migrations (name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())',
+    );
+    const done = new Set(
+      (await client.query<{ name: string }>('SELECT name FROM schema_migrations')).rows.map((r) => r.name),
+    );
+    const files = (await readdir(dir)).filter((f) => f.endsWith('.sql')).sort();
+    const result: MigrateResult = { applied: [], skipped: [] };
+    for (const file of files) {
+      if (done.has(file)) {
+        result.skipped.push(file);
+        continue;
+      }
+      const sql = await readFile(join(dir, file), 'utf8');
+      await client.query('BEGIN');
+      try {
+        await client.query(sql);
+        await client.query('INSERT INTO schema_migrations (name) VALUES ($1)', [file]);
+        await client.query('COMMIT');
+      } catch (err) {
+        await client.query('ROLLBACK');
+        throw new Error(`migration ${file} failed: ${(err as Error).message}`, { cause: err });
+      }
+      result.applied.push(file);
+    }
+    return result;
+  } finally {
+    await client.query('SELECT pg_advisory_unlock($1)', [LOCK_KEY]).catch(() => {});
+    await client.end();
+  }
+}
+
+/** Creates the database named in `databaseUrl` when missing; true when it created it. */
+export async function ensureDatabase(databaseUrl: string): Promise<boolean> {
+  const url = new URL(databaseUrl);
+  const name = decodeURIComponent(url.pathname.slice(1));
+  url.pathname = '/postgres';
+  const admin = new pg.Client({ connectionString: url.toString() });
+  await admin.connect();
+  try {
+    const found = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
+    if (found.rowCount) return false;
+    try {
+      await admin.query(`CREATE DATABASE "${name.replaceAll('"', '""')}"`);
+    } catch (err) {
+      // Two runners racing: the other one created it.
+      if ((err as { code?: string }).code !== '42P04') throw err;
+      return false;
+    }
+    return true;
+  } finally {
+    await admin.end();
+  }
+}

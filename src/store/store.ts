@@ -1,0 +1,69 @@
+// The store port: users, rooms, memberships, messages and notifications in durable storage.
+import type { ChatMessage, MemberView, Room, RoomType, User } from '../chat/model.js';
+
+export interface UserWithSecret extends User {
+  passwordHash: string;
+  deletedAt: string | null;
+}
+
+export interface RoomSummary extends Room {
+  members: number;
+  lastMessage: ChatMessage | null;
+  lastReadSeq: string;
+}
+
+export interface NotificationInput {
+  userId: string;
+  roomId: string;
+  messageId: string;
+  seq: string;
+  senderId: string;
+  preview: string;
+}
+
+export interface Notification extends NotificationInput {
+  id: string;
+  createdAt: string;
+}
+
+export interface Store {
+  /** Throws AppError('email-taken') when the email (case-insensitive) exists. */
+  createUser(input: { email: string; passwordHash: string; nickname: string }): Promise<User>;
+  findUserByEmail(email: string): Promise<UserWithSecret | null>;
+  /** Deleted users are returned with deletedAt set; callers decide. */
+  findUserById(id: string): Promise<UserWithSecret | null>;
+  existingUserIds(ids: readonly string[]): Promise<string[]>;
+  setUserStatus(userId: string, status: 'ONLINE' | 'OFFLINE', at: Date): Promise<void>;
+
+  createGroupRoom(createdBy: string, name: string, memberIds: readonly string[]): Promise<Room>;
+  /** One DIRECT room per unordered pair, enforced by a unique key: concurrent callers get the same room. */
+  findOrCreateDirectRoom(a: string, b: string, name: string): Promise<{ room: Room; created: boolean }>;
+  getRoom(id: string): Promise<Room | null>;
+  isMember(roomId: string, userId: string): Promise<boolean>;
+  memberIds(roomIds: readonly string[]): Promise<Map<string, string[]>>;
+  listMembers(roomId: string): Promise<MemberView[]>;
+  /** Idempotent. Returns true when the user was not a member before. */
+  addMember(roomId: string, userId: string): Promise<boolean>;
+  removeMember(roomId: string, userId: string): Promise<boolean>;
+  listRoomsForUser(userId: string): Promise<RoomSummary[]>;
+
+  /** Batch insert, idempotent on message id (and on (sender, idempotency key)); returns rows inserted. */
+  insertMessages(messages: readonly ChatMessage[]): Promise<number>;
+  /** Oldest first, seq > afterSeq. */
+  messagesAfter(roomId: string, afterSeq: string, limit: number): Promise<ChatMessage[]>;
+  /** Newest first, seq < beforeSeq (or the newest when null). */
+  messagesBefore(roomId: string, beforeSeq: string | null, limit: number): Promise<ChatMessage[]>;
+  findMessageByIdempotencyKey(senderId: string, key: string): Promise<ChatMessage | null>;
+  maxSeq(roomId: string): Promise<string>;
+
+  /** Per item: messages of the room with seq > afterSeq not sent by the user (stored messages only). */
+  countUnread(items: ReadonlyArray<{ roomId: string; userId: string; afterSeq: string }>): Promise<number[]>;
+  /** Moves a read position forward only; returns the position after the update. */
+  advanceReadSeq(roomId: string, userId: string, seq: string, unreadCount: number | null): Promise<string>;
+
+  insertNotifications(rows: readonly NotificationInput[]): Promise<number>;
+  listNotifications(userId: string, limit: number): Promise<Notification[]>;
+
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
