@@ -1,0 +1,37 @@
+#!/usr/bin/env node
+// `npm test`: makes the real infrastructure available (scripts/stack-lib.mjs → PostgreSQL, Redis, Kafka),
+// then runs the whole vitest suite against it. Never skips: if a service cannot be had, it fails (exit 1).
+// Extra arguments go to vitest: `npm test -- protocol`, `npm test -- -t "read receipts"`.
+import { spawn } from 'node:child_process';
+import { StackError, stackUp } from './stack-lib.mjs';
+
+const t0 = Date.now();
+const secs = () => `${((Date.now() - t0) / 1000).toFixed(1)} s`;
+
+try {
+  await stackUp({ log: (m) => console.log(`[stack] ${m}`) });
+} catch (err) {
+  console.error(`[test] ERROR: the real infrastructure is not available — ${err instanceof StackError ? err.message : err?.stack ?? err}`);
+  console.error('[test] failing: the integration tests need real PostgreSQL, Redis and Kafka and are never skipped');
+  process.exit(1);
+}
+
+const env = { ...process.env, RUN_INTEGRATION: '1', NODE_ENV: 'test' };
+const npx = process.platform === 'win32' ? 'npx.cmd' : 'npx';
+const args = ['vitest', 'run', ...process.argv.slice(2)];
+console.log(`[test] ${npx} ${args.join(' ')}`);
+const child = spawn(npx, args, { stdio: 'inherit', env });
+
+const forward = (sig) => () => child.kill(sig);
+process.on('SIGINT', forward('SIGINT'));
+process.on('SIGTERM', forward('SIGTERM'));
+
+child.on('error', (e) => {
+  console.error(`[test] could not run vitest: ${e.message}`);
+  process.exit(1);
+});
+child.on('exit', (code, signal) => {
+  const rc = code ?? (signal ? 128 + ({ SIGINT: 2, SIGTERM: 15, SIGKILL: 9 }[signal] ?? 1) : 1);
+  console.log(`[test] ${rc === 0 ? 'passed' : `FAILED (exit ${code ?? signal})`} — total ${secs()}`);
+  process.exit(rc);
+});
