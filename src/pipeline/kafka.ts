@@ -283,6 +283,13 @@ export class KafkaConsumerGroup implements ConsumerGroup {
   }
 
   async start(): Promise<void> {
+    const { GROUP_JOIN, CRASH } = this.consumer.events;
+    this.consumer.on(GROUP_JOIN, ({ payload }) =>
+      this.opts.log.info({ groupId: payload.groupId, partitions: payload.memberAssignment, durationMs: payload.duration }, 'consumer group joined'),
+    );
+    this.consumer.on(CRASH, ({ payload }) =>
+      this.opts.log.error({ err: payload.error, groupId: payload.groupId, restart: payload.restart }, 'consumer crashed'),
+    );
     await this.consumer.connect();
     await this.consumer.subscribe({ topic: this.opts.topic, fromBeginning: true });
     await this.consumer.run({

@@ -1,0 +1,139 @@
+// Test and bench harness: real server processes (src/main.ts under tsx) against the real services.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, mkdirSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const LOG_DIR = `${ROOT}.stack/test-logs`;
+
+export interface ServerProc {
+  instanceId: string;
+  port: number;
+  tcpPort: number;
+  baseUrl: string;
+  wsUrl: string;
+  proc: ChildProcess;
+  /** SIGTERM and wait for exit (graceful). */
+  stop(): Promise<number | null>;
+  /** SIGKILL and wait for exit. */
+  kill(): Promise<void>;
+  exited: Promise<number | null>;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+let counter = 0;
+const children = new Set<ChildProcess>();
+// A test that fails or times out must not leave server processes behind.
+process.once('exit', () => {
+  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+});
+
+export interface StartOptions {
+  roles?: string;
+  env?: Record<string, string>;
+  instanceId?: string;
+  /** Wait until /readyz answers 200 (gateway roles) — default true. */
+  waitReady?: boolean;
+}
+
+export async function startServer(opts: StartOptions = {}): Promise<ServerProc> {
+  const port = await freePort();
+  const tcpPort = await freePort();
+  const instanceId = opts.instanceId ?? `t${process.pid}-${++counter}`;
+  mkdirSync(LOG_DIR, { recursive: true });
+  const logFile = createWriteStream(`${LOG_DIR}/${instanceId}.log`);
+  const proc = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    cwd: ROOT,
+    env: {
+      ...process.env,
+      NODE_ENV: 'test',
+      PORT: String(port),
+      STOMP_TCP_PORT: String(tcpPort),
+      HOST: '127.0.0.1',
+      INSTANCE_ID: instanceId,
+      LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'info',
+      KAFKA_SESSION_TIMEOUT_MS: '6000',
+      ...(opts.roles ? { ROLES: opts.roles } : {}),
+      ...opts.env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.add(proc);
+  proc.once('exit', () => children.delete(proc));
+  proc.stdout!.pipe(logFile);
+  proc.stderr!.pipe(logFile);
+  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
+  const started = new Promise<void>((resolve, reject) => {
+    let buf = '';
+    proc.stdout!.on('data', (d: Buffer) => {
+      buf += d.toString();
+      if (buf.includes('chat server started')) resolve();
+      if (buf.length > 100_000) buf = buf.slice(-1000);
+    });
+    void exited.then((code) => reject(new Error(`server ${instanceId} exited with ${code} before starting (log: ${LOG_DIR}/${instanceId}.log)`)));
+  });
+  await withDeadline(started, 60_000, `server ${instanceId} start`);
+  const baseUrl = `http://127.0.0.1:${port}`;
+  const server: ServerProc = {
+    instanceId,
+    port,
+    tcpPort,
+    baseUrl,
+    wsUrl: `ws://127.0.0.1:${port}/ws`,
+    proc,
+    exited,
+    async stop() {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
+      try {
+        return await withDeadline(exited, 30_000, `server ${instanceId} stop`);
+      } catch (err) {
+        proc.kill('SIGKILL');
+        throw err;
+      }
+    },
+    async kill() {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+      await exited;
+    },
+  };
+  return server;
+}
+
+export async function withDeadline<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let t: NodeJS.Timeout;
+  return Promise.race([
+    p.finally(() => clearTimeout(t)),
+    new Promise<T>((_, reject) => {
+      t = setTimeout(() => reject(new Error(`${what}: no result within ${ms} ms`)), ms);
+    }),
+  ]);
+}
+
+/** Polls until `cond` returns a truthy value; fails with `what` after `ms`. */
+export async function waitFor<T>(cond: () => T | Promise<T>, ms: number, what: string, everyMs = 25): Promise<NonNullable<T>> {
+  const deadline = Date.now() + ms;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await cond();
+      if (v) return v as NonNullable<T>;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
