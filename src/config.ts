@@ -47,6 +47,8 @@ const schema = z
     PRODUCE_LINGER_MS: z.coerce.number().int().min(0).max(1000).default(2),
     KAFKA_SESSION_TIMEOUT_MS: z.coerce.number().int().min(3000).default(10_000),
     SHUTDOWN_GRACE_MS: positiveInt.default(10_000),
+    // A session not refreshed for this long counts as gone (bounds how long a killed instance's users stay online).
+    PRESENCE_TTL_MS: z.coerce.number().int().min(1000).default(30_000),
   })
   .superRefine((v, ctx) => {
     if (!v.JWT_SECRET && v.NODE_ENV === 'production') {
@@ -84,6 +86,7 @@ export interface Config {
   produceLingerMs: number;
   kafkaSessionTimeoutMs: number;
   shutdownGraceMs: number;
+  presenceTtlMs: number;
 }
 
 export class ConfigError extends Error {
@@ -132,5 +135,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     produceLingerMs: v.PRODUCE_LINGER_MS,
     kafkaSessionTimeoutMs: v.KAFKA_SESSION_TIMEOUT_MS,
     shutdownGraceMs: v.SHUTDOWN_GRACE_MS,
+    presenceTtlMs: v.PRESENCE_TTL_MS,
   };
 }

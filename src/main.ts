@@ -6,6 +6,7 @@ import { createTokenService } from './auth/tokens.js';
 import { ReadService } from './chat/reads.js';
 import { ChatService } from './chat/service.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
+import { RedisAckPositions } from './counters/ack-positions.js';
 import { RedisIdempotencyStore } from './counters/idempotency-redis.js';
 import { RedisPresence } from './counters/presence-redis.js';
 import { RedisReadPositions } from './counters/read-positions-redis.js';
@@ -56,8 +57,9 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
   const bus = new RedisFanoutBus(config.redisUrl, log);
   closers.push(['fan-out bus', () => bus.close()]);
   const events = new BusEventPublisher(bus);
-  const presence = new RedisPresence(redis);
+  const presence = new RedisPresence(redis, config.presenceTtlMs);
   const positions = new RedisReadPositions(redis);
+  const acks = new RedisAckPositions(redis);
   const lastBroadcastSeq = (roomId: string) => redis.get(lastSeqKey(roomId));
 
   // ChatService and ReadService need each other's answers; the closures break the cycle.
@@ -97,7 +99,11 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
   };
   if (config.roles.has('persist')) addConsumer(PERSIST_GROUP, TOPICS.messages, persistHandler(store, metrics));
   if (config.roles.has('broadcast')) addConsumer(BROADCAST_GROUP, TOPICS.messages, broadcastHandler(redis, store));
-  if (config.roles.has('notify')) addConsumer(NOTIFY_GROUP, TOPICS.messages, notifyHandler(store, presence));
+  if (config.roles.has('notify')) addConsumer(
+      NOTIFY_GROUP,
+      TOPICS.messages,
+      notifyHandler({ store, presence, events, positions: (roomId) => reads.positions(roomId) }),
+    );
   if (config.roles.has('receipts')) addConsumer(RECEIPTS_GROUP, TOPICS.readReceipts, receiptsHandler(store, positions));
 
   // --- gateway ------------------------------------------------------------------------------
@@ -110,7 +116,11 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     log,
     metrics,
   });
-  const tracker = new PresenceTracker(presence, store, events, log);
+  // The lock only keeps instances from sweeping at the same moment: a swept user is OFFLINE and no
+  // longer a candidate, so a short lock suffices whatever each instance's sweep period is.
+  const tracker = new PresenceTracker(presence, store, events, log, config.presenceTtlMs, async () =>
+    (await redis.set('chat:presence-sweeper', config.instanceId, 'PX', 400, 'NX')) === 'OK',
+  );
   closers.push(['presence', () => tracker.close()]);
   const userBuckets = new BucketMap(config.rate.userPerSec, config.rate.userBurst);
   const createSession = (transport: Transport, urlToken: string | null = null) =>
@@ -131,6 +141,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
         typing: (user, roomId) => events.roomEvent(roomId, 'typing', { userId: user.id }),
         connBucket: () => new TokenBucket(config.rate.connPerSec, config.rate.connBurst),
         userBucket: (userId) => userBuckets.get(userId),
+        acks,
         onConnected: (s) => tracker.opened(s),
         onClosed: (s) => tracker.closed(s),
       },

@@ -8,16 +8,26 @@ import type { Session } from './session.js';
 export class PresenceTracker {
   private readonly sessions = new Set<Session>();
   private readonly timer: NodeJS.Timeout;
+  private readonly sweeper: NodeJS.Timeout;
 
+  /**
+   * Sessions are refreshed every ttl/3; every ttl/2 the sweeper turns users whose sessions all
+   * expired (their instance died without saying goodbye) OFFLINE, so nobody stays online longer
+   * than about 1.5 x ttl after their last instance vanished.
+   */
   constructor(
     private readonly presence: Presence,
-    private readonly store: Pick<Store, 'setUserStatus' | 'listRoomsForUser'>,
+    private readonly store: Pick<Store, 'setUserStatus' | 'listRoomsForUser' | 'onlineUserIds'>,
     private readonly events: EventPublisher,
     private readonly log: Logger,
-    refreshMs = 10_000,
+    ttlMs: number,
+    /** Returns true for the one instance allowed to sweep in this period (a Redis lock). */
+    private readonly sweepLock: () => Promise<boolean>,
   ) {
-    this.timer = setInterval(() => void this.refresh(), refreshMs);
+    this.timer = setInterval(() => void this.refresh(), Math.max(250, Math.floor(ttlMs / 3)));
     this.timer.unref();
+    this.sweeper = setInterval(() => void this.sweep(), Math.max(500, Math.floor(ttlMs / 2)));
+    this.sweeper.unref();
   }
 
   get size(): number {
@@ -64,7 +74,22 @@ export class PresenceTracker {
     }
   }
 
+  private async sweep(): Promise<void> {
+    try {
+      if (!(await this.sweepLock())) return;
+      const candidates = await this.store.onlineUserIds(1000);
+      if (candidates.length === 0) return;
+      const live = await this.presence.onlineUsers(candidates);
+      for (const userId of candidates) {
+        if (!live.has(userId)) await this.announce(userId, 'OFFLINE');
+      }
+    } catch (err) {
+      this.log.warn({ err }, 'presence sweep failed');
+    }
+  }
+
   close(): void {
     clearInterval(this.timer);
+    clearInterval(this.sweeper);
   }
 }

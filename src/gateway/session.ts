@@ -9,6 +9,7 @@ import { AppError, appError, type ErrorCode } from '../errors.js';
 import { channels } from '../fanout/fanout.js';
 import type { Hub, LiveMessage, RoomSubscriber, TopicSubscriber } from '../fanout/hub.js';
 import { prepareLive, toView } from '../fanout/hub.js';
+import type { AckPositions } from '../counters/ack-positions.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { TokenBucket } from './rate-limit.js';
 
@@ -52,6 +53,8 @@ export interface SessionDeps {
   typing(user: User, roomId: string): Promise<void>;
   connBucket(): TokenBucket;
   userBucket(userId: string): TokenBucket;
+  /** client-ack resume points (see counters/ack-positions.ts). */
+  acks: AckPositions;
   /** Presence bookkeeping. */
   onConnected(session: Session): void;
   onClosed(session: Session): void;
@@ -360,8 +363,12 @@ export class Session {
     if ((m = ROOM_DEST.exec(destination))) {
       const roomId = m[1]!;
       await this.deps.chat.requireMember(roomId, user.id);
-      const since = frame.headers['since-seq'];
+      let since = frame.headers['since-seq'];
       if (since !== undefined && !/^\d{1,19}$/.test(since)) throw appError('bad-frame', 'since-seq must be a decimal seq');
+      if (since === undefined && ackHeader !== 'auto') {
+        // A client-ack subscriber that acknowledged before resumes after its last acknowledged message.
+        since = (await this.deps.acks.get(user.id, roomId).catch(() => null)) ?? undefined;
+      }
       const sub = new RoomSubscription(id, roomId, ackHeader, this);
       this.rooms.set(id, sub);
       if (since === undefined) {
@@ -446,12 +453,18 @@ export class Session {
     for (const sub of this.rooms.values()) {
       const seq = sub.unacked.get(ackId);
       if (seq === undefined) continue;
+      // A NACKed message stays unacknowledged: it is redelivered when the client resumes.
+      if (frame.command === 'NACK') continue;
       if (sub.ack === 'client') {
         // Cumulative: everything up to this message is acknowledged.
         for (const [id, s] of sub.unacked) if (s <= seq) sub.unacked.delete(id);
       } else {
         sub.unacked.delete(ackId);
       }
+      // Resume point: just below the oldest message still unacknowledged.
+      let watermark = sub.lastSeq;
+      for (const s of sub.unacked.values()) if (s - 1n < watermark) watermark = s - 1n;
+      await this.deps.acks.advance(this.user!.id, sub.roomId, watermark.toString());
     }
     this.receipt(frame);
   }

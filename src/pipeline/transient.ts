@@ -15,7 +15,7 @@ const TRANSIENT_NODE_CODES = new Set([
 /** PostgreSQL SQLSTATE classes/codes that mean "the server is not available right now". */
 function isTransientSqlState(code: string): boolean {
   return (
-    code.startsWith('08') || // connection exception
+    (code.startsWith('08') && code !== '08P01') || // connection exception (not a protocol violation: that is our bug)
     code === '57P01' || // admin_shutdown
     code === '57P02' || // crash_shutdown
     code === '57P03' || // cannot_connect_now

@@ -7,6 +7,8 @@ import type { Database, MessageRow, RoomRow, UserRow } from './schema.js';
 import type { Notification, NotificationInput, RoomSummary, Store, UserWithSecret } from './store.js';
 
 const UNIQUE_VIOLATION = '23505';
+// PostgreSQL's bind message counts parameters in 16 bits: keep each multi-row INSERT well below 65,535.
+const MAX_ROWS_PER_INSERT = 1000;
 
 function iso(d: Date | string | null): string | null {
   if (d === null) return null;
@@ -44,21 +46,26 @@ function toMessage(r: MessageRow): ChatMessage {
   };
 }
 
-export interface KyselyStoreOptions {
-  connectionString: string;
-  /** Pool size; the persist consumer and REST share it. */
-  max?: number;
-}
+export type KyselyStoreOptions =
+  | {
+      connectionString: string;
+      /** Pool size; the persist consumer and REST share it. */
+      max?: number;
+    }
+  | { db: Kysely<Database> };
 
 export class KyselyStore implements Store {
   readonly db: Kysely<Database>;
-  private readonly pool: pg.Pool;
 
   constructor(options: KyselyStoreOptions) {
-    this.pool = new pg.Pool({ connectionString: options.connectionString, max: options.max ?? 10 });
+    if ('db' in options) {
+      this.db = options.db;
+      return;
+    }
+    const pool = new pg.Pool({ connectionString: options.connectionString, max: options.max ?? 10 });
     // A dropped idle connection (PostgreSQL restart) must not crash the process: the pool replaces it.
-    this.pool.on('error', () => {});
-    this.db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: this.pool }) });
+    pool.on('error', () => {});
+    this.db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   }
 
   async createUser(input: { email: string; passwordHash: string; nickname: string }) {
@@ -105,6 +112,11 @@ export class KyselyStore implements Store {
 
   async setUserStatus(userId: string, status: 'ONLINE' | 'OFFLINE', at: Date) {
     await this.db.updateTable('users').set({ status, last_seen_at: at }).where('id', '=', userId).execute();
+  }
+
+  async onlineUserIds(limit: number) {
+    const rows = await this.db.selectFrom('users').select('id').where('status', '=', 'ONLINE').orderBy('id').limit(limit).execute();
+    return rows.map((r) => r.id);
   }
 
   async createGroupRoom(createdBy: string, name: string, memberIds: readonly string[]) {
@@ -270,8 +282,17 @@ export class KyselyStore implements Store {
     }));
   }
 
-  async insertMessages(messages: readonly ChatMessage[]) {
+  async insertMessages(messages: readonly ChatMessage[]): Promise<number> {
     if (messages.length === 0) return 0;
+    if (messages.length > MAX_ROWS_PER_INSERT) {
+      // One transaction: a batch is stored entirely or not at all (catch-up relies on "seq H stored => all before it").
+      return this.db.transaction().execute(async (trx) => {
+        const inner = new KyselyStore({ db: trx });
+        let n = 0;
+        for (let i = 0; i < messages.length; i += MAX_ROWS_PER_INSERT) n += await inner.insertMessages(messages.slice(i, i + MAX_ROWS_PER_INSERT));
+        return n;
+      });
+    }
     // ON CONFLICT DO NOTHING without a target covers all three unique keys: a redelivered record
     // (same id, same seq) and a second copy under the same idempotency key are both no-ops.
     const res = await this.db
@@ -333,13 +354,19 @@ export class KyselyStore implements Store {
     return row?.max ? String(row.max) : '0';
   }
 
-  async countUnread(items: ReadonlyArray<{ roomId: string; userId: string; afterSeq: string }>) {
+  countUnread(items: ReadonlyArray<{ roomId: string; userId: string; afterSeq: string }>) {
+    return this.countUnreadBefore(items.map((i) => ({ ...i, beforeSeq: '9223372036854775807' })));
+  }
+
+  async countUnreadBefore(items: ReadonlyArray<{ roomId: string; userId: string; afterSeq: string; beforeSeq: string }>) {
     if (items.length === 0) return [];
     const rows = await sql<{ i: number; n: string }>`
       SELECT q.i, (SELECT count(*) FROM messages m
-                   WHERE m.room_id = q.room_id AND m.seq > q.after_seq AND m.sender_id <> q.user_id) AS n
+                   WHERE m.room_id = q.room_id AND m.seq > q.after_seq AND m.seq < q.before_seq
+                     AND m.sender_id <> q.user_id) AS n
       FROM unnest(${items.map((x) => x.roomId)}::bigint[], ${items.map((x) => x.userId)}::bigint[],
-                  ${items.map((x) => x.afterSeq)}::bigint[]) WITH ORDINALITY AS q(room_id, user_id, after_seq, i)`.execute(this.db);
+                  ${items.map((x) => x.afterSeq)}::bigint[], ${items.map((x) => x.beforeSeq)}::bigint[])
+           WITH ORDINALITY AS q(room_id, user_id, after_seq, before_seq, i)`.execute(this.db);
     const out = new Array<number>(items.length).fill(0);
     for (const r of rows.rows) out[Number(r.i) - 1] = Number(r.n);
     return out;
@@ -362,8 +389,13 @@ export class KyselyStore implements Store {
     return row?.last_read_seq ?? '0';
   }
 
-  async insertNotifications(rows: readonly NotificationInput[]) {
+  async insertNotifications(rows: readonly NotificationInput[]): Promise<number> {
     if (rows.length === 0) return 0;
+    if (rows.length > MAX_ROWS_PER_INSERT) {
+      let n = 0;
+      for (let i = 0; i < rows.length; i += MAX_ROWS_PER_INSERT) n += await this.insertNotifications(rows.slice(i, i + MAX_ROWS_PER_INSERT));
+      return n;
+    }
     const res = await this.db
       .insertInto('notifications')
       .values(

@@ -34,6 +34,8 @@ export interface Store {
   findUserById(id: string): Promise<UserWithSecret | null>;
   existingUserIds(ids: readonly string[]): Promise<string[]>;
   setUserStatus(userId: string, status: 'ONLINE' | 'OFFLINE', at: Date): Promise<void>;
+  /** Users whose stored status is ONLINE (the presence sweeper checks them against live sessions). */
+  onlineUserIds(limit: number): Promise<string[]>;
 
   createGroupRoom(createdBy: string, name: string, memberIds: readonly string[]): Promise<Room>;
   /** One DIRECT room per unordered pair, enforced by a unique key: concurrent callers get the same room. */
@@ -58,6 +60,8 @@ export interface Store {
 
   /** Per item: messages of the room with seq > afterSeq not sent by the user (stored messages only). */
   countUnread(items: ReadonlyArray<{ roomId: string; userId: string; afterSeq: string }>): Promise<number[]>;
+  /** Like countUnread, counting only messages with seq < beforeSeq. */
+  countUnreadBefore(items: ReadonlyArray<{ roomId: string; userId: string; afterSeq: string; beforeSeq: string }>): Promise<number[]>;
   /** Moves a read position forward only; returns the position after the update. */
   advanceReadSeq(roomId: string, userId: string, seq: string, unreadCount: number | null): Promise<string>;
 

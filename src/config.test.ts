@@ -1,0 +1,123 @@
+// loadConfig against explicit environments: the defaults of API.md's configuration table, a ConfigError naming
+// the variable for every bad value, JWT_SECRET rules per NODE_ENV — and the real process stopping with exit 1
+// and a readable message when started with a bad value.
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from './config.js';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+/** The ConfigError thrown for `env`; fails the test if loadConfig accepts it. */
+function configError(env: Record<string, string>): ConfigError {
+  try {
+    loadConfig(env);
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return err as ConfigError;
+  }
+  throw new Error(`loadConfig accepted ${JSON.stringify(env)}`);
+}
+
+describe('loadConfig', () => {
+  it('defaults match the configuration table of API.md', () => {
+    const c = loadConfig({ NODE_ENV: 'test' });
+    expect(c.port).toBe(8080);
+    expect(c.stompTcpPort).toBe(61613);
+    expect(c.host).toBe('0.0.0.0');
+    expect(c.databaseUrl).toBe('postgres://postgres@127.0.0.1:5432/chat');
+    expect(c.redisUrl).toBe('redis://127.0.0.1:6379');
+    expect(c.kafkaBrokers).toEqual(['127.0.0.1:9092']);
+    expect([...c.roles].sort()).toEqual(['broadcast', 'gateway', 'notify', 'persist', 'receipts']);
+    expect(c.logLevel).toBe('info');
+    expect(c.instanceId).toMatch(/:8080$/);
+  });
+
+  it('reads explicit values', () => {
+    const c = loadConfig({
+      NODE_ENV: 'production',
+      JWT_SECRET: 'a-production-secret-of-enough-length',
+      PORT: '9000',
+      STOMP_TCP_PORT: '9001',
+      HOST: '127.0.0.1',
+      DATABASE_URL: 'postgresql://u:p@db:5433/other',
+      REDIS_URL: 'rediss://cache:6380',
+      KAFKA_BROKERS: 'k1:9092, k2:9093',
+      ROLES: 'gateway,persist',
+      INSTANCE_ID: 'node-a',
+      LOG_LEVEL: 'debug',
+    });
+    expect(c.env).toBe('production');
+    expect(c.jwtSecret).toBe('a-production-secret-of-enough-length');
+    expect(c.port).toBe(9000);
+    expect(c.stompTcpPort).toBe(9001);
+    expect(c.host).toBe('127.0.0.1');
+    expect(c.databaseUrl).toBe('postgresql://u:p@db:5433/other');
+    expect(c.redisUrl).toBe('rediss://cache:6380');
+    expect(c.kafkaBrokers).toEqual(['k1:9092', 'k2:9093']);
+    expect([...c.roles].sort()).toEqual(['gateway', 'persist']);
+    expect(c.instanceId).toBe('node-a');
+    expect(c.logLevel).toBe('debug');
+  });
+
+  it.each([
+    ['PORT', 'abc'],
+    ['PORT', '70000'],
+    ['PORT', '-1'],
+    ['STOMP_TCP_PORT', 'x'],
+    ['KAFKA_BROKERS', 'nohost'],
+    ['ROLES', 'gateway,bogus'],
+    ['DATABASE_URL', 'mysql://x'],
+    ['REDIS_URL', 'http://x'],
+    ['LOG_LEVEL', 'loud'],
+  ])('%s=%s throws a ConfigError naming %s', (name, value) => {
+    const err = configError({ NODE_ENV: 'test', [name]: value });
+    expect(err.message).toContain(name);
+  });
+
+  it('a ConfigError names every bad variable at once', () => {
+    const err = configError({ NODE_ENV: 'test', PORT: 'abc', LOG_LEVEL: 'loud' });
+    expect(err.message).toContain('PORT');
+    expect(err.message).toContain('LOG_LEVEL');
+  });
+
+  it('JWT_SECRET is required in production (and when NODE_ENV is unset), not in test or development', () => {
+    expect(configError({ NODE_ENV: 'production' }).message).toContain('JWT_SECRET');
+    expect(configError({}).message).toContain('JWT_SECRET');
+    for (const env of ['test', 'development']) {
+      const c = loadConfig({ NODE_ENV: env });
+      expect(c.env).toBe(env);
+      expect(c.jwtSecret).toBe('dev-only-secret-do-not-use-in-production');
+    }
+  });
+
+  it('STOMP_TCP_PORT=0 turns the TCP transport off and is allowed', () => {
+    expect(loadConfig({ NODE_ENV: 'test', STOMP_TCP_PORT: '0' }).stompTcpPort).toBe(0);
+  });
+});
+
+describe('start-up with a bad value', () => {
+  it('PORT=abc stops the process with exit code 1 and a message naming PORT', async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+      cwd: ROOT,
+      env: { ...process.env, NODE_ENV: 'test', PORT: 'abc' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.stdout.resume();
+    const code = await new Promise<number | null>((resolve, reject) => {
+      const t = setTimeout(() => {
+        child.kill('SIGKILL');
+        reject(new Error(`src/main.ts with PORT=abc did not exit within 30 s; stderr: ${stderr}`));
+      }, 30_000);
+      child.once('exit', (c) => {
+        clearTimeout(t);
+        resolve(c);
+      });
+    });
+    expect(code).toBe(1);
+    expect(stderr).toContain('PORT');
+    expect(stderr).not.toMatch(/\n\s+at /); // a message, not a stack trace
+  });
+});
