@@ -46,7 +46,7 @@ const schema = z
     // Producer batching window: sends of this many ms go to Kafka in one request.
     PRODUCE_LINGER_MS: z.coerce.number().int().min(0).max(1000).default(2),
     KAFKA_SESSION_TIMEOUT_MS: z.coerce.number().int().min(3000).default(10_000),
-    SHUTDOWN_GRACE_MS: positiveInt.default(10_000),
+    SHUTDOWN_GRACE_MS: positiveInt.default(25_000),
     // A session not refreshed for this long counts as gone (bounds how long a killed instance's users stay online).
     PRESENCE_TTL_MS: z.coerce.number().int().min(1000).default(30_000),
   })

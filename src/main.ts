@@ -160,6 +160,10 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
       postgres: () => store.ping(),
       redis: async () => void (await redis.ping()),
       kafka: () => messageLog.ping(),
+      consumers: async () => {
+        const down = consumers.filter((c) => !c.healthy);
+        if (down.length > 0) throw new Error(`${down.length} consumer group(s) restarting after a crash`);
+      },
     },
   });
   let ws: WsGateway | null = null;
@@ -180,24 +184,38 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
   let closing: Promise<void> | null = null;
   const close = () =>
     (closing ??= (async () => {
+      const t0 = Date.now();
       log.info('shutting down');
-      // 1. Stop accepting: new connections and new HTTP requests.
-      if (tcp) tcp.server.close();
-      // 2. Tell every session (ERROR server-unavailable, then close) so clients reconnect elsewhere.
-      for (const s of [...tracker.all()]) s.shutdown();
-      await Promise.allSettled([ws?.close(), tcp?.close(), http.close()]);
-      // 3. Leave the consumer groups (partitions move at once), then flush and close the rest.
-      await Promise.allSettled(consumers.map((c) => c.close()));
-      for (const [name, fn] of closers.reverse()) {
+      // Each step is bounded: a step that hangs (a consumer mid-rebalance) must not keep the rest from closing.
+      const step = async (name: string, fn: () => Promise<unknown> | unknown, ms = 5000) => {
         try {
-          await fn();
+          await withTimeout(Promise.resolve().then(fn), ms);
         } catch (err) {
-          log.warn({ err, name }, 'close failed');
+          log.warn({ err, step: name }, 'shutdown step failed');
         }
-      }
-      log.info('stopped');
+        log.debug({ step: name, elapsedMs: Date.now() - t0 }, 'shutdown step done');
+      };
+      // 1. Stop accepting new connections; 2. tell every session (ERROR server-unavailable, then
+      // close) so clients reconnect elsewhere; SENDs already handed to the log still get flushed.
+      if (tcp) tcp.server.close();
+      for (const s of [...tracker.all()]) s.shutdown();
+      await step('gateways', () => Promise.allSettled([ws?.close(), tcp?.close(), http.close()]));
+      // 3. Leave the consumer groups (partitions move at once), then flush and close the rest.
+      await step('consumers', () => Promise.allSettled(consumers.map((c) => c.close())), 8000);
+      for (const [name, fn] of closers.reverse()) await step(name, fn);
+      log.info({ elapsedMs: Date.now() - t0 }, 'stopped');
     })());
   return { config, log, close };
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout;
+  return Promise.race([
+    p.finally(() => clearTimeout(timer)),
+    new Promise<T>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`did not finish within ${ms} ms`)), ms);
+    }),
+  ]);
 }
 
 async function main(): Promise<void> {

@@ -61,3 +61,10 @@ export interface MemberView {
 export function seqFromOffset(offset: string | bigint): string {
   return (BigInt(offset) + 1n).toString();
 }
+
+const MAX_BIGINT = 9_223_372_036_854_775_807n;
+
+/** A decimal that fits PostgreSQL's bigint (ids and seqs). */
+export function isDecimalId(s: string): boolean {
+  return /^\d{1,19}$/.test(s) && BigInt(s) <= MAX_BIGINT;
+}

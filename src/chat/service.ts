@@ -115,6 +115,8 @@ export class ChatService {
       throw appError('invalid-message', `content is larger than ${this.deps.maxContentBytes} bytes of UTF-8`, 'content');
     }
     if (LONE_SURROGATE.test(content)) throw appError('invalid-message', 'content is not valid Unicode text', 'content');
+    // PostgreSQL text cannot hold U+0000: refused here, before Kafka acknowledges something we could never store.
+    if (content.includes('\u0000')) throw appError('invalid-message', 'content must not contain NUL characters', 'content');
     const type = input.type ?? 'TEXT';
     if (type !== 'TEXT' && type !== 'IMAGE') throw appError('invalid-message', 'type must be TEXT or IMAGE', 'type');
     const key = input.idempotencyKey ?? null;

@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { HEARTBEAT, StompDecoder, StompProtocolError, encodeFrame, type Frame } from '../../protocol/index.js';
 import type { Authenticator } from '../auth/authenticate.js';
 import type { ChatMessage, User } from '../chat/model.js';
+import { isDecimalId } from '../chat/model.js';
 import type { ChatService, SendInput } from '../chat/service.js';
 import { AppError, appError, type ErrorCode } from '../errors.js';
 import { channels } from '../fanout/fanout.js';
@@ -294,7 +295,7 @@ export class Session {
     }
     let m: RegExpExecArray | null;
     if ((m = ROOM_DEST.exec(destination))) {
-      const roomId = m[1]!;
+      const roomId = roomIdOf(m);
       const input = parseSendBody(frame);
       const tx = frame.headers.transaction;
       if (tx !== undefined) {
@@ -316,7 +317,7 @@ export class Session {
       return;
     }
     if ((m = EVENTS_DEST.exec(destination))) {
-      const roomId = m[1]!;
+      const roomId = roomIdOf(m);
       await this.deps.chat.requireMember(roomId, user.id);
       const now = Date.now();
       // Typing is ephemeral: over the limit it is dropped, not an error.
@@ -328,14 +329,14 @@ export class Session {
       return;
     }
     if ((m = READ_DEST.exec(destination))) {
-      const roomId = m[1]!;
+      const roomId = roomIdOf(m);
       let seq: unknown;
       try {
         seq = (JSON.parse(frame.body.toString('utf8')) as { seq?: unknown }).seq;
       } catch {
         throw appError('invalid-message', 'body must be JSON {"seq":"<seq>"}');
       }
-      if ((typeof seq !== 'string' && typeof seq !== 'number') || !/^\d{1,19}$/.test(String(seq))) {
+      if ((typeof seq !== 'string' && typeof seq !== 'number') || !isDecimalId(String(seq))) {
         throw appError('invalid-message', 'seq must be a non-negative decimal');
       }
       const result = await this.deps.markRead(user, roomId, String(seq));
@@ -361,10 +362,10 @@ export class Session {
     }
     let m: RegExpExecArray | null;
     if ((m = ROOM_DEST.exec(destination))) {
-      const roomId = m[1]!;
+      const roomId = roomIdOf(m);
       await this.deps.chat.requireMember(roomId, user.id);
       let since = frame.headers['since-seq'];
-      if (since !== undefined && !/^\d{1,19}$/.test(since)) throw appError('bad-frame', 'since-seq must be a decimal seq');
+      if (since !== undefined && !isDecimalId(since)) throw appError('bad-frame', 'since-seq must be a decimal seq');
       if (since === undefined && ackHeader !== 'auto') {
         // A client-ack subscriber that acknowledged before resumes after its last acknowledged message.
         since = (await this.deps.acks.get(user.id, roomId).catch(() => null)) ?? undefined;
@@ -385,8 +386,9 @@ export class Session {
       return;
     }
     if ((m = EVENTS_DEST.exec(destination))) {
-      await this.deps.chat.requireMember(m[1]!, user.id);
-      await this.addTopic(new TopicSubscription(id, channels.roomEvents(m[1]!), destination, this));
+      const roomId = roomIdOf(m);
+      await this.deps.chat.requireMember(roomId, user.id);
+      await this.addTopic(new TopicSubscription(id, channels.roomEvents(roomId), destination, this));
       this.receipt(frame);
       return;
     }
@@ -605,6 +607,13 @@ function withAck(message: LiveMessage, subscriptionId: string): Buffer {
     },
     Buffer.from(JSON.stringify(message.view)),
   );
+}
+
+/** The room id of a matched destination; one beyond bigint range names no room. */
+function roomIdOf(match: RegExpExecArray): string {
+  const id = match[1]!;
+  if (!isDecimalId(id)) throw appError('unknown-destination', `no room ${id}`);
+  return id;
 }
 
 function parseHeartBeat(value: string | undefined): [number, number] {

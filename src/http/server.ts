@@ -8,6 +8,7 @@ import type { User } from '../chat/model.js';
 import type { ChatService } from '../chat/service.js';
 import { AppError, appError } from '../errors.js';
 import type { Metrics } from '../metrics/metrics.js';
+import { isTransientError } from '../pipeline/transient.js';
 import type { Store } from '../store/store.js';
 import { parse, schemas } from './validation.js';
 
@@ -70,6 +71,10 @@ export async function buildHttp(deps: HttpDeps): Promise<FastifyInstance> {
     }
     if (e.statusCode && e.statusCode >= 400 && e.statusCode < 500) {
       return reply.status(400).send({ error: { code: 'invalid-request', message: e.message ?? 'bad request', field: 'body' } });
+    }
+    if (isTransientError(err)) {
+      req.log.warn({ err }, 'request failed: a dependency is unavailable');
+      return reply.status(503).send({ error: { code: 'server-unavailable', message: 'a dependency is unavailable; retry' } });
     }
     req.log.error({ err }, 'request failed');
     return reply.status(500).send({ error: { code: 'internal-error', message: 'internal error' } });

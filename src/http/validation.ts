@@ -1,9 +1,15 @@
 // zod at the REST edge: a bad body or query is a 400 that names the failing field.
 import { z } from 'zod';
+import { isDecimalId } from '../chat/model.js';
 import { appError } from '../errors.js';
 
-export const id = z.string().regex(/^\d{1,19}$/, 'must be a decimal id');
-export const seq = z.union([z.string(), z.number().int()]).transform(String).pipe(z.string().regex(/^\d{1,19}$/, 'must be a decimal seq'));
+export const id = z.string().refine(isDecimalId, 'must be a decimal id within 64-bit range');
+export const seq = z
+  .union([z.string(), z.number().int()])
+  .transform(String)
+  .pipe(z.string().refine(isDecimalId, 'must be a decimal seq within 64-bit range'));
+/** Text that PostgreSQL can store: no U+0000. */
+const text = () => z.string().refine((s) => !s.includes('\u0000'), 'must not contain NUL characters');
 
 export function parse<T extends z.ZodType>(schema: T, input: unknown, where: 'body' | 'query' | 'params'): z.output<T> {
   const result = schema.safeParse(input ?? {});
@@ -17,19 +23,19 @@ export function parse<T extends z.ZodType>(schema: T, input: unknown, where: 'bo
 export const schemas = {
   signup: z.strictObject({
     email: z.email().max(254),
-    password: z.string().min(8).max(256),
-    nickname: z.string().trim().min(1).max(50),
+    password: text().min(8).max(256),
+    nickname: text().trim().min(1).max(50),
   }),
-  login: z.strictObject({ email: z.string().min(1).max(254), password: z.string().min(1).max(256) }),
+  login: z.strictObject({ email: text().min(1).max(254), password: text().min(1).max(256) }),
   createRoom: z.discriminatedUnion('type', [
     z.strictObject({ type: z.literal('DIRECT'), peerUserId: id }),
-    z.strictObject({ type: z.literal('GROUP'), name: z.string().trim().min(1).max(100), memberIds: z.array(id).max(1000).optional() }),
+    z.strictObject({ type: z.literal('GROUP'), name: text().trim().min(1).max(100), memberIds: z.array(id).max(1000).optional() }),
   ]),
   roomParams: z.strictObject({ id }),
   sendMessage: z.strictObject({
     content: z.string().min(1),
     type: z.enum(['TEXT', 'IMAGE']).optional(),
-    idempotencyKey: z.string().min(1).max(128).optional(),
+    idempotencyKey: text().min(1).max(128).optional(),
   }),
   history: z
     .strictObject({

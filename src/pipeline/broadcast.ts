@@ -8,9 +8,11 @@ import { toView } from '../fanout/hub.js';
 import type { BatchHandler } from './message-log.js';
 import { decodeChatRecord } from './records.js';
 
-// KEYS: last-seq key, channel. ARGV: seq, payload JSON (an object; prevSeq is spliced in front).
+// KEYS: last-seq key, channel. ARGV: seq, payload JSON (an object; prevSeq is spliced in front),
+// this process's own memory of the room's last seq (used when Redis lost the key in a restart).
 const PUBLISH_WITH_PREV = `
-local prev = redis.call('GET', KEYS[1])
+local prev = redis.call('GET', KEYS[1]) or ARGV[3]
+if prev == '' then prev = false end
 if (not prev) or tonumber(ARGV[1]) > tonumber(prev) then redis.call('SET', KEYS[1], ARGV[1]) end
 redis.call('PUBLISH', KEYS[2], '{"prevSeq":"' .. (prev or '0') .. '",' .. string.sub(ARGV[2], 2))
 return 1`;
@@ -19,6 +21,9 @@ export const BROADCAST_GROUP = 'chat-broadcast';
 
 export function broadcastHandler(redis: Redis, store: Pick<Store, 'memberIds'>): BatchHandler {
   redis.defineCommand('chatPublishWithPrev', { numberOfKeys: 2, lua: PUBLISH_WITH_PREV });
+  // After a Redis restart the last-seq keys are gone; this memory keeps the prevSeq chain intact so
+  // gateways still see (and repair) the gap left by messages their subscriber connection missed.
+  const lastPublished = new Map<string, string>();
   return async (records) => {
     const messages = records.map(decodeChatRecord);
     const rooms = [...new Set(messages.map((m) => m.roomId))];
@@ -34,10 +39,16 @@ export function broadcastHandler(redis: Redis, store: Pick<Store, 'memberIds'>):
         channels.room(m.roomId),
         m.seq,
         payload,
+        lastPublished.get(m.roomId) ?? '',
       );
     }
     const res = (await pipe.exec()) ?? [];
     const failed = res.find(([err]) => err);
     if (failed) throw failed[0];
+    if (lastPublished.size > 100_000) lastPublished.clear();
+    for (const m of messages) {
+      const prev = lastPublished.get(m.roomId);
+      if (!prev || BigInt(m.seq) > BigInt(prev)) lastPublished.set(m.roomId, m.seq);
+    }
   };
 }

@@ -266,11 +266,22 @@ export interface KafkaConsumerGroupOptions {
  * dead-letter topic with the error, attempt count and source coordinates, and the partition goes on.
  */
 export class KafkaConsumerGroup implements ConsumerGroup {
-  private readonly consumer: Consumer;
+  private consumer: Consumer;
   private stopping = false;
+  private crashed = false;
 
   constructor(private readonly opts: KafkaConsumerGroupOptions) {
-    this.consumer = opts.kafka.consumer({
+    this.consumer = this.create();
+  }
+
+  /** false while the consumer is down after a crash (reported by /readyz). */
+  get healthy(): boolean {
+    return !this.crashed;
+  }
+
+  private create(): Consumer {
+    const opts = this.opts;
+    return opts.kafka.consumer({
       groupId: opts.groupId,
       sessionTimeout: opts.sessionTimeoutMs,
       heartbeatInterval: Math.max(500, Math.floor(opts.sessionTimeoutMs / 5)),
@@ -283,13 +294,21 @@ export class KafkaConsumerGroup implements ConsumerGroup {
   }
 
   async start(): Promise<void> {
-    const { GROUP_JOIN, CRASH } = this.consumer.events;
-    this.consumer.on(GROUP_JOIN, ({ payload }) =>
-      this.opts.log.info({ groupId: payload.groupId, partitions: payload.memberAssignment, durationMs: payload.duration }, 'consumer group joined'),
-    );
-    this.consumer.on(CRASH, ({ payload }) =>
-      this.opts.log.error({ err: payload.error, groupId: payload.groupId, restart: payload.restart }, 'consumer crashed'),
-    );
+    const consumer = this.consumer;
+    const { GROUP_JOIN, CRASH } = consumer.events;
+    consumer.on(GROUP_JOIN, ({ payload }) => {
+      this.crashed = false;
+      this.opts.log.info({ groupId: payload.groupId, partitions: payload.memberAssignment, durationMs: payload.duration }, 'consumer group joined');
+    });
+    consumer.on(CRASH, ({ payload }) => {
+      this.opts.log.error({ err: payload.error, groupId: payload.groupId, restart: payload.restart }, 'consumer crashed');
+      // kafkajs restarts by itself only after retriable errors; any other crash would leave the
+      // group without this member for good. Start over with a fresh consumer instead.
+      if (!payload.restart && !this.stopping && consumer === this.consumer) {
+        this.crashed = true;
+        setTimeout(() => void this.restart(consumer), 1000);
+      }
+    });
     await this.consumer.connect();
     await this.consumer.subscribe({ topic: this.opts.topic, fromBeginning: true });
     await this.consumer.run({
@@ -322,6 +341,19 @@ export class KafkaConsumerGroup implements ConsumerGroup {
     });
   }
 
+  private async restart(old: Consumer): Promise<void> {
+    if (this.stopping || old !== this.consumer) return;
+    await old.disconnect().catch(() => {});
+    this.consumer = this.create();
+    try {
+      await this.start();
+      this.opts.log.warn({ groupId: this.opts.groupId }, 'consumer restarted after a crash');
+    } catch (err) {
+      this.opts.log.error({ err, groupId: this.opts.groupId }, 'consumer restart failed; retrying');
+      setTimeout(() => void this.restart(this.consumer), 2000);
+    }
+  }
+
   private async process(
     records: ConsumedRecord[],
     heartbeat: () => Promise<void>,
@@ -346,6 +378,7 @@ export class KafkaConsumerGroup implements ConsumerGroup {
         }
         if (records.length > 1 || attempt >= maxAttempts) break;
         await sleep(backoff * 2 ** (attempt - 1));
+        await heartbeat().catch(() => {});
       }
     }
     // Slow path: isolate the poison record(s), one at a time, in order.
@@ -355,6 +388,8 @@ export class KafkaConsumerGroup implements ConsumerGroup {
         try {
           await handler([record]);
           lastErr = undefined;
+          // One record at a time can take long: keep the group membership alive.
+          await heartbeat().catch(() => {});
           break;
         } catch (err) {
           lastErr = err;
@@ -367,6 +402,7 @@ export class KafkaConsumerGroup implements ConsumerGroup {
           }
           if (attempt >= maxAttempts) break;
           await sleep(backoff * 2 ** (attempt - 1));
+          await heartbeat().catch(() => {});
         }
       }
       if (lastErr === undefined) continue;

@@ -49,6 +49,8 @@ export interface ConsumedRecord {
 export type BatchHandler = (records: readonly ConsumedRecord[]) => Promise<void>;
 
 export interface ConsumerGroup {
+  /** false while the group's consumer is down (after a crash, until it has rejoined). */
+  readonly healthy: boolean;
   start(): Promise<void>;
   close(): Promise<void>;
 }

@@ -62,7 +62,9 @@ export async function ensureDatabase(databaseUrl: string): Promise<boolean> {
       await admin.query(`CREATE DATABASE "${name.replaceAll('"', '""')}"`);
     } catch (err) {
       // Two runners racing: the other one created it.
-      if ((err as { code?: string }).code !== '42P04') throw err;
+      // 42P04 duplicate_database; 23505 when the two CREATEs collide inside the catalog.
+      const code = (err as { code?: string }).code;
+      if (code !== '42P04' && code !== '23505') throw err;
       return false;
     }
     return true;
