@@ -19,13 +19,23 @@ return 1`;
 
 export const BROADCAST_GROUP = 'chat-broadcast';
 
-export function broadcastHandler(redis: Redis, store: Pick<Store, 'memberIds'>): BatchHandler {
+/** Header the dead-letter tool sets on records it re-publishes (scripts/dlt.ts). */
+export const REPLAYED_HEADER = 'x-replayed-from-dlt-offset';
+
+export function broadcastHandler(redis: Redis, store: Pick<Store, 'memberIds' | 'storedSeqs'>): BatchHandler {
   redis.defineCommand('chatPublishWithPrev', { numberOfKeys: 2, lua: PUBLISH_WITH_PREV });
   // After a Redis restart the last-seq keys are gone; this memory keeps the prevSeq chain intact so
   // gateways still see (and repair) the gap left by messages their subscriber connection missed.
   const lastPublished = new Map<string, string>();
   return async (records) => {
-    const messages = records.map(decodeChatRecord);
+    let messages = records.map(decodeChatRecord);
+    // A replayed dead letter whose message is already stored (under its original seq) must not
+    // reach live subscribers a second time under the replay's new seq.
+    const replayed = messages.filter((_, i) => records[i]!.headers[REPLAYED_HEADER] !== undefined);
+    if (replayed.length > 0) {
+      const stored = await store.storedSeqs(replayed.map((m) => m.id));
+      messages = messages.filter((m) => (stored.get(m.id) ?? m.seq) === m.seq);
+    }
     const rooms = [...new Set(messages.map((m) => m.roomId))];
     const members = await store.memberIds(rooms);
     const pipe = redis.pipeline();

@@ -327,14 +327,32 @@ export class KafkaConsumerGroup implements ConsumerGroup {
           ),
         }));
         if (records.length === 0) return;
-        const done = await this.process(records, heartbeat, () => isRunning() && !isStale() && !this.stopping);
-        // Stopped or rebalanced mid-batch: commit nothing; the next owner reprocesses (idempotently).
-        if (!done || !isRunning() || isStale()) return;
+        // A heartbeat that reports a rebalance (or an unknown member) means this batch is no
+        // longer ours: stop working on it and commit nothing; the next owner redoes it idempotently.
+        let lost = false;
+        const beat = async () => {
+          try {
+            await heartbeat();
+          } catch (err) {
+            if (isMembershipError(err)) lost = true;
+          }
+        };
+        const alive = () => !lost && isRunning() && !isStale() && !this.stopping;
+        const done = await this.process(records, beat, alive);
+        if (!done || !alive()) return;
         const last = records[records.length - 1]!;
         resolveOffset(last.offset);
-        await this.consumer.commitOffsets([
-          { topic: batch.topic, partition: batch.partition, offset: (BigInt(last.offset) + 1n).toString() },
-        ]);
+        try {
+          await this.consumer.commitOffsets([
+            { topic: batch.topic, partition: batch.partition, offset: (BigInt(last.offset) + 1n).toString() },
+          ]);
+        } catch (err) {
+          if (!isMembershipError(err)) throw err;
+          // Evicted while working (e.g. a long retry): the work is durable and idempotent; the
+          // partition's next owner starts from the last commit and skips what is already stored.
+          this.opts.log.warn({ err, groupId: this.opts.groupId, partition: batch.partition }, 'offset commit lost to a rebalance');
+          return;
+        }
         this.opts.metrics.consumerLag.set({ group: this.opts.groupId }, Number(batch.offsetLag()));
         this.opts.metrics.consumedRecords.inc({ group: this.opts.groupId }, records.length);
       },
@@ -354,72 +372,57 @@ export class KafkaConsumerGroup implements ConsumerGroup {
     }
   }
 
-  private async process(
-    records: ConsumedRecord[],
-    heartbeat: () => Promise<void>,
-    alive: () => boolean,
-  ): Promise<boolean> {
+  /**
+   * Runs the handler over records in order. Transient failures are retried without end; on any
+   * other failure the records are split in halves and retried (a poison record is isolated in
+   * O(log n) handler calls); a single record that fails `maxAttempts` times is dead-lettered.
+   * Returns false when the batch was abandoned (stopping or rebalanced).
+   */
+  private async process(records: ConsumedRecord[], beat: () => Promise<void>, alive: () => boolean): Promise<boolean> {
     const { handler, log, groupId } = this.opts;
     const maxAttempts = this.opts.maxAttempts ?? 3;
     const backoff = this.opts.backoffMs ?? 200;
-    // Fast path: the whole batch at once.
+    let lastErr: unknown;
     for (let attempt = 1; ; attempt++) {
       try {
         await handler(records);
+        await beat();
         return true;
       } catch (err) {
+        lastErr = err;
         if (!alive()) return false;
         if (isTransientError(err)) {
           log.warn({ err, groupId, attempt }, 'consumer batch failed on an unavailable service; retrying');
           await sleep(Math.min(5000, backoff * 2 ** Math.min(attempt, 5)));
-          await heartbeat().catch(() => {});
+          await beat();
+          if (!alive()) return false;
           attempt = 0;
           continue;
         }
         if (records.length > 1 || attempt >= maxAttempts) break;
         await sleep(backoff * 2 ** (attempt - 1));
-        await heartbeat().catch(() => {});
+        await beat();
+        if (!alive()) return false;
       }
     }
-    // Slow path: isolate the poison record(s), one at a time, in order.
-    for (const record of records) {
-      let lastErr: unknown;
-      for (let attempt = 1; ; attempt++) {
-        try {
-          await handler([record]);
-          lastErr = undefined;
-          // One record at a time can take long: keep the group membership alive.
-          await heartbeat().catch(() => {});
-          break;
-        } catch (err) {
-          lastErr = err;
-          if (!alive()) return false;
-          if (isTransientError(err)) {
-            await sleep(Math.min(5000, backoff * 2 ** Math.min(attempt, 5)));
-            await heartbeat().catch(() => {});
-            attempt = 0;
-            continue;
-          }
-          if (attempt >= maxAttempts) break;
-          await sleep(backoff * 2 ** (attempt - 1));
-          await heartbeat().catch(() => {});
-        }
-      }
-      if (lastErr === undefined) continue;
-      if (!this.opts.deadLetter) throw lastErr;
-      log.error({ err: lastErr, groupId, partition: record.partition, offset: record.offset }, 'record dead-lettered');
-      await this.opts.deadLetter.publish(TOPICS.deadLetter, record.key ?? '', record.value ?? '', {
-        ...record.headers,
-        'x-error': String((lastErr as Error).message ?? lastErr).slice(0, 500),
-        'x-attempts': String(maxAttempts),
-        'x-consumer-group': groupId,
-        'x-source-topic': record.topic,
-        'x-source-partition': String(record.partition),
-        'x-source-offset': record.offset,
-      });
-      this.opts.metrics.deadLettered.inc({ group: groupId });
-      await heartbeat().catch(() => {});
+    if (records.length > 1) {
+      const mid = Math.ceil(records.length / 2);
+      return (await this.process(records.slice(0, mid), beat, alive)) && (await this.process(records.slice(mid), beat, alive));
     }
+    const record = records[0]!;
+    if (!this.opts.deadLetter) throw lastErr;
+    log.error({ err: lastErr, groupId, partition: record.partition, offset: record.offset }, 'record dead-lettered');
+    await this.opts.deadLetter.publish(TOPICS.deadLetter, record.key ?? '', record.value ?? '', {
+      ...record.headers,
+      'x-error': String((lastErr as Error).message ?? lastErr).slice(0, 500),
+      'x-attempts': String(maxAttempts),
+      'x-consumer-group': groupId,
+      'x-source-topic': record.topic,
+      'x-source-partition': String(record.partition),
+      'x-source-offset': record.offset,
+    });
+    this.opts.metrics.deadLettered.inc({ group: groupId });
+    await beat();
     return true;
   }
 
@@ -428,6 +431,16 @@ export class KafkaConsumerGroup implements ConsumerGroup {
     // disconnect() leaves the group at once, so the partitions move without waiting for the session timeout.
     await this.consumer.disconnect();
   }
+}
+
+/** Errors that mean this consumer no longer owns its partitions (kafkajs may wrap them). */
+function isMembershipError(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e && depth < 5; e = (e as { cause?: unknown; originalError?: unknown }).cause ?? (e as { originalError?: unknown }).originalError, depth++) {
+    const type = (e as { type?: unknown }).type;
+    if (type === 'REBALANCE_IN_PROGRESS' || type === 'UNKNOWN_MEMBER_ID' || type === 'ILLEGAL_GENERATION' || type === 'NOT_COORDINATOR') return true;
+    if (/rebalanc|not aware of this member|generation/i.test(String((e as { message?: unknown }).message ?? ''))) return true;
+  }
+  return false;
 }
 
 function sleep(ms: number): Promise<void> {

@@ -372,6 +372,12 @@ export class KyselyStore implements Store {
     return out;
   }
 
+  async storedSeqs(ids: readonly string[]) {
+    if (ids.length === 0) return new Map<string, string>();
+    const rows = await this.db.selectFrom('messages').select(['id', 'seq']).where('id', 'in', [...ids]).execute();
+    return new Map(rows.map((r) => [r.id, r.seq]));
+  }
+
   async advanceReadSeq(roomId: string, userId: string, seq: string, unreadCount: number | null) {
     const row = await this.db
       .updateTable('chat_room_members')

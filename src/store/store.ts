@@ -57,6 +57,8 @@ export interface Store {
   messagesBefore(roomId: string, beforeSeq: string | null, limit: number): Promise<ChatMessage[]>;
   findMessageByIdempotencyKey(senderId: string, key: string): Promise<ChatMessage | null>;
   maxSeq(roomId: string): Promise<string>;
+  /** The stored seq of each of these message ids that is stored. */
+  storedSeqs(ids: readonly string[]): Promise<Map<string, string>>;
 
   /** Per item: messages of the room with seq > afterSeq not sent by the user (stored messages only). */
   countUnread(items: ReadonlyArray<{ roomId: string; userId: string; afterSeq: string }>): Promise<number[]>;
