@@ -127,6 +127,14 @@ export class StompDecoder {
   private command = '';
   private escaped = true;
   private headers: Record<string, string> = EMPTY_HEADERS;
+
+  /**
+   * The `receipt` header of the frame being decoded, if already read: after a StompProtocolError
+   * the server echoes it as `receipt-id` in its ERROR frame (STOMP 1.2).
+   */
+  get pendingReceipt(): string | undefined {
+    return this.headers.receipt;
+  }
   private headerCount = 0;
   private contentLength = -1;
   /** Bytes of the current frame already consumed (complete lines, and body bytes once the frame ends). */
@@ -180,7 +188,9 @@ export class StompDecoder {
       this.error = err;
       this.lineBuf = null;
       this.bodyBuf = null;
-      this.headers = EMPTY_HEADERS;
+      // Keep only the receipt of the failed frame (for the ERROR's receipt-id); drop the rest.
+      const receipt = this.headers.receipt;
+      this.headers = receipt === undefined ? EMPTY_HEADERS : { receipt };
       throw err;
     }
   }

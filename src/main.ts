@@ -71,6 +71,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     events,
     maxContentBytes: config.limits.maxContentBytes,
     unreadCounts: (roomId, messages) => reads.unreadCounts(roomId, messages),
+    readPositions: (roomId) => reads.positions(roomId),
   });
   reads = new ReadService({
     store,
@@ -79,6 +80,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     events,
     requireMember: (roomId, userId) => chat.requireMember(roomId, userId),
     lastBroadcastSeq,
+    latestSeq: (roomId) => messageLog.latestSeq(roomId),
   });
 
   // --- consumers ----------------------------------------------------------------------------

@@ -22,6 +22,8 @@ export interface ReadServiceDeps {
   events: EventPublisher;
   requireMember(roomId: string, userId: string): Promise<void>;
   lastBroadcastSeq(roomId: string): Promise<string | null>;
+  /** Upper bound of any seq the room can have right now (the log's end for the room's partition). */
+  latestSeq(roomId: string): Promise<string>;
 }
 
 const max = (a: string, b: string) => (BigInt(a) >= BigInt(b) ? a : b);
@@ -60,7 +62,10 @@ export class ReadService {
     await this.deps.requireMember(roomId, user.id);
     // Never past the newest message: a position in the future would hide messages not sent yet.
     const [stored, broadcast] = await Promise.all([this.deps.store.maxSeq(roomId), this.deps.lastBroadcastSeq(roomId).catch(() => null)]);
-    const high = max(stored, broadcast ?? '0');
+    let high = max(stored, broadcast ?? '0');
+    // A seq just acknowledged to its sender may be neither stored nor broadcast yet: the log's end
+    // is the final bound (nothing beyond it exists).
+    if (BigInt(seq) > BigInt(high)) high = max(high, await this.deps.latestSeq(roomId).catch(() => '0'));
     const target = BigInt(seq) > BigInt(high) ? high : seq;
     let result;
     try {

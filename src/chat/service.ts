@@ -28,6 +28,8 @@ export interface ChatServiceDeps {
   events: EventPublisher;
   maxContentBytes: number;
   unreadCounts(roomId: string, messages: readonly ChatMessage[]): Promise<number[]>;
+  /** Members' current read positions (the read service's view: newer than PostgreSQL's). */
+  readPositions(roomId: string): Promise<Map<string, string>>;
   /** How long a positive membership answer is reused (ms). Leaving takes effect on other instances within it. */
   membershipTtlMs?: number;
   now?: () => Date;
@@ -83,7 +85,8 @@ export class ChatService {
     await this.requireMember(roomId, user.id);
     const room = await this.deps.store.getRoom(roomId);
     if (!room) throw appError('not-found', `room ${roomId} not found`);
-    return { ...room, members: await this.deps.store.listMembers(roomId) };
+    const [members, positions] = await Promise.all([this.deps.store.listMembers(roomId), this.deps.readPositions(roomId)]);
+    return { ...room, members: members.map((m) => ({ ...m, lastReadSeq: positions.get(m.userId) ?? m.lastReadSeq })) };
   }
 
   async join(user: User, roomId: string): Promise<Room> {

@@ -6,7 +6,7 @@ import type { Authenticator } from '../auth/authenticate.js';
 import type { ChatMessage, User } from '../chat/model.js';
 import { isDecimalId } from '../chat/model.js';
 import type { ChatService, SendInput } from '../chat/service.js';
-import { AppError, appError, type ErrorCode } from '../errors.js';
+import { AppError, STOMP_ERROR_CODES, appError, type ErrorCode } from '../errors.js';
 import { channels } from '../fanout/fanout.js';
 import type { Hub, LiveMessage, RoomSubscriber, TopicSubscriber } from '../fanout/hub.js';
 import { prepareLive, toView } from '../fanout/hub.js';
@@ -176,8 +176,8 @@ export class Session {
     try {
       this.decoder.push(chunk);
     } catch (err) {
-      if (err instanceof StompProtocolError) this.fail(err.code, err.message);
-      else this.fail('bad-frame', 'unreadable frame', undefined, err);
+      if (err instanceof StompProtocolError) this.fail(err.code, err.message, this.decoder.pendingReceipt);
+      else this.fail('bad-frame', 'unreadable frame', this.decoder.pendingReceipt, err);
     }
   }
 
@@ -202,7 +202,7 @@ export class Session {
 
   private onHandlerError(err: unknown, frame: Frame): void {
     if (err instanceof AppError) {
-      this.fail(err.code, err.message, frame.headers.receipt);
+      this.fail(toStompCode(err.code), err.message, frame.headers.receipt, undefined, versionHeader(err));
     } else {
       this.log.error({ err, command: frame.command }, 'frame handling failed');
       this.fail('server-unavailable', 'internal error', frame.headers.receipt);
@@ -244,7 +244,7 @@ export class Session {
   private async connect(frame: Frame): Promise<void> {
     const accepted = (frame.headers['accept-version'] ?? '1.0').split(',').map((v) => v.trim());
     const version = SUPPORTED_VERSIONS.find((v) => accepted.includes(v));
-    if (!version) throw appError('bad-frame', `supported versions are ${SUPPORTED_VERSIONS.join(',')}`);
+    if (!version) throw new VersionMismatch(`supported versions are ${SUPPORTED_VERSIONS.join(',')}`);
     this.version = version;
     const auth = frame.headers.authorization ?? frame.headers.Authorization;
     const bearer = auth && /^Bearer\s+(.+)$/i.exec(auth)?.[1];
@@ -272,9 +272,11 @@ export class Session {
       }, sendEvery);
     }
     if (expectEvery > 0) {
-      // Dead peer: nothing at all received for twice the agreed interval (grace for network jitter).
+      // Dead peer: nothing at all received for twice the agreed interval plus a fixed grace
+      // (timers and busy event loops run late; a live client must never be cut for that).
+      const deadAfter = expectEvery * 2 + 2000;
       this.checkTimer = setInterval(() => {
-        if (Date.now() - this.lastReceivedAt > expectEvery * 2) {
+        if (Date.now() - this.lastReceivedAt > deadAfter) {
           this.log.info('peer missed heart-beats');
           this.teardown();
           this.transport.destroy();
@@ -555,11 +557,11 @@ export class Session {
   }
 
   /** ERROR frame (with receipt-id when the frame had one), then close. */
-  fail(code: ErrorCode, message: string, receiptId?: string, err?: unknown): void {
+  fail(code: ErrorCode, message: string, receiptId?: string, err?: unknown, extra?: Record<string, string>): void {
     if (this.state === 'closed') return;
     if (err) this.log.warn({ err, code }, 'session failed');
     this.deps.metrics.stompErrors.inc({ code });
-    const headers: Record<string, string> = { message: code, 'content-type': 'text/plain' };
+    const headers: Record<string, string> = { message: code, ...extra, 'content-type': 'text/plain' };
     if (receiptId !== undefined) headers['receipt-id'] = receiptId;
     // Bypass the outbox bound: the ERROR is the last frame either way.
     this.transport.send(encodeFrame('ERROR', headers, message));
@@ -587,6 +589,29 @@ export class Session {
     this.deps.metrics.sessionsActive.dec({ transport: this.transport.kind });
     if (wasConnected) this.deps.onClosed(this);
   }
+}
+
+/** STOMP 1.2: an ERROR for a failed version negotiation carries the versions the server supports. */
+class VersionMismatch extends AppError {
+  constructor(message: string) {
+    super('bad-frame', message);
+  }
+}
+
+function versionHeader(err: AppError): Record<string, string> | undefined {
+  return err instanceof VersionMismatch ? { version: SUPPORTED_VERSIONS.join(',') } : undefined;
+}
+
+/**
+ * STOMP ERRORs use API.md's short list. A room that does not exist answers `forbidden`, like one
+ * the user is not in (it reveals nothing about which rooms exist); REST-only codes map to the nearest.
+ */
+function toStompCode(code: ErrorCode): ErrorCode {
+  if ((STOMP_ERROR_CODES as readonly string[]).includes(code)) return code;
+  if (code === 'not-found') return 'forbidden';
+  if (code === 'invalid-credentials') return 'unauthorized';
+  if (code === 'invalid-request' || code === 'conflict') return 'invalid-message';
+  return 'server-unavailable';
 }
 
 /** client-ack subscriptions need an `ack` header: the message id, unique within the session. */

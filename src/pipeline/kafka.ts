@@ -206,6 +206,13 @@ export class KafkaMessageLog implements MessageLog {
     });
   }
 
+  async latestSeq(roomId: string): Promise<string> {
+    const partition = partitionFor(roomId, this.partitions);
+    const offsets = await this.admin.fetchTopicOffsets(TOPICS.messages);
+    // The end offset is the next record's offset, i.e. the seq of the last record (seq = offset + 1).
+    return offsets.find((o) => o.partition === partition)?.high ?? '0';
+  }
+
   async ping(): Promise<void> {
     await this.admin.fetchTopicMetadata({ topics: [TOPICS.messages] });
   }

@@ -24,6 +24,8 @@ export interface MessageLog {
   append(message: NewMessage): Promise<Appended>;
   /** All or nothing (a Kafka transaction): read_committed consumers see all of them or none. */
   appendAtomically(messages: readonly NewMessage[]): Promise<Appended[]>;
+  /** The highest seq the room's partition can hold right now (its end offset). */
+  latestSeq(roomId: string): Promise<string>;
   /** Appends any JSON record to another topic (read receipts, dead letters), keyed for ordering. */
   publish(topic: string, key: string, value: unknown, headers?: Record<string, string>): Promise<void>;
   close(): Promise<void>;
