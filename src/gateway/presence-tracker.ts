@@ -38,13 +38,17 @@ export class PresenceTracker {
     return this.sessions;
   }
 
-  opened(session: Session): void {
+  /** Resolves once the session is registered (before CONNECTED goes out, so a close that follows sees it). */
+  async opened(session: Session): Promise<void> {
     this.sessions.add(session);
     const userId = session.user!.id;
-    this.presence
-      .sessionOpened(userId, session.id)
-      .then((cameOnline) => (cameOnline ? this.announce(userId, 'ONLINE') : undefined))
-      .catch((err: unknown) => this.log.warn({ err }, 'presence update failed'));
+    try {
+      if (await this.presence.sessionOpened(userId, session.id)) {
+        this.announce(userId, 'ONLINE').catch((err: unknown) => this.log.warn({ err }, 'presence announce failed'));
+      }
+    } catch (err) {
+      this.log.warn({ err }, 'presence update failed');
+    }
   }
 
   closed(session: Session): void {
@@ -59,7 +63,9 @@ export class PresenceTracker {
   /** Records the change and tells every room the user is in. */
   async announce(userId: string, status: 'ONLINE' | 'OFFLINE'): Promise<void> {
     const at = new Date();
-    await this.store.setUserStatus(userId, status, at);
+    // Only the writer that changed the status tells the rooms: the sweeper, a close and another
+    // instance may all conclude "offline" at once.
+    if (!(await this.store.setUserStatus(userId, status, at))) return;
     const rooms = await this.store.listRoomsForUser(userId);
     await Promise.allSettled(
       rooms.map((r) => this.events.roomEvent(r.id, 'presence', { userId, status, lastSeenAt: at.toISOString() })),

@@ -57,7 +57,7 @@ export interface SessionDeps {
   /** client-ack resume points (see counters/ack-positions.ts). */
   acks: AckPositions;
   /** Presence bookkeeping. */
-  onConnected(session: Session): void;
+  onConnected(session: Session): Promise<void>;
   onClosed(session: Session): void;
   /** How long a connection may stay without CONNECT. */
   connectTimeoutMs?: number;
@@ -255,6 +255,8 @@ export class Session {
     this.connectTimer = null;
 
     const [cx, cy] = parseHeartBeat(frame.headers['heart-beat']);
+    await this.deps.onConnected(this);
+    if (this.state !== 'connected') return; // closed while registering
     const ours = this.deps.heartbeatMs;
     // Spec: we send every max(ours, cy) if both are non-zero; the client sends every max(cx, ours).
     const sendEvery = ours > 0 && cy > 0 ? Math.max(ours, cy) : 0;
@@ -283,7 +285,6 @@ export class Session {
         }
       }, expectEvery);
     }
-    this.deps.onConnected(this);
   }
 
   // --- SEND -----------------------------------------------------------------------------------

@@ -111,7 +111,13 @@ export class KyselyStore implements Store {
   }
 
   async setUserStatus(userId: string, status: 'ONLINE' | 'OFFLINE', at: Date) {
-    await this.db.updateTable('users').set({ status, last_seen_at: at }).where('id', '=', userId).execute();
+    const res = await this.db
+      .updateTable('users')
+      .set({ status, last_seen_at: at })
+      .where('id', '=', userId)
+      .where('status', '<>', status)
+      .executeTakeFirst();
+    return Number(res.numUpdatedRows) > 0;
   }
 
   async onlineUserIds(limit: number) {
