@@ -17,7 +17,7 @@ export class PresenceTracker {
    */
   constructor(
     private readonly presence: Presence,
-    private readonly store: Pick<Store, 'setUserStatus' | 'listRoomsForUser' | 'onlineUserIds'>,
+    private readonly store: Pick<Store, 'setUserStatus' | 'roomIdsOfUser' | 'onlineUserIds'>,
     private readonly events: EventPublisher,
     private readonly log: Logger,
     ttlMs: number,
@@ -66,10 +66,8 @@ export class PresenceTracker {
     // Only the writer that changed the status tells the rooms: the sweeper, a close and another
     // instance may all conclude "offline" at once.
     if (!(await this.store.setUserStatus(userId, status, at))) return;
-    const rooms = await this.store.listRoomsForUser(userId);
-    await Promise.allSettled(
-      rooms.map((r) => this.events.roomEvent(r.id, 'presence', { userId, status, lastSeenAt: at.toISOString() })),
-    );
+    const rooms = await this.store.roomIdsOfUser(userId);
+    await Promise.allSettled(rooms.map((id) => this.events.roomEvent(id, 'presence', { userId, status, lastSeenAt: at.toISOString() })));
   }
 
   private async refresh(): Promise<void> {

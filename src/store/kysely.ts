@@ -239,6 +239,11 @@ export class KyselyStore implements Store {
     return Number(res.numDeletedRows) > 0;
   }
 
+  async roomIdsOfUser(userId: string) {
+    const rows = await this.db.selectFrom('chat_room_members').select('room_id').where('user_id', '=', userId).execute();
+    return rows.map((r) => r.room_id);
+  }
+
   async listRoomsForUser(userId: string): Promise<RoomSummary[]> {
     const rows = await this.db
       .selectFrom('chat_room_members as me')

@@ -49,6 +49,7 @@ export interface Store {
   addMember(roomId: string, userId: string): Promise<boolean>;
   removeMember(roomId: string, userId: string): Promise<boolean>;
   listRoomsForUser(userId: string): Promise<RoomSummary[]>;
+  roomIdsOfUser(userId: string): Promise<string[]>;
 
   /** Batch insert, idempotent on message id (and on (sender, idempotency key)); returns rows inserted. */
   insertMessages(messages: readonly ChatMessage[]): Promise<number>;
