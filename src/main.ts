@@ -158,6 +158,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     authenticate,
     metrics,
     reads,
+    userBucket: (userId) => userBuckets.get(userId),
     readiness: {
       postgres: () => store.ping(),
       redis: async () => void (await redis.ping()),

@@ -26,6 +26,8 @@ export interface HttpDeps {
   authenticate: Authenticator;
   metrics: Metrics;
   reads: ReadApi;
+  /** Per-user token bucket shared with the STOMP gateway: sends and reads over REST count too. */
+  userBucket(userId: string): { take(): boolean };
   /** Each dependency's health check, for /readyz. */
   readiness: Record<string, () => Promise<void>>;
   bodyLimit?: number;
@@ -85,6 +87,10 @@ export async function buildHttp(deps: HttpDeps): Promise<FastifyInstance> {
   app.addHook('onResponse', async (req, reply) => {
     deps.metrics.httpRequests.inc({ method: req.method, status: String(reply.statusCode) });
   });
+
+  const limited = (user: User) => {
+    if (!deps.userBucket(user.id).take()) throw appError('rate-limited', 'too many requests; slow down');
+  };
 
   const auth = async (req: FastifyRequest): Promise<User> => {
     const header = req.headers.authorization;
@@ -195,6 +201,7 @@ export async function buildHttp(deps: HttpDeps): Promise<FastifyInstance> {
     const user = await auth(req);
     const { id } = parse(schemas.roomParams, req.params, 'params');
     const body = parse(schemas.sendMessage, req.body, 'body');
+    limited(user);
     try {
       const { message } = await deps.chat.send(user, id, body);
       deps.metrics.messagesSent.inc({ via: 'rest' });
@@ -217,6 +224,7 @@ export async function buildHttp(deps: HttpDeps): Promise<FastifyInstance> {
     const user = await auth(req);
     const { id } = parse(schemas.roomParams, req.params, 'params');
     const body = parse(schemas.read, req.body, 'body');
+    limited(user);
     return deps.reads.markRead(user, id, body.seq);
   });
 
