@@ -38,6 +38,8 @@ const schema = z
     MAX_SUBSCRIPTIONS: positiveInt.default(100),
     MAX_OUTBOX_BYTES: positiveInt.default(1024 * 1024),
     HEARTBEAT_MS: z.coerce.number().int().min(0).default(10_000),
+    // A frame started but not completed within this time closes the connection (half-sent frames).
+    FRAME_TIMEOUT_MS: positiveInt.default(30_000),
     // Token buckets: sustained rate per second and burst, per connection and per user.
     RATE_CONN_PER_SEC: positiveInt.default(200),
     RATE_CONN_BURST: positiveInt.default(400),
@@ -82,6 +84,7 @@ export interface Config {
     maxOutboxBytes: number;
   };
   heartbeatMs: number;
+  frameTimeoutMs: number;
   rate: { connPerSec: number; connBurst: number; userPerSec: number; userBurst: number };
   produceLingerMs: number;
   kafkaSessionTimeoutMs: number;
@@ -126,6 +129,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       maxOutboxBytes: v.MAX_OUTBOX_BYTES,
     },
     heartbeatMs: v.HEARTBEAT_MS,
+    frameTimeoutMs: v.FRAME_TIMEOUT_MS,
     rate: {
       connPerSec: v.RATE_CONN_PER_SEC,
       connBurst: v.RATE_CONN_BURST,

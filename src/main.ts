@@ -137,6 +137,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
         instanceId: config.instanceId,
         limits: config.limits,
         heartbeatMs: config.heartbeatMs,
+        frameTimeoutMs: config.frameTimeoutMs,
         lastBroadcastSeq,
         messagesAfter: (roomId, afterSeq, limit) => store.messagesAfter(roomId, afterSeq, limit),
         markRead: (user, roomId, seq) => reads.markRead(user, roomId, seq),

@@ -61,6 +61,8 @@ export interface SessionDeps {
   onClosed(session: Session): void;
   /** How long a connection may stay without CONNECT. */
   connectTimeoutMs?: number;
+  /** How long a started frame may stay incomplete (a half-sent frame must not hold a connection forever). */
+  frameTimeoutMs?: number;
 }
 
 type AckMode = 'auto' | 'client' | 'client-individual';
@@ -142,6 +144,7 @@ export class Session {
   private sendTimer: NodeJS.Timeout | null = null;
   private checkTimer: NodeJS.Timeout | null = null;
   private connectTimer: NodeJS.Timeout | null = null;
+  private frameTimer: NodeJS.Timeout | null = null;
   private readonly connBucket: TokenBucket;
 
   constructor(
@@ -175,9 +178,23 @@ export class Session {
     this.lastReceivedAt = Date.now();
     try {
       this.decoder.push(chunk);
+      this.watchIncompleteFrame();
     } catch (err) {
       if (err instanceof StompProtocolError) this.fail(err.code, err.message, this.decoder.pendingReceipt);
       else this.fail('bad-frame', 'unreadable frame', this.decoder.pendingReceipt, err);
+    }
+  }
+
+  /** Arms a timer while a frame is partly received; a frame completed in time disarms it. */
+  private watchIncompleteFrame(): void {
+    if (this.decoder.bufferedBytes === 0) {
+      if (this.frameTimer) clearTimeout(this.frameTimer);
+      this.frameTimer = null;
+    } else if (!this.frameTimer && this.state !== 'closed') {
+      this.frameTimer = setTimeout(() => {
+        this.frameTimer = null;
+        if (this.decoder.bufferedBytes > 0) this.fail('bad-frame', 'frame not completed in time', this.decoder.pendingReceipt);
+      }, this.deps.frameTimeoutMs ?? 30_000);
     }
   }
 
@@ -581,6 +598,7 @@ export class Session {
     this.state = 'closed';
     for (const t of [this.sendTimer, this.checkTimer]) if (t) clearInterval(t);
     if (this.connectTimer) clearTimeout(this.connectTimer);
+    if (this.frameTimer) clearTimeout(this.frameTimer);
     for (const sub of this.rooms.values()) this.deps.hub.removeRoomSubscriber(sub.roomId, sub);
     for (const sub of this.topics.values()) this.deps.hub.removeTopicSubscriber(sub.channel, sub);
     this.rooms.clear();
