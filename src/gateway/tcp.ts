@@ -40,14 +40,27 @@ export function startTcpGateway(
   });
 }
 
+/** Writes of one event-loop turn are corked together: one syscall per socket per fan-out burst. */
 function tcpTransport(socket: Socket): Transport {
+  let corked = false;
+  const uncork = () => {
+    corked = false;
+    socket.uncork();
+  };
   return {
     kind: 'tcp',
     send: (data) => {
-      if (!socket.destroyed) socket.write(data);
+      if (socket.destroyed) return;
+      if (!corked) {
+        corked = true;
+        socket.cork();
+        setImmediate(uncork);
+      }
+      socket.write(data);
     },
     bufferedBytes: () => socket.writableLength,
     end: () => {
+      if (corked) uncork();
       socket.end();
       setTimeout(() => socket.destroy(), 2000).unref();
     },

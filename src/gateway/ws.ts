@@ -50,14 +50,36 @@ export function attachWebSocketGateway(
   };
 }
 
+/**
+ * Frames written in the same event-loop turn leave as one WebSocket message (STOMP allows several
+ * frames per message): a fan-out burst then costs one syscall per socket instead of one per frame.
+ * Measured: writev was ~20 % of a server's CPU at 10,000 deliveries/s before this.
+ */
 function wsTransport(ws: WebSocket): Transport {
+  let pending: Buffer[] = [];
+  let pendingBytes = 0;
+  let scheduled = false;
+  const flush = () => {
+    scheduled = false;
+    if (pending.length === 0) return;
+    const data = pending.length === 1 ? pending[0]! : Buffer.concat(pending, pendingBytes);
+    pending = [];
+    pendingBytes = 0;
+    if (ws.readyState === ws.OPEN) ws.send(data, { binary: false });
+  };
   return {
     kind: 'ws',
     send: (data) => {
-      if (ws.readyState === ws.OPEN) ws.send(data, { binary: false });
+      pending.push(data);
+      pendingBytes += data.length;
+      if (!scheduled) {
+        scheduled = true;
+        setImmediate(flush);
+      }
     },
-    bufferedBytes: () => ws.bufferedAmount,
+    bufferedBytes: () => ws.bufferedAmount + pendingBytes,
     end: () => {
+      flush();
       if (ws.readyState === ws.OPEN) ws.close(1000);
       // A peer that never answers the close handshake is dropped.
       setTimeout(() => ws.terminate(), 2000).unref();

@@ -53,7 +53,9 @@ export async function startServer(opts: StartOptions = {}): Promise<ServerProc> 
   const instanceId = opts.instanceId ?? `t${process.pid}-${++counter}`;
   mkdirSync(LOG_DIR, { recursive: true });
   const logFile = createWriteStream(`${LOG_DIR}/${instanceId}.log`);
-  const proc = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+  // SERVER_NODE_ARGS adds node flags to server processes, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile a bench.
+  const nodeArgs = (process.env.SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const proc = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', 'src/main.ts'], {
     cwd: ROOT,
     env: {
       ...process.env,
