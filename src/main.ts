@@ -1,4 +1,5 @@
 // Composition root: config -> adapters -> services -> servers -> listen; closes in reverse order.
+import { withTimeout } from './timeout.js';
 import { Redis } from 'ioredis';
 import { pino, type Logger } from 'pino';
 import { createAuthenticator } from './auth/authenticate.js';
@@ -212,15 +213,6 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
   return { config, log, close };
 }
 
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout;
-  return Promise.race([
-    p.finally(() => clearTimeout(timer)),
-    new Promise<T>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`did not finish within ${ms} ms`)), ms);
-    }),
-  ]);
-}
 
 async function main(): Promise<void> {
   let config: Config;

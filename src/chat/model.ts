@@ -68,3 +68,17 @@ const MAX_BIGINT = 9_223_372_036_854_775_807n;
 export function isDecimalId(s: string): boolean {
   return /^\d{1,19}$/.test(s) && BigInt(s) <= MAX_BIGINT;
 }
+
+/** The JSON `message` of API.md for a stored or just-appended message. */
+export function toView(m: ChatMessage, unreadCount: number): MessageView {
+  return {
+    id: m.id,
+    roomId: m.roomId,
+    seq: m.seq,
+    senderId: m.senderId,
+    type: m.type,
+    content: m.content,
+    createdAt: m.createdAt,
+    unreadCount,
+  };
+}

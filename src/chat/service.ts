@@ -4,6 +4,7 @@ import { appError } from '../errors.js';
 import type { MessageLog } from '../pipeline/message-log.js';
 import type { Store } from '../store/store.js';
 import type { ChatMessage, MemberView, MessageType, MessageView, Room, User } from './model.js';
+import { toView } from './model.js';
 import type { EventPublisher, IdempotencyStore } from './ports.js';
 
 // Unpaired UTF-16 surrogates cannot be encoded as UTF-8: such text would not survive storage intact.
@@ -217,16 +218,7 @@ export class ChatService {
 
   async view(m: ChatMessage): Promise<MessageView> {
     const [unread] = await this.unreadCounts(m.roomId, [m]);
-    return {
-      id: m.id,
-      roomId: m.roomId,
-      seq: m.seq,
-      senderId: m.senderId,
-      type: m.type,
-      content: m.content,
-      createdAt: m.createdAt,
-      unreadCount: unread ?? 0,
-    };
+    return toView(m, unread ?? 0);
   }
 
   /** Per message: members other than the sender who have not read it (from the read service). */
@@ -242,16 +234,7 @@ export class ChatService {
     await this.requireMember(roomId, user.id);
     const toViews = async (list: ChatMessage[]) => {
       const unread = await this.unreadCounts(roomId, list);
-      return list.map((m, i) => ({
-        id: m.id,
-        roomId: m.roomId,
-        seq: m.seq,
-        senderId: m.senderId,
-        type: m.type,
-        content: m.content,
-        createdAt: m.createdAt,
-        unreadCount: unread[i] ?? 0,
-      }));
+      return list.map((m, i) => toView(m, unread[i] ?? 0));
     };
     if (q.afterSeq !== undefined && q.afterSeq !== null) {
       const page = await this.deps.store.messagesAfter(roomId, q.afterSeq, q.limit + 1);

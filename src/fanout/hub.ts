@@ -3,6 +3,7 @@
 import type { Logger } from 'pino';
 import { PreparedMessage } from '../../protocol/index.js';
 import type { ChatMessage, MessageView } from '../chat/model.js';
+import { toView } from '../chat/model.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { FanoutBus } from './fanout.js';
 import { channels } from './fanout.js';
@@ -38,19 +39,6 @@ export interface EventWireMessage {
 
 export function roomDestination(roomId: string): string {
   return `/topic/rooms.${roomId}`;
-}
-
-export function toView(m: ChatMessage, unreadCount: number): MessageView {
-  return {
-    id: m.id,
-    roomId: m.roomId,
-    seq: m.seq,
-    senderId: m.senderId,
-    type: m.type,
-    content: m.content,
-    createdAt: m.createdAt,
-    unreadCount,
-  };
 }
 
 /** Encodes a room message once; only the subscription header differs between subscribers. */

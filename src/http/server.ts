@@ -1,4 +1,5 @@
 // REST API (fastify) on the HTTP server that also carries /ws, /metrics, /healthz and /readyz.
+import { withTimeout } from '../timeout.js';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { Authenticator } from '../auth/authenticate.js';
@@ -237,6 +238,3 @@ export async function buildHttp(deps: HttpDeps): Promise<FastifyInstance> {
   return app;
 }
 
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
-  return Promise.race([p, new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms).unref())]);
-}

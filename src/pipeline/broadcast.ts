@@ -4,7 +4,7 @@
 import type { Redis } from 'ioredis';
 import type { Store } from '../store/store.js';
 import { channels, lastSeqKey } from '../fanout/fanout.js';
-import { toView } from '../fanout/hub.js';
+import { toView } from '../chat/model.js';
 import type { BatchHandler } from './message-log.js';
 import { decodeChatRecord } from './records.js';
 

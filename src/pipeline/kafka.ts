@@ -1,4 +1,5 @@
 // The message log and consumer groups on Apache Kafka (kafkajs).
+import { withTimeout } from '../timeout.js';
 import { randomUUID } from 'node:crypto';
 import { Kafka, Partitioners, logLevel as KafkaLogLevel, type Admin, type Consumer, type Producer } from 'kafkajs';
 import type { Logger } from 'pino';
@@ -234,21 +235,6 @@ export class KafkaMessageLog implements MessageLog {
   }
 }
 
-function withTimeout<T>(p: Promise<T>, ms: number, message: string): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const t = setTimeout(() => reject(Object.assign(new Error(message), { code: 'ETIMEDOUT' })), ms);
-    p.then(
-      (v) => {
-        clearTimeout(t);
-        resolve(v);
-      },
-      (e: unknown) => {
-        clearTimeout(t);
-        reject(e);
-      },
-    );
-  });
-}
 
 export interface KafkaConsumerGroupOptions {
   kafka: Kafka;
