@@ -12,6 +12,7 @@ import type { Metrics } from '../metrics/metrics.js';
 import { isTransientError } from '../pipeline/transient.js';
 import type { Store } from '../store/store.js';
 import { parse, schemas } from './validation.js';
+import { registerWebClient } from './web.js';
 
 export interface ReadApi {
   markRead(user: User, roomId: string, seq: string): Promise<{ lastReadSeq: string; unreadCount: number }>;
@@ -101,6 +102,8 @@ export async function buildHttp(deps: HttpDeps): Promise<FastifyInstance> {
     return req.user;
   };
 
+  await registerWebClient(app);
+
   // --- health ---------------------------------------------------------------------------------
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_req, reply) => {
@@ -147,6 +150,15 @@ export async function buildHttp(deps: HttpDeps): Promise<FastifyInstance> {
   app.get('/api/users/me', async (req) => {
     const user = await auth(req);
     return { id: user.id, email: user.email, nickname: user.nickname, status: user.status, lastSeenAt: user.lastSeenAt };
+  });
+
+  // Find people to talk to: an exact email, or a nickname prefix. Emails are shown only to whoever typed them.
+  app.get('/api/users', async (req) => {
+    await auth(req);
+    const q = parse(schemas.userSearch, req.query, 'query');
+    const found = await deps.store.searchUsers(q.q, q.limit);
+    const byEmail = q.q.toLowerCase();
+    return { users: found.map((u) => ({ id: u.id, nickname: u.nickname, ...(u.email.toLowerCase() === byEmail ? { email: u.email } : {}) })) };
   });
 
   // --- rooms ----------------------------------------------------------------------------------

@@ -45,5 +45,6 @@ export const schemas = {
     })
     .refine((q) => q.before === undefined || q.afterSeq === undefined, { message: 'use before or afterSeq, not both', path: ['afterSeq'] }),
   read: z.strictObject({ seq }),
+  userSearch: z.strictObject({ q: text().trim().min(1).max(254), limit: z.coerce.number().int().min(1).max(50).default(20) }),
   notifications: z.strictObject({ limit: z.coerce.number().int().min(1).max(100).default(50) }),
 };

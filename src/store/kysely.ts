@@ -110,6 +110,21 @@ export class KyselyStore implements Store {
     return rows.map((r) => r.id);
   }
 
+  async searchUsers(query: string, limit: number) {
+    const q = query.toLowerCase();
+    // LIKE metacharacters in the query are data, not patterns.
+    const prefix = q.replace(/[\\%_]/g, (c) => `\\${c}`) + '%';
+    const rows = await this.db
+      .selectFrom('users')
+      .select(['id', 'nickname', 'email'])
+      .where('deleted_at', 'is', null)
+      .where((eb) => eb.or([eb(sql<string>`lower(email)`, '=', q), eb(sql<string>`lower(nickname)`, 'like', prefix)]))
+      .orderBy('id')
+      .limit(limit)
+      .execute();
+    return rows;
+  }
+
   async setUserStatus(userId: string, status: 'ONLINE' | 'OFFLINE', at: Date) {
     const res = await this.db
       .updateTable('users')

@@ -33,6 +33,8 @@ export interface Store {
   /** Deleted users are returned with deletedAt set; callers decide. */
   findUserById(id: string): Promise<UserWithSecret | null>;
   existingUserIds(ids: readonly string[]): Promise<string[]>;
+  /** Live users whose email equals `query` (case-insensitive) or whose nickname starts with it; at most `limit`. */
+  searchUsers(query: string, limit: number): Promise<Array<{ id: string; nickname: string; email: string }>>;
   /** Sets status and last_seen_at; true only when the status actually changed (so one event per change). */
   setUserStatus(userId: string, status: 'ONLINE' | 'OFFLINE', at: Date): Promise<boolean>;
   /** Users whose stored status is ONLINE (the presence sweeper checks them against live sessions). */

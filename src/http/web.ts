@@ -1,0 +1,15 @@
+// The web client at `/`: static files from web/, plus the STOMP client library it loads (served from node_modules).
+import { createRequire } from 'node:module';
+import { dirname } from 'node:path';
+import fastifyStatic from '@fastify/static';
+import type { FastifyInstance } from 'fastify';
+import { WEB_DIR } from '../paths.js';
+
+const require = createRequire(import.meta.url);
+
+export async function registerWebClient(app: FastifyInstance): Promise<void> {
+  // The package's "require" entry is bundles/stomp.umd.js; the minified bundle sits beside it.
+  const stompBundles = dirname(require.resolve('@stomp/stompjs'));
+  await app.register(fastifyStatic, { root: WEB_DIR, prefix: '/', index: ['index.html'], decorateReply: false, cacheControl: false });
+  await app.register(fastifyStatic, { root: stompBundles, prefix: '/vendor/stompjs/', decorateReply: false });
+}
