@@ -5,7 +5,7 @@ import type { DecoderOptions } from './decoder.js';
 import { encodeFrame } from './encoder.js';
 import { StompProtocolError } from './errors.js';
 import { CLIENT_COMMANDS, SERVER_COMMANDS, usesEscaping } from './frame.js';
-import type { Frame } from './frame.js';
+import type { Frame, StompVersion } from './frame.js';
 
 // A decoded event in comparable form: a frame with plain-object headers, or a heart-beat.
 type Event = { command: string; headers: Record<string, string>; body: Buffer } | 'HB';
@@ -15,33 +15,45 @@ function plain(f: Frame): Event {
   return { command: f.command, headers: Object.fromEntries(Object.entries(f.headers)), body: Buffer.from(f.body) };
 }
 
-function decodeChunks(chunks: Buffer[], options?: DecoderOptions): Event[] {
+/** Called on each frame before it is recorded, e.g. to switch the decoder's version as a server does. */
+type OnFrame = (f: Frame, d: StompDecoder) => void;
+
+function decodeChunks(chunks: Buffer[], options?: DecoderOptions, onFrame?: OnFrame): Event[] {
   const events: Event[] = [];
-  const d = new StompDecoder({ onFrame: (f) => events.push(plain(f)), onHeartbeat: () => events.push('HB') }, options);
+  const d: StompDecoder = new StompDecoder(
+    {
+      onFrame: (f) => {
+        onFrame?.(f, d);
+        events.push(plain(f));
+      },
+      onHeartbeat: () => events.push('HB'),
+    },
+    options,
+  );
   for (const c of chunks) d.push(c);
   expect(d.bufferedBytes).toBe(0);
   return events;
 }
 
 /** Decodes `bytes` whole, split in two at every offset, and one byte at a time; all must agree. */
-function decodeEverySplit(bytes: Buffer, options?: DecoderOptions): Event[] {
-  const whole = decodeChunks([bytes], options);
+function decodeEverySplit(bytes: Buffer, options?: DecoderOptions, onFrame?: OnFrame): Event[] {
+  const whole = decodeChunks([bytes], options, onFrame);
   for (let i = 0; i <= bytes.length; i++) {
-    expect(decodeChunks([bytes.subarray(0, i), bytes.subarray(i)], options), `split at ${i}`).toEqual(whole);
+    expect(decodeChunks([bytes.subarray(0, i), bytes.subarray(i)], options, onFrame), `split at ${i}`).toEqual(whole);
   }
   const bytewise: Buffer[] = [];
   for (let i = 0; i < bytes.length; i++) bytewise.push(bytes.subarray(i, i + 1));
-  expect(decodeChunks(bytewise, options), 'one byte at a time').toEqual(whole);
+  expect(decodeChunks(bytewise, options, onFrame), 'one byte at a time').toEqual(whole);
   return whole;
 }
 
 /** Expects every chunking of `bytes` to fail with this code and reason. */
-function expectError(bytes: Buffer, code: string, reason: string, options?: DecoderOptions): void {
+function expectError(bytes: Buffer, code: string, reason: string, options?: DecoderOptions, onFrame?: OnFrame): void {
   const chunkings: Buffer[][] = [[bytes]];
   for (let i = 1; i < bytes.length; i++) chunkings.push([bytes.subarray(0, i), bytes.subarray(i)]);
   chunkings.push([...bytes].map((b) => Buffer.from([b])));
   for (const chunks of chunkings) {
-    const d = new StompDecoder({ onFrame: () => {} }, options);
+    const d: StompDecoder = new StompDecoder({ onFrame: (f) => onFrame?.(f, d) }, options);
     let thrown: unknown;
     try {
       for (const c of chunks) d.push(c);
@@ -362,6 +374,123 @@ describe('StompDecoder: bufferedBytes', () => {
   });
 });
 
+describe('StompDecoder: versions', () => {
+  const VERSIONS: readonly StompVersion[] = ['1.0', '1.1', '1.2'];
+  /** A server: once CONNECT is decoded, switch to the negotiated version from inside onFrame. */
+  const negotiate =
+    (version: StompVersion): OnFrame =>
+    (f, d) => {
+      if (f.command === 'CONNECT') d.version = version;
+    };
+
+  it('STOMP 1.2 is the default', () => {
+    expect(new StompDecoder({ onFrame: () => {} }).version).toBe('1.2');
+    const bytes = b('SEND\ndestination:/a\\cb\\r\\n\\\\\n\n\0');
+    expect(decodeEverySplit(bytes, { version: '1.2' })).toEqual(decodeEverySplit(bytes));
+    expect(decodeEverySplit(bytes)).toEqual([frame('SEND', { destination: '/a:b\r\n\\' })]);
+  });
+
+  it('STOMP 1.1 decodes \\n \\c \\\\ in one pass', () => {
+    const bytes = b('SEND\ndestination:/a\\cb\\\\n\\n\nna\\cme:x\\\\\\\\y\n\n\0');
+    expect(decodeEverySplit(bytes, { version: '1.1' })).toEqual([
+      frame('SEND', { destination: '/a:b\\n\n', 'na:me': 'x\\\\y' }),
+    ]);
+  });
+
+  it('STOMP 1.1 rejects the \\r escape and every other undefined escape', () => {
+    const v11 = { version: '1.1' } as const;
+    expectError(b('SEND\ndestination:a\\rb\n\n\0'), 'bad-frame', 'invalid-escape', v11);
+    expectError(b('SEND\nna\\rme:x\n\n\0'), 'bad-frame', 'invalid-escape', v11);
+    expectError(b('SEND\ndestination:a\\tb\n\n\0'), 'bad-frame', 'invalid-escape', v11);
+    expectError(b('SEND\ndestination:ab\\\n\n\0'), 'bad-frame', 'invalid-escape', v11);
+  });
+
+  it('STOMP 1.0 takes names and values literally: backslashes and colons are data', () => {
+    const bytes = b(
+      'SEND\ndestination:/a\\tb\\\nx\\c:\\r\\n\\\\\ncreated-at:2026-01-01T10:41:00.492Z\n\nbody\0',
+    );
+    expect(decodeEverySplit(bytes, { version: '1.0' })).toEqual([
+      frame(
+        'SEND',
+        { destination: '/a\\tb\\', 'x\\c': '\\r\\n\\\\', 'created-at': '2026-01-01T10:41:00.492Z' },
+        'body',
+      ),
+    ]);
+  });
+
+  it('STOMP 1.0 still enforces EOLs, UTF-8 and limits', () => {
+    const v10 = { version: '1.0' } as const;
+    expectError(b('SEND\ndest:x\ry\n\n\0'), 'bad-frame', 'invalid-eol', v10);
+    expectError(Buffer.concat([b('SEND\nx:\\'), Buffer.from([0xff]), b('\n\n\0')]), 'bad-frame', 'invalid-utf8', v10);
+    expectError(b('SEND\nx:' + '\\'.repeat(1023) + '\n\n\0'), 'frame-too-large', 'header-too-long', v10);
+    expectError(b('SEND\n:\\\n\n\0'), 'bad-frame', 'malformed-header', v10);
+  });
+
+  it('never unescapes CONNECT and CONNECTED, in any version', () => {
+    const bytes = b('CONNECT\nlogin:a\\tb\npasscode:p\\c\\r\n\n\0CONNECTED\nserver:s\\n\n\n\0');
+    for (const version of VERSIONS) {
+      expect(decodeEverySplit(bytes, { version })).toEqual([
+        frame('CONNECT', { login: 'a\\tb', passcode: 'p\\c\\r' }),
+        frame('CONNECTED', { server: 's\\n' }),
+      ]);
+    }
+  });
+
+  it('applies a version set inside onFrame to the next frame of the same chunk', () => {
+    // CONNECT and a SEND with a `\t`-looking value arrive together; the server negotiates 1.0 on CONNECT.
+    const bytes = b('CONNECT\naccept-version:1.0\nhost:h\n\n\0SEND\ndestination:/a\nx:C:\\temp\\new\n\nhi\0');
+    expect(decodeEverySplit(bytes, undefined, negotiate('1.0'))).toEqual([
+      frame('CONNECT', { 'accept-version': '1.0', host: 'h' }),
+      frame('SEND', { destination: '/a', x: 'C:\\temp\\new' }, 'hi'),
+    ]);
+    // Without the switch the same bytes are a 1.2 protocol error (undefined escape \t).
+    expectError(bytes, 'bad-frame', 'invalid-escape');
+    // 1.1 negotiated: \n decodes, \r is refused.
+    const v11 = b('CONNECT\naccept-version:1.1\n\n\0SEND\nx:a\\nb\n\n\0SEND\nx:a\\rb\n\n\0');
+    expectError(v11, 'bad-frame', 'invalid-escape', undefined, negotiate('1.1'));
+    expect(decodeEverySplit(v11.subarray(0, v11.indexOf('SEND\nx:a\\r')), undefined, negotiate('1.1'))).toEqual([
+      frame('CONNECT', { 'accept-version': '1.1' }),
+      frame('SEND', { x: 'a\nb' }),
+    ]);
+  });
+
+  it('decodes a frame with the version in force when its command line was read', () => {
+    const frames: Frame[] = [];
+    const d = new StompDecoder({ onFrame: (f) => frames.push(f) }, { version: '1.0' });
+    d.push(b('SEND\nx:a\\'));
+    d.version = '1.2'; // mid-frame: applies from the next frame on
+    d.push(b('tb\n\n\0SEND\nx:a\\cb\n\n\0'));
+    expect(frames.map((f) => f.headers['x'])).toEqual(['a\\tb', 'a:b']);
+    expect(d.version).toBe('1.2');
+  });
+
+  it('refuses unknown versions with RangeError', () => {
+    expect(() => new StompDecoder({ onFrame: () => {} }, { version: '1.3' as never })).toThrow(RangeError);
+    const d = new StompDecoder({ onFrame: () => {} });
+    expect(() => (d.version = '2.0' as never)).toThrow(RangeError);
+    expect(d.version).toBe('1.2');
+  });
+});
+
+describe('StompDecoder: trailing EOLs', () => {
+  function beats(chunks: Buffer[]): (string | boolean)[] {
+    const out: (string | boolean)[] = [];
+    const d = new StompDecoder({ onFrame: (f) => out.push(f.command), onHeartbeat: (t) => out.push(t) });
+    for (const c of chunks) d.push(c);
+    return out;
+  }
+
+  it('flags the first EOL right after a NUL as trailing, whatever the chunking', () => {
+    const bytes = b('\nSEND\n\nx\0\n\r\n\nRECEIPT\nreceipt-id:7\n\n\0\r\n\nMESSAGE\n\n\0DISCONNECT\n\n\0');
+    const expected = [false, 'SEND', true, false, false, 'RECEIPT', true, false, 'MESSAGE', 'DISCONNECT'];
+    expect(beats([bytes])).toEqual(expected);
+    for (let i = 0; i <= bytes.length; i++) {
+      expect(beats([bytes.subarray(0, i), bytes.subarray(i)]), `split at ${i}`).toEqual(expected);
+    }
+    expect(beats([...bytes].map((x) => Buffer.from([x])))).toEqual(expected);
+  });
+});
+
 // ---------------------------------------------------------------------------------------------------------------
 // Properties
 
@@ -376,24 +505,39 @@ const anyText = fc.string({
   ),
   maxLength: 20,
 });
-// CONNECT/CONNECTED cannot escape: no CR, LF, and no ':' or '\' to keep names unambiguous.
-const rawText = anyText.map((s) => s.replace(/[\r\n:\\]/g, ''));
+// Restricted to what each version can carry: 1.1 has no CR; 1.0 (and CONNECT/CONNECTED in every version) neither CR
+// nor LF, nor ':' in a name. Backslashes stay: 1.0 takes them literally.
+const noCr = anyText.map((s) => s.replace(/\r/g, ''));
+const rawName = anyText.map((s) => s.replace(/[\r\n:]/g, ''));
+const rawValue = anyText.map((s) => s.replace(/[\r\n]/g, ''));
 
-const frameArb = fc.constantFrom(...CLIENT, ...SERVER).chain((command) => {
-  const text = usesEscaping(command) ? anyText : rawText;
-  return fc.record({
-    command: fc.constant(command),
-    headers: fc.uniqueArray(
-      fc.tuple(
-        text.filter((n) => n.length > 0 && n !== 'content-length'),
-        text,
+/** Frames as `version` can encode them. */
+const frameArb = (version: StompVersion) =>
+  fc.constantFrom(...CLIENT, ...SERVER).chain((command) => {
+    const style = usesEscaping(command) ? version : '1.0';
+    const name = style === '1.2' ? anyText : style === '1.1' ? noCr : rawName;
+    const value = style === '1.2' ? anyText : style === '1.1' ? noCr : rawValue;
+    return fc.record({
+      command: fc.constant(command),
+      headers: fc.uniqueArray(
+        fc.tuple(
+          name.filter((n) => n.length > 0 && n !== 'content-length'),
+          value,
+        ),
+        { selector: (h) => h[0], maxLength: 8 },
       ),
-      { selector: (h) => h[0], maxLength: 8 },
-    ),
-    body: fc.uint8Array({ maxLength: 300 }).map((a) => Buffer.from(a)),
-    heartbeats: fc.constantFrom('', '\n', '\r\n', '\n\n'),
+      body: fc.uint8Array({ maxLength: 300 }).map((a) => Buffer.from(a)),
+      heartbeats: fc.constantFrom('', '\n', '\r\n', '\n\n'),
+    });
   });
-});
+
+/** A version and frames that version can carry. */
+const streamArb = (maxFrames: number) =>
+  fc
+    .constantFrom<StompVersion>('1.0', '1.1', '1.2')
+    .chain((version) =>
+      fc.tuple(fc.constant(version), fc.array(frameArb(version), { minLength: 1, maxLength: maxFrames })),
+    );
 
 /** Splits `bytes` at the given (sorted, deduplicated) offsets. */
 function splitAt(bytes: Buffer, cuts: number[]): Buffer[] {
@@ -411,11 +555,11 @@ function splitAt(bytes: Buffer, cuts: number[]): Buffer[] {
 const roomy: DecoderOptions = { maxFrameBytes: 1 << 20, maxHeaderBytes: 1 << 16, maxHeaders: 64 };
 
 describe('StompDecoder: properties', () => {
-  it('decodes what encodeFrame produced, however it is chunked', () => {
+  it('decodes what encodeFrame produced for the same version, however it is chunked', () => {
     fc.assert(
-      fc.property(fc.array(frameArb, { minLength: 1, maxLength: 6 }), fc.array(fc.nat(), { maxLength: 12 }), (frames, cuts) => {
+      fc.property(streamArb(6), fc.array(fc.nat(), { maxLength: 12 }), ([version, frames], cuts) => {
         const bytes = Buffer.concat(
-          frames.map((f) => Buffer.concat([encodeFrame(f.command, f.headers, f.body), b(f.heartbeats)])),
+          frames.map((f) => Buffer.concat([encodeFrame(f.command, f.headers, f.body, version), b(f.heartbeats)])),
         );
         const expected: Event[] = [];
         for (const f of frames) {
@@ -423,9 +567,10 @@ describe('StompDecoder: properties', () => {
           if (f.body.length > 0) entries.push(['content-length', String(f.body.length)]);
           const headers = Object.fromEntries(entries) as Record<string, string>;
           expected.push({ command: f.command, headers, body: f.body });
+          expected.push('HB'); // the EOL every encoded frame ends with
           for (const _ of f.heartbeats.match(/\n/g) ?? []) expected.push('HB');
         }
-        expect(decodeChunks(splitAt(bytes, cuts), roomy)).toEqual(expected);
+        expect(decodeChunks(splitAt(bytes, cuts), { ...roomy, version })).toEqual(expected);
       }),
       { numRuns: 500 },
     );
@@ -473,11 +618,11 @@ describe('StompDecoder: properties', () => {
     });
     fc.assert(
       fc.property(
-        fc.array(frameArb, { minLength: 1, maxLength: 4 }),
+        streamArb(4),
         fc.array(mutation, { minLength: 1, maxLength: 5 }),
         fc.array(fc.nat(), { maxLength: 10 }),
-        (frames, mutations, cuts) => {
-          let bytes = [...Buffer.concat(frames.map((f) => encodeFrame(f.command, f.headers, f.body)))];
+        ([version, frames], mutations, cuts) => {
+          let bytes = [...Buffer.concat(frames.map((f) => encodeFrame(f.command, f.headers, f.body, version)))];
           for (const m of mutations) {
             const i = m.at % (bytes.length + 1);
             if (m.kind === 'flip' && i < bytes.length) bytes[i] = m.byte;
@@ -486,8 +631,8 @@ describe('StompDecoder: properties', () => {
             else bytes = bytes.concat(bytes.slice(i));
           }
           const buf = Buffer.from(bytes);
-          survives(splitAt(buf, cuts), small, 200);
-          survives(splitAt(buf, cuts), roomy, 1 << 20);
+          survives(splitAt(buf, cuts), { ...small, version }, 200);
+          survives(splitAt(buf, cuts), { ...roomy, version }, 1 << 20);
         },
       ),
       { numRuns: 1000 },

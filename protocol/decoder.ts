@@ -1,4 +1,5 @@
-// STOMP 1.2 stream decoder: bytes in (any chunking), frames out, with size limits enforced before buffering.
+// STOMP stream decoder: bytes in (any chunking), frames out, with size limits enforced before buffering and header
+// escapes decoded as the connection's protocol version (1.0, 1.1 or 1.2) requires.
 //
 // Modelled on websockets/ws lib/receiver.js: explicit numeric states in one dispatch loop, delimiters found
 // with indexOf, limits checked before anything is retained. A frame that lies inside one pushed chunk is
@@ -11,8 +12,8 @@
 import { isUtf8 } from 'node:buffer';
 import { badFrame, frameTooLarge } from './errors.js';
 import { unescapeHeader } from './escape.js';
-import { ALL_COMMANDS, CLIENT_COMMANDS, SERVER_COMMANDS, usesEscaping } from './frame.js';
-import type { Frame } from './frame.js';
+import { ALL_COMMANDS, CLIENT_COMMANDS, SERVER_COMMANDS, checkVersion, usesEscaping } from './frame.js';
+import type { Frame, StompVersion } from './frame.js';
 
 /** Size limits (STOMP 1.2 "Size Limits"). Breaches throw before the offending bytes are retained. */
 export interface DecoderLimits {
@@ -37,14 +38,21 @@ export interface DecoderOptions extends Partial<DecoderLimits> {
    * Any other command line throws StompProtocolError('bad-frame', 'unknown-command').
    */
   commands?: 'client' | 'server' | 'any';
+  /** Initial value of {@link StompDecoder.version}. Default `'1.2'`. */
+  version?: StompVersion;
 }
 
 /** Callbacks, called synchronously from {@link StompDecoder.push}. */
 export interface DecoderHandlers {
   /** One complete frame. The decoder never touches the frame again. */
   onFrame(frame: Frame): void;
-  /** One EOL (LF or CRLF) between frames, including those right after a frame's NUL: a heart-beat. */
-  onHeartbeat?(): void;
+  /**
+   * One EOL (LF or CRLF) between frames, including those right after a frame's NUL: a heart-beat.
+   * @param trailing true for the first EOL directly after a frame's NUL (nothing else between them, whatever the
+   *   chunking). STOMP allows EOLs there and our encoder always writes one, so a peer that counts the other side's
+   *   heart-beats may skip these; for liveness any EOL (any byte) is proof of life.
+   */
+  onHeartbeat?(trailing: boolean): void;
 }
 
 /** Defaults of {@link DecoderLimits}. */
@@ -98,15 +106,17 @@ interface CommandEntry {
 }
 
 /**
- * Incremental STOMP 1.2 decoder for one connection.
+ * Incremental STOMP decoder for one connection.
  *
  * Guarantees:
  * - Frames may be split at any byte across pushes and many frames may arrive in one push; the frames (and
  *   heart-beats) reported are the same for every chunking.
  * - LF and CRLF line endings; heart-beat EOLs between frames; `content-length` bodies may contain NUL and must
  *   be followed by NUL; without `content-length` the body ends at the first NUL.
- * - Header names and values are validated as UTF-8, unescaped in one pass (`\r \n \c \\`, anything else is
- *   an error) except in CONNECT/CONNECTED frames, never trimmed; the first of repeated headers wins.
+ * - Header names and values are validated as UTF-8 and never trimmed; the first of repeated headers wins. They are
+ *   unescaped in one pass as {@link version} says: 1.2 `\r \n \c \\`; 1.1 `\n \c \\` (so `\r` is an error);
+ *   any other escape is an error ('invalid-escape'). In 1.0, and in CONNECT/CONNECTED frames of every version,
+ *   nothing is unescaped: a backslash is data.
  * - Never retains more than `maxFrameBytes` bytes (see {@link bufferedBytes}); a breach throws at once.
  * - Lenient where the grammar is stricter than real peers: a raw ':' inside a value is kept as data (the line is
  *   split at the first ':'), and a body on a frame that should have none is passed on. Which headers a command
@@ -122,10 +132,14 @@ export class StompDecoder {
 
   private state = S_IDLE;
   private error: unknown = null;
+  private currentVersion: StompVersion;
+  // Whether the last thing consumed was a frame's NUL (an EOL right after it is reported as trailing).
+  private afterNul = false;
 
   // The frame being decoded.
   private command = '';
-  private escaped = true;
+  // How its header names and values are unescaped ('1.0': not at all), fixed when its command line is read.
+  private unescapeAs: StompVersion = '1.2';
   private headers: Record<string, string> = EMPTY_HEADERS;
 
   /**
@@ -161,6 +175,24 @@ export class StompDecoder {
     const set =
       options.commands === 'client' ? CLIENT_COMMANDS : options.commands === 'server' ? SERVER_COMMANDS : ALL_COMMANDS;
     this.commandList = [...set].map((name) => ({ name, bytes: Buffer.from(name, 'latin1') }));
+    const version = options.version ?? '1.2';
+    checkVersion(version);
+    this.currentVersion = version;
+  }
+
+  /**
+   * The STOMP version whose header encoding applies (default `'1.2'`; RangeError for anything else than
+   * `'1.0' | '1.1' | '1.2'`). Each frame is decoded with the version in force when its command line is read, so a
+   * version set from inside `onFrame` (as a server does once CONNECT is negotiated) applies to the very next frame,
+   * even one already in the same pushed chunk.
+   */
+  get version(): StompVersion {
+    return this.currentVersion;
+  }
+
+  set version(version: StompVersion) {
+    checkVersion(version);
+    this.currentVersion = version;
   }
 
   /**
@@ -204,11 +236,12 @@ export class StompDecoder {
           const b = buf[pos]!;
           if (b === LF) {
             pos++;
-            this.handlers.onHeartbeat?.();
+            this.heartbeat();
           } else if (b === CR) {
             pos++;
             this.state = S_IDLE_CR;
           } else {
+            this.afterNul = false;
             this.headers = Object.create(null) as Record<string, string>;
             this.headerCount = 0;
             this.contentLength = -1;
@@ -221,7 +254,7 @@ export class StompDecoder {
           if (buf[pos] !== LF) throw badFrame('invalid-eol', 'CR not followed by LF between frames');
           pos++;
           this.state = S_IDLE;
-          this.handlers.onHeartbeat?.();
+          this.heartbeat();
           break;
         }
         case S_COMMAND: {
@@ -369,7 +402,7 @@ export class StompDecoder {
       while (i < len && bytes[i] === lb[s + i]) i++;
       if (i === len) {
         this.command = c.name;
-        this.escaped = usesEscaping(c.name);
+        this.unescapeAs = usesEscaping(c.name) ? this.currentVersion : '1.0';
         this.state = S_HEADERS;
         return;
       }
@@ -434,7 +467,7 @@ export class StompDecoder {
         throw badFrame('invalid-utf8', 'header is not valid UTF-8');
       }
     }
-    return (flags & F_ESCAPE) !== 0 && this.escaped ? unescapeHeader(str) : str;
+    return (flags & F_ESCAPE) !== 0 && this.unescapeAs !== '1.0' ? unescapeHeader(str, this.unescapeAs) : str;
   }
 
   private setContentLength(value: string): void {
@@ -467,7 +500,14 @@ export class StompDecoder {
     this.bodyLen = 0;
     this.headers = EMPTY_HEADERS;
     this.state = S_IDLE;
+    this.afterNul = true;
     this.handlers.onFrame(frame);
+  }
+
+  private heartbeat(): void {
+    const trailing = this.afterNul;
+    this.afterNul = false;
+    this.handlers.onHeartbeat?.(trailing);
   }
 }
 

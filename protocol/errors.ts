@@ -8,7 +8,7 @@ export type StompErrorCode = 'bad-frame' | 'frame-too-large';
  * the type stays open (`string & {}`) so callers may add their own.
  */
 export type StompErrorReason =
-  | 'invalid-escape' // undefined escape sequence such as `\t`, or a trailing lone backslash
+  | 'invalid-escape' // undefined escape sequence such as `\t` (or `\r` in STOMP 1.1), or a trailing lone backslash
   | 'invalid-utf8' // header name or value is not valid UTF-8
   | 'invalid-eol' // a CR not followed by LF (in a command/header line or between frames)
   | 'missing-nul' // the byte after a content-length body is not NUL
@@ -21,7 +21,10 @@ export type StompErrorReason =
   | 'malformed-header' // header line without ':' or with an empty name
   | (string & {});
 
-/** A violation of STOMP 1.2 (or of our size limits) by the peer. The connection must be closed after it. */
+/**
+ * A violation of STOMP (of the version in force) or of our size limits by the peer.
+ * The connection must be closed after it.
+ */
 export class StompProtocolError extends Error {
   /** Short code for the ERROR frame's `message` header. */
   readonly code: StompErrorCode;

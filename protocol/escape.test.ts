@@ -65,3 +65,51 @@ describe('unescapeHeader', () => {
     );
   });
 });
+
+describe('STOMP 1.1 escaping', () => {
+  it('escapes backslash, LF and colon, and refuses CR', () => {
+    expect(escapeHeader('a\\b\nc:d', '1.1')).toBe('a\\\\b\\nc\\cd');
+    expect(() => escapeHeader('a\rb', '1.1')).toThrow(RangeError);
+    expect(() => escapeHeader('\r', '1.1')).toThrow(RangeError);
+  });
+  it('decodes \\n \\c \\\\ in one pass', () => {
+    expect(unescapeHeader('\\n\\c\\\\', '1.1')).toBe('\n:\\');
+    expect(unescapeHeader('a\\\\nb', '1.1')).toBe('a\\nb');
+    expect(unescapeHeader('a\\\\rb', '1.1')).toBe('a\\rb');
+  });
+  it('rejects \\r (undefined in 1.1) and every other undefined escape', () => {
+    for (const bad of ['\\r', 'a\\rb', '\\t', '\\R', 'abc\\']) {
+      expect(reasonOf(() => unescapeHeader(bad, '1.1'))).toBe('invalid-escape');
+    }
+  });
+  it('inverts escapeHeader for every string without CR', () => {
+    fc.assert(
+      fc.property(fc.string({ unit: fc.constantFrom('\\', ':', '\n', 'c', 'n', 'r', 'a', '한') }), (s) => {
+        expect(unescapeHeader(escapeHeader(s, '1.1'), '1.1')).toBe(s);
+        // Whatever 1.1 can carry, it writes exactly as 1.2 does.
+        expect(escapeHeader(s, '1.1')).toBe(escapeHeader(s, '1.2'));
+      }),
+      { numRuns: 1000 },
+    );
+  });
+});
+
+describe('STOMP 1.0 (no escaping)', () => {
+  it('writes names and values literally and refuses CR and LF', () => {
+    for (const s of ['a\\b', '2026-01-01T10:41:00.492Z', '\\n\\c\\\\', 'x\ty']) {
+      expect(escapeHeader(s, '1.0')).toBe(s);
+    }
+    expect(() => escapeHeader('a\nb', '1.0')).toThrow(RangeError);
+    expect(() => escapeHeader('a\rb', '1.0')).toThrow(RangeError);
+  });
+  it('decodes nothing: a backslash is data, even a lone one', () => {
+    for (const s of ['\\t', '\\n\\r\\c\\\\', 'abc\\', 'a:b']) expect(unescapeHeader(s, '1.0')).toBe(s);
+  });
+});
+
+describe('unknown versions', () => {
+  it('are refused with RangeError', () => {
+    expect(() => escapeHeader('a:b', '2.0' as never)).toThrow(RangeError);
+    expect(() => unescapeHeader('a\\cb', '1.3' as never)).toThrow(RangeError);
+  });
+});

@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { ALL_COMMANDS, CLIENT_COMMANDS, SERVER_COMMANDS, usesEscaping } from './frame.js';
+import { ALL_COMMANDS, CLIENT_COMMANDS, SERVER_COMMANDS, checkVersion, usesEscaping } from './frame.js';
 
 describe('command sets', () => {
   it('match the STOMP 1.2 BNF', () => {
@@ -11,5 +11,12 @@ describe('command sets', () => {
   });
   it('only CONNECT and CONNECTED skip escaping', () => {
     for (const c of ALL_COMMANDS) expect(usesEscaping(c)).toBe(c !== 'CONNECT' && c !== 'CONNECTED');
+  });
+});
+
+describe('checkVersion', () => {
+  it('accepts exactly 1.0, 1.1 and 1.2', () => {
+    for (const v of ['1.0', '1.1', '1.2']) expect(() => checkVersion(v)).not.toThrow();
+    for (const v of ['', '1', '1.3', '2.0', ' 1.2', '1.2 ', 'v12.stomp']) expect(() => checkVersion(v)).toThrow(RangeError);
   });
 });

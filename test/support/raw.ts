@@ -64,7 +64,10 @@ export class RawConn {
           }
           this.frames.push({ command: f.command, headers: { ...f.headers }, body: Buffer.from(f.body), at: Date.now(), text, json });
         },
-        onHeartbeat: () => this.heartbeats.push(Date.now()),
+        onHeartbeat: (trailing) => {
+          // The EOL the server writes after every frame is not a heart-beat.
+          if (!trailing) this.heartbeats.push(Date.now());
+        },
       },
       { commands: 'server', maxFrameBytes: 64 * 1024 * 1024, maxHeaders: 10_000, maxHeaderBytes: 1024 * 1024 },
     );
