@@ -16,6 +16,21 @@ try {
   process.exit(1);
 }
 
+// --- operations tools (scripts/promtool.mjs) --------------------------------------------------------------
+// test/ops runs promtool, prometheus and amtool; they are installed here (Debian packages) when missing, and
+// their absence fails the run like a missing service does.
+{
+  const { PromtoolError, ensurePromtool } = await import('./promtool.mjs');
+  try {
+    ensurePromtool({ log: (m) => console.log(`[promtool] ${m}`) });
+  } catch (err) {
+    console.error(`[test] ERROR: promtool/prometheus are not available — ${err instanceof PromtoolError ? err.message : err?.stack ?? err}`);
+    console.error('[test] failing: the operations tests (test/ops) need them and are never skipped');
+    process.exit(1);
+  }
+}
+// --- end of operations tools ------------------------------------------------------------------------------
+
 const env = { ...process.env, RUN_INTEGRATION: '1', NODE_ENV: 'test' };
 const npx = process.platform === 'win32' ? 'npx.cmd' : 'npx';
 const args = ['vitest', 'run', ...process.argv.slice(2)];

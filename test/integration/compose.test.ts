@@ -1,6 +1,7 @@
 // Static checks of the Docker Compose setup (compose/): it parses, has every service, pins the same Kafka
 // version as the local stack (scripts/kafka/pom.xml), uses the default ports of API.md, configures Kafka like
-// scripts/stack-lib.mjs and lets Prometheus scrape both app instances.
+// scripts/stack-lib.mjs and lets Prometheus scrape both app instances. Operations checks (image rules, alerts,
+// Alertmanager, healthchecks, a real scrape): test/ops/.
 import fs from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -59,8 +60,8 @@ function pomKafkaVersion(): string {
 }
 
 describe('compose/docker-compose.yml', () => {
-  it('has the eight services', () => {
-    for (const name of ['app-1', 'app-2', 'postgres', 'redis', 'kafka', 'kafka-ui', 'prometheus', 'grafana']) {
+  it('has the ten services', () => {
+    for (const name of ['app-1', 'app-2', 'migrate', 'postgres', 'redis', 'kafka', 'kafka-ui', 'prometheus', 'alertmanager', 'grafana']) {
       expect(services, `service ${name}`).toHaveProperty(name);
     }
   });
@@ -101,10 +102,11 @@ describe('compose/docker-compose.yml', () => {
       expect(e.JWT_SECRET?.length ?? 0).toBeGreaterThanOrEqual(16);
       expect(service(name).build).toBeTruthy();
     }
+    // The image in detail: test/ops/dockerfile.test.ts.
     const dockerfile = read('compose/app.Dockerfile');
-    expect(dockerfile).toMatch(/^FROM node:20/m);
-    expect(dockerfile).toMatch(/npm ci/);
-    expect(dockerfile).toMatch(/CMD \["npm", "start"\]/);
+    expect(dockerfile).toMatch(/^FROM node:24\.\S+-slim AS build$/m);
+    expect(dockerfile).toMatch(/npm ci --omit=dev/);
+    expect(dockerfile).toMatch(/^CMD \["node", "dist\/src\/main\.js"\]$/m);
   });
 
   it('configures Kafka like the local stack (scripts/stack-lib.mjs) and creates the same topics', async () => {
@@ -143,9 +145,9 @@ describe('compose/docker-compose.yml', () => {
   });
 });
 
-describe('compose/prometheus.yml', () => {
+describe('compose/prometheus/prometheus.yml', () => {
   it('parses and scrapes /metrics of both apps', () => {
-    const prom = parse(read('compose/prometheus.yml')) as {
+    const prom = parse(read('compose/prometheus/prometheus.yml')) as {
       scrape_configs: Array<{ job_name: string; metrics_path?: string; static_configs?: Array<{ targets: string[] }> }>;
     };
     const appPort = ports('app-1').find((p) => p.host === 8080)?.container;
