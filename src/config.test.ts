@@ -22,6 +22,11 @@ function configError(env: Record<string, string>): ConfigError {
 describe('loadConfig', () => {
   it('defaults match the configuration table of API.md', () => {
     const c = loadConfig({ NODE_ENV: 'test' });
+    expect(c.mode).toBe('embedded');
+    expect(loadConfig({}).env).toBe('development');
+    expect(c.connectTimeoutMs).toBe(10_000);
+    expect(c.metricsToken).toBeNull();
+    expect(c.dataDir).toMatch(/[/\\]data$/);
     expect(c.port).toBe(8080);
     expect(c.stompTcpPort).toBe(61613);
     expect(c.host).toBe('0.0.0.0');
@@ -70,6 +75,11 @@ describe('loadConfig', () => {
     ['DATABASE_URL', 'mysql://x'],
     ['REDIS_URL', 'http://x'],
     ['LOG_LEVEL', 'loud'],
+    ['MODE', 'distributed'],
+    ['CONNECT_TIMEOUT_MS', '0'],
+    ['METRICS_TOKEN', 'short'],
+    ['MAX_TRANSACTIONS', '-2'],
+    ['KAFKA_GROUP_PREFIX', 'a b'],
   ])('%s=%s throws a ConfigError naming %s', (name, value) => {
     const err = configError({ NODE_ENV: 'test', [name]: value });
     expect(err.message).toContain(name);
@@ -81,14 +91,21 @@ describe('loadConfig', () => {
     expect(err.message).toContain('LOG_LEVEL');
   });
 
-  it('JWT_SECRET is required in production (and when NODE_ENV is unset), not in test or development', () => {
+  it('JWT_SECRET is required in production, not in test or development (NODE_ENV defaults to development)', () => {
     expect(configError({ NODE_ENV: 'production' }).message).toContain('JWT_SECRET');
-    expect(configError({}).message).toContain('JWT_SECRET');
-    for (const env of ['test', 'development']) {
-      const c = loadConfig({ NODE_ENV: env });
-      expect(c.env).toBe(env);
-      expect(c.jwtSecret).toBe('dev-only-secret-do-not-use-in-production');
+    expect(configError({ NODE_ENV: 'production', MODE: 'embedded' }).message).toContain('JWT_SECRET');
+    for (const env of [{}, { NODE_ENV: 'test' }, { NODE_ENV: 'development' }]) {
+      // No secret given: the embedded mode generates one in its data folder, cluster mode uses DEV_JWT_SECRET.
+      expect(loadConfig(env).jwtSecret).toBeNull();
     }
+    expect(loadConfig({ NODE_ENV: 'production', JWT_SECRET: 'a-production-secret-of-enough-length' }).jwtSecret).toBe('a-production-secret-of-enough-length');
+  });
+
+  it('MODE selects cluster or embedded; DATA_DIR resolves to an absolute path', () => {
+    expect(loadConfig({ MODE: 'cluster' }).mode).toBe('cluster');
+    const c = loadConfig({ DATA_DIR: 'some/dir' });
+    expect(c.dataDir.startsWith('/')).toBe(true);
+    expect(c.dataDir.endsWith('some/dir')).toBe(true);
   });
 
   it('STOMP_TCP_PORT=0 turns the TCP transport off and is allowed', () => {
@@ -98,7 +115,7 @@ describe('loadConfig', () => {
 
 describe('start-up with a bad value', () => {
   it('PORT=abc stops the process with exit code 1 and a message naming PORT', async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    const child = spawn(process.execPath, ['dist/src/main.js'], {
       cwd: ROOT,
       env: { ...process.env, NODE_ENV: 'test', PORT: 'abc' },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -109,7 +126,7 @@ describe('start-up with a bad value', () => {
     const code = await new Promise<number | null>((resolve, reject) => {
       const t = setTimeout(() => {
         child.kill('SIGKILL');
-        reject(new Error(`src/main.ts with PORT=abc did not exit within 30 s; stderr: ${stderr}`));
+        reject(new Error(`dist/src/main.js with PORT=abc did not exit within 30 s; stderr: ${stderr}`));
       }, 30_000);
       child.once('exit', (c) => {
         clearTimeout(t);

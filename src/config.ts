@@ -1,19 +1,24 @@
 // The only reader of process.env: one zod schema, validated at start-up.
 import { hostname } from 'node:os';
+import { resolve } from 'node:path';
 import { z } from 'zod';
 
 export const ROLE_NAMES = ['gateway', 'persist', 'broadcast', 'notify', 'receipts'] as const;
 export type Role = (typeof ROLE_NAMES)[number];
+export type Mode = 'embedded' | 'cluster';
 
 const port = z.coerce.number().int().min(0).max(65535);
 const positiveInt = z.coerce.number().int().positive();
+const nonNegativeInt = z.coerce.number().int().min(0);
 
 const schema = z
   .object({
-    NODE_ENV: z.enum(['development', 'test', 'production']).default('production'),
+    MODE: z.enum(['embedded', 'cluster']).default('embedded'),
+    NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
     PORT: port.default(8080),
     STOMP_TCP_PORT: port.default(61613),
     HOST: z.string().min(1).default('0.0.0.0'),
+    DATA_DIR: z.string().min(1).default('data'),
     DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }).default('postgres://postgres@127.0.0.1:5432/chat'),
     REDIS_URL: z.url({ protocol: /^rediss?$/ }).default('redis://127.0.0.1:6379'),
     KAFKA_BROKERS: z
@@ -28,8 +33,10 @@ const schema = z
       .default(ROLE_NAMES.join(','))
       .transform((s) => s.split(',').map((r) => r.trim()).filter(Boolean))
       .pipe(z.array(z.enum(ROLE_NAMES)).min(1)),
-    INSTANCE_ID: z.string().min(1).optional(),
+    INSTANCE_ID: z.string().min(1).max(100).optional(),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    // /metrics: open by default (API.md); with a token it requires `Authorization: Bearer <token>`.
+    METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
     // Limits of API.md, configurable.
     MAX_FRAME_BYTES: positiveInt.default(64 * 1024),
     MAX_CONTENT_BYTES: positiveInt.default(4 * 1024),
@@ -37,17 +44,49 @@ const schema = z
     MAX_HEADER_BYTES: positiveInt.default(1024),
     MAX_SUBSCRIPTIONS: positiveInt.default(100),
     MAX_OUTBOX_BYTES: positiveInt.default(1024 * 1024),
-    HEARTBEAT_MS: z.coerce.number().int().min(0).default(10_000),
+    // Per-connection budgets (SECURITY in README): open transactions, frames and bytes held by one transaction,
+    // unacknowledged MESSAGEs per client-ack subscription, concurrent since-seq replays per connection and per user.
+    MAX_TRANSACTIONS: positiveInt.default(8),
+    MAX_TRANSACTION_FRAMES: positiveInt.default(100),
+    MAX_TRANSACTION_BYTES: positiveInt.default(256 * 1024),
+    MAX_UNACKED: positiveInt.default(1000),
+    MAX_REPLAYS_PER_CONNECTION: positiveInt.default(2),
+    MAX_REPLAYS_PER_USER: positiveInt.default(4),
+    // Connections: not yet CONNECTED per remote address, and in total per instance.
+    MAX_PENDING_PER_IP: positiveInt.default(1000),
+    MAX_CONNECTIONS: positiveInt.default(100_000),
+    HEARTBEAT_MS: nonNegativeInt.default(10_000),
+    CONNECT_TIMEOUT_MS: positiveInt.default(10_000),
     // A frame started but not completed within this time closes the connection (half-sent frames).
     FRAME_TIMEOUT_MS: positiveInt.default(30_000),
-    // Token buckets: sustained rate per second and burst, per connection and per user.
+    // HTTP: a request (headers and body) must arrive within this; idle keep-alive sockets close after KEEPALIVE.
+    HTTP_REQUEST_TIMEOUT_MS: positiveInt.default(10_000),
+    HTTP_KEEPALIVE_TIMEOUT_MS: positiveInt.default(5_000),
+    // Token buckets: sustained rate per second and burst. SENDs per connection and per user (cluster-wide);
+    // every frame per connection (ACK/NACK/BEGIN/SUBSCRIBE floods); over them the connection is paused, and
+    // a connection kept over for RATE_ABUSE_MS gets ERROR rate-limited.
     RATE_CONN_PER_SEC: positiveInt.default(200),
     RATE_CONN_BURST: positiveInt.default(400),
     RATE_USER_PER_SEC: positiveInt.default(400),
     RATE_USER_BURST: positiveInt.default(800),
+    RATE_FRAMES_PER_SEC: positiveInt.default(1000),
+    RATE_FRAMES_BURST: positiveInt.default(2000),
+    RATE_ABUSE_MS: positiveInt.default(10_000),
+    // REST sends of one user in flight at once on one instance.
+    MAX_REST_SENDS_IN_FLIGHT: positiveInt.default(16),
+    // Accounts: failed logins per account and per address in a window; signups per address (burst, refill/s).
+    LOGIN_FAILURES_PER_ACCOUNT: positiveInt.default(10),
+    LOGIN_FAILURES_PER_IP: positiveInt.default(100),
+    LOGIN_WINDOW_MS: positiveInt.default(15 * 60_000),
+    SIGNUP_BURST_PER_IP: positiveInt.default(1000),
+    SIGNUP_PER_SEC_PER_IP: positiveInt.default(10),
+    // Rooms: created per user per hour (each may add up to 1000 members), and members invited per room per hour.
+    ROOMS_PER_USER_PER_HOUR: positiveInt.default(100),
     // Producer batching window: sends of this many ms go to Kafka in one request.
     PRODUCE_LINGER_MS: z.coerce.number().int().min(0).max(1000).default(2),
     KAFKA_SESSION_TIMEOUT_MS: z.coerce.number().int().min(3000).default(10_000),
+    // Prefix of the consumer group ids (separate deployments, or test runs, sharing one broker).
+    KAFKA_GROUP_PREFIX: z.string().regex(/^[A-Za-z0-9._-]*$/, 'letters, digits, ".", "_" and "-" only').default(''),
     SHUTDOWN_GRACE_MS: positiveInt.default(25_000),
     // A session not refreshed for this long counts as gone (bounds how long a killed instance's users stay online).
     PRESENCE_TTL_MS: z.coerce.number().int().min(1000).default(30_000),
@@ -57,37 +96,79 @@ const schema = z
       ctx.addIssue({
         code: 'custom',
         path: ['JWT_SECRET'],
-        message: 'is required when NODE_ENV is production (a dev default exists only for development and test)',
+        message: 'is required when NODE_ENV is production (a development secret is used only outside production)',
       });
     }
   });
 
+export interface Limits {
+  maxFrameBytes: number;
+  maxContentBytes: number;
+  maxHeaders: number;
+  maxHeaderBytes: number;
+  maxSubscriptions: number;
+  maxOutboxBytes: number;
+  maxTransactions: number;
+  maxTransactionFrames: number;
+  maxTransactionBytes: number;
+  maxUnacked: number;
+  maxReplaysPerConnection: number;
+  maxReplaysPerUser: number;
+  maxPendingPerIp: number;
+  maxConnections: number;
+}
+
+export interface RateLimits {
+  connPerSec: number;
+  connBurst: number;
+  userPerSec: number;
+  userBurst: number;
+  framesPerSec: number;
+  framesBurst: number;
+  abuseMs: number;
+  restSendsInFlight: number;
+}
+
+export interface AccountLimits {
+  loginFailuresPerAccount: number;
+  loginFailuresPerIp: number;
+  loginWindowMs: number;
+  signupBurstPerIp: number;
+  signupPerSecPerIp: number;
+  roomsPerUserPerHour: number;
+}
+
 export interface Config {
+  mode: Mode;
   env: 'development' | 'test' | 'production';
   port: number;
   stompTcpPort: number;
+  /** false when STOMP_TCP_PORT was not given: a taken default port then turns TCP STOMP off with a warning. */
+  stompTcpPortExplicit: boolean;
   host: string;
+  /** Absolute path of the embedded mode's data folder (PGlite database, message log, generated dev secret). */
+  dataDir: string;
   databaseUrl: string;
   redisUrl: string;
   kafkaBrokers: string[];
-  jwtSecret: string;
+  /** null: none given outside production; the embedded mode generates one, cluster mode uses DEV_JWT_SECRET. */
+  jwtSecret: string | null;
   jwtTtlSeconds: number;
   roles: ReadonlySet<Role>;
   instanceId: string;
   logLevel: string;
-  limits: {
-    maxFrameBytes: number;
-    maxContentBytes: number;
-    maxHeaders: number;
-    maxHeaderBytes: number;
-    maxSubscriptions: number;
-    maxOutboxBytes: number;
-  };
+  metricsToken: string | null;
+  limits: Limits;
   heartbeatMs: number;
+  connectTimeoutMs: number;
   frameTimeoutMs: number;
-  rate: { connPerSec: number; connBurst: number; userPerSec: number; userBurst: number };
+  httpRequestTimeoutMs: number;
+  httpKeepAliveTimeoutMs: number;
+  rate: RateLimits;
+  accounts: AccountLimits;
   produceLingerMs: number;
   kafkaSessionTimeoutMs: number;
+  kafkaGroupPrefix: string;
   shutdownGraceMs: number;
   presenceTtlMs: number;
 }
@@ -96,7 +177,8 @@ export class ConfigError extends Error {
   override readonly name = 'ConfigError';
 }
 
-const DEV_JWT_SECRET = 'dev-only-secret-do-not-use-in-production';
+/** The shared secret of cluster instances in development and test when none is given (never in production). */
+export const DEV_JWT_SECRET = 'dev-only-secret-do-not-use-in-production';
 
 /** Parses and validates the environment. Throws ConfigError naming each bad variable. */
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
@@ -108,18 +190,22 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   }
   const v = parsed.data;
   return {
+    mode: v.MODE,
     env: v.NODE_ENV,
     port: v.PORT,
     stompTcpPort: v.STOMP_TCP_PORT,
+    stompTcpPortExplicit: cleaned.STOMP_TCP_PORT !== undefined,
     host: v.HOST,
+    dataDir: resolve(v.DATA_DIR),
     databaseUrl: v.DATABASE_URL,
     redisUrl: v.REDIS_URL,
     kafkaBrokers: v.KAFKA_BROKERS,
-    jwtSecret: v.JWT_SECRET ?? DEV_JWT_SECRET,
+    jwtSecret: v.JWT_SECRET ?? null,
     jwtTtlSeconds: v.JWT_TTL_SECONDS,
     roles: new Set(v.ROLES),
     instanceId: v.INSTANCE_ID ?? `${hostname()}:${v.PORT}`,
     logLevel: v.LOG_LEVEL,
+    metricsToken: v.METRICS_TOKEN ?? null,
     limits: {
       maxFrameBytes: v.MAX_FRAME_BYTES,
       maxContentBytes: v.MAX_CONTENT_BYTES,
@@ -127,17 +213,41 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       maxHeaderBytes: v.MAX_HEADER_BYTES,
       maxSubscriptions: v.MAX_SUBSCRIPTIONS,
       maxOutboxBytes: v.MAX_OUTBOX_BYTES,
+      maxTransactions: v.MAX_TRANSACTIONS,
+      maxTransactionFrames: v.MAX_TRANSACTION_FRAMES,
+      maxTransactionBytes: v.MAX_TRANSACTION_BYTES,
+      maxUnacked: v.MAX_UNACKED,
+      maxReplaysPerConnection: v.MAX_REPLAYS_PER_CONNECTION,
+      maxReplaysPerUser: v.MAX_REPLAYS_PER_USER,
+      maxPendingPerIp: v.MAX_PENDING_PER_IP,
+      maxConnections: v.MAX_CONNECTIONS,
     },
     heartbeatMs: v.HEARTBEAT_MS,
+    connectTimeoutMs: v.CONNECT_TIMEOUT_MS,
     frameTimeoutMs: v.FRAME_TIMEOUT_MS,
+    httpRequestTimeoutMs: v.HTTP_REQUEST_TIMEOUT_MS,
+    httpKeepAliveTimeoutMs: v.HTTP_KEEPALIVE_TIMEOUT_MS,
     rate: {
       connPerSec: v.RATE_CONN_PER_SEC,
       connBurst: v.RATE_CONN_BURST,
       userPerSec: v.RATE_USER_PER_SEC,
       userBurst: v.RATE_USER_BURST,
+      framesPerSec: v.RATE_FRAMES_PER_SEC,
+      framesBurst: v.RATE_FRAMES_BURST,
+      abuseMs: v.RATE_ABUSE_MS,
+      restSendsInFlight: v.MAX_REST_SENDS_IN_FLIGHT,
+    },
+    accounts: {
+      loginFailuresPerAccount: v.LOGIN_FAILURES_PER_ACCOUNT,
+      loginFailuresPerIp: v.LOGIN_FAILURES_PER_IP,
+      loginWindowMs: v.LOGIN_WINDOW_MS,
+      signupBurstPerIp: v.SIGNUP_BURST_PER_IP,
+      signupPerSecPerIp: v.SIGNUP_PER_SEC_PER_IP,
+      roomsPerUserPerHour: v.ROOMS_PER_USER_PER_HOUR,
     },
     produceLingerMs: v.PRODUCE_LINGER_MS,
     kafkaSessionTimeoutMs: v.KAFKA_SESSION_TIMEOUT_MS,
+    kafkaGroupPrefix: v.KAFKA_GROUP_PREFIX,
     shutdownGraceMs: v.SHUTDOWN_GRACE_MS,
     presenceTtlMs: v.PRESENCE_TTL_MS,
   };

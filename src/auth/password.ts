@@ -1,33 +1,36 @@
-// Password hashing with scrypt (memory-hard, node:crypto, off the event loop) and constant-time checks.
-import { randomBytes, scrypt as scryptCb, timingSafeEqual, type ScryptOptions } from 'node:crypto';
+// Password hashes: scrypt (memory-hard) computed on the hash pool, compared in constant time.
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import type { HashPool } from './hash-pool.js';
 
 // N=2^14, r=8: 16 MiB per hash; ~40 ms on this class of machine. Stored with the hash, so it can grow later.
 const PARAMS = { N: 16384, r: 8, p: 1, keylen: 32 } as const;
 
-function scrypt(password: string, salt: Buffer, keylen: number, opts: ScryptOptions): Promise<Buffer> {
-  return new Promise((resolve, reject) =>
-    scryptCb(password, salt, keylen, opts, (err, key) => (err ? reject(err) : resolve(key))),
-  );
-}
+export class Passwords {
+  /** A hash to verify against when the user does not exist, so the answer time does not reveal it. */
+  private dummy: Promise<string> | null = null;
 
-export async function hashPassword(password: string): Promise<string> {
-  const salt = randomBytes(16);
-  const key = await scrypt(password, salt, PARAMS.keylen, { N: PARAMS.N, r: PARAMS.r, p: PARAMS.p, maxmem: 64 * 1024 * 1024 });
-  return `scrypt$${PARAMS.N}$${PARAMS.r}$${PARAMS.p}$${salt.toString('base64')}$${key.toString('base64')}`;
-}
+  constructor(private readonly pool: HashPool) {}
 
-export async function verifyPassword(password: string, stored: string): Promise<boolean> {
-  const [scheme, n, r, p, saltB64, keyB64] = stored.split('$');
-  if (scheme !== 'scrypt' || !n || !r || !p || !saltB64 || !keyB64) return false;
-  const expected = Buffer.from(keyB64, 'base64');
-  const actual = await scrypt(password, Buffer.from(saltB64, 'base64'), expected.length, {
-    N: Number(n),
-    r: Number(r),
-    p: Number(p),
-    maxmem: 64 * 1024 * 1024,
-  });
-  return actual.length === expected.length && timingSafeEqual(actual, expected);
-}
+  async hash(queueKey: string, password: string): Promise<string> {
+    const salt = randomBytes(16);
+    const key = await this.pool.hash(queueKey, { password, salt, ...PARAMS });
+    return `scrypt$${PARAMS.N}$${PARAMS.r}$${PARAMS.p}$${salt.toString('base64')}$${key.toString('base64')}`;
+  }
 
-/** A hash to verify against when the user does not exist, so the answer time does not reveal it. */
-export const DUMMY_HASH_PROMISE = hashPassword('not-a-real-password');
+  /** Verifies `password` against `stored`, or against a dummy hash when `stored` is null (same work, same time). */
+  async verify(queueKey: string, password: string, stored: string | null): Promise<boolean> {
+    const target = stored ?? (await (this.dummy ??= this.hash('dummy', 'not-a-real-password')));
+    const [scheme, n, r, p, saltB64, keyB64] = target.split('$');
+    if (scheme !== 'scrypt' || !n || !r || !p || !saltB64 || !keyB64) return false;
+    const expected = Buffer.from(keyB64, 'base64');
+    const actual = await this.pool.hash(queueKey, {
+      password,
+      salt: Buffer.from(saltB64, 'base64'),
+      keylen: expected.length,
+      N: Number(n),
+      r: Number(r),
+      p: Number(p),
+    });
+    return stored !== null && actual.length === expected.length && timingSafeEqual(actual, expected);
+  }
+}

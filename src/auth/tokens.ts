@@ -1,11 +1,18 @@
 // JWT access tokens: HS256 only (alg:none and every other algorithm are refused), sub = user id.
 import jwt from 'jsonwebtoken';
-import { appError } from '../errors.js';
+import { appError } from '../shared/errors.js';
+import { isCanonicalId } from '../shared/model.js';
+
+export interface VerifiedToken {
+  userId: string;
+  /** ms since the epoch, or null when the token has no `exp`. */
+  expiresAt: number | null;
+}
 
 export interface TokenService {
   issue(userId: string): string;
-  /** Returns the user id; throws AppError('unauthorized'). Does not check that the user still exists. */
-  verify(token: string): string;
+  /** Throws AppError('unauthorized'). Does not check that the user still exists. */
+  verify(token: string): VerifiedToken;
 }
 
 export function createTokenService(secret: string, ttlSeconds: number): TokenService {
@@ -14,16 +21,18 @@ export function createTokenService(secret: string, ttlSeconds: number): TokenSer
       return jwt.sign({}, secret, { algorithm: 'HS256', subject: userId, expiresIn: ttlSeconds });
     },
     verify(token) {
+      let payload: string | jwt.JwtPayload;
       try {
-        const payload = jwt.verify(token, secret, { algorithms: ['HS256'] });
-        if (typeof payload === 'string' || typeof payload.sub !== 'string' || !/^\d{1,19}$/.test(payload.sub)) {
-          throw new Error('bad subject');
-        }
-        return payload.sub;
+        payload = jwt.verify(token, secret, { algorithms: ['HS256'] });
       } catch (err) {
         const expired = (err as Error).name === 'TokenExpiredError';
         throw appError('unauthorized', expired ? 'token expired' : 'invalid token', undefined, err);
       }
+      // A validly signed token still carries only what we issue: a canonical user id within bigint.
+      if (typeof payload === 'string' || typeof payload.sub !== 'string' || !isCanonicalId(payload.sub)) {
+        throw appError('unauthorized', 'invalid token');
+      }
+      return { userId: payload.sub, expiresAt: typeof payload.exp === 'number' ? payload.exp * 1000 : null };
     },
   };
 }

@@ -1,13 +1,15 @@
-// Read receipts and unread counts. Redis holds the positions (atomic, forward-only); every move is
-// also appended to chat.read-receipts, whose consumer syncs PostgreSQL and re-merges Redis, so a
-// Redis restart loses nothing: positions reload from PostgreSQL and late receipts merge by max.
-import { appError } from '../errors.js';
+// Read receipts and unread counts. Redis holds the positions (atomic, forward-only); every move is also appended
+// to chat.read-receipts, whose consumer syncs PostgreSQL and re-merges Redis, so a Redis restart loses nothing:
+// positions reload from PostgreSQL and late receipts merge by max.
 import type { ReadPositions } from '../counters/read-positions.js';
 import type { MessageLog } from '../pipeline/message-log.js';
 import { TOPICS } from '../pipeline/message-log.js';
+import { appError } from '../shared/errors.js';
+import type { ChatMessage, MessageView, User } from '../shared/model.js';
+import { toView } from '../shared/model.js';
 import type { Store } from '../store/store.js';
-import type { ChatMessage, User } from './model.js';
-import type { EventPublisher } from './ports.js';
+import type { Events } from './events.js';
+import type { Membership } from './membership.js';
 
 export interface ReadReceipt {
   roomId: string;
@@ -16,14 +18,12 @@ export interface ReadReceipt {
 }
 
 export interface ReadServiceDeps {
-  store: Store;
+  store: Pick<Store, 'listMembers' | 'maxSeq' | 'countUnread'>;
   positions: ReadPositions;
-  log: Pick<MessageLog, 'publish'>;
-  events: EventPublisher;
-  requireMember(roomId: string, userId: string): Promise<void>;
+  log: Pick<MessageLog, 'publish' | 'latestSeq'>;
+  events: Events;
+  membership: Pick<Membership, 'require'>;
   lastBroadcastSeq(roomId: string): Promise<string | null>;
-  /** Upper bound of any seq the room can have right now (the log's end for the room's partition). */
-  latestSeq(roomId: string): Promise<string>;
 }
 
 const max = (a: string, b: string) => (BigInt(a) >= BigInt(b) ? a : b);
@@ -37,9 +37,7 @@ export class ReadService {
     let cached: Map<string, string> | null = null;
     try {
       cached = await this.deps.positions.get(roomId);
-      if (cached === null) {
-        await this.deps.positions.load(roomId, new Map(members.map((m) => [m.userId, m.lastReadSeq])));
-      }
+      if (cached === null) await this.deps.positions.load(roomId, new Map(members.map((m) => [m.userId, m.lastReadSeq])));
     } catch {
       // Redis down: PostgreSQL's positions are the best we have (they lag by the receipts consumer).
     }
@@ -58,14 +56,20 @@ export class ReadService {
     });
   }
 
+  /** The API's message JSON for stored or appended messages, with their current unread counts. */
+  async views(roomId: string, messages: readonly ChatMessage[]): Promise<MessageView[]> {
+    const unread = await this.unreadCounts(roomId, messages);
+    return messages.map((m, i) => toView(m, unread[i] ?? 0));
+  }
+
   async markRead(user: User, roomId: string, seq: string): Promise<{ lastReadSeq: string; unreadCount: number }> {
-    await this.deps.requireMember(roomId, user.id);
+    await this.deps.membership.require(roomId, user.id);
     // Never past the newest message: a position in the future would hide messages not sent yet.
     const [stored, broadcast] = await Promise.all([this.deps.store.maxSeq(roomId), this.deps.lastBroadcastSeq(roomId).catch(() => null)]);
     let high = max(stored, broadcast ?? '0');
-    // A seq just acknowledged to its sender may be neither stored nor broadcast yet: the log's end
-    // is the final bound (nothing beyond it exists).
-    if (BigInt(seq) > BigInt(high)) high = max(high, await this.deps.latestSeq(roomId).catch(() => '0'));
+    // A seq just acknowledged to its sender may be neither stored nor broadcast yet: the log's end is the final
+    // bound (nothing beyond it exists).
+    if (BigInt(seq) > BigInt(high)) high = max(high, await this.deps.log.latestSeq(roomId).catch(() => '0'));
     const target = BigInt(seq) > BigInt(high) ? high : seq;
     let result;
     try {
@@ -88,26 +92,26 @@ export class ReadService {
     }
     const [unreadCount] = await this.deps.store.countUnread([{ roomId, userId: user.id, afterSeq: lastReadSeq }]);
     if (moved) {
-      await Promise.allSettled([
-        this.deps.events.roomEvent(roomId, 'read', { userId: user.id, lastReadSeq }),
-        this.deps.events.userEvent(user.id, 'unread', { roomId, unreadCount }),
+      await Promise.all([
+        this.deps.events.roomQuietly(roomId, 'read', { userId: user.id, lastReadSeq }),
+        this.deps.events.userQuietly(user.id, 'unread', { roomId, unreadCount }),
       ]);
     }
     return { lastReadSeq, unreadCount: unreadCount ?? 0 };
   }
 
   /** The caller's unread count per room (GET /api/rooms). */
-  async unreadForRooms(user: User, rooms: ReadonlyArray<{ id: string; lastReadSeq: string }>): Promise<Map<string, number>> {
+  async unreadForRooms(userId: string, rooms: ReadonlyArray<{ id: string; lastReadSeq: string }>): Promise<Map<string, number>> {
     const items = await Promise.all(
       rooms.map(async (r) => {
         let pos = r.lastReadSeq;
         try {
           const cached = await this.deps.positions.get(r.id);
-          pos = max(pos, cached?.get(user.id) ?? '0');
+          pos = max(pos, cached?.get(userId) ?? '0');
         } catch {
           // PostgreSQL's position stands in while Redis is down.
         }
-        return { roomId: r.id, userId: user.id, afterSeq: pos };
+        return { roomId: r.id, userId, afterSeq: pos };
       }),
     );
     const counts = await this.deps.store.countUnread(items);

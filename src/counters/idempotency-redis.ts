@@ -1,7 +1,7 @@
 // Idempotency keys in Redis: SET NX claims a key; the completed message is stored under it for a day.
 import type { Redis } from 'ioredis';
-import type { ChatMessage } from '../chat/model.js';
-import type { IdempotencyRecord, IdempotencyStore } from '../chat/ports.js';
+import type { ChatMessage } from '../shared/model.js';
+import type { IdempotencyRecord, IdempotencyStore } from './idempotency.js';
 
 const PENDING_TTL_S = 30; // a send that crashed mid-way frees its key after this
 const DONE_TTL_S = 86_400;
@@ -30,9 +30,5 @@ export class RedisIdempotencyStore implements IdempotencyStore {
 
   async release(senderId: string, key: string): Promise<void> {
     await this.redis.del(keyOf(senderId, key));
-  }
-
-  async get(senderId: string, key: string): Promise<IdempotencyRecord | null> {
-    return parse(await this.redis.get(keyOf(senderId, key)));
   }
 }

@@ -44,8 +44,4 @@ export class RedisReadPositions implements ReadPositions {
     delete all[LOADED];
     return new Map(Object.entries(all));
   }
-
-  async forget(roomId: string, userId: string) {
-    await this.redis.hdel(keyOf(roomId), userId);
-  }
 }

@@ -9,5 +9,4 @@ export interface ReadPositions {
   advance(roomId: string, userId: string, seq: string): Promise<{ lastReadSeq: string; moved: boolean } | null>;
   load(roomId: string, positions: ReadonlyMap<string, string>): Promise<void>;
   get(roomId: string): Promise<Map<string, string> | null>;
-  forget(roomId: string, userId: string): Promise<void>;
 }

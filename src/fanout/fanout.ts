@@ -1,23 +1,71 @@
-// The fan-out bus port: carries live events from the instance that produced them to every instance.
+// The fan-out bus port: carries live traffic from the process that produced it to every gateway instance.
+import type { MessageView, UserStatus } from '../shared/model.js';
 
-/**
- * At-most-once: a payload published while an instance's subscriber connection is down is lost for
- * that instance. Room messages therefore carry `prevSeq` so the hub can notice a gap and repair it
- * from the store; events (typing, presence) are ephemeral and may be lost.
- */
-export interface FanoutBus {
-  publish(channel: string, payload: string): Promise<void>;
-  /** Resolves once the subscription is active: anything published after that reaches `onMessage`. */
-  subscribe(channel: string, onMessage: (payload: string) => void): Promise<void>;
-  unsubscribe(channel: string): Promise<void>;
-  close(): Promise<void>;
+/** One room's messages published together, in seq order, chained to the room's previous publish. */
+export interface RoomBatch {
+  roomId: string;
+  /** The highest seq published for the room before this batch ('0' when none is known). */
+  prevSeq: string;
+  messages: MessageView[];
 }
 
-export const channels = {
-  room: (roomId: string) => `chat:room:${roomId}`,
-  roomEvents: (roomId: string) => `chat:room-events:${roomId}`,
-  user: (userId: string) => `chat:user:${userId}`,
+/** An ephemeral event for a room's `.events` topic or a user's notification queue. */
+export interface BusEvent {
+  eventType: string;
+  body: unknown;
+}
+
+/** Membership changed (REST join/leave): every gateway acts on it at once (a leaver's subscriptions end). */
+export interface MembershipChange {
+  roomId: string;
+  userId: string;
+  change: 'joined' | 'left';
+}
+
+/** A user went online or offline: one event for all of the user's rooms (not one publish per room). */
+export interface PresenceChange {
+  userId: string;
+  status: UserStatus;
+  lastSeenAt: string;
+  roomIds: string[];
+}
+
+export interface ControlHandlers {
+  membership(change: MembershipChange): void;
+  presence(change: PresenceChange): void;
+}
+
+/** Logical topic names of ephemeral events (adapters map them to their own channel names). */
+export const topics = {
+  roomEvents: (roomId: string) => `room-events:${roomId}`,
+  user: (userId: string) => `user:${userId}`,
 };
 
-/** Redis key holding the highest seq broadcast for a room (set atomically with the publish). */
-export const lastSeqKey = (roomId: string) => `chat:room-last-seq:${roomId}`;
+/**
+ * Guarantees:
+ * - At most once per subscriber process: a payload published while an instance's subscription is down is lost
+ *   for that instance (Redis Pub/Sub semantics). Room batches therefore carry `prevSeq` so the hub notices a
+ *   gap and repairs it from the store; events (typing, presence, membership hints) are ephemeral.
+ * - `publishRoom` is atomic per room: it records the room's last broadcast seq and publishes with the previously
+ *   recorded one as `prevSeq`, so two publishers never interleave a chain. Messages at or below the recorded seq
+ *   (a consumer's redelivery) are not published again. A room's batches reach each subscriber in publish order.
+ * - Subscriptions are active when their promise resolves: anything published afterwards reaches the callback.
+ */
+export interface FanoutBus {
+  publishRoom(roomId: string, messages: readonly MessageView[]): Promise<void>;
+  /** The highest seq published for the room, or null when unknown (nothing published, or the bus lost it). */
+  lastBroadcastSeq(roomId: string): Promise<string | null>;
+  subscribeRoom(roomId: string, onBatch: (batch: RoomBatch) => void): Promise<void>;
+  unsubscribeRoom(roomId: string): Promise<void>;
+
+  publishEvent(topic: string, event: BusEvent): Promise<void>;
+  subscribeTopic(topic: string, onEvent: (event: BusEvent) => void): Promise<void>;
+  unsubscribeTopic(topic: string): Promise<void>;
+
+  publishMembership(change: MembershipChange): Promise<void>;
+  publishPresence(change: PresenceChange): Promise<void>;
+  /** Registers the one control listener of this process (membership and presence changes of every instance). */
+  listenControl(handlers: ControlHandlers): Promise<void>;
+
+  close(): Promise<void>;
+}

@@ -1,84 +1,60 @@
-// Local subscriptions of this instance: one bus subscription per room/channel, a room's MESSAGE
-// encoded once and handed to every local subscriber, per-room seq gap detection and repair.
+// This instance's local subscriptions: one bus subscription per room or topic however many local subscribers;
+// a room's MESSAGE encoded once and handed to every subscriber; per-room seq gap detection and repair from the
+// store; membership changes acted on at once (a leaver's subscriptions end on every instance).
+import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { PreparedMessage } from '../../protocol/index.js';
-import type { ChatMessage, MessageView } from '../chat/model.js';
-import { toView } from '../chat/model.js';
 import type { Metrics } from '../metrics/metrics.js';
-import type { FanoutBus } from './fanout.js';
-import { channels } from './fanout.js';
-
-/** A room message ready for the wire: encode once, `frame.frameFor(subscriptionId)` per subscriber. */
-export interface LiveMessage {
-  seq: bigint;
-  view: MessageView;
-  frame: PreparedMessage;
-}
+import type { ChatMessage, MessageView } from '../shared/model.js';
+import type { BusEvent, FanoutBus, MembershipChange, PresenceChange, RoomBatch } from './fanout.js';
+import { topics } from './fanout.js';
+import { prepareLive, type LiveMessage } from './live.js';
 
 export interface RoomSubscriber {
+  readonly userId: string;
   /** Called in seq order for a room, at most once per seq per hub. */
   push(message: LiveMessage): void;
+  /** The user lost access to the room: the subscriber ends (the hub has already dropped it). */
+  revoke(roomId: string): void;
 }
 
 export interface TopicSubscriber {
-  /** An event for the channel: event type and JSON body, shared by every subscriber. */
-  pushEvent(eventType: string, body: Buffer): void;
-}
-
-/** What the broadcast consumer publishes on a room channel. */
-export interface RoomWireMessage {
-  /** The seq broadcast before this one in the room ('0' when unknown). */
-  prevSeq: string;
-  message: MessageView;
-}
-
-export interface EventWireMessage {
-  eventType: string;
-  body: unknown;
-}
-
-export function roomDestination(roomId: string): string {
-  return `/topic/rooms.${roomId}`;
-}
-
-/** Encodes a room message once; only the subscription header differs between subscribers. */
-export function prepareLive(view: MessageView): LiveMessage {
-  const frame = new PreparedMessage(
-    {
-      'message-id': view.id,
-      destination: roomDestination(view.roomId),
-      'content-type': 'application/json',
-      seq: view.seq,
-      'room-id': view.roomId,
-      'sender-id': view.senderId,
-      'message-type': view.type,
-      'created-at': view.createdAt,
-    },
-    Buffer.from(JSON.stringify(view)),
-  );
-  return { seq: BigInt(view.seq), view, frame };
+  readonly userId: string;
+  /** An event of the topic, encoded once for every subscriber (only `subscription` differs). */
+  pushEvent(frame: PreparedMessage): void;
+  /** For room `.events` subscribers: the user lost access to the room. */
+  revoke?(roomId: string): void;
 }
 
 export interface HubDeps {
   bus: FanoutBus;
-  /** Reads stored messages of a room with seq > afterSeq, oldest first (gap repair). */
-  messagesAfter(roomId: string, afterSeq: string, limit: number): Promise<ChatMessage[]>;
-  /** Current per-message unread count for repaired messages. */
-  unreadFor(roomId: string, messages: readonly ChatMessage[]): Promise<number[]>;
+  /** Stored messages after a seq, waiting for the store to reach `upTo` (gap repair; see chat/catch-up.ts). */
+  repair(roomId: string, after: bigint, upTo: bigint, deliver: (page: ChatMessage[]) => Promise<bigint>): Promise<{ complete: boolean }>;
+  /** The API's message JSON of stored messages (current unread counts). */
+  views(roomId: string, messages: readonly ChatMessage[]): Promise<MessageView[]>;
+  /** Membership of many (room, user) pairs: the periodic re-check of live subscriptions. */
+  areMembers(pairs: ReadonlyArray<{ roomId: string; userId: string }>): Promise<boolean[]>;
+  /** A user lost access to a room (tell them on their queue). */
+  onRevoked?(roomId: string, userId: string): void;
   log: Logger;
   metrics: Metrics;
-  /** How long a gap repair waits for the persist consumer to store the missing seqs. */
-  gapWaitMs?: number;
+  /** How often live subscriptions are re-checked against the store (membership events are at most once). */
+  recheckMs?: number;
 }
 
 interface RoomState {
+  roomId: string;
   subscribers: Set<RoomSubscriber>;
+  /** Highest seq emitted to local subscribers. */
   lastSeq: bigint | null;
   chain: Promise<void>;
   ready: Promise<void>;
 }
 
 interface TopicState {
+  destination: string;
+  /** The room of a `.events` topic (presence and revocation find it by room). */
+  roomId: string | null;
   subscribers: Set<TopicSubscriber>;
   ready: Promise<void>;
 }
@@ -86,125 +62,201 @@ interface TopicState {
 export class Hub {
   private readonly rooms = new Map<string, RoomState>();
   private readonly topics = new Map<string, TopicState>();
+  private recheckTimer: NodeJS.Timeout | null = null;
 
   constructor(private readonly deps: HubDeps) {}
 
-  /** Resolves once live messages of the room reach `sub` (the bus subscription is active). */
-  async addRoomSubscriber(roomId: string, sub: RoomSubscriber): Promise<void> {
+  /** Starts listening to membership and presence changes of every instance, and the periodic re-check. */
+  async start(): Promise<void> {
+    await this.deps.bus.listenControl({
+      membership: (c) => this.onMembership(c),
+      presence: (c) => this.onPresence(c),
+    });
+    this.recheckTimer = setInterval(() => void this.recheck(), this.deps.recheckMs ?? 5000);
+    this.recheckTimer.unref();
+  }
+
+  close(): void {
+    if (this.recheckTimer) clearInterval(this.recheckTimer);
+  }
+
+  // --- rooms ------------------------------------------------------------------------------------
+
+  /**
+   * Adds `sub` at once (synchronously: a teardown right after must find it) and resolves once live messages of
+   * the room reach it (the bus subscription is active).
+   */
+  addRoomSubscriber(roomId: string, sub: RoomSubscriber): Promise<void> {
     let state = this.rooms.get(roomId);
     if (!state) {
-      const s: RoomState = { subscribers: new Set(), lastSeq: null, chain: Promise.resolve(), ready: Promise.resolve() };
-      s.ready = this.deps.bus.subscribe(channels.room(roomId), (payload) => this.onRoomPayload(roomId, s, payload));
-      this.rooms.set(roomId, s);
-      state = s;
+      const s: RoomState = { roomId, subscribers: new Set(), lastSeq: null, chain: Promise.resolve(), ready: Promise.resolve() };
+      s.ready = this.deps.bus.subscribeRoom(roomId, (batch) => this.onBatch(s, batch));
       s.ready.catch(() => {
         if (this.rooms.get(roomId) === s) this.rooms.delete(roomId);
       });
+      this.rooms.set(roomId, s);
+      state = s;
     }
     state.subscribers.add(sub);
-    await state.ready;
+    return state.ready;
   }
 
   removeRoomSubscriber(roomId: string, sub: RoomSubscriber): void {
     const state = this.rooms.get(roomId);
-    if (!state) return;
-    state.subscribers.delete(sub);
+    if (!state || !state.subscribers.delete(sub)) return;
     if (state.subscribers.size === 0) {
       this.rooms.delete(roomId);
-      this.deps.bus.unsubscribe(channels.room(roomId)).catch(() => {});
+      this.deps.bus.unsubscribeRoom(roomId).catch(() => {});
     }
   }
 
-  async addTopicSubscriber(channel: string, sub: TopicSubscriber): Promise<void> {
-    let state = this.topics.get(channel);
+  /** The highest seq this hub delivered for the room (null: none since its subscription started). */
+  lastSeq(roomId: string): bigint | null {
+    return this.rooms.get(roomId)?.lastSeq ?? null;
+  }
+
+  private onBatch(state: RoomState, batch: RoomBatch): void {
+    if (this.rooms.get(state.roomId) !== state) return;
+    // Per room, strictly one batch at a time: a gap repair finishes before later messages go out.
+    state.chain = state.chain
+      .then(() => this.deliverBatch(state, batch))
+      .catch((err: unknown) => this.deps.log.error({ err, roomId: state.roomId }, 'room delivery failed'));
+  }
+
+  private async deliverBatch(state: RoomState, batch: RoomBatch): Promise<void> {
+    const prev = BigInt(batch.prevSeq);
+    if (state.lastSeq !== null && prev > state.lastSeq) await this.repair(state, prev);
+    const fresh: LiveMessage[] = [];
+    for (const view of batch.messages) {
+      const seq = BigInt(view.seq);
+      if (state.lastSeq === null || seq > state.lastSeq) fresh.push(prepareLive(view));
+    }
+    this.emit(state, fresh);
+  }
+
+  private emit(state: RoomState, messages: readonly LiveMessage[]): void {
+    if (messages.length === 0) return;
+    const now = Date.now();
+    for (const live of messages) {
+      state.lastSeq = live.seq;
+      const age = (now - Date.parse(live.view.createdAt)) / 1000;
+      if (age >= 0) this.deps.metrics.e2eLatency.observe(age);
+      for (const sub of state.subscribers) sub.push(live);
+    }
+    this.deps.metrics.messagesDelivered.inc(messages.length * state.subscribers.size);
+  }
+
+  /** Delivers stored messages in (lastSeq, upTo] that the bus lost, waiting for the persist consumer if needed. */
+  private async repair(state: RoomState, upTo: bigint): Promise<void> {
+    const from = state.lastSeq!;
+    this.deps.log.warn({ roomId: state.roomId, from: from.toString(), upTo: upTo.toString() }, 'fan-out gap detected');
+    const result = await this.deps.repair(state.roomId, from, upTo, async (page) => {
+      const views = await this.deps.views(state.roomId, page);
+      const fresh = views.filter((v) => state.lastSeq === null || BigInt(v.seq) > state.lastSeq).map(prepareLive);
+      this.emit(state, fresh);
+      this.deps.metrics.gapRepairs.inc(fresh.length);
+      return state.lastSeq ?? from;
+    });
+    if (!result.complete) {
+      this.deps.log.error({ roomId: state.roomId, upTo: upTo.toString() }, 'fan-out gap not repaired in time; clients can catch up with since-seq');
+    }
+  }
+
+  // --- topics (room events, user queues) -----------------------------------------------------------
+
+  addTopicSubscriber(topic: string, destination: string, roomId: string | null, sub: TopicSubscriber): Promise<void> {
+    let state = this.topics.get(topic);
     if (!state) {
-      const s: TopicState = { subscribers: new Set(), ready: Promise.resolve() };
-      s.ready = this.deps.bus.subscribe(channel, (payload) => this.onTopicPayload(s, payload));
-      this.topics.set(channel, s);
-      state = s;
+      const s: TopicState = { destination, roomId, subscribers: new Set(), ready: Promise.resolve() };
+      s.ready = this.deps.bus.subscribeTopic(topic, (event) => this.onEvent(s, event));
       s.ready.catch(() => {
-        if (this.topics.get(channel) === s) this.topics.delete(channel);
+        if (this.topics.get(topic) === s) this.topics.delete(topic);
       });
+      this.topics.set(topic, s);
+      state = s;
     }
     state.subscribers.add(sub);
-    await state.ready;
+    return state.ready;
   }
 
-  removeTopicSubscriber(channel: string, sub: TopicSubscriber): void {
-    const state = this.topics.get(channel);
-    if (!state) return;
-    state.subscribers.delete(sub);
+  removeTopicSubscriber(topic: string, sub: TopicSubscriber): void {
+    const state = this.topics.get(topic);
+    if (!state || !state.subscribers.delete(sub)) return;
     if (state.subscribers.size === 0) {
-      this.topics.delete(channel);
-      this.deps.bus.unsubscribe(channel).catch(() => {});
+      this.topics.delete(topic);
+      this.deps.bus.unsubscribeTopic(topic).catch(() => {});
     }
   }
 
-  get roomCount(): number {
-    return this.rooms.size;
+  private onEvent(state: TopicState, event: BusEvent): void {
+    if (state.subscribers.size === 0) return;
+    const frame = eventFrame(state.destination, event.eventType, event.body);
+    for (const sub of state.subscribers) sub.pushEvent(frame);
   }
 
-  private onTopicPayload(state: TopicState, payload: string): void {
-    let parsed: EventWireMessage;
+  // --- control --------------------------------------------------------------------------------------
+
+  private onPresence(change: PresenceChange): void {
+    const body = { userId: change.userId, status: change.status, lastSeenAt: change.lastSeenAt };
+    for (const roomId of change.roomIds) {
+      const state = this.topics.get(topics.roomEvents(roomId));
+      if (state) this.onEvent(state, { eventType: 'presence', body });
+    }
+  }
+
+  private onMembership(change: MembershipChange): void {
+    if (change.change === 'left') this.revoke(change.roomId, change.userId);
+  }
+
+  /** Ends every local subscription of `userId` to the room and to its events. */
+  private revoke(roomId: string, userId: string): void {
+    let revoked = 0;
+    const room = this.rooms.get(roomId);
+    for (const sub of room ? [...room.subscribers] : []) {
+      if (sub.userId !== userId) continue;
+      this.removeRoomSubscriber(roomId, sub);
+      sub.revoke(roomId);
+      revoked++;
+    }
+    const topic = topics.roomEvents(roomId);
+    const events = this.topics.get(topic);
+    for (const sub of events ? [...events.subscribers] : []) {
+      if (sub.userId !== userId) continue;
+      this.removeTopicSubscriber(topic, sub);
+      sub.revoke?.(roomId);
+      revoked++;
+    }
+    if (revoked > 0) {
+      this.deps.log.info({ roomId, userId, revoked }, 'subscriptions revoked: the user left the room');
+      this.deps.onRevoked?.(roomId, userId);
+    }
+  }
+
+  /** Every few seconds: membership events are at most once, so live subscriptions are checked against the store. */
+  private async recheck(): Promise<void> {
+    const pairs = new Map<string, { roomId: string; userId: string }>();
+    for (const [roomId, state] of this.rooms) for (const s of state.subscribers) pairs.set(`${roomId}:${s.userId}`, { roomId, userId: s.userId });
+    for (const state of this.topics.values()) {
+      if (state.roomId === null) continue;
+      for (const s of state.subscribers) pairs.set(`${state.roomId}:${s.userId}`, { roomId: state.roomId, userId: s.userId });
+    }
+    if (pairs.size === 0) return;
+    const list = [...pairs.values()];
     try {
-      parsed = JSON.parse(payload) as EventWireMessage;
-    } catch {
-      this.deps.log.warn('malformed event on the fan-out bus');
-      return;
-    }
-    const body = Buffer.from(JSON.stringify(parsed.body));
-    for (const sub of state.subscribers) sub.pushEvent(parsed.eventType, body);
-  }
-
-  private onRoomPayload(roomId: string, state: RoomState, payload: string): void {
-    let wire: RoomWireMessage;
-    try {
-      wire = JSON.parse(payload) as RoomWireMessage;
-    } catch {
-      this.deps.log.warn({ roomId }, 'malformed room message on the fan-out bus');
-      return;
-    }
-    // Per room, strictly one message at a time: a gap repair must finish before later messages go out.
-    state.chain = state.chain
-      .then(() => this.deliver(roomId, state, wire))
-      .catch((err: unknown) => this.deps.log.error({ err, roomId }, 'room delivery failed'));
-  }
-
-  private async deliver(roomId: string, state: RoomState, wire: RoomWireMessage): Promise<void> {
-    const seq = BigInt(wire.message.seq);
-    if (state.lastSeq !== null && seq <= state.lastSeq) return; // redelivered by the broadcast consumer
-    const prev = BigInt(wire.prevSeq || '0');
-    if (state.lastSeq !== null && prev > state.lastSeq && prev < seq) {
-      await this.repair(roomId, state, prev);
-    }
-    this.emit(state, prepareLive(wire.message));
-  }
-
-  private emit(state: RoomState, live: LiveMessage): void {
-    state.lastSeq = live.seq;
-    const age = (Date.now() - Date.parse(live.view.createdAt)) / 1000;
-    if (age >= 0) this.deps.metrics.e2eLatency.observe(age);
-    for (const sub of state.subscribers) sub.push(live);
-  }
-
-  /** Delivers stored messages in (state.lastSeq, upTo] that the bus lost, waiting for the persist consumer if needed. */
-  private async repair(roomId: string, state: RoomState, upTo: bigint): Promise<void> {
-    const deadline = Date.now() + (this.deps.gapWaitMs ?? 5000);
-    this.deps.log.warn({ roomId, from: state.lastSeq?.toString(), upTo: upTo.toString() }, 'fan-out gap detected');
-    while (state.lastSeq !== null && state.lastSeq < upTo) {
-      const batch = await this.deps.messagesAfter(roomId, state.lastSeq.toString(), 200);
-      const missing = batch.filter((m) => BigInt(m.seq) <= upTo);
-      if (missing.length > 0) {
-        const unread = await this.deps.unreadFor(roomId, missing);
-        missing.forEach((m, i) => this.emit(state, prepareLive(toView(m, unread[i] ?? 0))));
-        this.deps.metrics.gapRepairs.inc(missing.length);
-        continue;
+      for (let i = 0; i < list.length; i += 5000) {
+        const chunk = list.slice(i, i + 5000);
+        const answers = await this.deps.areMembers(chunk);
+        chunk.forEach((p, k) => answers[k] === false && this.revoke(p.roomId, p.userId));
       }
-      if (Date.now() > deadline) {
-        this.deps.log.error({ roomId, upTo: upTo.toString() }, 'fan-out gap not repaired in time; clients can catch up with since-seq');
-        return;
-      }
-      await new Promise((r) => setTimeout(r, 50));
+    } catch (err) {
+      this.deps.log.warn({ err }, 'membership re-check failed; retrying later');
     }
   }
+}
+
+function eventFrame(destination: string, eventType: string, body: unknown): PreparedMessage {
+  return new PreparedMessage(
+    { 'message-id': randomUUID(), destination, 'content-type': 'application/json', 'event-type': eventType },
+    Buffer.from(JSON.stringify(body ?? null)),
+  );
 }

@@ -1,23 +1,35 @@
-// STOMP over plain TCP (STOMP_TCP_PORT).
+// STOMP over plain TCP (STOMP_TCP_PORT). Half-open: a client that sends its frames and shuts its side
+// (`printf … | nc -q1`) still gets every reply before the server closes.
 import { createServer, type Server, type Socket } from 'node:net';
-import type { Session, Transport } from './session.js';
+import type { Transport } from './transport.js';
 
 export interface TcpGateway {
   server: Server;
   close(): Promise<void>;
 }
 
+export interface TcpSessionSink {
+  onData(chunk: Buffer): void;
+  /** The peer shut its sending side: finish the replies, then close. */
+  onInputEnded(): void;
+  onTransportClosed(): void;
+}
+
 export function startTcpGateway(
   port: number,
   host: string,
-  createSession: (transport: Transport) => Session,
+  openSession: (transport: Transport) => TcpSessionSink | null,
+  admit: (address: string) => boolean,
 ): Promise<TcpGateway> {
   const sockets = new Set<Socket>();
-  const server = createServer((socket) => {
+  const server = createServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
+    const address = socket.remoteAddress ?? 'unknown';
+    if (!admit(address)) return void socket.destroy();
     sockets.add(socket);
-    socket.setNoDelay(true);
-    const session = createSession(tcpTransport(socket));
+    const session = openSession(tcpTransport(socket, address));
+    if (!session) return void socket.destroy();
     socket.on('data', (chunk) => session.onData(chunk));
+    socket.on('end', () => session.onInputEnded());
     socket.on('close', () => {
       sockets.delete(socket);
       session.onTransportClosed();
@@ -41,7 +53,7 @@ export function startTcpGateway(
 }
 
 /** Writes of one event-loop turn are corked together: one syscall per socket per fan-out burst. */
-function tcpTransport(socket: Socket): Transport {
+function tcpTransport(socket: Socket, remoteAddress: string): Transport {
   let corked = false;
   const uncork = () => {
     corked = false;
@@ -49,8 +61,9 @@ function tcpTransport(socket: Socket): Transport {
   };
   return {
     kind: 'tcp',
+    remoteAddress,
     send: (data) => {
-      if (socket.destroyed) return;
+      if (socket.destroyed || !socket.writable) return;
       if (!corked) {
         corked = true;
         socket.cork();
@@ -59,6 +72,21 @@ function tcpTransport(socket: Socket): Transport {
       socket.write(data);
     },
     bufferedBytes: () => socket.writableLength,
+    pause: () => socket.pause(),
+    resume: () => socket.resume(),
+    onDrain: (fn) => {
+      if (socket.writableLength === 0 || socket.destroyed) return void setImmediate(fn);
+      let called = false;
+      const once = () => {
+        if (called) return;
+        called = true;
+        socket.off('drain', once);
+        socket.off('close', once);
+        fn();
+      };
+      socket.on('drain', once);
+      socket.on('close', once);
+    },
     end: () => {
       if (corked) uncork();
       socket.end();

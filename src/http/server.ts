@@ -1,63 +1,89 @@
-// REST API (fastify) on the HTTP server that also carries /ws, /metrics, /healthz and /readyz.
-import { withTimeout } from '../timeout.js';
+// The HTTP server: fastify with timeouts on every socket, one error format, bearer authentication as a route
+// option, and the route modules (ops, auth, users, rooms, messages) plus the web client.
+import type { Socket } from 'node:net';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
+import type { Accounts } from '../auth/accounts.js';
 import type { Authenticator } from '../auth/authenticate.js';
-import { DUMMY_HASH_PROMISE, hashPassword, verifyPassword } from '../auth/password.js';
-import type { TokenService } from '../auth/tokens.js';
-import type { User } from '../chat/model.js';
-import type { ChatService } from '../chat/service.js';
-import { AppError, appError } from '../errors.js';
+import type { Membership } from '../chat/membership.js';
+import type { MessageService } from '../chat/messages.js';
+import type { ReadService } from '../chat/reads.js';
+import type { RoomService } from '../chat/rooms.js';
+import { httpServerOptions } from '../metrics/http.js';
 import type { Metrics } from '../metrics/metrics.js';
-import { isTransientError } from '../pipeline/transient.js';
+import { AppError, appError } from '../shared/errors.js';
+import { isTransientError } from '../shared/failures.js';
+import type { User } from '../shared/model.js';
+import { decodeUtf8 } from '../shared/utf8.js';
 import type { Store } from '../store/store.js';
-import { parse, schemas } from './validation.js';
+import { registerAuthRoutes } from './routes/auth.js';
+import { registerMessageRoutes } from './routes/messages.js';
+import { registerOpsRoutes } from './routes/ops.js';
+import { registerRoomRoutes } from './routes/rooms.js';
+import { registerUserRoutes } from './routes/users.js';
 import { registerWebClient } from './web.js';
-
-export interface ReadApi {
-  markRead(user: User, roomId: string, seq: string): Promise<{ lastReadSeq: string; unreadCount: number }>;
-  /** Per room unread counts for the caller (GET /api/rooms). */
-  unreadForRooms?(user: User, rooms: ReadonlyArray<{ id: string; lastReadSeq: string }>): Promise<Map<string, number>>;
-}
 
 export interface HttpDeps {
   log: Logger;
-  store: Store;
-  chat: ChatService;
-  tokens: TokenService;
+  store: Pick<Store, 'searchUsers' | 'listNotifications'>;
+  accounts: Accounts;
   authenticate: Authenticator;
+  rooms: RoomService;
+  messages: MessageService;
+  reads: Pick<ReadService, 'markRead'>;
+  membership: Membership;
   metrics: Metrics;
-  reads: ReadApi;
-  /** Per-user token bucket shared with the STOMP gateway: sends and reads over REST count too. */
-  userBucket(userId: string): { take(): boolean };
+  /** Per-user send budget shared with STOMP (cluster-wide): false when over it. */
+  userSends: { tryTake(userId: string): boolean };
+  restSendsInFlight: number;
   /** Each dependency's health check, for /readyz. */
   readiness: Record<string, () => Promise<void>>;
+  /** When set, /metrics requires `Authorization: Bearer <metricsToken>`. */
+  metricsToken: string | null;
+  timeouts: { requestMs: number; keepAliveMs: number };
+  /** Sockets per remote address that are not (yet) a WebSocket; beyond it new sockets are closed at once. */
+  maxSocketsPerIp: number;
+  sendSchema: import('zod').ZodType<import('../chat/input.js').SendInput>;
   bodyLimit?: number;
+  /** Extra plugins (metrics and access log) registered before the routes. */
+  plugins?: Array<(app: FastifyInstance) => Promise<void> | void>;
 }
 
 declare module 'fastify' {
   interface FastifyRequest {
     user?: User;
   }
+  interface FastifyContextConfig {
+    /** Requires `Authorization: Bearer <jwt>`; sets request.user. */
+    auth?: boolean;
+  }
+}
+
+/** The authenticated user of a route declared with `config: { auth: true }`. */
+export function userOf(req: FastifyRequest): User {
+  if (!req.user) throw appError('unauthorized', 'missing bearer token');
+  return req.user;
 }
 
 export async function buildHttp(deps: HttpDeps): Promise<FastifyInstance> {
   const app = Fastify({
-    // Request/response lines are counted by a metric, not logged: only warnings and errors are logged.
     loggerInstance: deps.log.child({ component: 'http' }, { level: 'warn' }) as unknown as FastifyBaseLogger,
     bodyLimit: deps.bodyLimit ?? 64 * 1024,
-    // Our own JSON parser below validates UTF-8 first.
+    // Slowloris: a socket must deliver its request in time, an idle keep-alive socket closes, a silent one too.
+    connectionTimeout: deps.timeouts.requestMs,
+    requestTimeout: deps.timeouts.requestMs,
+    keepAliveTimeout: deps.timeouts.keepAliveMs,
+    ...httpServerOptions(),
   });
+  app.server.headersTimeout = deps.timeouts.requestMs;
+  limitSocketsPerAddress(app, deps.maxSocketsPerIp);
 
+  // Our own JSON parser: strict UTF-8 first, then JSON, each failure a 400 naming the body.
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_req, body: Buffer, done) => {
     if (body.length === 0) return done(null, undefined);
-    let text: string;
-    try {
-      text = new TextDecoder('utf-8', { fatal: true }).decode(body);
-    } catch {
-      return done(appError('invalid-request', 'body is not valid UTF-8', 'body'), undefined);
-    }
+    const text = decodeUtf8(body);
+    if (text === null) return done(appError('invalid-request', 'body is not valid UTF-8', 'body'), undefined);
     try {
       done(null, JSON.parse(text));
     } catch {
@@ -67,6 +93,7 @@ export async function buildHttp(deps: HttpDeps): Promise<FastifyInstance> {
 
   app.setErrorHandler((err, req, reply) => {
     if (err instanceof AppError) {
+      if (err.code === 'rate-limited') reply.header('retry-after', '1');
       return reply.status(err.status).send({ error: { code: err.code, message: err.message, ...(err.field ? { field: err.field } : {}) } });
     }
     const e = err as { statusCode?: number; code?: string; message?: string };
@@ -86,167 +113,51 @@ export async function buildHttp(deps: HttpDeps): Promise<FastifyInstance> {
   app.setNotFoundHandler((req, reply) =>
     reply.status(404).send({ error: { code: 'not-found', message: `no route for ${req.method} ${req.url.split('?')[0]}` } }),
   );
-  app.addHook('onResponse', async (req, reply) => {
-    deps.metrics.httpRequests.inc({ method: req.method, status: String(reply.statusCode) });
-  });
 
-  const limited = (user: User) => {
-    if (!deps.userBucket(user.id).take()) throw appError('rate-limited', 'too many requests; slow down');
-  };
-
-  const auth = async (req: FastifyRequest): Promise<User> => {
+  // Bearer authentication for every route that declares `config: { auth: true }`.
+  app.addHook('preHandler', async (req) => {
+    if (!req.routeOptions.config?.auth) return;
     const header = req.headers.authorization;
     const token = header && /^Bearer\s+(.+)$/i.exec(header)?.[1];
     if (!token) throw appError('unauthorized', 'missing bearer token');
-    req.user = await deps.authenticate(token);
-    return req.user;
-  };
-
-  await registerWebClient(app);
-
-  // --- health ---------------------------------------------------------------------------------
-  app.get('/healthz', async () => ({ status: 'ok' }));
-  app.get('/readyz', async (_req, reply) => {
-    const checks: Record<string, string> = {};
-    await Promise.all(
-      Object.entries(deps.readiness).map(async ([name, check]) => {
-        try {
-          await withTimeout(check(), 2000);
-          checks[name] = 'ok';
-        } catch (err) {
-          checks[name] = `unavailable: ${(err as Error).message}`;
-        }
-      }),
-    );
-    const ok = Object.values(checks).every((v) => v === 'ok');
-    return reply.status(ok ? 200 : 503).send({ status: ok ? 'ready' : 'not-ready', checks });
-  });
-  app.get('/metrics', async (_req, reply) => {
-    reply.header('content-type', deps.metrics.registry.contentType);
-    return deps.metrics.registry.metrics();
+    req.user = (await deps.authenticate(token)).user;
   });
 
-  // --- auth -----------------------------------------------------------------------------------
-  app.post('/api/auth/signup', async (req, reply) => {
-    const body = parse(schemas.signup, req.body, 'body');
-    const user = await deps.store.createUser({
-      email: body.email,
-      nickname: body.nickname,
-      passwordHash: await hashPassword(body.password),
+  for (const plugin of deps.plugins ?? []) await plugin(app);
+  if (!deps.plugins?.length) {
+    app.addHook('onResponse', async (req, reply) => {
+      deps.metrics.httpRequests.inc({ method: req.method, status: String(reply.statusCode) });
     });
-    return reply.status(201).send({ user, accessToken: deps.tokens.issue(user.id) });
-  });
+  }
 
-  app.post('/api/auth/login', async (req) => {
-    const body = parse(schemas.login, req.body, 'body');
-    const found = await deps.store.findUserByEmail(body.email);
-    // Verify against a dummy hash when the user is unknown: same work, same timing.
-    const ok = await verifyPassword(body.password, found && !found.deletedAt ? found.passwordHash : await DUMMY_HASH_PROMISE);
-    if (!found || found.deletedAt || !ok) throw appError('invalid-credentials', 'wrong email or password');
-    const { passwordHash: _h, deletedAt: _d, ...user } = found;
-    return { user, accessToken: deps.tokens.issue(user.id) };
-  });
-
-  app.get('/api/users/me', async (req) => {
-    const user = await auth(req);
-    return { id: user.id, email: user.email, nickname: user.nickname, status: user.status, lastSeenAt: user.lastSeenAt };
-  });
-
-  // Find people to talk to: an exact email, or a nickname prefix. Emails are shown only to whoever typed them.
-  app.get('/api/users', async (req) => {
-    await auth(req);
-    const q = parse(schemas.userSearch, req.query, 'query');
-    const found = await deps.store.searchUsers(q.q, q.limit);
-    const byEmail = q.q.toLowerCase();
-    return { users: found.map((u) => ({ id: u.id, nickname: u.nickname, ...(u.email.toLowerCase() === byEmail ? { email: u.email } : {}) })) };
-  });
-
-  // --- rooms ----------------------------------------------------------------------------------
-  app.post('/api/rooms', async (req, reply) => {
-    const user = await auth(req);
-    const body = parse(schemas.createRoom, req.body, 'body');
-    if (body.type === 'DIRECT') {
-      const { room, created } = await deps.chat.createDirect(user, body.peerUserId);
-      return reply.status(created ? 201 : 200).send(room);
-    }
-    return reply.status(201).send(await deps.chat.createGroup(user, body.name, body.memberIds ?? []));
-  });
-
-  app.get('/api/rooms', async (req) => {
-    const user = await auth(req);
-    const rooms = await deps.store.listRoomsForUser(user.id);
-    const unread = deps.reads.unreadForRooms ? await deps.reads.unreadForRooms(user, rooms) : new Map<string, number>();
-    const views = await Promise.all(
-      rooms.map(async (r) => ({
-        id: r.id,
-        name: r.name,
-        type: r.type,
-        members: r.members,
-        createdAt: r.createdAt,
-        unreadCount: unread.get(r.id) ?? 0,
-        lastMessage: r.lastMessage ? await deps.chat.view(r.lastMessage) : null,
-      })),
-    );
-    return { rooms: views };
-  });
-
-  app.get('/api/rooms/:id', async (req) => {
-    const user = await auth(req);
-    const { id } = parse(schemas.roomParams, req.params, 'params');
-    return deps.chat.getRoom(user, id);
-  });
-
-  app.post('/api/rooms/:id/join', async (req) => {
-    const user = await auth(req);
-    const { id } = parse(schemas.roomParams, req.params, 'params');
-    return deps.chat.join(user, id);
-  });
-
-  app.post('/api/rooms/:id/leave', async (req) => {
-    const user = await auth(req);
-    const { id } = parse(schemas.roomParams, req.params, 'params');
-    await deps.chat.leave(user, id);
-    return { left: true };
-  });
-
-  // --- messages -------------------------------------------------------------------------------
-  app.post('/api/rooms/:id/messages', async (req, reply) => {
-    const user = await auth(req);
-    const { id } = parse(schemas.roomParams, req.params, 'params');
-    const body = parse(schemas.sendMessage, req.body, 'body');
-    limited(user);
-    try {
-      const { message } = await deps.chat.send(user, id, body);
-      deps.metrics.messagesSent.inc({ via: 'rest' });
-      return reply.status(202).send({ message });
-    } catch (err) {
-      // REST speaks invalid-request for bad input; STOMP's invalid-message is the same condition.
-      if (err instanceof AppError && err.code === 'invalid-message') throw appError('invalid-request', err.message, err.field ?? 'content');
-      throw err;
-    }
-  });
-
-  app.get('/api/rooms/:id/messages', async (req) => {
-    const user = await auth(req);
-    const { id } = parse(schemas.roomParams, req.params, 'params');
-    const q = parse(schemas.history, req.query, 'query');
-    return deps.chat.history(user, id, { limit: q.limit, before: q.before ?? null, afterSeq: q.afterSeq ?? null });
-  });
-
-  app.post('/api/rooms/:id/read', async (req) => {
-    const user = await auth(req);
-    const { id } = parse(schemas.roomParams, req.params, 'params');
-    const body = parse(schemas.read, req.body, 'body');
-    limited(user);
-    return deps.reads.markRead(user, id, body.seq);
-  });
-
-  app.get('/api/notifications', async (req) => {
-    const user = await auth(req);
-    const q = parse(schemas.notifications, req.query, 'query');
-    return { notifications: await deps.store.listNotifications(user.id, q.limit) };
-  });
-
+  registerOpsRoutes(app, deps);
+  registerAuthRoutes(app, deps);
+  registerUserRoutes(app, deps);
+  registerRoomRoutes(app, deps);
+  registerMessageRoutes(app, deps);
+  await registerWebClient(app);
   return app;
 }
 
+/** Closes new sockets of an address that already holds `max` sockets that are not WebSockets. */
+function limitSocketsPerAddress(app: FastifyInstance, max: number): void {
+  const counts = new Map<string, number>();
+  const release = (socket: Socket & { counted?: boolean }) => {
+    if (!socket.counted) return;
+    socket.counted = false;
+    const ip = socket.remoteAddress ?? 'unknown';
+    const n = (counts.get(ip) ?? 1) - 1;
+    if (n <= 0) counts.delete(ip);
+    else counts.set(ip, n);
+  };
+  app.server.on('connection', (socket: Socket & { counted?: boolean }) => {
+    const ip = socket.remoteAddress ?? 'unknown';
+    const n = counts.get(ip) ?? 0;
+    if (n >= max) return void socket.destroy();
+    counts.set(ip, n + 1);
+    socket.counted = true;
+    socket.once('close', () => release(socket));
+  });
+  // An upgraded socket is a STOMP connection now: the gateway's own limits govern it.
+  app.server.prependListener('upgrade', (req) => release(req.socket as Socket & { counted?: boolean }));
+}

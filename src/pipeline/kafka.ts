@@ -1,14 +1,15 @@
 // The message log and consumer groups on Apache Kafka (kafkajs).
-import { withTimeout } from '../timeout.js';
 import { randomUUID } from 'node:crypto';
-import { Kafka, Partitioners, logLevel as KafkaLogLevel, type Admin, type Consumer, type Producer } from 'kafkajs';
+import { Kafka, Partitioners, logLevel as KafkaLogLevel, type Admin, type Consumer, type Producer, type RecordMetadata } from 'kafkajs';
 import type { Logger } from 'pino';
-import type { NewMessage } from '../chat/model.js';
-import { seqFromOffset } from '../chat/model.js';
 import type { Metrics } from '../metrics/metrics.js';
-import type { Appended, BatchHandler, ConsumedRecord, ConsumerGroup, MessageLog } from './message-log.js';
+import { causes } from '../shared/failures.js';
+import type { Appended, NewMessage } from '../shared/model.js';
+import { seqFromOffset } from '../shared/model.js';
+import { withTimeout } from '../shared/timeout.js';
+import { runBatch } from './consumer-runner.js';
+import type { ConsumedRecord, ConsumerGroup, ConsumerGroupOptions, ConsumerGroups, MessageLog } from './message-log.js';
 import { TOPICS } from './message-log.js';
-import { isTransientError } from './transient.js';
 
 export function createKafka(brokers: string[], clientId: string, log: Logger): Kafka {
   const kafkaLog = log.child({ component: 'kafkajs' });
@@ -35,10 +36,9 @@ export function partitionFor(roomId: string, partitions: number): number {
 }
 
 /**
- * Idempotent (no duplicate or reordered records on retry), one request in flight. Retries are
- * unbounded inside kafkajs (bounding them voids the idempotence guarantee); our own append timeout
- * bounds what a client waits. Partitions are chosen explicitly (partitionFor), so the partitioner
- * is never consulted.
+ * Idempotent (no duplicate or reordered records on retry), one request in flight. Retries are unbounded inside
+ * kafkajs (bounding them voids the idempotence guarantee); our own append timeout bounds what a client waits.
+ * Partitions are chosen explicitly (partitionFor), so the partitioner is never consulted.
  */
 const PRODUCER_OPTIONS = {
   idempotent: true,
@@ -47,6 +47,23 @@ const PRODUCER_OPTIONS = {
   createPartitioner: Partitioners.DefaultPartitioner,
   retry: { initialRetryTime: 100, retries: Number.MAX_SAFE_INTEGER, maxRetryTime: 2000 },
 };
+
+/**
+ * Records of one partition keep their order within a produce request, so their offsets are base, base+1, …:
+ * maps each record (by its partition, in request order) to its offset and seq. Throws when the response lacks a
+ * partition the request wrote to.
+ */
+export function assignOffsets(partitions: readonly number[], result: readonly RecordMetadata[]): Appended[] {
+  const base = new Map(result.map((r) => [r.partition, BigInt(r.baseOffset ?? '-1')]));
+  const next = new Map<number, bigint>();
+  return partitions.map((partition) => {
+    const b = base.get(partition);
+    if (b === undefined || b < 0n) throw new Error(`no offset for partition ${partition} in the produce response`);
+    const offset = next.get(partition) ?? b;
+    next.set(partition, offset + 1n);
+    return { partition, offset: offset.toString(), seq: seqFromOffset(offset) };
+  });
+}
 
 interface Pending {
   message: NewMessage;
@@ -64,20 +81,20 @@ export interface KafkaMessageLogOptions {
   lingerMs: number;
   /** Upper bound on one produce request. */
   maxBatch?: number;
-  /** An append that Kafka has not acknowledged after this long fails (the client may retry with its idempotency key). */
+  /** An append Kafka has not acknowledged after this long fails (the client may retry with its idempotency key). */
   appendTimeoutMs?: number;
 }
 
 /**
- * kafkajs has no linger.ms: batching is ours. Appends are queued; one produce request is in flight
- * at a time and carries everything queued meanwhile (Nagle-style), so under load batches grow by
- * themselves and at low load the added latency is at most `lingerMs`.
+ * kafkajs has no linger.ms: batching is ours. Appends are queued; one produce request is in flight at a time and
+ * carries everything queued meanwhile (Nagle-style), so under load batches grow by themselves and at low load the
+ * added latency is at most `lingerMs`.
  */
 export class KafkaMessageLog implements MessageLog {
   private readonly producer: Producer;
   private txProducer: Producer | null = null;
   private txChain: Promise<unknown> = Promise.resolve();
-  private readonly admin: Admin;
+  readonly admin: Admin;
   private partitions = 0;
   private queue: Pending[] = [];
   private inFlight = false;
@@ -123,28 +140,19 @@ export class KafkaMessageLog implements MessageLog {
         this.producer.send({
           topic: TOPICS.messages,
           acks: -1,
-          messages: batch.map((p) => ({
-            key: p.message.roomId,
-            partition: p.partition,
-            value: JSON.stringify(p.message),
-          })),
+          messages: batch.map((p) => ({ key: p.message.roomId, partition: p.partition, value: JSON.stringify(p.message) })),
         }),
         this.opts.appendTimeoutMs ?? 15_000,
         'kafka produce timed out',
       );
-      const base = new Map(result.map((r) => [r.partition, BigInt(r.baseOffset ?? '-1')]));
-      const next = new Map<number, bigint>();
-      for (const p of batch) {
-        const b = base.get(p.partition);
-        if (b === undefined || b < 0n) {
-          p.reject(new Error(`no offset for partition ${p.partition} in produce response`));
-          continue;
-        }
-        // Records of one partition keep their order within the request: offsets are base, base+1, ...
-        const offset = next.get(p.partition) ?? b;
-        next.set(p.partition, offset + 1n);
-        p.resolve({ partition: p.partition, offset: offset.toString(), seq: seqFromOffset(offset) });
+      let appended: Appended[];
+      try {
+        appended = assignOffsets(batch.map((p) => p.partition), result);
+      } catch (err) {
+        for (const p of batch) p.reject(err);
+        return;
       }
+      batch.forEach((p, i) => p.resolve(appended[i]!));
       this.opts.metrics.produceBatchSize.observe(batch.length);
       this.opts.metrics.produceLatency.observe((performance.now() - started) / 1000);
     } catch (err) {
@@ -162,22 +170,15 @@ export class KafkaMessageLog implements MessageLog {
       const producer = await this.transactional();
       const tx = await producer.transaction();
       try {
-        const sorted = messages.map((m, i) => ({ m, i, partition: partitionFor(m.roomId, this.partitions) }));
+        const partitions = messages.map((m) => partitionFor(m.roomId, this.partitions));
         const result = await tx.send({
           topic: TOPICS.messages,
           acks: -1,
-          messages: sorted.map(({ m, partition }) => ({ key: m.roomId, partition, value: JSON.stringify(m) })),
+          messages: messages.map((m, i) => ({ key: m.roomId, partition: partitions[i], value: JSON.stringify(m) })),
         });
+        const appended = assignOffsets(partitions, result);
         await tx.commit();
-        const base = new Map(result.map((r) => [r.partition, BigInt(r.baseOffset ?? '-1')]));
-        const next = new Map<number, bigint>();
-        const out: Appended[] = new Array(messages.length);
-        for (const { i, partition } of sorted) {
-          const offset = next.get(partition) ?? base.get(partition)!;
-          next.set(partition, offset + 1n);
-          out[i] = { partition, offset: offset.toString(), seq: seqFromOffset(offset) };
-        }
-        return out;
+        return appended;
       } catch (err) {
         await tx.abort().catch(() => {});
         throw err;
@@ -190,16 +191,13 @@ export class KafkaMessageLog implements MessageLog {
   private async transactional(): Promise<Producer> {
     if (this.txProducer) return this.txProducer;
     // kafkajs has no KIP-447 fencing by group metadata: the transactional id must be unique per producer.
-    const producer = this.opts.kafka.producer({
-      ...PRODUCER_OPTIONS,
-      transactionalId: `chat-${this.opts.instanceId}-${randomUUID()}`,
-    });
+    const producer = this.opts.kafka.producer({ ...PRODUCER_OPTIONS, transactionalId: `chat-${this.opts.instanceId}-${randomUUID()}` });
     await producer.connect();
     this.txProducer = producer;
     return producer;
   }
 
-  async publish(topic: string, key: string, value: unknown, headers?: Record<string, string>): Promise<void> {
+  async publish(topic: string, key: string, value: string | Buffer | object, headers?: Record<string, string>): Promise<void> {
     await this.producer.send({
       topic,
       acks: -1,
@@ -235,30 +233,33 @@ export class KafkaMessageLog implements MessageLog {
   }
 }
 
-
-export interface KafkaConsumerGroupOptions {
+export interface KafkaConsumerGroupsOptions {
   kafka: Kafka;
-  groupId: string;
-  topic: string;
-  handler: BatchHandler;
   log: Logger;
   metrics: Metrics;
-  /** Dead-letter producer; when absent, a poison record blocks its partition (retried forever). */
-  deadLetter?: MessageLog;
+  /** Where poison records go (chat.messages.dlt). */
+  deadLetter: Pick<MessageLog, 'publish'>;
   sessionTimeoutMs: number;
-  /** Attempts for a non-transient failure before dead-lettering. */
   maxAttempts?: number;
   backoffMs?: number;
   concurrency?: number;
 }
 
+export class KafkaConsumerGroups implements ConsumerGroups {
+  constructor(private readonly opts: KafkaConsumerGroupsOptions) {}
+
+  create(options: ConsumerGroupOptions): ConsumerGroup {
+    return new KafkaConsumerGroup({ ...this.opts, ...options, log: this.opts.log.child({ group: options.groupId }) });
+  }
+}
+
+type KafkaConsumerGroupOptions = KafkaConsumerGroupsOptions & ConsumerGroupOptions;
+
 /**
- * A consumer group that commits a partition's offset only after the handler made the batch
- * durable. Transient failures (a service down) are retried without end and without committing;
- * other failures are retried `maxAttempts` times per record, then the record goes to the
- * dead-letter topic with the error, attempt count and source coordinates, and the partition goes on.
+ * A consumer group that commits a partition's offset only after the handler made the batch durable (see
+ * runBatch for retries, poison isolation and dead letters). A crashed kafkajs consumer is replaced.
  */
-export class KafkaConsumerGroup implements ConsumerGroup {
+class KafkaConsumerGroup implements ConsumerGroup {
   private consumer: Consumer;
   private stopping = false;
   private crashed = false;
@@ -267,7 +268,10 @@ export class KafkaConsumerGroup implements ConsumerGroup {
     this.consumer = this.create();
   }
 
-  /** false while the consumer is down after a crash (reported by /readyz). */
+  get groupId(): string {
+    return this.opts.groupId;
+  }
+
   get healthy(): boolean {
     return !this.crashed;
   }
@@ -288,15 +292,16 @@ export class KafkaConsumerGroup implements ConsumerGroup {
 
   async start(): Promise<void> {
     const consumer = this.consumer;
+    const { log, groupId, metrics } = this.opts;
     const { GROUP_JOIN, CRASH } = consumer.events;
     consumer.on(GROUP_JOIN, ({ payload }) => {
       this.crashed = false;
-      this.opts.log.info({ groupId: payload.groupId, partitions: payload.memberAssignment, durationMs: payload.duration }, 'consumer group joined');
+      log.info({ groupId: payload.groupId, partitions: payload.memberAssignment, durationMs: payload.duration }, 'consumer group joined');
     });
     consumer.on(CRASH, ({ payload }) => {
-      this.opts.log.error({ err: payload.error, groupId: payload.groupId, restart: payload.restart }, 'consumer crashed');
-      // kafkajs restarts by itself only after retriable errors; any other crash would leave the
-      // group without this member for good. Start over with a fresh consumer instead.
+      log.error({ err: payload.error, groupId: payload.groupId, restart: payload.restart }, 'consumer crashed');
+      // kafkajs restarts by itself only after retriable errors; any other crash would leave the group without
+      // this member for good. Start over with a fresh consumer instead.
       if (!payload.restart && !this.stopping && consumer === this.consumer) {
         this.crashed = true;
         setTimeout(() => void this.restart(consumer), 1000);
@@ -304,6 +309,20 @@ export class KafkaConsumerGroup implements ConsumerGroup {
     });
     await this.consumer.connect();
     await this.consumer.subscribe({ topic: this.opts.topic, fromBeginning: true });
+    const runner = {
+      groupId,
+      handler: this.opts.handler,
+      maxAttempts: this.opts.maxAttempts,
+      backoffMs: this.opts.backoffMs,
+      deadLetter: (record: ConsumedRecord, headers: Record<string, string>) =>
+        this.opts.deadLetter.publish(TOPICS.deadLetter, record.key ?? '', record.value ?? '', headers),
+      onDeadLettered: (record: ConsumedRecord, err: unknown) => {
+        log.error({ err, groupId, partition: record.partition, offset: record.offset }, 'record dead-lettered');
+        metrics.deadLettered.inc({ group: groupId });
+      },
+      onTransientFailure: (err: unknown, attempt: number) =>
+        log.warn({ err, groupId, attempt }, 'consumer batch failed on an unavailable service; retrying'),
+    };
     await this.consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
@@ -320,8 +339,8 @@ export class KafkaConsumerGroup implements ConsumerGroup {
           ),
         }));
         if (records.length === 0) return;
-        // A heartbeat that reports a rebalance (or an unknown member) means this batch is no
-        // longer ours: stop working on it and commit nothing; the next owner redoes it idempotently.
+        // A heartbeat that reports a rebalance (or an unknown member) means this batch is no longer ours: stop
+        // working on it and commit nothing; the next owner redoes it idempotently.
         let lost = false;
         const beat = async () => {
           try {
@@ -331,23 +350,20 @@ export class KafkaConsumerGroup implements ConsumerGroup {
           }
         };
         const alive = () => !lost && isRunning() && !isStale() && !this.stopping;
-        const done = await this.process(records, beat, alive);
+        const done = await runBatch(records, runner, { beat, alive });
         if (!done || !alive()) return;
         const last = records[records.length - 1]!;
         resolveOffset(last.offset);
         try {
-          await this.consumer.commitOffsets([
-            { topic: batch.topic, partition: batch.partition, offset: (BigInt(last.offset) + 1n).toString() },
-          ]);
+          await this.consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: (BigInt(last.offset) + 1n).toString() }]);
         } catch (err) {
           if (!isMembershipError(err)) throw err;
-          // Evicted while working (e.g. a long retry): the work is durable and idempotent; the
-          // partition's next owner starts from the last commit and skips what is already stored.
-          this.opts.log.warn({ err, groupId: this.opts.groupId, partition: batch.partition }, 'offset commit lost to a rebalance');
+          // Evicted while working (e.g. a long retry): the work is durable and idempotent; the partition's next
+          // owner starts from the last commit and skips what is already stored.
+          log.warn({ err, groupId, partition: batch.partition }, 'offset commit lost to a rebalance');
           return;
         }
-        this.opts.metrics.consumerLag.set({ group: this.opts.groupId }, Number(batch.offsetLag()));
-        this.opts.metrics.consumedRecords.inc({ group: this.opts.groupId }, records.length);
+        metrics.consumedRecords.inc({ group: groupId }, records.length);
       },
     });
   }
@@ -365,60 +381,6 @@ export class KafkaConsumerGroup implements ConsumerGroup {
     }
   }
 
-  /**
-   * Runs the handler over records in order. Transient failures are retried without end; on any
-   * other failure the records are split in halves and retried (a poison record is isolated in
-   * O(log n) handler calls); a single record that fails `maxAttempts` times is dead-lettered.
-   * Returns false when the batch was abandoned (stopping or rebalanced).
-   */
-  private async process(records: ConsumedRecord[], beat: () => Promise<void>, alive: () => boolean): Promise<boolean> {
-    const { handler, log, groupId } = this.opts;
-    const maxAttempts = this.opts.maxAttempts ?? 3;
-    const backoff = this.opts.backoffMs ?? 200;
-    let lastErr: unknown;
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await handler(records);
-        await beat();
-        return true;
-      } catch (err) {
-        lastErr = err;
-        if (!alive()) return false;
-        if (isTransientError(err)) {
-          log.warn({ err, groupId, attempt }, 'consumer batch failed on an unavailable service; retrying');
-          await sleep(Math.min(5000, backoff * 2 ** Math.min(attempt, 5)));
-          await beat();
-          if (!alive()) return false;
-          attempt = 0;
-          continue;
-        }
-        if (records.length > 1 || attempt >= maxAttempts) break;
-        await sleep(backoff * 2 ** (attempt - 1));
-        await beat();
-        if (!alive()) return false;
-      }
-    }
-    if (records.length > 1) {
-      const mid = Math.ceil(records.length / 2);
-      return (await this.process(records.slice(0, mid), beat, alive)) && (await this.process(records.slice(mid), beat, alive));
-    }
-    const record = records[0]!;
-    if (!this.opts.deadLetter) throw lastErr;
-    log.error({ err: lastErr, groupId, partition: record.partition, offset: record.offset }, 'record dead-lettered');
-    await this.opts.deadLetter.publish(TOPICS.deadLetter, record.key ?? '', record.value ?? '', {
-      ...record.headers,
-      'x-error': String((lastErr as Error).message ?? lastErr).slice(0, 500),
-      'x-attempts': String(maxAttempts),
-      'x-consumer-group': groupId,
-      'x-source-topic': record.topic,
-      'x-source-partition': String(record.partition),
-      'x-source-offset': record.offset,
-    });
-    this.opts.metrics.deadLettered.inc({ group: groupId });
-    await beat();
-    return true;
-  }
-
   async close(): Promise<void> {
     this.stopping = true;
     // disconnect() leaves the group at once, so the partitions move without waiting for the session timeout.
@@ -426,16 +388,13 @@ export class KafkaConsumerGroup implements ConsumerGroup {
   }
 }
 
+const MEMBERSHIP_TYPES = new Set(['REBALANCE_IN_PROGRESS', 'UNKNOWN_MEMBER_ID', 'ILLEGAL_GENERATION', 'NOT_COORDINATOR']);
+
 /** Errors that mean this consumer no longer owns its partitions (kafkajs may wrap them). */
 function isMembershipError(err: unknown): boolean {
-  for (let e: unknown = err, depth = 0; e && depth < 5; e = (e as { cause?: unknown; originalError?: unknown }).cause ?? (e as { originalError?: unknown }).originalError, depth++) {
-    const type = (e as { type?: unknown }).type;
-    if (type === 'REBALANCE_IN_PROGRESS' || type === 'UNKNOWN_MEMBER_ID' || type === 'ILLEGAL_GENERATION' || type === 'NOT_COORDINATOR') return true;
-    if (/rebalanc|not aware of this member|generation/i.test(String((e as { message?: unknown }).message ?? ''))) return true;
+  for (const e of causes(err, 5)) {
+    if (MEMBERSHIP_TYPES.has(String(e.type))) return true;
+    if (/rebalanc|not aware of this member|generation/i.test(String(e.message ?? ''))) return true;
   }
   return false;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }

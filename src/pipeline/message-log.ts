@@ -1,5 +1,7 @@
-// The message log port: the durable, per-room ordered log every message passes through.
-import type { ChatMessage, NewMessage } from '../chat/model.js';
+// The message log port: the durable, per-room ordered log every message passes through, and its consumer groups.
+import type { Appended, NewMessage } from '../shared/model.js';
+
+export type { Appended } from '../shared/model.js';
 
 export const TOPICS = {
   messages: 'chat.messages',
@@ -7,17 +9,10 @@ export const TOPICS = {
   deadLetter: 'chat.messages.dlt',
 } as const;
 
-export interface Appended {
-  partition: number;
-  offset: string;
-  /** offset + 1: the message's place in its room. */
-  seq: string;
-}
-
 /**
- * Guarantees: a room's messages are appended to one partition in the order `append` is called per
- * caller; once `append` resolves the record is durable (acks=all, idempotent producer) and its seq
- * is final. Consumers may see a record more than once (after a crash or a rebalance): they must be
+ * Guarantees: a room's messages are appended to one partition in the order `append` is called; once `append`
+ * resolves the record is durable (Kafka: acks=all, idempotent producer; embedded: written to the data folder)
+ * and its seq is final. Consumers may see a record more than once (after a crash or a rebalance): they must be
  * idempotent on message id.
  */
 export interface MessageLog {
@@ -26,13 +21,12 @@ export interface MessageLog {
   appendAtomically(messages: readonly NewMessage[]): Promise<Appended[]>;
   /** The highest seq the room's partition can hold right now (its end offset). */
   latestSeq(roomId: string): Promise<string>;
-  /** Appends any JSON record to another topic (read receipts, dead letters), keyed for ordering. */
-  publish(topic: string, key: string, value: unknown, headers?: Record<string, string>): Promise<void>;
+  /** Appends any record to another topic (read receipts, dead letters), keyed for ordering. */
+  publish(topic: string, key: string, value: string | Buffer | object, headers?: Record<string, string>): Promise<void>;
+  /** Throws when the log is unreachable (readiness). */
+  ping(): Promise<void>;
   close(): Promise<void>;
 }
-
-/** One consumed chat message, with the coordinates of its record. */
-export type ConsumedMessage = ChatMessage;
 
 export interface ConsumedRecord {
   topic: string;
@@ -44,15 +38,28 @@ export interface ConsumedRecord {
 }
 
 /**
- * Processes a batch of records of one partition, in order. Offsets are committed only after it
- * resolves; if it throws, the batch is retried (and after the retry budget the failing record goes
- * to the dead-letter topic), so handlers must be idempotent.
+ * Processes a batch of records of one partition, in order. Offsets are committed only after it resolves; if it
+ * throws, the batch is retried (and after the retry budget the failing record goes to the dead-letter topic),
+ * so handlers must be idempotent.
  */
 export type BatchHandler = (records: readonly ConsumedRecord[]) => Promise<void>;
 
+export interface ConsumerGroupOptions {
+  groupId: string;
+  topic: string;
+  handler: BatchHandler;
+}
+
 export interface ConsumerGroup {
+  readonly groupId: string;
   /** false while the group's consumer is down (after a crash, until it has rejoined). */
   readonly healthy: boolean;
   start(): Promise<void>;
+  /** Leaves the group at once (its partitions move to the other members without waiting for a timeout). */
   close(): Promise<void>;
+}
+
+/** Makes consumer groups on the same log (every group gets every record of its topic). */
+export interface ConsumerGroups {
+  create(options: ConsumerGroupOptions): ConsumerGroup;
 }

@@ -1,8 +1,15 @@
-// The notify consumer group: for members with no live session anywhere, a notification row
-// (GET /api/notifications), idempotent on (user, message); for members who are online, a fresh
-// `unread` count on their notification queue.
-import type { EventPublisher } from '../chat/ports.js';
+// The notify consumer group: for members with no live session anywhere, a notification row (GET
+// /api/notifications), idempotent on (user, message); for members who are online, a fresh `unread` count (with
+// the room's last message) on their notification queue.
+//
+// Unread counts are kept incrementally, per room and member, in this consumer's memory: a partition's records
+// arrive in order, so each batch only adds its own messages. The store is asked (one COUNT query for all of them)
+// only when a member's count is unknown here or their read position moved since — never per message or per batch
+// for a member who is just receiving. After a gap in the partition's offsets (a rebalance, a restart) the
+// partition's counts are dropped and rebuilt the same way.
+import type { Events } from '../chat/events.js';
 import type { Presence } from '../counters/presence.js';
+import { toView, type ChatMessage } from '../shared/model.js';
 import type { Store } from '../store/store.js';
 import type { BatchHandler } from './message-log.js';
 import { decodeChatRecord } from './records.js';
@@ -11,46 +18,111 @@ export const NOTIFY_GROUP = 'chat-notify';
 
 export interface NotifyDeps {
   store: Pick<Store, 'memberIds' | 'insertNotifications' | 'countUnreadBefore'>;
-  presence: Presence;
-  events: EventPublisher;
-  /** Members' read positions in a room (Redis, falling back to PostgreSQL). */
+  presence: Pick<Presence, 'onlineUsers'>;
+  events: Pick<Events, 'userQuietly'>;
+  /** Members' read positions as cached (Redis), or null when the cache lost the room. One round trip. */
+  cachedPositions(roomId: string): Promise<Map<string, string> | null>;
+  /** Members' read positions from the store merged with the cache (reloads the cache). */
   positions(roomId: string): Promise<Map<string, string>>;
+  /** Rooms whose counts are kept in memory (least recently used beyond it are dropped). */
+  maxRooms?: number;
+}
+
+interface MemberCount {
+  /** Unread messages up to and including the room's last counted seq. */
+  count: number;
+  /** The read position the count was computed from. */
+  readSeq: bigint;
+}
+
+interface RoomCounts {
+  partition: number;
+  members: Map<string, MemberCount>;
 }
 
 export function notifyHandler(deps: NotifyDeps): BatchHandler {
   const { store, presence, events } = deps;
+  const maxRooms = deps.maxRooms ?? 50_000;
+  const rooms = new Map<string, RoomCounts>();
+  /** Per partition: the offset of the last record counted (continuity check). */
+  const lastOffset = new Map<number, bigint>();
+
   return async (records) => {
+    if (records.length === 0) return;
+    const partition = records[0]!.partition;
+    const first = BigInt(records[0]!.offset);
+    // A gap (or a redelivery) in the partition: counts of its rooms can no longer be trusted.
+    if (lastOffset.get(partition) !== first - 1n) {
+      for (const [roomId, r] of rooms) if (r.partition === partition) rooms.delete(roomId);
+    }
     const messages = records.map(decodeChatRecord);
-    const members = await store.memberIds([...new Set(messages.map((m) => m.roomId))]);
-    const everyone = [...new Set([...members.values()].flat())];
-    const online = await presence.onlineUsers(everyone);
+    const byRoom = new Map<string, ChatMessage[]>();
+    for (const m of messages) {
+      const list = byRoom.get(m.roomId);
+      if (list) list.push(m);
+      else byRoom.set(m.roomId, [m]);
+    }
+    const members = await store.memberIds([...byRoom.keys()]);
+    const online = await presence.onlineUsers([...new Set([...members.values()].flat())]);
+
+    // Offline members: a notification row per message (idempotent on user and message).
     const rows = [];
     for (const m of messages) {
       for (const userId of members.get(m.roomId) ?? []) {
-        if (userId === m.senderId || online.has(userId)) continue;
-        rows.push({ userId, roomId: m.roomId, messageId: m.id, seq: m.seq, senderId: m.senderId, preview: m.content.slice(0, 100) });
+        if (userId !== m.senderId && !online.has(userId)) {
+          rows.push({ userId, roomId: m.roomId, messageId: m.id, seq: m.seq, senderId: m.senderId, preview: m.content.slice(0, 100) });
+        }
       }
     }
     await store.insertNotifications(rows);
 
-    // Unread = stored messages before this batch + this batch's own (the persist group may not
-    // have stored the batch yet; this group never writes messages, so killing persist proves persist).
-    const items: Array<{ roomId: string; userId: string; afterSeq: string; extra: number }> = [];
-    for (const roomId of new Set(messages.map((m) => m.roomId))) {
-      const inRoom = messages.filter((m) => m.roomId === roomId);
-      const targets = (members.get(roomId) ?? []).filter((u) => online.has(u));
+    // Online members: counts, initialised from the store only where unknown or where the reader moved.
+    const updates: Array<{ roomId: string; userId: string; list: ChatMessage[]; readSeq: bigint; base: number | null }> = [];
+    for (const [roomId, list] of byRoom) {
+      const roomMembers = members.get(roomId) ?? [];
+      const targets = roomMembers.filter((u) => online.has(u));
+      let room = rooms.get(roomId);
+      if (room) rooms.delete(roomId); // re-inserted below: most recently used last
+      room ??= { partition, members: new Map() };
+      rooms.set(roomId, room);
+      // Offline members are not counted here: their counts are rebuilt when they are next online.
+      for (const userId of room.members.keys()) if (!online.has(userId)) room.members.delete(userId);
       if (targets.length === 0) continue;
-      const positions = await deps.positions(roomId);
+      let positions = await deps.cachedPositions(roomId).catch(() => null);
+      if (!positions || targets.some((u) => !positions!.has(u))) positions = await deps.positions(roomId);
       for (const userId of targets) {
-        const pos = BigInt(positions.get(userId) ?? '0');
-        const extra = inRoom.filter((m) => m.senderId !== userId && BigInt(m.seq) > pos).length;
-        if (extra === 0) continue; // nothing new for this member (their own messages)
-        items.push({ roomId, userId, afterSeq: positions.get(userId) ?? '0', extra });
+        const readSeq = BigInt(positions.get(userId) ?? '0');
+        const known = room.members.get(userId);
+        updates.push({ roomId, userId, list, readSeq, base: known && known.readSeq === readSeq ? known.count : null });
       }
     }
-    const before = await store.countUnreadBefore(items.map((it) => ({ ...it, beforeSeq: messages.find((m) => m.roomId === it.roomId)!.seq })));
-    const counts = items.map((it, i) => (before[i] ?? 0) + it.extra);
+    const unknown = updates.filter((u) => u.base === null);
+    const counted = await store.countUnreadBefore(
+      unknown.map((u) => ({ roomId: u.roomId, userId: u.userId, afterSeq: u.readSeq.toString(), beforeSeq: u.list[0]!.seq })),
+    );
+    unknown.forEach((u, i) => (u.base = counted[i] ?? 0));
+
+    const sends: Array<Promise<void>> = [];
+    for (const u of updates) {
+      const added = u.list.filter((m) => m.senderId !== u.userId && BigInt(m.seq) > u.readSeq).length;
+      const count = u.base! + added;
+      rooms.get(u.roomId)!.members.set(u.userId, { count, readSeq: u.readSeq });
+      if (added === 0) continue; // nothing new for this member (their own messages)
+      const last = u.list[u.list.length - 1]!;
+      const ids = members.get(u.roomId) ?? [];
+      sends.push(
+        events.userQuietly(u.userId, 'unread', {
+          roomId: u.roomId,
+          unreadCount: count,
+          lastReadSeq: u.readSeq.toString(),
+          upToSeq: last.seq,
+          lastMessage: toView(last, ids.length - (ids.includes(last.senderId) ? 1 : 0)),
+        }),
+      );
+    }
     // Ephemeral: a lost update is corrected by the next one or by GET /api/rooms.
-    await Promise.allSettled(items.map((it, i) => events.userEvent(it.userId, 'unread', { roomId: it.roomId, unreadCount: counts[i] ?? 0 })));
+    await Promise.all(sends);
+    lastOffset.set(partition, BigInt(records[records.length - 1]!.offset));
+    while (rooms.size > maxRooms) rooms.delete(rooms.keys().next().value!);
   };
 }

@@ -1,7 +1,7 @@
 // Decoding chat.messages records: a record that does not decode is poison (dead-lettered, never retried forever).
 import { z } from 'zod';
-import type { ChatMessage } from '../chat/model.js';
-import { seqFromOffset } from '../chat/model.js';
+import type { ChatMessage } from '../shared/model.js';
+import { seqFromOffset } from '../shared/model.js';
 import type { ConsumedRecord } from './message-log.js';
 
 const id = z.string().regex(/^\d{1,19}$/);

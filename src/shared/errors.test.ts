@@ -1,29 +1,36 @@
 // The error-code registry against the contract: the STOMP ERROR `message` codes, HTTP statuses, kebab-case.
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { AppError, ERROR_CODES, STOMP_ERROR_CODES, appError } from './errors.js';
 
-// Copied from API.md ("ERROR frames carry a short `message` header — ..."): the repository keeps no copy of the
-// contract to parse at run time, so the list lives here. Keep it in step with the contract.
-const API_STOMP_ERROR_CODES = [
-  'unauthorized',
-  'forbidden',
-  'bad-frame',
-  'frame-too-large',
-  'unknown-destination',
-  'rate-limited',
-  'invalid-message',
-  'server-unavailable',
-];
+// The contract itself (API.md at the repository root) is parsed, so the registry cannot drift from it.
+const API = readFileSync(fileURLToPath(new URL('../../API.md', import.meta.url)), 'utf8');
 
-// REST codes API.md names with their status.
-const API_REST_CODES: Record<string, number> = {
-  'email-taken': 409,
-  'invalid-credentials': 401,
-  unauthorized: 401,
-  forbidden: 403,
-};
+/** The STOMP ERROR codes of API.md: the backquoted words of "ERROR frames carry a short `message` header — …". */
+function apiStompCodes(): string[] {
+  const m = /ERROR frames carry a short `message` header — ([^\n]+(?:\n[^\n]+)?)/.exec(API);
+  if (!m) throw new Error('API.md no longer lists the STOMP ERROR codes where this test looks for them');
+  const list = m[1]!.split(' — ')[0]!;
+  return [...list.matchAll(/`([a-z-]+)`/g)].map((x) => x[1]!);
+}
+
+/** REST codes API.md names together with their HTTP status: "409 `email-taken`", "401 `invalid-credentials`", … */
+function apiRestCodes(): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const m of API.matchAll(/\b([45]\d\d) `([a-z]+(?:-[a-z]+)*)`/g)) out[m[2]!] = Number(m[1]);
+  return out;
+}
+
+const API_STOMP_ERROR_CODES = apiStompCodes();
+const API_REST_CODES = apiRestCodes();
 
 describe('error codes', () => {
+  it('API.md is parsed: it names the eight STOMP codes and the REST codes with statuses', () => {
+    expect(API_STOMP_ERROR_CODES).toHaveLength(8);
+    expect(API_REST_CODES).toMatchObject({ 'email-taken': 409, 'invalid-credentials': 401, 'rate-limited': 429, forbidden: 403 });
+  });
+
   it('STOMP_ERROR_CODES is exactly the list of API.md', () => {
     expect([...STOMP_ERROR_CODES].sort()).toEqual([...API_STOMP_ERROR_CODES].sort());
     expect(new Set(STOMP_ERROR_CODES).size).toBe(STOMP_ERROR_CODES.length);

@@ -52,3 +52,12 @@ export class AppError extends Error {
 export function appError(code: ErrorCode, message: string, field?: string, cause?: unknown): AppError {
   return new AppError(code, message, field, cause === undefined ? undefined : { cause });
 }
+
+/** STOMP ERRORs use API.md's short list; REST-only codes map to the nearest (a missing room is `forbidden`). */
+export function toStompCode(code: ErrorCode): ErrorCode {
+  if ((STOMP_ERROR_CODES as readonly string[]).includes(code)) return code;
+  if (code === 'not-found') return 'forbidden';
+  if (code === 'invalid-credentials') return 'unauthorized';
+  if (code === 'invalid-request' || code === 'conflict') return 'invalid-message';
+  return 'server-unavailable';
+}

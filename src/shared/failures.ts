@@ -1,16 +1,18 @@
-// Tells an infrastructure outage (retry forever, commit nothing) from a poison record (retry a few
-// times, then dead-letter it). Getting this wrong either loses messages to the DLT during a
-// PostgreSQL restart or blocks a partition forever behind one bad record.
+// Classifying failures: an infrastructure outage (retry, commit nothing, answer 503) versus a bad input or a
+// poison record (fail fast). Getting this wrong either loses messages to the DLT during a PostgreSQL restart or
+// blocks a partition forever behind one bad record.
 
-const TRANSIENT_NODE_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ETIMEDOUT',
-  'EPIPE',
-  'EHOSTUNREACH',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-]);
+/** The error and its causes, outermost first (follows `cause` and kafkajs' `originalError`), at most `depth`. */
+export function* causes(err: unknown, depth = 6): Generator<Record<string, unknown>> {
+  let e: unknown = err;
+  for (let i = 0; e && typeof e === 'object' && i < depth; i++) {
+    const obj = e as Record<string, unknown>;
+    yield obj;
+    e = obj.cause ?? obj.originalError;
+  }
+}
+
+const TRANSIENT_NODE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
 
 /** PostgreSQL SQLSTATE classes/codes that mean "the server is not available right now". */
 function isTransientSqlState(code: string): boolean {
@@ -25,18 +27,16 @@ function isTransientSqlState(code: string): boolean {
   );
 }
 
+const TRANSIENT_MESSAGE =
+  /Connection terminated|Connection is closed|connect ECONNREFUSED|timeout exceeded when trying to connect|Client has encountered a connection error|MaxRetriesPerRequest|KafkaJS.*(Connection|broker|timeout)/i;
+
+/** True when `err` (or one of its causes) says a dependency is unavailable, not that the input was bad. */
 export function isTransientError(err: unknown): boolean {
-  for (let e: unknown = err, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
-    const code = (e as { code?: unknown }).code;
+  for (const e of causes(err)) {
+    const code = e.code;
     if (typeof code === 'string' && (TRANSIENT_NODE_CODES.has(code) || isTransientSqlState(code))) return true;
-    const message = String((e as { message?: unknown }).message ?? '');
-    if (
-      /Connection terminated|Connection is closed|connect ECONNREFUSED|timeout exceeded when trying to connect|Client has encountered a connection error|MaxRetriesPerRequest|KafkaJS.*(Connection|broker|timeout)/i.test(
-        message,
-      )
-    )
-      return true;
-    if ((e as { retriable?: unknown }).retriable === true) return true;
+    if (TRANSIENT_MESSAGE.test(String(e.message ?? ''))) return true;
+    if (e.retriable === true) return true;
   }
   return false;
 }

@@ -2,6 +2,8 @@
 
 export type MessageType = 'TEXT' | 'IMAGE' | 'SYSTEM';
 export type RoomType = 'DIRECT' | 'GROUP';
+/** private: joined by invitation only (the default); public: any user may join. DIRECT rooms are private. */
+export type RoomVisibility = 'private' | 'public';
 export type UserStatus = 'ONLINE' | 'OFFLINE';
 
 export interface User {
@@ -16,6 +18,7 @@ export interface Room {
   id: string;
   name: string;
   type: RoomType;
+  visibility: RoomVisibility;
   createdBy: string;
   createdAt: string;
 }
@@ -29,6 +32,14 @@ export interface NewMessage {
   content: string;
   idempotencyKey: string | null;
   createdAt: string;
+}
+
+/** Where the log put a message. */
+export interface Appended {
+  partition: number;
+  offset: string;
+  /** offset + 1: the message's place in its room. */
+  seq: string;
 }
 
 /** A message with its place in the room's order. seq = partition offset + 1. */
@@ -64,9 +75,23 @@ export function seqFromOffset(offset: string | bigint): string {
 
 const MAX_BIGINT = 9_223_372_036_854_775_807n;
 
-/** A decimal that fits PostgreSQL's bigint (ids and seqs). */
+/** A decimal that fits PostgreSQL's bigint (seqs: leading zeros allowed, "0" means "from the start"). */
 export function isDecimalId(s: string): boolean {
   return /^\d{1,19}$/.test(s) && BigInt(s) <= MAX_BIGINT;
+}
+
+/**
+ * The one spelling of a row id (user, room): a positive decimal without leading zeros that fits bigint.
+ * Ids are parsed once at the edge with this, so "007" can never name room 7 by another key (caches,
+ * channel names and membership lookups all use the canonical string).
+ */
+export function isCanonicalId(s: string): boolean {
+  return /^[1-9]\d{0,18}$/.test(s) && BigInt(s) <= MAX_BIGINT;
+}
+
+/** A seq in its canonical spelling ("007" -> "7"); the input must satisfy isDecimalId. */
+export function canonicalSeq(s: string): string {
+  return BigInt(s).toString();
 }
 
 /** The JSON `message` of API.md for a stored or just-appended message. */

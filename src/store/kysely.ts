@@ -1,8 +1,8 @@
 // The store on PostgreSQL through Kysely. Bigints stay strings; times leave as ISO-8601 strings.
 import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
-import type { ChatMessage, MemberView, Room } from '../chat/model.js';
-import { appError } from '../errors.js';
+import type { ChatMessage, MemberView, Room, RoomVisibility } from '../shared/model.js';
+import { appError } from '../shared/errors.js';
 import type { Database, MessageRow, RoomRow, UserRow } from './schema.js';
 import type { Notification, NotificationInput, RoomSummary, Store, UserWithSecret } from './store.js';
 
@@ -27,8 +27,8 @@ function toUser(r: UserRow): UserWithSecret {
   };
 }
 
-function toRoom(r: Pick<RoomRow, 'id' | 'name' | 'type' | 'created_by' | 'created_at'>): Room {
-  return { id: r.id, name: r.name, type: r.type, createdBy: r.created_by, createdAt: iso(r.created_at)! };
+function toRoom(r: Pick<RoomRow, 'id' | 'name' | 'type' | 'visibility' | 'created_by' | 'created_at'>): Room {
+  return { id: r.id, name: r.name, type: r.type, visibility: r.visibility, createdBy: r.created_by, createdAt: iso(r.created_at)! };
 }
 
 function toMessage(r: MessageRow): ChatMessage {
@@ -140,11 +140,11 @@ export class KyselyStore implements Store {
     return rows.map((r) => r.id);
   }
 
-  async createGroupRoom(createdBy: string, name: string, memberIds: readonly string[]) {
+  async createGroupRoom(createdBy: string, name: string, memberIds: readonly string[], visibility: RoomVisibility) {
     return this.db.transaction().execute(async (trx) => {
       const room = await trx
         .insertInto('chat_rooms')
-        .values({ name, type: 'GROUP', created_by: createdBy })
+        .values({ name, type: 'GROUP', created_by: createdBy, visibility })
         .returningAll()
         .executeTakeFirstOrThrow();
       const all = [...new Set([createdBy, ...memberIds])];
@@ -198,6 +198,45 @@ export class KyselyStore implements Store {
     return row !== undefined;
   }
 
+  async areMembers(pairs: ReadonlyArray<{ roomId: string; userId: string }>) {
+    if (pairs.length === 0) return [];
+    const rows = await sql<{ i: number }>`
+      SELECT q.i FROM unnest(${pairs.map((p) => p.roomId)}::bigint[], ${pairs.map((p) => p.userId)}::bigint[])
+             WITH ORDINALITY AS q(room_id, user_id, i)
+      WHERE EXISTS (SELECT 1 FROM chat_room_members m WHERE m.room_id = q.room_id AND m.user_id = q.user_id)`.execute(this.db);
+    const out = new Array<boolean>(pairs.length).fill(false);
+    for (const r of rows.rows) out[Number(r.i) - 1] = true;
+    return out;
+  }
+
+  async invite(roomId: string, userId: string, invitedBy: string) {
+    await this.db
+      .insertInto('room_invitations')
+      .values({ room_id: roomId, user_id: userId, invited_by: invitedBy })
+      .onConflict((oc) => oc.columns(['room_id', 'user_id']).doNothing())
+      .execute();
+  }
+
+  async isInvited(roomId: string, userId: string) {
+    const row = await this.db
+      .selectFrom('room_invitations')
+      .select('room_id')
+      .where('room_id', '=', roomId)
+      .where('user_id', '=', userId)
+      .executeTakeFirst();
+    return row !== undefined;
+  }
+
+  async countRoomsCreatedSince(userId: string, since: Date) {
+    const row = await this.db
+      .selectFrom('chat_rooms')
+      .select((eb) => eb.fn.countAll<string>().as('n'))
+      .where('created_by', '=', userId)
+      .where('created_at', '>=', since)
+      .executeTakeFirst();
+    return Number(row?.n ?? 0);
+  }
+
   async memberIds(roomIds: readonly string[]) {
     const out = new Map<string, string[]>();
     if (roomIds.length === 0) return out;
@@ -232,6 +271,7 @@ export class KyselyStore implements Store {
   }
 
   async addMember(roomId: string, userId: string) {
+    await this.db.deleteFrom('room_invitations').where('room_id', '=', roomId).where('user_id', '=', userId).execute();
     // A new member has read everything before joining: unread starts at the join point.
     const res = await this.db
       .insertInto('chat_room_members')
@@ -259,8 +299,8 @@ export class KyselyStore implements Store {
     return rows.map((r) => r.room_id);
   }
 
-  async listRoomsForUser(userId: string): Promise<RoomSummary[]> {
-    const rows = await this.db
+  async listRoomsForUser(userId: string, page?: { limit: number; afterId?: string | null }): Promise<RoomSummary[]> {
+    let q = this.db
       .selectFrom('chat_room_members as me')
       .innerJoin('chat_rooms as r', 'r.id', 'me.room_id')
       .leftJoinLateral(
@@ -278,6 +318,7 @@ export class KyselyStore implements Store {
         'r.id',
         'r.name',
         'r.type',
+        'r.visibility',
         'r.created_by',
         'r.created_at',
         'me.last_read_seq',
@@ -288,14 +329,21 @@ export class KyselyStore implements Store {
             .whereRef('c.room_id', '=', 'r.id')
             .as('members'),
         sql<MessageRow | null>`CASE WHEN last.id IS NULL THEN NULL ELSE to_jsonb(last) END`.as('last_message'),
+        sql<{ userId: string; nickname: string } | null>`CASE WHEN r.type = 'DIRECT' THEN (
+          SELECT json_build_object('userId', pu.id::text, 'nickname', pu.nickname)
+          FROM chat_room_members pm JOIN users pu ON pu.id = pm.user_id
+          WHERE pm.room_id = r.id AND pm.user_id <> me.user_id LIMIT 1) END`.as('peer'),
       ])
       .where('me.user_id', '=', userId)
-      .orderBy('r.id')
-      .execute();
+      .orderBy('r.id');
+    if (page?.afterId) q = q.where('r.id', '>', page.afterId);
+    if (page) q = q.limit(page.limit);
+    const rows = await q.execute();
     return rows.map((r) => ({
       ...toRoom(r),
       members: Number(r.members),
       lastReadSeq: r.last_read_seq,
+      peer: r.peer ?? null,
       lastMessage: r.last_message
         ? toMessage({
             ...r.last_message,

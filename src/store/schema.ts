@@ -23,6 +23,14 @@ export interface ChatRoomsTable {
   type: 'DIRECT' | 'GROUP';
   created_by: Int8;
   direct_key: string | null;
+  visibility: Generated<'private' | 'public'>;
+  created_at: Timestamp;
+}
+
+export interface RoomInvitationsTable {
+  room_id: Int8;
+  user_id: Int8;
+  invited_by: Int8;
   created_at: Timestamp;
 }
 
@@ -66,6 +74,7 @@ export interface Database {
   chat_room_members: ChatRoomMembersTable;
   messages: MessagesTable;
   notifications: NotificationsTable;
+  room_invitations: RoomInvitationsTable;
 }
 
 export type UserRow = Selectable<UsersTable>;

@@ -1,5 +1,5 @@
 // The store port: users, rooms, memberships, messages and notifications in durable storage.
-import type { ChatMessage, MemberView, Room, RoomType, User } from '../chat/model.js';
+import type { ChatMessage, MemberView, Room, RoomVisibility, User } from '../shared/model.js';
 
 export interface UserWithSecret extends User {
   passwordHash: string;
@@ -10,6 +10,8 @@ export interface RoomSummary extends Room {
   members: number;
   lastMessage: ChatMessage | null;
   lastReadSeq: string;
+  /** DIRECT rooms: the other member. */
+  peer: { userId: string; nickname: string } | null;
 }
 
 export interface NotificationInput {
@@ -40,17 +42,25 @@ export interface Store {
   /** Users whose stored status is ONLINE (the presence sweeper checks them against live sessions). */
   onlineUserIds(limit: number): Promise<string[]>;
 
-  createGroupRoom(createdBy: string, name: string, memberIds: readonly string[]): Promise<Room>;
+  createGroupRoom(createdBy: string, name: string, memberIds: readonly string[], visibility: RoomVisibility): Promise<Room>;
   /** One DIRECT room per unordered pair, enforced by a unique key: concurrent callers get the same room. */
   findOrCreateDirectRoom(a: string, b: string, name: string): Promise<{ room: Room; created: boolean }>;
   getRoom(id: string): Promise<Room | null>;
   isMember(roomId: string, userId: string): Promise<boolean>;
+  /** Membership of many (room, user) pairs in one round trip, in input order (the send path checks a batch at once). */
+  areMembers(pairs: ReadonlyArray<{ roomId: string; userId: string }>): Promise<boolean[]>;
+  /** Idempotent; the inviter must be checked by the caller. */
+  invite(roomId: string, userId: string, invitedBy: string): Promise<void>;
+  isInvited(roomId: string, userId: string): Promise<boolean>;
+  /** Rooms created by the user since `since` (a cap on how fast one account can create rooms and add people). */
+  countRoomsCreatedSince(userId: string, since: Date): Promise<number>;
   memberIds(roomIds: readonly string[]): Promise<Map<string, string[]>>;
   listMembers(roomId: string): Promise<MemberView[]>;
-  /** Idempotent. Returns true when the user was not a member before. */
+  /** Idempotent. Returns true when the user was not a member before; consumes the user's invitation. */
   addMember(roomId: string, userId: string): Promise<boolean>;
   removeMember(roomId: string, userId: string): Promise<boolean>;
-  listRoomsForUser(userId: string): Promise<RoomSummary[]>;
+  /** The user's rooms by id, at most `limit`, with id > `afterId` when given (room-list pagination). */
+  listRoomsForUser(userId: string, page?: { limit: number; afterId?: string | null }): Promise<RoomSummary[]>;
   roomIdsOfUser(userId: string): Promise<string[]>;
 
   /** Batch insert, idempotent on message id (and on (sender, idempotency key)); returns rows inserted. */

@@ -21,6 +21,11 @@ import { Api, type Account } from '../support/api.js';
 import { ROOT, sleep, startServer, waitFor, type ServerProc } from '../support/cluster.js';
 import { WsStomp, type Received } from '../support/stomp.js';
 
+// Group ids as the servers name them (KAFKA_GROUP_PREFIX separates runs that share a broker).
+const GROUP_PREFIX = process.env.KAFKA_GROUP_PREFIX ?? '';
+const PERSIST = `${GROUP_PREFIX}chat-persist`;
+const BROADCAST = `${GROUP_PREFIX}chat-broadcast`;
+
 const DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/chat';
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const BROKERS = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',').map((s) => s.trim()).filter(Boolean);
@@ -252,7 +257,7 @@ describe('persist consumer failure (claim 4)', () => {
       restarted();
       throw err;
     });
-    const foreign = await foreignMembers('chat-persist', [persist1]);
+    const foreign = await foreignMembers(PERSIST, [persist1]);
     await persist1.kill();
     const killedAt = Date.now();
     const ackedAtKill = sending.acks.length;
@@ -261,7 +266,7 @@ describe('persist consumer failure (claim 4)', () => {
     await sleep(200);
     const storedAtKill = await storedCount(roomId);
     // Stored but not committed: the next owner gets them again and must not store them twice.
-    const committed = await committedOffset('chat-persist', partition);
+    const committed = await committedOffset(PERSIST, partition);
     const rowsAtKill = await storedRows(roomId);
     const uncommitted = rowsAtKill.filter((r) => BigInt(r.kafka_offset) >= committed).length;
 
@@ -277,11 +282,11 @@ describe('persist consumer failure (claim 4)', () => {
     const total = conns.length * perConn;
     await waitFor(async () => (await storedCount(roomId)) >= sending.acks.length && sending.acks.length === total, 90_000, `all ${total} stored`, 50);
     const allStoredAt = Date.now();
-    await waitCommittedPast('chat-persist', roomId, sending.acks);
+    await waitCommittedPast(PERSIST, roomId, sending.acks);
     await expectExactlyOnceStored(roomId, sending, conns.length, perConn);
 
     const m = await metrics(p2);
-    const consumed = metricSum(m, 'chat_kafka_consumed_records_total', { group: 'chat-persist' });
+    const consumed = metricSum(m, 'chat_kafka_consumed_records_total', { group: PERSIST });
     const inserted = metricSum(m, 'chat_messages_persisted_total');
     const p2log = readFileSync(logOf(p2), 'utf8');
     expect(p2log).not.toMatch(/consumer crashed|uncaught exception/);
@@ -346,10 +351,10 @@ describe('persist consumer failure (claim 4)', () => {
       const sentAt = Date.now();
       await waitFor(async () => (await storedCount(roomId)) >= total, 90_000, `all ${total} stored`, 50);
       const allStoredAt = Date.now();
-      await waitCommittedPast('chat-persist', roomId, sending.acks);
+      await waitCommittedPast(PERSIST, roomId, sending.acks);
       await expectExactlyOnceStored(roomId, sending, conns.length, perConn);
       const joins = (readFileSync(logOf(p2), 'utf8').match(/consumer group joined/g) ?? []).length;
-      const foreign = await foreignMembers('chat-persist', [p2]);
+      const foreign = await foreignMembers(PERSIST, [p2]);
       fig(
         `persist rebalance: ${total} messages in ${sentAt - t0} ms; p2 started at ${joinAt} stored and joined ${p2joinedAt - t0} ms in (${ackedAtJoin} acknowledged); ` +
           `p1 left (SIGTERM) at ${leaveAt} stored / ${ackedAtLeave} acknowledged; all stored ${allStoredAt - leftAt} ms after the leave; ` +
@@ -390,7 +395,10 @@ describe('broadcast consumer failure (claim 4)', () => {
     const raw = new Redis(REDIS_URL);
     closers.push(() => raw.quit());
     const published: string[] = [];
-    raw.on('message', (_ch: string, payload: string) => published.push(String((JSON.parse(payload) as { message: { seq: string } }).message.seq)));
+    // One publish per room per batch: {"p": prevSeq, "m": [message, …]} (src/fanout/wire.ts).
+    raw.on('message', (_ch: string, payload: string) => {
+      for (const m of (JSON.parse(payload) as { m: Array<{ seq: string }> }).m) published.push(String(m.seq));
+    });
     await raw.subscribe(`chat:room:${roomId}`);
 
     // Receivers: two on each gateway.
@@ -419,7 +427,7 @@ describe('broadcast consumer failure (claim 4)', () => {
     const t0 = Date.now();
     const sending = startSending(senders, roomId, perConn, 150);
     await waitFor(() => receivers.every((r) => r.list.length >= total / 2), 60_000, 'half delivered to every receiver', 10);
-    const foreign = await foreignMembers('chat-broadcast', [b1]);
+    const foreign = await foreignMembers(BROADCAST, [b1]);
     await b1.kill();
     const killedAt = Date.now();
     const deliveredAtKill = Math.min(...receivers.map((r) => r.list.length));

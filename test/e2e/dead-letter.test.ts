@@ -25,7 +25,9 @@ const BROKERS = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',').map((
 const TOPIC = 'chat.messages';
 const DLT = 'chat.messages.dlt';
 const PARTITIONS = 6;
-const GROUPS = ['chat-broadcast', 'chat-notify', 'chat-persist'] as const; // every group consuming chat.messages
+// Every group consuming chat.messages, as the servers name them (KAFKA_GROUP_PREFIX separates runs sharing a broker).
+const P = process.env.KAFKA_GROUP_PREFIX ?? '';
+const GROUPS = [`${P}chat-broadcast`, `${P}chat-notify`, `${P}chat-persist`] as const;
 const RUN = randomUUID();
 
 interface DltRecord {
@@ -276,7 +278,7 @@ describe('poison records and the dead-letter topic (claim 4)', () => {
     const lines = text.stdout.trim().split('\n');
     expect(lines).toHaveLength(1);
     expect(lines[0]).toContain(`dlt[0]@${first} `);
-    expect(lines[0]).toMatch(new RegExp(`source=${TOPIC.replace('.', '\\.')}\\[${partition}\\]@(${poison.map((p) => p.offset).join('|')}) group=chat-\\w+ attempts=3 `));
+    expect(lines[0]).toMatch(new RegExp(`source=${TOPIC.replace('.', '\\.')}\\[${partition}\\]@(${poison.map((p) => p.offset).join('|')}) group=\\S*chat-\\w+ attempts=3 `));
     expect(lines[0]).toMatch(/error="record \d+\/\d+ is not/);
     expect(text.stderr).toContain('1 record(s)');
     const usage = await dlTool('bogus').catch((e: { code: number; stderr: string }) => e);
@@ -301,7 +303,7 @@ describe('poison records and the dead-letter topic (claim 4)', () => {
         'x-origin': 'dead-letter-test',
         'x-error': 'simulated failure that went away',
         'x-attempts': '3',
-        'x-consumer-group': 'chat-persist',
+        'x-consumer-group': `${P}chat-persist`,
         'x-source-topic': TOPIC,
         'x-source-partition': String(partition),
         'x-source-offset': '0',
@@ -320,11 +322,11 @@ describe('poison records and the dead-letter topic (claim 4)', () => {
     const r2 = JSON.parse(second.stdout.trim()) as { offset: string };
     expect(BigInt(r2.offset)).toBeGreaterThan(BigInt(r1.offset));
     // Once the persist group has committed past the second copy, it has handled it: still one row.
-    await waitFor(async () => (await committed('chat-persist')) > BigInt(r2.offset), 30_000, 'chat-persist past the second replay', 50);
+    await waitFor(async () => (await committed(`${P}chat-persist`)) > BigInt(r2.offset), 30_000, 'chat-persist past the second replay', 50);
     expect(await stored(message.id)).toEqual(rows);
     const r = await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM messages WHERE room_id = $1 AND content = $2', [roomId, message.content]);
     expect(r.rows[0]!.n).toBe(1);
-    await waitFor(async () => (await committed('chat-broadcast')) > BigInt(r2.offset), 30_000, 'chat-broadcast past the second replay', 50);
+    await waitFor(async () => (await committed(`${P}chat-broadcast`)) > BigInt(r2.offset), 30_000, 'chat-broadcast past the second replay', 50);
     const liveCopies = live.filter((m) => m.headers['message-id'] === message.id).map((m) => m.headers.seq);
     // The first live copy carries the stored seq. (The second replay is broadcast again under a new seq that
     // history does not have: see the report — the broadcast group is not idempotent on message id.)
@@ -336,7 +338,7 @@ describe('poison records and the dead-letter topic (claim 4)', () => {
   }, 120_000);
 
   it('dlt.ts replay of a record that is still poison dead-letters it again (no crash), with the replay noted', async () => {
-    const copy = fromSource(poison[0]!.offset).find((r) => r.headers['x-consumer-group'] === 'chat-persist')!;
+    const copy = fromSource(poison[0]!.offset).find((r) => r.headers['x-consumer-group'] === `${P}chat-persist`)!;
     expect(copy).toBeDefined();
     const before = await deadLettered();
     const out = await dlTool('replay', '--from-offset', copy.offset, '--limit', '1', '--json');

@@ -186,7 +186,7 @@ describe('rooms', () => {
     expectBadField(await api.call('POST', '/api/rooms', a.token, { type: 'DIRECT', peerUserId: a.id }), 'peerUserId');
     expectBadField(await api.call('POST', '/api/rooms', a.token, { type: 'DIRECT', peerUserId: '999999999999' }), 'peerUserId');
     const rooms = await api.call('GET', '/api/rooms', a.token);
-    expect(rooms.body).toEqual({ rooms: [] });
+    expect(rooms.body).toEqual({ rooms: [], nextCursor: null });
   });
 
   it('GROUP: 201 with memberIds; unknown memberIds is 400 naming memberIds and creates nothing', async () => {
@@ -204,7 +204,7 @@ describe('rooms', () => {
       await api.call('POST', '/api/rooms', lonely.token, { type: 'GROUP', name: 'Ghosts', memberIds: [b!.id, '999999999999'] }),
       'memberIds',
     );
-    expect((await api.call('GET', '/api/rooms', lonely.token)).body).toEqual({ rooms: [] });
+    expect((await api.call('GET', '/api/rooms', lonely.token)).body).toEqual({ rooms: [], nextCursor: null });
     // Without memberIds: a room of one.
     const solo = await api.call('POST', '/api/rooms', lonely.token, { type: 'GROUP', name: 'Solo' });
     expect(solo.status).toBe(201);
@@ -239,7 +239,7 @@ describe('rooms', () => {
     expect(forC.map((r: { id: string }) => r.id)).toEqual([g]);
   });
 
-  it('GET /api/rooms/:id: members with {userId, nickname, status, lastSeenAt, lastReadSeq}; 403 non-member; 404 unknown', async () => {
+  it('GET /api/rooms/:id: members with {userId, nickname, status, lastSeenAt, lastReadSeq}; 403 non-member and unknown alike', async () => {
     const [a, b] = await api.pair('detail');
     const outsider = await api.signup('outsider');
     const g = await group(a, [b]);
@@ -252,14 +252,20 @@ describe('rooms', () => {
       .sort((x, y) => Number(BigInt(x.userId) - BigInt(y.userId)));
     expect(members).toEqual(expected);
 
-    expectError(await api.call('GET', `/api/rooms/${g}`, outsider.token), 403, 'forbidden');
-    expectError(await api.call('GET', '/api/rooms/999999999999', a.token), 404, 'not-found');
+    const foreign = await api.call('GET', `/api/rooms/${g}`, outsider.token);
+    expectError(foreign, 403, 'forbidden');
+    // A room that does not exist answers exactly like a foreign one: no existence oracle.
+    const missing = await api.call('GET', '/api/rooms/999999999999', a.token);
+    expectError(missing, 403, 'forbidden');
+    expect(missing.body).toEqual(foreign.body);
   });
 
-  it('join: GROUP 200, twice harmless; DIRECT refused', async () => {
+  it('join: a public GROUP 200, twice harmless; a private one only with an invitation; DIRECT refused', async () => {
     const [a, b] = await api.pair('join');
     const joiner = await api.signup('joiner');
-    const g = await group(a, []);
+    const created = await api.call('POST', '/api/rooms', a.token, { type: 'GROUP', name: 'open', visibility: 'public' });
+    expect(created.body.visibility).toBe('public');
+    const g = created.body.id as string;
     expectError(await api.call('GET', `/api/rooms/${g}/messages`, joiner.token), 403, 'forbidden');
     const j1 = await api.call('POST', `/api/rooms/${g}/join`, joiner.token);
     expect(j1.status).toBe(200);
@@ -275,7 +281,15 @@ describe('rooms', () => {
     expect([400, 403], JSON.stringify(refused.body)).toContain(refused.status);
     expectError(refused, refused.status, refused.status === 403 ? 'forbidden' : 'invalid-request');
     expectError(await api.call('GET', `/api/rooms/${d}`, joiner.token), 403, 'forbidden');
-    expectError(await api.call('POST', '/api/rooms/999999999999/join', joiner.token), 404, 'not-found');
+    expectError(await api.call('POST', '/api/rooms/999999999999/join', joiner.token), 403, 'forbidden');
+
+    // Private (the default): 403 until a member invites the joiner.
+    const priv = await group(a, []);
+    expectError(await api.call('POST', `/api/rooms/${priv}/join`, joiner.token), 403, 'forbidden');
+    expectError(await api.call('POST', `/api/rooms/${priv}/invitations`, joiner.token, { userId: joiner.id }), 403, 'forbidden');
+    expect((await api.call('POST', `/api/rooms/${priv}/invitations`, a.token, { userId: joiner.id })).status).toBe(201);
+    expect((await api.call('POST', `/api/rooms/${priv}/join`, joiner.token)).status).toBe(200);
+    expect((await api.call('GET', `/api/rooms/${priv}/messages`, joiner.token)).status).toBe(200);
   });
 
   it('leave: 200, then history, send and detail are 403 and the room is no longer listed', async () => {
@@ -287,7 +301,7 @@ describe('rooms', () => {
     expectError(await api.call('GET', `/api/rooms/${g}/messages`, b.token), 403, 'forbidden');
     expectError(await api.send(b, g, 'after leaving'), 403, 'forbidden');
     expectError(await api.call('GET', `/api/rooms/${g}`, b.token), 403, 'forbidden');
-    expect((await api.call('GET', '/api/rooms', b.token)).body).toEqual({ rooms: [] });
+    expect((await api.call('GET', '/api/rooms', b.token)).body).toEqual({ rooms: [], nextCursor: null });
     const detail = await api.call('GET', `/api/rooms/${g}`, a.token);
     expect(detail.body.members.map((m: { userId: string }) => m.userId)).toEqual([a.id]);
   });

@@ -1,4 +1,5 @@
-// Test and bench harness: real server processes (src/main.ts under tsx) against the real services.
+// Test and bench harness: real server processes (the compiled dist/src/main.js, as `npm start` runs it) against the
+// real services, in cluster mode.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdirSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -55,10 +56,11 @@ export async function startServer(opts: StartOptions = {}): Promise<ServerProc> 
   const logFile = createWriteStream(`${LOG_DIR}/${instanceId}.log`);
   // SERVER_NODE_ARGS adds node flags to server processes, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile a bench.
   const nodeArgs = (process.env.SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  const proc = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', 'src/main.ts'], {
+  const proc = spawn(process.execPath, [...nodeArgs, '--enable-source-maps', 'dist/src/main.js'], {
     cwd: ROOT,
     env: {
       ...process.env,
+      MODE: 'cluster',
       NODE_ENV: 'test',
       PORT: String(port),
       STOMP_TCP_PORT: String(tcpPort),

@@ -1,0 +1,24 @@
+// Ephemeral events to a room's `.events` topic and to a user's notification queue (at most once, never stored).
+import type { FanoutBus } from '../fanout/fanout.js';
+import { topics } from '../fanout/fanout.js';
+
+export class Events {
+  constructor(private readonly bus: Pick<FanoutBus, 'publishEvent'>) {}
+
+  room(roomId: string, eventType: string, body: unknown): Promise<void> {
+    return this.bus.publishEvent(topics.roomEvents(roomId), { eventType, body });
+  }
+
+  user(userId: string, eventType: string, body: unknown): Promise<void> {
+    return this.bus.publishEvent(topics.user(userId), { eventType, body });
+  }
+
+  /** Best effort: an event that cannot be published is dropped (clients re-read state over REST). */
+  roomQuietly(roomId: string, eventType: string, body: unknown): Promise<void> {
+    return this.room(roomId, eventType, body).catch(() => {});
+  }
+
+  userQuietly(userId: string, eventType: string, body: unknown): Promise<void> {
+    return this.user(userId, eventType, body).catch(() => {});
+  }
+}

@@ -1,0 +1,147 @@
+// This instance's live sessions and the presence they make: a user is online while any session lives anywhere.
+// Registration is synchronous (a session that closes right after CONNECT is unregistered, never left behind);
+// the Redis side of a session's presence is a per-session chain, so "closed" can never overtake "opened".
+import type { Logger } from 'pino';
+import type { FanoutBus } from '../fanout/fanout.js';
+import type { Leases } from '../counters/leases.js';
+import type { Presence } from '../counters/presence.js';
+import type { Store } from '../store/store.js';
+import { Semaphore } from './semaphore.js';
+
+export interface RegisteredSession {
+  readonly id: string;
+  readonly user: { id: string } | null;
+  shutdown(): void;
+}
+
+export interface RegistryDeps {
+  presence: Presence;
+  store: Pick<Store, 'setUserStatus' | 'roomIdsOfUser' | 'onlineUserIds'>;
+  bus: Pick<FanoutBus, 'publishPresence'>;
+  leases: Leases;
+  instanceId: string;
+  log: Logger;
+  ttlMs: number;
+  /** A user whose last session closed is announced OFFLINE only if still offline after this (flapping costs nothing). */
+  offlineGraceMs?: number;
+  /** Concurrent catch-ups per user on this instance. */
+  replaysPerUser: number;
+}
+
+export class SessionRegistry {
+  private readonly sessions = new Map<string, { session: RegisteredSession; presence: Promise<unknown> }>();
+  private readonly replaySlots = new Map<string, Semaphore>();
+  private readonly offlineChecks = new Map<string, NodeJS.Timeout>();
+  private readonly refreshTimer: NodeJS.Timeout;
+  private readonly sweepTimer: NodeJS.Timeout;
+
+  /**
+   * Sessions are refreshed every ttl/3; every ttl/2 one instance (a lease) turns users whose sessions all expired
+   * (their instance died without saying goodbye) OFFLINE, so nobody stays online longer than ~1.5 x ttl after
+   * their last instance vanished.
+   */
+  constructor(private readonly deps: RegistryDeps) {
+    this.refreshTimer = setInterval(() => void this.refresh(), Math.max(250, Math.floor(deps.ttlMs / 3)));
+    this.refreshTimer.unref();
+    this.sweepTimer = setInterval(() => void this.sweep(), Math.max(500, Math.floor(deps.ttlMs / 2)));
+    this.sweepTimer.unref();
+  }
+
+  get size(): number {
+    return this.sessions.size;
+  }
+
+  all(): RegisteredSession[] {
+    return [...this.sessions.values()].map((e) => e.session);
+  }
+
+  userReplaySlots(userId: string): Semaphore {
+    let s = this.replaySlots.get(userId);
+    if (!s) {
+      // Forget idle semaphores rather than keep one per user ever seen.
+      if (this.replaySlots.size >= 10_000) for (const [u, sem] of this.replaySlots) if (!sem.busy) this.replaySlots.delete(u);
+      s = new Semaphore(this.deps.replaysPerUser);
+      this.replaySlots.set(userId, s);
+    }
+    return s;
+  }
+
+  opened(session: RegisteredSession): void {
+    const userId = session.user!.id;
+    const pendingOffline = this.offlineChecks.get(userId);
+    if (pendingOffline) {
+      clearTimeout(pendingOffline);
+      this.offlineChecks.delete(userId);
+    }
+    const presence = this.deps.presence
+      .sessionOpened(userId, session.id)
+      .then((wentOnline) => (wentOnline ? this.announce(userId, 'ONLINE') : undefined))
+      .catch((err: unknown) => this.deps.log.warn({ err }, 'presence update failed'));
+    this.sessions.set(session.id, { session, presence });
+  }
+
+  closed(session: RegisteredSession): void {
+    const entry = this.sessions.get(session.id);
+    if (!entry) return;
+    this.sessions.delete(session.id);
+    const userId = session.user!.id;
+    void entry.presence
+      .then(() => this.deps.presence.sessionClosed(userId, session.id))
+      .then((wentOffline) => wentOffline && this.scheduleOfflineCheck(userId))
+      .catch((err: unknown) => this.deps.log.warn({ err }, 'presence update failed'));
+  }
+
+  private scheduleOfflineCheck(userId: string): void {
+    if (this.offlineChecks.has(userId)) return;
+    const timer = setTimeout(async () => {
+      this.offlineChecks.delete(userId);
+      try {
+        if (!(await this.deps.presence.onlineUsers([userId])).has(userId)) await this.announce(userId, 'OFFLINE');
+      } catch (err) {
+        this.deps.log.warn({ err }, 'presence update failed');
+      }
+    }, this.deps.offlineGraceMs ?? 1500);
+    timer.unref();
+    this.offlineChecks.set(userId, timer);
+  }
+
+  /**
+   * Records a status change and tells every room the user is in, with ONE bus message. Only the writer that
+   * changed the stored status announces: the sweeper, a close and another instance may all conclude "offline".
+   */
+  async announce(userId: string, status: 'ONLINE' | 'OFFLINE'): Promise<void> {
+    const at = new Date();
+    if (!(await this.deps.store.setUserStatus(userId, status, at))) return;
+    const roomIds = await this.deps.store.roomIdsOfUser(userId);
+    if (roomIds.length > 0) await this.deps.bus.publishPresence({ userId, status, lastSeenAt: at.toISOString(), roomIds });
+  }
+
+  private async refresh(): Promise<void> {
+    if (this.sessions.size === 0) return;
+    try {
+      await this.deps.presence.refresh([...this.sessions.values()].map(({ session }) => [session.user!.id, session.id] as const));
+    } catch (err) {
+      this.deps.log.warn({ err }, 'presence refresh failed');
+    }
+  }
+
+  private async sweep(): Promise<void> {
+    try {
+      // The lease only keeps instances from sweeping at the same moment: a swept user is OFFLINE and no longer a
+      // candidate, so a short lease suffices whatever each instance's sweep period is.
+      if (!(await this.deps.leases.acquire('presence-sweeper', this.deps.instanceId, 400))) return;
+      const candidates = await this.deps.store.onlineUserIds(1000);
+      if (candidates.length === 0) return;
+      const live = await this.deps.presence.onlineUsers(candidates);
+      for (const userId of candidates) if (!live.has(userId)) await this.announce(userId, 'OFFLINE');
+    } catch (err) {
+      this.deps.log.warn({ err }, 'presence sweep failed');
+    }
+  }
+
+  close(): void {
+    clearInterval(this.refreshTimer);
+    clearInterval(this.sweepTimer);
+    for (const t of this.offlineChecks.values()) clearTimeout(t);
+  }
+}

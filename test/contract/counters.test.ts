@@ -1,0 +1,66 @@
+// The counters' contracts against the in-memory adapters (embedded mode) and Redis at REDIS_URL.
+import { Redis } from 'ioredis';
+import { afterAll } from 'vitest';
+import { MemoryAckPositions } from '../../src/counters/ack-positions-memory.js';
+import { RedisAckPositions } from '../../src/counters/ack-positions-redis.js';
+import { MemoryIdempotencyStore } from '../../src/counters/idempotency-memory.js';
+import { RedisIdempotencyStore } from '../../src/counters/idempotency-redis.js';
+import { MemoryLeases } from '../../src/counters/leases-memory.js';
+import { RedisLeases } from '../../src/counters/leases-redis.js';
+import { MemoryPresence } from '../../src/counters/presence-memory.js';
+import { RedisPresence } from '../../src/counters/presence-redis.js';
+import { MemoryRateWindows } from '../../src/counters/rate-windows-memory.js';
+import { RedisRateWindows } from '../../src/counters/rate-windows-redis.js';
+import { MemoryReadPositions } from '../../src/counters/read-positions-memory.js';
+import { RedisReadPositions } from '../../src/counters/read-positions-redis.js';
+import {
+  ackPositionsContract,
+  idempotencyContract,
+  leasesContract,
+  presenceContract,
+  rateWindowsContract,
+  readPositionsContract,
+} from './counters.contract.js';
+import { waitFor } from './support.js';
+
+// --- in memory -------------------------------------------------------------------------------------------------
+
+readPositionsContract('memory', () => {
+  const positions = new MemoryReadPositions();
+  // One room cannot be forgotten alone (the memory adapter loses rooms by LRU or all at once, like a restart).
+  return { positions, lose: async () => positions.clear() };
+});
+presenceContract('memory', (ttlMs) => new MemoryPresence(ttlMs));
+ackPositionsContract('memory', () => new MemoryAckPositions());
+idempotencyContract('memory', () => {
+  // A clock the test can move: a pending claim lives 30 s.
+  let skew = 0;
+  const store = new MemoryIdempotencyStore({ now: () => Date.now() + skew });
+  return { store, expirePending: async () => void (skew += 30_001) };
+});
+leasesContract('memory', () => new MemoryLeases());
+rateWindowsContract('memory', () => new MemoryRateWindows());
+
+// --- Redis -----------------------------------------------------------------------------------------------------
+
+const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', { maxRetriesPerRequest: 2 });
+afterAll(() => redis.quit());
+
+readPositionsContract('Redis', () => ({
+  positions: new RedisReadPositions(redis),
+  // A Redis restart loses every key; here only the test's room (the adapter's key name, on purpose).
+  lose: async (roomId) => void (await redis.del(`chat:reads:${roomId}`)),
+}));
+presenceContract('Redis', (ttlMs) => new RedisPresence(redis, ttlMs));
+ackPositionsContract('Redis', () => new RedisAckPositions(redis));
+idempotencyContract('Redis', () => ({
+  store: new RedisIdempotencyStore(redis),
+  // The adapter's pending lifetime is 30 s: shorten this key's remaining life instead of waiting it out.
+  expirePending: async (senderId, key) => {
+    const k = `chat:idem:${senderId}:${key}`;
+    await redis.pexpire(k, 1);
+    await waitFor(async () => (await redis.exists(k)) === 0, 2000, 'the pending claim to expire');
+  },
+}));
+leasesContract('Redis', () => new RedisLeases(redis));
+rateWindowsContract('Redis', () => new RedisRateWindows(redis));

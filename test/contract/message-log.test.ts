@@ -1,0 +1,70 @@
+// The message log contract against the embedded log (local files) and the real Kafka at KAFKA_BROKERS.
+import { afterAll } from 'vitest';
+import { KafkaConsumerGroups, KafkaMessageLog, createKafka } from '../../src/pipeline/kafka.js';
+import { LocalConsumerGroups } from '../../src/pipeline/local-consumers.js';
+import { LocalMessageLog } from '../../src/pipeline/local-log.js';
+import type { ConsumerGroup, ConsumerGroups } from '../../src/pipeline/message-log.js';
+import { MAX_ATTEMPTS, messageLogContract } from './message-log.contract.js';
+import { noMetrics, tempDir, testLogger, uniqueName } from './support.js';
+
+const log = testLogger();
+const folder = await tempDir('contract-local-log');
+afterAll(() => folder.remove());
+
+messageLogContract('local files (embedded)', {
+  partitions: 6,
+  deliveryMs: 5_000,
+  open: async () => {
+    const messageLog = await LocalMessageLog.open({ dir: folder.dir, log, metrics: noMetrics });
+    const groups = new LocalConsumerGroups({ log: messageLog, logger: log, metrics: noMetrics, maxAttempts: MAX_ATTEMPTS, backoffMs: 10 });
+    // Closing the log stops its groups first.
+    return { log: messageLog, groups, close: () => messageLog.close() };
+  },
+});
+
+const brokers = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',').map((b) => b.trim());
+// Every group made on the broker is deleted at the end (not at each close: a restart must find its offsets).
+const groupIds = new Set<string>();
+afterAll(async () => {
+  const admin = createKafka(brokers, 'contract-cleanup', log).admin();
+  await admin.connect();
+  await admin.deleteGroups([...groupIds]).catch(() => {});
+  await admin.disconnect();
+});
+
+messageLogContract('Kafka', {
+  partitions: 6,
+  deliveryMs: 45_000,
+  open: async () => {
+    const instanceId = uniqueName('contract');
+    const kafka = createKafka(brokers, instanceId, log);
+    const messageLog = new KafkaMessageLog({ kafka, instanceId, log, metrics: noMetrics, lingerMs: 2 });
+    await messageLog.connect();
+    const inner = new KafkaConsumerGroups({
+      kafka,
+      log,
+      metrics: noMetrics,
+      deadLetter: messageLog,
+      sessionTimeoutMs: 10_000,
+      maxAttempts: MAX_ATTEMPTS,
+      backoffMs: 10,
+    });
+    const made: ConsumerGroup[] = [];
+    const groups: ConsumerGroups = {
+      create: (options) => {
+        groupIds.add(options.groupId);
+        const g = inner.create(options);
+        made.push(g);
+        return g;
+      },
+    };
+    return {
+      log: messageLog,
+      groups,
+      close: async () => {
+        await Promise.allSettled(made.map((g) => g.close()));
+        await messageLog.close();
+      },
+    };
+  },
+});
