@@ -1,0 +1,623 @@
+// The open room: history (paged upward on scroll), live messages by seq with no gap or duplicate across
+// reconnects (since-seq), own messages from "sending" to "sent", typing, presence, and read receipts (we mark
+// what is on screen as read; every message shows how many other members have not read it yet).
+import { $, big, clockTime, h, joinNames } from './dom.js';
+
+const PAGE = 50;
+const TYPING_SEND_MS = 1000; // the server relays at most one typing event per second per connection and room
+const TYPING_SHOW_MS = 3500;
+
+/**
+ * @typedef {{ id: string, roomId: string, seq: string, senderId: string, type: string, content: string,
+ *   createdAt: string, unreadCount: number }} Message
+ * @typedef {{ userId: string, nickname: string, status: string, lastSeenAt: string | null, lastReadSeq: string }} Member
+ */
+
+export class RoomView {
+  /**
+   * @param {{
+   *   api: import('./api.js').Api,
+   *   outbox: import('./outbox.js').Outbox,
+   *   me: () => { id: string, nickname: string },
+   *   conn: () => import('./connection.js').Connection | null,
+   *   nicknames: Map<string, string>,
+   *   onMessage: (m: Message) => void,
+   *   onDetail: (room: any) => void,
+   *   onClosed: (roomId: string, why: string) => void,
+   * }} deps
+   */
+  constructor(deps) {
+    this.deps = deps;
+    this.gen = 0;
+    this.roomId = null;
+    this.room = null;
+    /** @type {Map<string, Member>} */
+    this.members = new Map();
+    /** @type {Map<string, { m: Message, el: HTMLElement }>} */
+    this.bySeq = new Map();
+    /** @type {bigint[]} ascending */
+    this.seqs = [];
+    /** Highest seq received from the server's ordered stream (history or the room subscription). */
+    this.streamSeq = 0n;
+    this.nextCursor = null;
+    this.loadingOlder = false;
+    this.subs = [];
+    this.subCounter = 0;
+    /** @type {Map<string, HTMLElement>} outbox key -> element */
+    this.pendingEls = new Map();
+    this.typing = new Map();
+    this.lastTypingSent = 0;
+    this.visible = new Set();
+    this.readSent = 0n;
+    this.readTimer = 0;
+
+    this.el = {
+      placeholder: $('room-placeholder'), body: $('room-body'), title: $('room-title'), sub: $('room-sub'),
+      members: $('member-list'), scroller: $('scroller'), list: $('messages'), older: $('load-older'),
+      start: $('history-start'), jump: $('jump-latest'), typing: $('typing'), form: $('composer'),
+      input: /** @type {HTMLTextAreaElement} */ ($('composer-input')), error: $('composer-error'), announcer: $('announcer'),
+    };
+    this.observer = new IntersectionObserver((entries) => this.onIntersect(entries), { root: this.el.scroller, threshold: [0, 0.5, 1] });
+
+    this.el.scroller.addEventListener('scroll', () => this.onScroll(), { passive: true });
+    this.el.older.addEventListener('click', () => void this.loadOlder());
+    this.el.jump.addEventListener('click', () => {
+      this.scrollToBottom();
+      this.el.input.focus();
+    });
+    this.el.input.addEventListener('keydown', (e) => {
+      if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
+        e.preventDefault();
+        this.el.form.requestSubmit();
+      }
+    });
+    this.el.input.addEventListener('input', () => {
+      this.autosize();
+      if (this.el.input.value.trim()) this.sendTyping();
+    });
+    document.addEventListener('visibilitychange', () => this.maybeMarkRead());
+  }
+
+  get me() {
+    return this.deps.me();
+  }
+
+  // --- opening and closing ------------------------------------------------------------------
+
+  /** Shows a room: history first, then the live subscriptions (from the newest seq shown). */
+  async open(room) {
+    this.close();
+    const gen = ++this.gen;
+    this.roomId = room.id;
+    this.room = room;
+    this.el.placeholder.hidden = true;
+    this.el.body.hidden = false;
+    this.el.body.dataset.roomId = room.id;
+    this.el.title.textContent = room.displayName ?? room.name;
+    this.el.sub.textContent = '';
+    this.el.error.textContent = '';
+    this.el.body.dataset.loaded = 'false';
+    const [page, detail] = await Promise.all([this.deps.api.history(room.id, null, PAGE), this.deps.api.room(room.id).catch(() => null)]);
+    if (gen !== this.gen) return;
+    if (detail) this.applyDetail(detail);
+    this.addHistory(page.messages, page.nextCursor ?? null);
+    for (const entry of this.deps.outbox.pendingFor(room.id)) this.showPending(entry);
+    this.scrollToBottom();
+    this.historyLoaded = true;
+    const conn = this.deps.conn();
+    if (conn && conn.connected) this.attach(conn);
+    this.el.body.dataset.loaded = 'true';
+    // A short history does not fill the view (no scroll event would ever page): fetch older pages now.
+    while (this.nextCursor && this.el.scroller.scrollHeight <= this.el.scroller.clientHeight && gen === this.gen) {
+      await this.loadOlder();
+    }
+  }
+
+  close() {
+    this.gen++;
+    this.detach();
+    this.historyLoaded = false;
+    this.roomId = null;
+    this.room = null;
+    this.members.clear();
+    this.bySeq.clear();
+    this.seqs = [];
+    this.streamSeq = 0n;
+    this.nextCursor = null;
+    this.pendingEls.clear();
+    for (const t of this.typing.values()) clearTimeout(t);
+    this.typing.clear();
+    this.visible.clear();
+    this.readSent = 0n;
+    clearTimeout(this.readTimer);
+    this.observer.disconnect();
+    this.el.list.replaceChildren();
+    this.el.members.replaceChildren();
+    this.el.typing.textContent = '';
+    this.el.older.hidden = true;
+    this.el.start.hidden = true;
+    this.el.jump.hidden = true;
+    this.el.body.hidden = true;
+    this.el.placeholder.hidden = false;
+    delete this.el.body.dataset.roomId;
+    delete this.el.body.dataset.synced;
+    delete this.el.body.dataset.replayed;
+  }
+
+  /**
+   * On every (re)connect: room events first (so no read position moves unseen between them and the detail
+   * below), then the messages from the newest seq shown (the server replays what we missed, oldest first).
+   */
+  attach(conn) {
+    // Before the first page of history is in, streamSeq is not known yet: open() attaches when it is.
+    if (!this.roomId || !this.historyLoaded) return;
+    const roomId = this.roomId;
+    const gen = this.gen;
+    this.detach();
+    this.subsOwner = conn.client;
+    const tag = `sub-${roomId}-${++this.subCounter}`;
+    try {
+      this.subs.push(conn.subscribe(`/topic/rooms.${roomId}.events`, (f) => this.onEvent(f), { receipt: `${tag}-events` }));
+      this.subs.push(
+        conn.subscribe(`/topic/rooms.${roomId}`, (f) => this.onMessageFrame(f), { 'since-seq': this.streamSeq.toString(), receipt: `${tag}-messages` }),
+      );
+    } catch {
+      return; // closed meanwhile: the next onConnect attaches again
+    }
+    conn.watchForReceipt(`${tag}-messages`, (f) => {
+      // The server's RECEIPT for a since-seq SUBSCRIBE comes after the replay (README: replayed-count, replay-end-seq).
+      if (gen !== this.gen) return;
+      this.el.body.dataset.synced = f.headers['replay-end-seq'] ?? this.streamSeq.toString();
+      this.el.body.dataset.replayed = f.headers['replayed-count'] ?? '0';
+    });
+    void this.refreshDetail().then(() => {
+      if (gen !== this.gen) return;
+      this.readSent = big(this.members.get(this.me.id)?.lastReadSeq);
+      this.maybeMarkRead();
+    });
+  }
+
+  detach() {
+    const conn = this.deps.conn();
+    // Subscriptions of a session that has closed went with it: UNSUBSCRIBE only on the live one.
+    if (conn && conn.connected && conn.client === this.subsOwner) {
+      for (const s of this.subs) {
+        try {
+          s.unsubscribe();
+        } catch {
+          // closed meanwhile
+        }
+      }
+    }
+    this.subs = [];
+    this.subsOwner = null;
+  }
+
+  /** An ERROR answering one of our SUBSCRIBEs (e.g. forbidden: no longer a member). */
+  onSubscribeError(frame) {
+    const rid = frame.headers['receipt-id'] ?? '';
+    if (!this.roomId || !rid.startsWith(`sub-${this.roomId}-`)) return false;
+    const roomId = this.roomId;
+    this.close();
+    this.deps.onClosed(roomId, frame.headers.message === 'forbidden' ? 'You are not a member of this room.' : 'This room cannot be opened.');
+    return true;
+  }
+
+  async refreshDetail() {
+    const roomId = this.roomId;
+    const gen = this.gen;
+    let detail;
+    try {
+      detail = await this.deps.api.room(roomId);
+    } catch {
+      return;
+    }
+    if (gen !== this.gen) return;
+    this.applyDetail(detail);
+  }
+
+  applyDetail(detail) {
+    for (const m of detail.members) {
+      this.deps.nicknames.set(m.userId, m.nickname);
+      const known = this.members.get(m.userId);
+      // Read positions only move forward: never let an older answer undo a newer event.
+      if (known && big(known.lastReadSeq) > big(m.lastReadSeq)) m.lastReadSeq = known.lastReadSeq;
+    }
+    this.members = new Map(detail.members.map((m) => [m.userId, m]));
+    this.room = { ...this.room, ...detail };
+    this.deps.onDetail(detail);
+    this.el.title.textContent = this.displayName();
+    this.renderMembers();
+    this.renderAllStatuses();
+    for (const rec of this.bySeq.values()) {
+      if (rec.m.senderId !== this.me.id) rec.el.querySelector('.sender').textContent = this.nick(rec.m.senderId);
+    }
+  }
+
+  displayName() {
+    if (this.room?.type === 'DIRECT') {
+      const peer = [...this.members.values()].find((m) => m.userId !== this.me.id);
+      if (peer) return peer.nickname;
+    }
+    return this.room?.displayName ?? this.room?.name ?? '';
+  }
+
+  // --- messages -----------------------------------------------------------------------------
+
+  addHistory(messages, nextCursor) {
+    this.nextCursor = nextCursor;
+    // Newest first from the server: insert oldest first.
+    for (let i = messages.length - 1; i >= 0; i--) this.insert(messages[i], true);
+    this.el.older.hidden = !this.nextCursor;
+    this.el.start.hidden = !!this.nextCursor;
+  }
+
+  async loadOlder() {
+    if (!this.nextCursor || this.loadingOlder || !this.roomId) return;
+    this.loadingOlder = true;
+    const gen = this.gen;
+    this.el.older.disabled = true;
+    try {
+      const page = await this.deps.api.history(this.roomId, this.nextCursor, PAGE);
+      if (gen !== this.gen) return;
+      const s = this.el.scroller;
+      const fromBottom = s.scrollHeight - s.scrollTop;
+      this.addHistory(page.messages, page.nextCursor ?? null);
+      s.scrollTop = s.scrollHeight - fromBottom; // keep what the reader was looking at in place
+      this.el.list.dataset.pages = String(Number(this.el.list.dataset.pages ?? '1') + 1);
+    } catch (err) {
+      this.el.error.textContent = `Older messages could not be loaded: ${err.message}`;
+    } finally {
+      this.el.older.disabled = false;
+      this.loadingOlder = false;
+    }
+  }
+
+  onMessageFrame(frame) {
+    let m;
+    try {
+      m = JSON.parse(frame.body);
+    } catch {
+      return;
+    }
+    if (m.roomId !== this.roomId) return;
+    if (m.senderId === this.me.id && !this.bySeq.has(m.seq)) {
+      const entry = this.deps.outbox.matchEcho(m);
+      if (entry) this.removePending(entry.key);
+    }
+    const wasNearBottom = this.nearBottom();
+    const isNew = this.insert(m, true);
+    if (!isNew) return;
+    this.stopTyping(m.senderId);
+    this.deps.onMessage(m);
+    if (m.senderId !== this.me.id) {
+      this.el.announcer.textContent = `${this.nick(m.senderId)}: ${m.content}`;
+    }
+    if (wasNearBottom || m.senderId === this.me.id) this.scrollToBottom();
+    else this.el.jump.hidden = false;
+  }
+
+  /** A send acknowledged (or failed) by the server: the pending bubble becomes the message at its seq. */
+  onOutboxChange(entry) {
+    if (entry.roomId !== this.roomId) return;
+    if (entry.state === 'failed') {
+      const el = this.pendingEls.get(entry.key);
+      if (el) this.renderPending(el, entry);
+      return;
+    }
+    this.removePending(entry.key);
+    if (entry.seq && !this.bySeq.has(entry.seq)) {
+      const m = {
+        id: entry.messageId ?? '', roomId: entry.roomId, seq: entry.seq, senderId: this.me.id, type: 'TEXT',
+        content: entry.content, createdAt: entry.createdAt, unreadCount: Math.max(0, this.members.size - 1),
+      };
+      // Not from the ordered stream: it must not move streamSeq (an earlier message may still be on its way).
+      this.insert(m, false);
+      this.deps.onMessage(m);
+      this.scrollToBottom();
+    }
+  }
+
+  /**
+   * Puts a message at its place by seq; a seq already shown is updated, never shown twice.
+   * @returns {boolean} whether it was new
+   */
+  insert(m, fromStream) {
+    const seq = big(m.seq);
+    if (fromStream && seq > this.streamSeq) this.streamSeq = seq;
+    const known = this.bySeq.get(m.seq);
+    if (known) {
+      known.m = { ...known.m, ...m };
+      this.renderStatus(known);
+      return false;
+    }
+    const rec = { m, el: this.renderMessage(m) };
+    // Binary search: first seq greater than this one.
+    let lo = 0;
+    let hi = this.seqs.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.seqs[mid] < seq) lo = mid + 1;
+      else hi = mid;
+    }
+    const after = lo < this.seqs.length ? this.bySeq.get(this.seqs[lo].toString()).el : this.firstPendingEl();
+    this.el.list.insertBefore(rec.el, after);
+    this.seqs.splice(lo, 0, seq);
+    this.bySeq.set(m.seq, rec);
+    this.regroup(lo);
+    this.regroup(lo + 1);
+    this.renderStatus(rec);
+    this.observer.observe(rec.el);
+    this.el.list.dataset.count = String(this.bySeq.size);
+    return true;
+  }
+
+  /** A message right after one from the same sender (within 5 minutes) shows no name/time line again. */
+  regroup(i) {
+    if (i <= 0 || i >= this.seqs.length) return;
+    const rec = this.bySeq.get(this.seqs[i].toString());
+    const prev = this.bySeq.get(this.seqs[i - 1].toString());
+    const cont = prev.m.senderId === rec.m.senderId && Math.abs(Date.parse(rec.m.createdAt) - Date.parse(prev.m.createdAt)) < 5 * 60_000;
+    rec.el.classList.toggle('cont', cont);
+  }
+
+  firstPendingEl() {
+    for (const el of this.pendingEls.values()) return el;
+    return null;
+  }
+
+  renderMessage(m) {
+    const mine = m.senderId === this.me.id;
+    return h(
+      'li',
+      { class: `msg${mine ? ' mine' : ''}`, dataset: { seq: m.seq, sender: m.senderId, state: 'sent' } },
+      h('div', { class: 'meta' },
+        h('span', { class: 'sender' }, mine ? 'You' : this.nick(m.senderId)),
+        h('time', { datetime: m.createdAt }, clockTime(m.createdAt))),
+      h('div', { class: 'bubble' }, m.content),
+      h('div', { class: 'status' }),
+    );
+  }
+
+  /** Members other than the sender whose read position is below the message (API.md), live. */
+  unreadOf(m) {
+    if (this.members.size === 0) return m.unreadCount;
+    const seq = big(m.seq);
+    let n = 0;
+    for (const mem of this.members.values()) if (mem.userId !== m.senderId && big(mem.lastReadSeq) < seq) n++;
+    return n;
+  }
+
+  renderStatus(rec) {
+    const n = this.unreadOf(rec.m);
+    const mine = rec.m.senderId === this.me.id;
+    if (rec.el.dataset.unread === String(n) && rec.el.dataset.rendered === '1') return;
+    rec.el.dataset.unread = String(n);
+    rec.el.dataset.rendered = '1';
+    const status = rec.el.querySelector('.status');
+    const direct = this.room?.type === 'DIRECT';
+    if (n > 0) status.replaceChildren(h('span', { class: 'unread' }, direct ? 'Unread' : `${n} unread`));
+    else if (mine) status.replaceChildren(h('span', { class: 'read' }, direct ? 'Read' : 'Read by all'));
+    else status.replaceChildren();
+    // Same information for screen readers, without the visual shorthand.
+    status.setAttribute('aria-label', n > 0 ? `${n} member${n === 1 ? '' : 's'} not read yet` : 'read by everyone');
+  }
+
+  renderAllStatuses() {
+    for (const rec of this.bySeq.values()) this.renderStatus(rec);
+  }
+
+  // --- sending ------------------------------------------------------------------------------
+
+  showPending(entry) {
+    const el = h(
+      'li',
+      { class: 'msg mine pending', dataset: { key: entry.key, state: 'pending' } },
+      h('div', { class: 'meta' }, h('span', { class: 'sender' }, 'You'), h('time', { datetime: entry.createdAt }, clockTime(entry.createdAt))),
+      h('div', { class: 'bubble' }, entry.content),
+      h('div', { class: 'status' }),
+    );
+    this.renderPending(el, entry);
+    this.pendingEls.set(entry.key, el);
+    this.el.list.append(el);
+  }
+
+  renderPending(el, entry) {
+    const status = el.querySelector('.status');
+    if (entry.state === 'failed') {
+      el.classList.add('failed');
+      el.dataset.state = 'failed';
+      status.replaceChildren(
+        `Not sent: ${entry.error ?? 'refused'} `,
+        h('button', { type: 'button', class: 'button secondary small', onclick: () => {
+          this.deps.outbox.discard(entry);
+          this.removePending(entry.key);
+        } }, 'Dismiss'),
+      );
+    } else {
+      const conn = this.deps.conn();
+      status.textContent = conn && conn.connected ? 'Sending…' : 'Waiting for connection…';
+    }
+  }
+
+  removePending(key) {
+    const el = this.pendingEls.get(key);
+    if (el) el.remove();
+    this.pendingEls.delete(key);
+  }
+
+  /** The composer's text goes to the outbox (sent now, or on reconnect under the same idempotency key). */
+  send(content) {
+    if (!this.roomId) return;
+    const entry = this.deps.outbox.add(this.roomId, content);
+    if (entry.state === 'sending') this.showPending(entry);
+    this.scrollToBottom();
+  }
+
+  /** Pending bubbles show whether they wait for the connection. */
+  onConnectionState() {
+    for (const entry of this.deps.outbox.pendingFor(this.roomId ?? '')) {
+      const el = this.pendingEls.get(entry.key);
+      if (el) this.renderPending(el, entry);
+    }
+  }
+
+  sendTyping() {
+    const now = Date.now();
+    const conn = this.deps.conn();
+    if (!this.roomId || !conn || !conn.connected || now - this.lastTypingSent < TYPING_SEND_MS) return;
+    this.lastTypingSent = now;
+    try {
+      conn.publish({ destination: `/topic/rooms.${this.roomId}.events`, body: '' });
+    } catch {
+      // typing is ephemeral
+    }
+  }
+
+  // --- room events ----------------------------------------------------------------------------
+
+  onEvent(frame) {
+    let body;
+    try {
+      body = JSON.parse(frame.body);
+    } catch {
+      return;
+    }
+    switch (frame.headers['event-type']) {
+      case 'read': {
+        const mem = this.members.get(body.userId);
+        if (mem && big(body.lastReadSeq) > big(mem.lastReadSeq)) {
+          const from = big(mem.lastReadSeq);
+          const to = big(body.lastReadSeq);
+          mem.lastReadSeq = body.lastReadSeq;
+          for (const s of this.seqs) if (s > from && s <= to) this.renderStatus(this.bySeq.get(s.toString()));
+        }
+        break;
+      }
+      case 'typing':
+        if (body.userId !== this.me.id) this.startTyping(body.userId);
+        break;
+      case 'presence': {
+        const mem = this.members.get(body.userId);
+        if (mem) {
+          mem.status = body.status;
+          mem.lastSeenAt = body.lastSeenAt ?? mem.lastSeenAt;
+          this.renderMembers();
+        }
+        break;
+      }
+      case 'member-joined':
+      case 'member-left':
+        void this.refreshDetail();
+        break;
+    }
+  }
+
+  startTyping(userId) {
+    clearTimeout(this.typing.get(userId));
+    this.typing.set(userId, setTimeout(() => this.stopTyping(userId), TYPING_SHOW_MS));
+    this.renderTyping();
+  }
+
+  stopTyping(userId) {
+    if (!this.typing.has(userId)) return;
+    clearTimeout(this.typing.get(userId));
+    this.typing.delete(userId);
+    this.renderTyping();
+  }
+
+  renderTyping() {
+    const names = [...this.typing.keys()].map((id) => this.nick(id));
+    this.el.typing.textContent = names.length === 0 ? '' : `${joinNames(names)} ${names.length === 1 ? 'is' : 'are'} typing…`;
+  }
+
+  renderMembers() {
+    const list = [...this.members.values()].sort((a, b) => (a.userId === this.me.id ? 1 : b.userId === this.me.id ? -1 : a.nickname.localeCompare(b.nickname)));
+    this.el.members.replaceChildren(
+      ...list.map((m) =>
+        h('li', { dataset: { userId: m.userId, status: m.status } },
+          h('span', { class: `dot${m.status === 'ONLINE' ? ' online' : ''}`, 'aria-hidden': 'true' }),
+          `${m.nickname}${m.userId === this.me.id ? ' (you)' : ''} — ${presenceText(m)}`),
+      ),
+    );
+    if (this.room?.type === 'DIRECT') {
+      const peer = list.find((m) => m.userId !== this.me.id);
+      this.el.sub.textContent = peer ? presenceText(peer) : '';
+      this.el.sub.dataset.status = peer?.status ?? '';
+    } else {
+      const online = list.filter((m) => m.status === 'ONLINE').length;
+      this.el.sub.textContent = `${list.length} members · ${online} online`;
+    }
+  }
+
+  nick(userId) {
+    return this.deps.nicknames.get(userId) ?? this.members.get(userId)?.nickname ?? `user ${userId}`;
+  }
+
+  // --- reading ------------------------------------------------------------------------------
+
+  onIntersect(entries) {
+    for (const e of entries) {
+      const seq = /** @type {HTMLElement} */ (e.target).dataset.seq;
+      if (!seq) continue;
+      const shown = e.isIntersecting && (e.intersectionRatio >= 0.5 || (e.rootBounds && e.intersectionRect.height >= e.rootBounds.height / 2));
+      if (shown) this.visible.add(seq);
+      else this.visible.delete(seq);
+    }
+    this.maybeMarkRead();
+  }
+
+  /** SEND /app/rooms.<id>.read with the newest message on screen, while the page is visible. */
+  maybeMarkRead() {
+    if (document.visibilityState !== 'visible' || !this.roomId || this.visible.size === 0) return;
+    let top = 0n;
+    for (const s of this.visible) if (big(s) > top) top = big(s);
+    if (top <= this.readSent) return;
+    clearTimeout(this.readTimer);
+    // Coalesce a burst (a page of history scrolling by) into one SEND.
+    this.readTimer = setTimeout(() => {
+      const conn = this.deps.conn();
+      if (!conn || !conn.connected || !this.roomId || top <= this.readSent) return;
+      try {
+        conn.publish({ destination: `/app/rooms.${this.roomId}.read`, body: JSON.stringify({ seq: top.toString() }), headers: { 'content-type': 'application/json' } });
+        this.readSent = top;
+      } catch {
+        // re-marked on reconnect (attach)
+      }
+    }, 150);
+  }
+
+  /** Everything received in this room has been marked read by us. */
+  allRead() {
+    return this.historyLoaded && this.streamSeq > 0n && this.readSent >= this.streamSeq;
+  }
+
+  // --- scrolling ----------------------------------------------------------------------------
+
+  nearBottom() {
+    const s = this.el.scroller;
+    return s.scrollHeight - s.scrollTop - s.clientHeight < 60;
+  }
+
+  scrollToBottom() {
+    const s = this.el.scroller;
+    s.scrollTop = s.scrollHeight;
+    this.el.jump.hidden = true;
+  }
+
+  onScroll() {
+    if (this.el.scroller.scrollTop < 120) void this.loadOlder();
+    if (this.nearBottom()) this.el.jump.hidden = true;
+  }
+
+  autosize() {
+    const t = this.el.input;
+    t.style.height = 'auto';
+    t.style.height = `${Math.min(t.scrollHeight + 2, 160)}px`;
+  }
+}
+
+function presenceText(m) {
+  if (m.status === 'ONLINE') return 'online';
+  return m.lastSeenAt ? `offline · last seen ${clockTime(m.lastSeenAt)}` : 'offline';
+}
