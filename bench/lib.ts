@@ -1,12 +1,13 @@
 // Shared helpers of the load scenarios: flags, percentiles, progress lines, markdown tables, JSON result lines,
 // a drift-free pacer, CPU accounting of the bench process and servers that are always stopped.
 import { appendFileSync, mkdirSync, readFileSync } from 'node:fs';
-import { cpus, loadavg } from 'node:os';
+import { cpus, loadavg, release, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startServer, type ServerProc, type StartOptions } from '../test/support/cluster.js';
 
-export const RESULTS_DIR = join(dirname(fileURLToPath(import.meta.url)), 'results');
+/** Where JSON result lines go: bench/results, or BENCH_RESULTS_DIR (e.g. to keep smoke runs out of the report). */
+export const RESULTS_DIR = process.env.BENCH_RESULTS_DIR || join(dirname(fileURLToPath(import.meta.url)), 'results');
 
 // --- flags -------------------------------------------------------------------------------------
 
@@ -128,9 +129,19 @@ export function environment(): Record<string, string | number> {
     platform: `${process.platform}-${process.arch}`,
     cpus: list.length,
     cpuModel: list[0]?.model.trim() ?? 'unknown',
+    memGiB: Math.round(totalmem() / 2 ** 30),
+    kernel: release(),
     loadAvg1m: Number(loadavg()[0]!.toFixed(2)),
   };
 }
+
+/** The command that ran this scenario, as a user would type it (recorded with the results). */
+export function commandLine(scenario: string, args: readonly string[]): string {
+  return `npm run bench -- ${[scenario, ...args].join(' ')}`;
+}
+
+/** An id shared by every result line of one run (the report takes the latest run of each scenario). */
+export const RUN_ID = `${new Date().toISOString()}-${process.pid}`;
 
 /** One JSON line per result row in bench/results/<scenario>.jsonl, each with the environment and parameters. */
 export function appendResults(scenario: string, params: Record<string, unknown>, rows: ReadonlyArray<Record<string, unknown>>): string {
@@ -215,6 +226,9 @@ export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (it
 const running = new Set<ServerProc>();
 let handlersInstalled = false;
 
+/** Servers started by withServers and not stopped yet (their signal handler exits once they are stopped). */
+export const runningServerCount = (): number => running.size;
+
 function installSignalHandlers(): void {
   if (handlersInstalled) return;
   handlersInstalled = true;
@@ -226,13 +240,14 @@ function installSignalHandlers(): void {
   }
 }
 
-/** Starts `n` server instances (all roles), runs `fn`, and always stops them (SIGTERM, then SIGKILL). */
+/** Starts `n` server instances (all roles, MODE=cluster), runs `fn`, and always stops them (SIGTERM, then SIGKILL). */
 export async function withServers<T>(n: number, name: string, fn: (servers: ServerProc[]) => Promise<T>, opts: StartOptions = {}): Promise<T> {
   installSignalHandlers();
   const servers: ServerProc[] = [];
   try {
     for (let i = 0; i < n; i++) {
-      const s = await startServer({ ...opts, instanceId: `bench-${name}-${process.pid}-${String.fromCharCode(97 + i)}` });
+      // MODE=cluster: the real PostgreSQL, Redis and Kafka (API.md; the embedded mode is the default).
+      const s = await startServer({ ...opts, env: { MODE: 'cluster', ...opts.env }, instanceId: `bench-${name}-${process.pid}-${String.fromCharCode(97 + i)}` });
       servers.push(s);
       running.add(s);
       progress(`server ${s.instanceId} up on ${s.baseUrl} (log .stack/test-logs/${s.instanceId}.log)`);

@@ -1,14 +1,18 @@
 // `npm run bench -- <scenario> [--flags]`: dispatches to bench/<scenario>.ts, which exports run(args).
 const SCENARIOS: Record<string, { file: string; about: string }> = {
   codec: { file: './codec.js', about: 'STOMP codec: our decoder/encoder vs @stomp/stompjs (no servers)' },
-  fanout: { file: './fanout.js', about: 'claims 1+2: per-room order, loss and latency at fixed send rates, 1 vs 2 instances' },
+  fanout: { file: './fanout.js', about: 'claims 1+2: rooms of 10 on the load driver, open-loop rates, 1 vs 2 instances, CPU per delivery' },
+  peers: { file: './peers.js', about: 'same driver and load against ours, RabbitMQ Web-STOMP and a Socket.IO reference server' },
+  'connect-storm': { file: './connect-storm.js', about: '1,000 simultaneous WebSocket STOMP CONNECTs against one instance' },
+  idle: { file: './idle.js', about: '20,000 idle STOMP connections with heart-beats: server RSS per connection, kept alive' },
   partitioning: { file: './partitioning.js', about: 'claim 1 comparison: Kafka key=roomId vs key=userId, inversions per 1,000 (kafkajs only)' },
   reads: { file: './reads.js', about: 'claim 3: 50 members marking read concurrently (REST + STOMP), exact unread counts' },
   resume: { file: './resume.js', about: 'claim 5: many clients drop, reconnect to the other instance with since-seq, 0 missing / 0 duplicated' },
+  report: { file: './report.js', about: 'regenerates the PERF_RESULT.md sections and bench/charts/*.svg from bench/results/*.jsonl' },
 };
 
 function usage(): string {
-  const names = Object.entries(SCENARIOS).map(([name, s]) => `  ${name.padEnd(13)} ${s.about}`);
+  const names = Object.entries(SCENARIOS).map(([name, s]) => `  ${name.padEnd(14)} ${s.about}`);
   return `usage: npm run bench -- <scenario> [--flags]\n\nscenarios:\n${names.join('\n')}\n\nFlags are listed at the top of each bench/<scenario>.ts.\n`;
 }
 

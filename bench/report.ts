@@ -1,0 +1,60 @@
+// `npm run bench -- report`: regenerates the load sections of PERF_RESULT.md (fan-out, peers, connect storm,
+// idle connections, reproduce) and the SVG charts under bench/charts/ from the latest run of each scenario in
+// bench/results/*.jsonl. Hand-written sections (the codec section from `bench -- codec`, partitioning, reads,
+// resume, profiles) are left as they are; a scenario without results leaves its section unchanged.
+//
+// npm run bench -- report [--results bench/results] [--out PERF_RESULT.md] [--charts bench/charts] [--stdout]
+//   --stdout: print the new document instead of writing it (charts are still written)
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ROOT } from '../test/support/cluster.js';
+import { Flags, RESULTS_DIR, progress } from './lib.js';
+import { latestRun } from './report/results.js';
+import { fanoutSection, idleSection, peersSection, placeSection, reproduceSection, stormSection, type Section } from './report/sections.js';
+
+const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
+
+export async function run(args: string[]): Promise<void> {
+  const f = new Flags(args, ['results', 'out', 'charts', 'stdout']);
+  const resultsDir = resolve(f.str('results', RESULTS_DIR));
+  const out = resolve(f.str('out', join(ROOT, 'PERF_RESULT.md')));
+  const chartsDir = resolve(f.str('charts', join(BENCH_DIR, 'charts')));
+  const toStdout = f.str('stdout', 'false') === 'true';
+  const chartsRel = relative(dirname(out), chartsDir).split('\\').join('/') || '.';
+
+  let doc = readFileSync(out, 'utf8');
+  const sections: Array<{ section: Section | null; scenario: string; place: Parameters<typeof placeSection>[2] }> = [];
+  const fan = latestRun(resultsDir, 'fanout');
+  sections.push({ scenario: 'fanout', section: fan.length ? fanoutSection(fan, chartsRel) : null, place: { replaceHeading: '## Claims 1 and 2: fan-out' } });
+  const peers = latestRun(resultsDir, 'peers');
+  sections.push({ scenario: 'peers', section: peers.length ? peersSection(peers, chartsRel) : null, place: { after: 'fanout' } });
+  const storm = latestRun(resultsDir, 'connect-storm');
+  sections.push({ scenario: 'connect-storm', section: storm.length ? stormSection(storm) : null, place: { after: 'peers' } });
+  const idle = latestRun(resultsDir, 'idle');
+  sections.push({ scenario: 'idle', section: idle.length ? idleSection(idle) : null, place: { after: 'connect-storm' } });
+
+  let anchor = 'fanout';
+  for (const s of sections) {
+    if (!s.section) {
+      progress(`${s.scenario}: no results in ${resultsDir}: section left unchanged`);
+      continue;
+    }
+    // Sections go after the last one placed, so they keep their order whichever exist.
+    doc = placeSection(doc, s.section, s.scenario === 'fanout' ? s.place : { after: anchor });
+    anchor = s.section.name;
+    mkdirSync(chartsDir, { recursive: true });
+    for (const c of s.section.charts) {
+      writeFileSync(join(chartsDir, c.file), c.svg);
+      progress(`chart ${join(chartsDir, c.file)}`);
+    }
+    progress(`${s.scenario}: section from the run of ${(s.scenario === 'fanout' ? fan : s.scenario === 'peers' ? peers : s.scenario === 'idle' ? idle : storm)[0]!.date}`);
+  }
+  doc = placeSection(doc, reproduceSection(), { replaceHeading: '## Reproduce', toEnd: true });
+
+  if (toStdout) process.stdout.write(doc);
+  else {
+    writeFileSync(out, doc);
+    progress(`wrote ${out}`);
+  }
+}

@@ -1,0 +1,43 @@
+// Reading bench/results/<scenario>.jsonl: the lines of the latest run of a scenario (lines share params.runId).
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+/** One JSON result line: environment (lib.ts environment()), params, then the scenario's row fields. */
+export interface ResultLine {
+  scenario: string;
+  date: string;
+  node: string;
+  platform: string;
+  cpus: number;
+  cpuModel: string;
+  memGiB?: number;
+  kernel?: string;
+  loadAvg1m: number;
+  params: Record<string, unknown> & { command?: string; runId?: string };
+  [field: string]: unknown;
+}
+
+/** Lines of the most recent run of `scenario` (by the date of its lines), or [] when there is none. */
+export function latestRun(dir: string, scenario: string): ResultLine[] {
+  const file = join(dir, `${scenario}.jsonl`);
+  if (!existsSync(file)) return [];
+  const runs = new Map<string, ResultLine[]>();
+  for (const text of readFileSync(file, 'utf8').split('\n')) {
+    if (!text.trim()) continue;
+    let line: ResultLine;
+    try {
+      line = JSON.parse(text) as ResultLine;
+    } catch {
+      continue;
+    }
+    // Lines written before the load driver (no runId) have another shape: skipped.
+    const id = line.params?.runId;
+    if (typeof id !== 'string') continue;
+    const list = runs.get(id);
+    if (list) list.push(line);
+    else runs.set(id, [line]);
+  }
+  let best: ResultLine[] = [];
+  for (const lines of runs.values()) if (!best.length || lines[0]!.date > best[0]!.date) best = lines;
+  return best;
+}
