@@ -15,7 +15,7 @@ export const RESULTS_DIR = process.env.BENCH_RESULTS_DIR || join(dirname(fileURL
 export class Flags {
   private readonly values = new Map<string, string>();
 
-  constructor(args: readonly string[], private readonly known: readonly string[]) {
+  constructor(args: readonly string[], known: readonly string[]) {
     for (let i = 0; i < args.length; i++) {
       const a = args[i]!;
       if (!a.startsWith('--')) throw new Error(`unexpected argument ${a} (flags are --name value)`);

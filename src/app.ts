@@ -6,19 +6,20 @@ import { createAuthenticator } from './auth/authenticate.js';
 import { HashPool } from './auth/hash-pool.js';
 import { Passwords } from './auth/password.js';
 import { createTokenService } from './auth/tokens.js';
+import { catchUp } from './chat/catch-up.js';
 import { Events } from './chat/events.js';
 import { sendSchema } from './chat/input.js';
 import { Membership } from './chat/membership.js';
 import { MessageService } from './chat/messages.js';
 import { ReadService } from './chat/reads.js';
 import { RoomService } from './chat/rooms.js';
-import { catchUp } from './chat/catch-up.js';
 import { DEV_JWT_SECRET, type Config } from './config.js';
 import { Hub } from './fanout/hub.js';
 import { ConnectionGate } from './gateway/gate.js';
 import { UserSendLimiter } from './gateway/rate-limit.js';
 import { SessionRegistry } from './gateway/registry.js';
 import { Semaphore } from './gateway/semaphore.js';
+import type { SessionDeps } from './gateway/session-deps.js';
 import { Session } from './gateway/session.js';
 import { startTcpGateway, type TcpGateway } from './gateway/tcp.js';
 import type { Transport } from './gateway/transport.js';
@@ -44,67 +45,67 @@ export interface App {
   close(): Promise<void>;
 }
 
-export async function startApp(config: Config, log: Logger, infra: Infra, metrics: Metrics): Promise<App> {
-  const { store, messageLog, bus } = infra;
-  const cleanups: Array<() => unknown> = [];
+type Cleanups = Array<() => unknown>;
 
-  // --- services -------------------------------------------------------------------------------------
+/** The use cases over the ports. */
+function buildServices(config: Config, infra: Infra, cleanups: Cleanups) {
+  const { store, messageLog, bus } = infra;
   const events = new Events(bus);
   const membership = new Membership(store);
-  const reads = new ReadService({
-    store,
-    positions: infra.positions,
-    log: messageLog,
-    events,
-    membership,
-    lastBroadcastSeq: (roomId) => bus.lastBroadcastSeq(roomId),
-  });
+  const lastBroadcastSeq = (roomId: string) => bus.lastBroadcastSeq(roomId);
+  const reads = new ReadService({ store, positions: infra.positions, log: messageLog, events, membership, lastBroadcastSeq });
   const messages = new MessageService({ store, log: messageLog, idempotency: infra.idempotency, membership, reads });
   const rooms = new RoomService({ store, bus, events, membership, reads, roomsPerUserPerHour: config.accounts.roomsPerUserPerHour });
-  const secret = config.jwtSecret ?? infra.jwtSecret ?? DEV_JWT_SECRET;
-  const tokens = createTokenService(secret, config.jwtTtlSeconds);
+  const tokens = createTokenService(config.jwtSecret ?? infra.jwtSecret ?? DEV_JWT_SECRET, config.jwtTtlSeconds);
   const authenticate = createAuthenticator(tokens, store);
   const hashPool = new HashPool(2);
-  cleanups.push(() => hashPool.close());
   const accounts = new Accounts({ store, passwords: new Passwords(hashPool), tokens, rates: infra.rates, limits: config.accounts });
   const userSends = new UserSendLimiter(infra.rates, config.rate.userPerSec, config.rate.userBurst);
-  cleanups.push(() => userSends.close());
-  const send = sendSchema(config.limits.maxContentBytes);
+  cleanups.push(() => hashPool.close(), () => userSends.close());
+  return { events, membership, reads, messages, rooms, authenticate, accounts, userSends, lastBroadcastSeq, sendSchema: sendSchema(config.limits.maxContentBytes) };
+}
 
-  // --- consumer groups --------------------------------------------------------------------------------
-  const consumers: ConsumerGroup[] = [];
-  const roles = config.roles;
+type Services = ReturnType<typeof buildServices>;
+
+/** The consumer groups this process runs (ROLES), each named with KAFKA_GROUP_PREFIX. */
+function buildConsumers(config: Config, infra: Infra, s: Services, metrics: Metrics): ConsumerGroup[] {
+  const { store, bus } = infra;
   const group = (name: string) => config.kafkaGroupPrefix + name;
-  if (roles.has('persist')) consumers.push(infra.consumers.create({ groupId: group(PERSIST_GROUP), topic: TOPICS.messages, handler: persistHandler(store, metrics) }));
-  if (roles.has('broadcast')) consumers.push(infra.consumers.create({ groupId: group(BROADCAST_GROUP), topic: TOPICS.messages, handler: broadcastHandler(bus, store) }));
-  if (roles.has('notify')) {
-    consumers.push(
-      infra.consumers.create({
-        groupId: group(NOTIFY_GROUP),
-        topic: TOPICS.messages,
-        handler: notifyHandler({
-          store,
-          presence: infra.presence,
-          events,
-          cachedPositions: (roomId) => infra.positions.get(roomId),
-          positions: (roomId) => reads.positions(roomId),
-        }),
-      }),
-    );
-  }
+  const consumers: ConsumerGroup[] = [];
+  const add = (role: string, groupId: string, topic: string, handler: Parameters<Infra['consumers']['create']>[0]['handler']) => {
+    if (config.roles.has(role as never)) consumers.push(infra.consumers.create({ groupId: group(groupId), topic, handler }));
+  };
+  add('persist', PERSIST_GROUP, TOPICS.messages, persistHandler(store, metrics));
+  add('broadcast', BROADCAST_GROUP, TOPICS.messages, broadcastHandler(bus, store));
+  add(
+    'notify',
+    NOTIFY_GROUP,
+    TOPICS.messages,
+    notifyHandler({
+      store,
+      presence: infra.presence,
+      events: s.events,
+      cachedPositions: (roomId) => infra.positions.get(roomId),
+      positions: (roomId) => s.reads.positions(roomId),
+    }),
+  );
+  add('receipts', RECEIPTS_GROUP, TOPICS.readReceipts, receiptsHandler(store, infra.positions));
   metrics.setConsumerGroupReadiness(() => consumers.map((c) => ({ group: c.groupId, ready: c.healthy })));
-  if (roles.has('receipts')) consumers.push(infra.consumers.create({ groupId: group(RECEIPTS_GROUP), topic: TOPICS.readReceipts, handler: receiptsHandler(store, infra.positions) }));
+  return consumers;
+}
 
-  // --- gateway --------------------------------------------------------------------------------------
+/** The hub, the session registry (presence), the connection gate, and what every STOMP session is given. */
+function buildGateway(config: Config, log: Logger, infra: Infra, s: Services, metrics: Metrics, cleanups: Cleanups) {
+  const { store, bus } = infra;
   const catchUpDeps = { messagesAfter: (roomId: string, after: string, limit: number) => store.messagesAfter(roomId, after, limit) };
   const hub = new Hub({
     bus,
     repair: (roomId, after, upTo, deliver) => catchUp(catchUpDeps, { roomId, after, target: () => upTo, deliver, active: () => true, deadline: Date.now() + 5000 }),
-    views: (roomId, list) => reads.views(roomId, list),
+    views: (roomId, list) => s.reads.views(roomId, list),
     areMembers: (pairs) => store.areMembers(pairs),
     onRevoked: (roomId, userId) => {
-      membership.forget(roomId, userId);
-      void events.userQuietly(userId, 'room-removed', { roomId, reason: 'left' });
+      s.membership.forget(roomId, userId);
+      void s.events.userQuietly(userId, 'room-removed', { roomId, reason: 'left' });
     },
     log,
     metrics,
@@ -121,22 +122,15 @@ export async function startApp(config: Config, log: Logger, infra: Infra, metric
     replaysPerUser: config.limits.maxReplaysPerUser,
   });
   cleanups.push(() => registry.close(), () => hub.close());
-  const sessionDeps = {
-    authenticate,
-    messages,
-    membership,
-    reads,
-    events,
+  const sessionDeps: SessionDeps = {
+    ...s,
     hub,
     catchUp: catchUpDeps,
-    lastBroadcastSeq: (roomId: string) => bus.lastBroadcastSeq(roomId),
     acks: infra.acks,
-    sendSchema: send,
-    userSends,
-    userReplaySlots: (userId: string) => registry.userReplaySlots(userId),
+    userReplaySlots: (userId) => registry.userReplaySlots(userId),
     newReplaySlots: () => new Semaphore(config.limits.maxReplaysPerConnection),
-    opened: (s: Session) => registry.opened(s),
-    closed: (s: Session) => registry.closed(s),
+    opened: (session) => registry.opened(session),
+    closed: (session) => registry.closed(session),
     gate,
     limits: config.limits,
     rate: config.rate,
@@ -147,22 +141,23 @@ export async function startApp(config: Config, log: Logger, infra: Infra, metric
     log,
     metrics,
   };
+  return { hub, gate, registry, sessionDeps };
+}
+
+export async function startApp(config: Config, log: Logger, infra: Infra, metrics: Metrics): Promise<App> {
+  const cleanups: Cleanups = [];
+  const services = buildServices(config, infra, cleanups);
+  const consumers = buildConsumers(config, infra, services, metrics);
+  const { hub, gate, registry, sessionDeps } = buildGateway(config, log, infra, services, metrics, cleanups);
   const openSession = (transport: Transport, urlToken: string | null = null) => new Session(transport, sessionDeps, urlToken);
   const admit = (address: string) => gate.admit(address);
 
   const http = await buildHttp({
+    ...services,
     log,
-    store,
-    accounts,
-    authenticate,
-    rooms,
-    messages,
-    reads,
-    membership,
+    store: infra.store,
     metrics,
-    userSends,
     restSendsInFlight: config.rate.restSendsInFlight,
-    sendSchema: send,
     metricsToken: config.metricsToken,
     plugins: [withHttpObservability({ metrics, log: log.child({ component: 'http' }) })],
     timeouts: { requestMs: config.httpRequestTimeoutMs, keepAliveMs: config.httpKeepAliveTimeoutMs },
@@ -177,40 +172,20 @@ export async function startApp(config: Config, log: Logger, infra: Infra, metric
   });
   let ws: WsGateway | null = null;
   let tcp: TcpGateway | null = null;
-  if (roles.has('gateway')) {
+  if (config.roles.has('gateway')) {
     await hub.start();
     ws = attachWebSocketGateway(http.server, config.limits.maxFrameBytes, openSession, admit);
   }
   await http.listen({ port: config.port, host: config.host });
-  if (roles.has('gateway') && config.stompTcpPort > 0) {
-    try {
-      tcp = await startTcpGateway(config.stompTcpPort, config.host, (t) => openSession(t), admit);
-    } catch (err) {
-      // The default port is often taken by another STOMP broker (RabbitMQ's plugin): run without TCP STOMP rather
-      // than not at all. A port the operator chose must work.
-      if ((err as { code?: string }).code !== 'EADDRINUSE' || config.stompTcpPortExplicit) throw err;
-      log.warn({ port: config.stompTcpPort }, 'STOMP TCP port in use (another STOMP broker?): STOMP over TCP is off; set STOMP_TCP_PORT to choose another');
-    }
-  }
+  if (config.roles.has('gateway') && config.stompTcpPort > 0) tcp = await listenTcp(config, log, openSession, admit);
   await Promise.all(consumers.map((c) => c.start()));
   const port = (http.server.address() as { port: number }).port;
   const stompTcpPort = tcp ? (tcp.server.address() as { port: number }).port : null;
-  log.info({ port, stompTcpPort, roles: [...roles], instanceId: config.instanceId, mode: config.mode }, 'chat server started');
+  log.info({ port, stompTcpPort, roles: [...config.roles], instanceId: config.instanceId, mode: config.mode }, 'chat server started');
 
   let closing: Promise<void> | null = null;
   const close = () =>
-    (closing ??= (async () => {
-      const t0 = Date.now();
-      log.info('shutting down');
-      // Each step is bounded: a step that hangs (a consumer mid-rebalance) must not keep the rest from closing.
-      const step = async (name: string, fn: () => Promise<unknown> | unknown, ms = 5000) => {
-        try {
-          await withTimeout(Promise.resolve().then(fn), ms);
-        } catch (err) {
-          log.warn({ err, step: name }, 'shutdown step failed');
-        }
-        log.debug({ step: name, elapsedMs: Date.now() - t0 }, 'shutdown step done');
-      };
+    (closing ??= closeApp(log, async (step) => {
       // 1. Stop accepting; 2. tell every session (ERROR server-unavailable, then close) so clients reconnect
       // elsewhere; SENDs already handed to the log still get flushed (the log closes last).
       if (tcp) tcp.server.close();
@@ -220,7 +195,38 @@ export async function startApp(config: Config, log: Logger, infra: Infra, metric
       await step('consumers', () => Promise.allSettled(consumers.map((c) => c.close())), 8000);
       for (const fn of cleanups.reverse()) await step('cleanup', fn);
       await step('infrastructure', () => infra.close(), 20_000);
-      log.info({ elapsedMs: Date.now() - t0 }, 'stopped');
-    })());
+    }));
   return { config, port, stompTcpPort, close };
+}
+
+/** STOMP over TCP; a taken default port (often another STOMP broker's) turns it off rather than stopping start-up. */
+async function listenTcp(
+  config: Config,
+  log: Logger,
+  openSession: (t: Transport) => Session,
+  admit: (address: string) => boolean,
+): Promise<TcpGateway | null> {
+  try {
+    return await startTcpGateway(config.stompTcpPort, config.host, (t) => openSession(t), admit);
+  } catch (err) {
+    // A port the operator chose must work.
+    if ((err as { code?: string }).code !== 'EADDRINUSE' || config.stompTcpPortExplicit) throw err;
+    log.warn({ port: config.stompTcpPort }, 'STOMP TCP port in use (another STOMP broker?): STOMP over TCP is off; set STOMP_TCP_PORT to choose another');
+    return null;
+  }
+}
+
+/** Runs the shutdown steps, each bounded: a step that hangs (a consumer mid-rebalance) must not keep the rest open. */
+async function closeApp(log: Logger, steps: (step: (name: string, fn: () => unknown, ms?: number) => Promise<void>) => Promise<void>): Promise<void> {
+  const t0 = Date.now();
+  log.info('shutting down');
+  await steps(async (name, fn, ms = 5000) => {
+    try {
+      await withTimeout(Promise.resolve().then(fn), ms);
+    } catch (err) {
+      log.warn({ err, step: name }, 'shutdown step failed');
+    }
+    log.debug({ step: name, elapsedMs: Date.now() - t0 }, 'shutdown step done');
+  });
+  log.info({ elapsedMs: Date.now() - t0 }, 'stopped');
 }

@@ -34,6 +34,14 @@ export class Heartbeats {
   private sendTimer: NodeJS.Timeout | null = null;
   private deadTimer: NodeJS.Timeout | null = null;
 
+  /** Starts the negotiated timers; null when neither side heart-beats. */
+  static start(agreed: { sendEvery: number; deadAfter: number }, io: HeartbeatIo): Heartbeats | null {
+    if (agreed.sendEvery <= 0 && agreed.deadAfter <= 0) return null;
+    const h = new Heartbeats(io);
+    h.start(agreed.sendEvery, agreed.deadAfter);
+    return h;
+  }
+
   constructor(private readonly io: HeartbeatIo) {}
 
   start(sendEvery: number, deadAfter: number): void {

@@ -13,7 +13,8 @@ import { createMetrics } from '../metrics/metrics.js';
 import { appError } from '../shared/errors.js';
 import type { ChatMessage, User } from '../shared/model.js';
 import { Semaphore } from './semaphore.js';
-import { Session, type SessionDeps } from './session.js';
+import { Session } from './session.js';
+import type { SessionDeps } from './session-deps.js';
 import type { Transport } from './transport.js';
 
 class FakeTransport implements Transport {

@@ -4,45 +4,18 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { StompDecoder, StompProtocolError, encodeFrame, type Frame, type StompVersion } from '../../protocol/index.js';
-import type { ReadService } from '../chat/reads.js';
-import type { Limits, RateLimits } from '../config.js';
-import type { Metrics } from '../metrics/metrics.js';
 import { AppError, appError, toStompCode, type ErrorCode } from '../shared/errors.js';
 import { isTransientError } from '../shared/failures.js';
 import type { User } from '../shared/model.js';
 import { TokenBucket } from '../shared/token-bucket.js';
 import { Budget, InboundFlow, Pause } from './flow.js';
+import type { SessionDeps } from './session-deps.js';
+import { VersionMismatch, negotiateVersion, tokenOf } from './handshake.js';
 import { Heartbeats, negotiate, parseHeartBeat } from './heartbeat.js';
-import { Sends, type SendDeps } from './sends.js';
-import { SubscriptionSet, type SubscriptionDeps } from './subscription-set.js';
+import { Sends } from './sends.js';
+import { SubscriptionSet } from './subscription-set.js';
 import type { Transport } from './transport.js';
 
-export interface Authenticated {
-  user: User;
-  /** When the token expires (ms since the epoch); the session ends then. */
-  expiresAt: number | null;
-}
-
-/** What the session needs from the rest of the process (wired in app.ts). */
-export interface SessionDeps extends SubscriptionDeps, SendDeps {
-  authenticate(token: string | null | undefined): Promise<Authenticated>;
-  reads: Pick<ReadService, 'markRead' | 'views'>;
-  /** Registry and presence: called once the user is known, and at teardown when it was. */
-  opened(session: Session): void;
-  closed(session: Session): void;
-  /** The connection gate: the connection authenticated / closed (pending = it never authenticated). */
-  gate: { authenticated(address: string): void; closed(address: string, pending: boolean): void };
-  limits: Limits;
-  rate: RateLimits;
-  heartbeatMs: number;
-  connectTimeoutMs: number;
-  frameTimeoutMs: number;
-  instanceId: string;
-  log: Logger;
-  metrics: Metrics;
-}
-
-export const SUPPORTED_VERSIONS: readonly StompVersion[] = ['1.2', '1.1', '1.0'];
 const ERROR_CONTENT_TYPE = 'text/plain;charset=utf-8';
 /** Frames decoded and not yet handled before the connection stops reading. */
 const MAX_PENDING_FRAMES = 256;
@@ -150,8 +123,7 @@ export class Session {
     this.deps.metrics.framesIn.inc({ command: frame.command });
     // The version decides how the following frames' headers are unescaped, possibly in this same chunk.
     if (this.state === 'connecting' && (frame.command === 'CONNECT' || frame.command === 'STOMP')) {
-      const accepted = (frame.headers['accept-version'] ?? '1.0').split(',').map((v) => v.trim());
-      const version = SUPPORTED_VERSIONS.find((v) => accepted.includes(v));
+      const version = negotiateVersion(frame);
       if (version) this.decoder.version = this.version = version;
     }
     // Flow control: every frame costs a token; a connection over its rate stops being read until it is back.
@@ -169,7 +141,7 @@ export class Session {
 
   private onHandlerError(err: unknown, frame: Frame): void {
     if (err instanceof AppError) {
-      this.fail(toStompCode(err.code), err.message, frame.headers.receipt, undefined, err instanceof VersionMismatch ? { version: SUPPORTED_VERSIONS.join(',') } : undefined);
+      this.fail(toStompCode(err.code), err.message, frame.headers.receipt, undefined, err instanceof VersionMismatch ? err.headers : undefined);
     } else if (isTransientError(err)) {
       this.fail('server-unavailable', 'a dependency is unavailable; retry', frame.headers.receipt, err);
     } else {
@@ -211,18 +183,11 @@ export class Session {
 
   // --- CONNECT --------------------------------------------------------------------------------------
 
-  /**
-   * `Authorization: Bearer <jwt>` wins over `passcode: <jwt>` (any `login`), which wins over the WebSocket URL's
-   * `access_token` (README, "STOMP authentication").
-   */
   private async connect(frame: Frame): Promise<void> {
-    const accepted = (frame.headers['accept-version'] ?? '1.0').split(',').map((v) => v.trim());
-    if (!SUPPORTED_VERSIONS.some((v) => accepted.includes(v))) throw new VersionMismatch(`supported versions are ${SUPPORTED_VERSIONS.join(',')}`);
-    const authorization = frame.headers.authorization ?? frame.headers.Authorization;
-    const bearer = authorization && /^Bearer\s+(.+)$/i.exec(authorization)?.[1];
+    if (!negotiateVersion(frame)) throw new VersionMismatch();
     // STOMP 1.0 has no heart-beating.
     const [cx, cy] = this.version === '1.0' ? [0, 0] : parseHeartBeat(frame.headers['heart-beat']);
-    const auth = await this.deps.authenticate(bearer || frame.headers.passcode || this.urlToken);
+    const auth = await this.deps.authenticate(tokenOf(frame, this.urlToken));
     if (this.state !== 'connecting') return; // closed while authenticating
     this.user = auth.user;
     this.state = 'connected';
@@ -236,7 +201,6 @@ export class Session {
       this.expiryTimer = setTimeout(() => this.fail('unauthorized', 'token expired; reconnect with a fresh token'), inMs);
     }
     const ours = this.deps.heartbeatMs;
-    const { sendEvery, deadAfter } = negotiate(ours, cx, cy);
     this.writeFrame('CONNECTED', {
       version: this.version,
       'heart-beat': `${ours},${ours}`,
@@ -244,23 +208,20 @@ export class Session {
       server: `kafka-stomp-chat/${this.deps.instanceId}`,
       'user-name': auth.user.id,
     });
-    if (sendEvery > 0 || deadAfter > 0) {
-      this.heartbeats = new Heartbeats({
-        takeWritten: () => {
-          const w = this.wrote;
-          this.wrote = false;
-          return w;
-        },
-        send: (data) => this.transport.send(data),
-        silentForMs: () => Date.now() - this.lastReceivedAt,
-        onDead: () => {
-          this.log.info('peer missed heart-beats');
-          this.teardown();
-          this.transport.destroy();
-        },
-      });
-      this.heartbeats.start(sendEvery, deadAfter);
-    }
+    this.heartbeats = Heartbeats.start(negotiate(ours, cx, cy), {
+      takeWritten: () => {
+        const w = this.wrote;
+        this.wrote = false;
+        return w;
+      },
+      send: (data) => this.transport.send(data),
+      silentForMs: () => Date.now() - this.lastReceivedAt,
+      onDead: () => {
+        this.log.info('peer missed heart-beats');
+        this.teardown();
+        this.transport.destroy();
+      },
+    });
   }
 
   private sends(): Sends {
@@ -380,12 +341,5 @@ export class Session {
     this.deps.metrics.sessionsActive.dec({ transport: this.transport.kind });
     this.deps.gate.closed(this.transport.remoteAddress, pending);
     if (!pending) this.deps.closed(this);
-  }
-}
-
-/** STOMP 1.2: an ERROR for a failed version negotiation carries the versions the server supports. */
-class VersionMismatch extends AppError {
-  constructor(message: string) {
-    super('bad-frame', message);
   }
 }

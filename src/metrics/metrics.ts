@@ -76,42 +76,11 @@ export function createMetrics(instanceId: string, opts: MetricsOptions = {}): Me
   for (const name of DROPPED_DEFAULT_METRICS) registry.removeSingleMetric(name);
   const registers = [registry];
 
-  // The error counter is registered after the lag gauge and waits for its collect, so a scrape shows the
-  // failure it just had.
-  const lag = new ConsumerLagCollector({ inc: () => consumerLagErrors.inc() });
-  const ready = new ConsumerGroupReadyCollector();
-  const consumerLag: Gauge<'group' | 'topic' | 'partition'> = new Gauge({
-    name: 'chat_kafka_consumer_lag',
-    help: "Records after the consumer group's committed offset (partition end offset - committed offset), read at scrape time",
-    labelNames: ['group', 'topic', 'partition'],
-    registers,
-    collect: () => lag.collect(consumerLag),
-  });
-  const consumerLagErrors: Counter = new Counter({
-    name: 'chat_kafka_consumer_lag_errors_total',
-    help: 'Scrapes at which Kafka offsets could not be read for chat_kafka_consumer_lag (previous figures kept)',
-    registers,
-    collect: () => lag.settled(),
-  });
-  const consumerGroupReady: Gauge<'group'> = new Gauge({
-    name: 'chat_consumer_group_ready',
-    help: "1 when this process' consumer of the group is running, 0 while it is down (crashed, restarting)",
-    labelNames: ['group'],
-    registers,
-    collect: () => ready.collect(consumerGroupReady),
-  });
-
   const stompErrors = new Counter({ name: 'chat_stomp_errors_total', help: 'ERROR frames sent', labelNames: ['code'], registers });
   for (const code of STOMP_ERROR_CODES) stompErrors.inc({ code }, 0);
   const messagesSent = new Counter({ name: 'chat_messages_sent_total', help: 'Messages acknowledged by Kafka', labelNames: ['via'], registers });
   for (const via of SEND_PATHS) messagesSent.inc({ via }, 0);
-  const consumedRecords = new Counter({ name: 'chat_kafka_consumed_records_total', help: 'Records processed and committed', labelNames: ['group'], registers });
-  const deadLettered = new Counter({ name: 'chat_dead_lettered_total', help: 'Records sent to chat.messages.dlt', labelNames: ['group'], registers });
-  for (const name of CONSUMER_GROUPS) {
-    const group = (opts.groupPrefix ?? '') + name;
-    consumedRecords.inc({ group }, 0);
-    deadLettered.inc({ group }, 0);
-  }
+  const consumers = consumerMetrics(registers, opts.groupPrefix ?? '');
 
   return {
     registry,
@@ -139,11 +108,11 @@ export function createMetrics(instanceId: string, opts: MetricsOptions = {}): Me
       buckets: [1, 2, 5, 10, 20, 50, 100, 200, 500],
       registers,
     }),
-    consumedRecords,
-    consumerLag,
-    consumerLagErrors,
-    consumerGroupReady,
-    deadLettered,
+    consumedRecords: consumers.consumedRecords,
+    consumerLag: consumers.consumerLag,
+    consumerLagErrors: consumers.consumerLagErrors,
+    consumerGroupReady: consumers.consumerGroupReady,
+    deadLettered: consumers.deadLettered,
     persistedMessages: new Counter({ name: 'chat_messages_persisted_total', help: 'Message rows inserted', registers }),
     gapRepairs: new Counter({ name: 'chat_fanout_gap_repairs_total', help: 'Messages recovered from the store after a fan-out gap', registers }),
     slowConsumersClosed: new Counter({ name: 'chat_slow_consumers_closed_total', help: 'Sessions closed for exceeding the output bound', registers }),
@@ -160,7 +129,45 @@ export function createMetrics(instanceId: string, opts: MetricsOptions = {}): Me
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers,
     }),
-    setLagSource: (source) => lag.attach(source),
-    setConsumerGroupReadiness: (provider) => ready.attach(provider),
+    setLagSource: (source) => consumers.lag.attach(source),
+    setConsumerGroupReadiness: (provider) => consumers.ready.attach(provider),
   };
+}
+
+/** The consumer groups' metrics: lag and readiness computed at scrape time, per-group counters from zero. */
+function consumerMetrics(registers: Registry[], groupPrefix: string) {
+  // The error counter is registered after the lag gauge and waits for its collect, so a scrape shows the
+  // failure it just had.
+  const lag = new ConsumerLagCollector({ inc: () => consumerLagErrors.inc() });
+  const ready = new ConsumerGroupReadyCollector();
+  const consumerLag: Gauge<'group' | 'topic' | 'partition'> = new Gauge({
+    name: 'chat_kafka_consumer_lag',
+    help: "Records after the consumer group's committed offset (partition end offset - committed offset), read at scrape time",
+    labelNames: ['group', 'topic', 'partition'],
+    registers,
+    collect: () => lag.collect(consumerLag),
+  });
+  const consumerLagErrors: Counter = new Counter({
+    name: 'chat_kafka_consumer_lag_errors_total',
+    help: 'Scrapes at which Kafka offsets could not be read for chat_kafka_consumer_lag (previous figures kept)',
+    registers,
+    collect: () => lag.settled(),
+  });
+  const consumerGroupReady: Gauge<'group'> = new Gauge({
+    name: 'chat_consumer_group_ready',
+    help: "1 when this process' consumer of the group is running, 0 while it is down (crashed, restarting)",
+    labelNames: ['group'],
+    registers,
+    collect: () => ready.collect(consumerGroupReady),
+  });
+
+  const consumedRecords = new Counter({ name: 'chat_kafka_consumed_records_total', help: 'Records processed and committed', labelNames: ['group'], registers });
+  const deadLettered = new Counter({ name: 'chat_dead_lettered_total', help: 'Records sent to chat.messages.dlt', labelNames: ['group'], registers });
+  for (const name of CONSUMER_GROUPS) {
+    const group = groupPrefix + name;
+    consumedRecords.inc({ group }, 0);
+    deadLettered.inc({ group }, 0);
+  }
+
+  return { lag, ready, consumerLag, consumerLagErrors, consumerGroupReady, consumedRecords, deadLettered };
 }

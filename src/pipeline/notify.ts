@@ -10,7 +10,7 @@
 import type { Events } from '../chat/events.js';
 import type { Presence } from '../counters/presence.js';
 import { toView, type ChatMessage } from '../shared/model.js';
-import type { Store } from '../store/store.js';
+import type { NotificationInput, Store } from '../store/store.js';
 import type { BatchHandler } from './message-log.js';
 import { decodeChatRecord } from './records.js';
 
@@ -65,16 +65,7 @@ export function notifyHandler(deps: NotifyDeps): BatchHandler {
     const members = await store.memberIds([...byRoom.keys()]);
     const online = await presence.onlineUsers([...new Set([...members.values()].flat())]);
 
-    // Offline members: a notification row per message (idempotent on user and message).
-    const rows = [];
-    for (const m of messages) {
-      for (const userId of members.get(m.roomId) ?? []) {
-        if (userId !== m.senderId && !online.has(userId)) {
-          rows.push({ userId, roomId: m.roomId, messageId: m.id, seq: m.seq, senderId: m.senderId, preview: m.content.slice(0, 100) });
-        }
-      }
-    }
-    await store.insertNotifications(rows);
+    await store.insertNotifications(offlineNotifications(messages, members, online));
 
     // Online members: counts, initialised from the store only where unknown or where the reader moved.
     const updates: Array<{ roomId: string; userId: string; list: ChatMessage[]; readSeq: bigint; base: number | null }> = [];
@@ -102,27 +93,41 @@ export function notifyHandler(deps: NotifyDeps): BatchHandler {
     );
     unknown.forEach((u, i) => (u.base = counted[i] ?? 0));
 
-    const sends: Array<Promise<void>> = [];
-    for (const u of updates) {
-      const added = u.list.filter((m) => m.senderId !== u.userId && BigInt(m.seq) > u.readSeq).length;
-      const count = u.base! + added;
-      rooms.get(u.roomId)!.members.set(u.userId, { count, readSeq: u.readSeq });
-      if (added === 0) continue; // nothing new for this member (their own messages)
-      const last = u.list[u.list.length - 1]!;
-      const ids = members.get(u.roomId) ?? [];
-      sends.push(
-        events.userQuietly(u.userId, 'unread', {
-          roomId: u.roomId,
-          unreadCount: count,
-          lastReadSeq: u.readSeq.toString(),
-          upToSeq: last.seq,
-          lastMessage: toView(last, ids.length - (ids.includes(last.senderId) ? 1 : 0)),
-        }),
-      );
-    }
     // Ephemeral: a lost update is corrected by the next one or by GET /api/rooms.
-    await Promise.all(sends);
+    await Promise.all(
+      updates.map((u) => {
+        const added = u.list.filter((m) => m.senderId !== u.userId && BigInt(m.seq) > u.readSeq).length;
+        const count = u.base! + added;
+        rooms.get(u.roomId)!.members.set(u.userId, { count, readSeq: u.readSeq });
+        // Nothing new for this member (only their own messages): no event.
+        return added === 0 ? undefined : events.userQuietly(u.userId, 'unread', unreadEvent(u.roomId, count, u.readSeq, u.list, members.get(u.roomId) ?? []));
+      }),
+    );
     lastOffset.set(partition, BigInt(records[records.length - 1]!.offset));
     while (rooms.size > maxRooms) rooms.delete(rooms.keys().next().value!);
+  };
+}
+
+/** Offline members: a notification row per message (idempotent on user and message). */
+function offlineNotifications(messages: readonly ChatMessage[], members: Map<string, string[]>, online: Set<string>): NotificationInput[] {
+  const rows: NotificationInput[] = [];
+  for (const m of messages) {
+    for (const userId of members.get(m.roomId) ?? []) {
+      if (userId !== m.senderId && !online.has(userId)) {
+        rows.push({ userId, roomId: m.roomId, messageId: m.id, seq: m.seq, senderId: m.senderId, preview: m.content.slice(0, 100) });
+      }
+    }
+  }
+  return rows;
+}
+
+function unreadEvent(roomId: string, count: number, readSeq: bigint, list: readonly ChatMessage[], members: readonly string[]) {
+  const last = list[list.length - 1]!;
+  return {
+    roomId,
+    unreadCount: count,
+    lastReadSeq: readSeq.toString(),
+    upToSeq: last.seq,
+    lastMessage: toView(last, members.length - (members.includes(last.senderId) ? 1 : 0)),
   };
 }

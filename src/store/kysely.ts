@@ -1,50 +1,16 @@
-// The store on PostgreSQL through Kysely. Bigints stay strings; times leave as ISO-8601 strings.
+// The store on PostgreSQL (or PGlite) through Kysely: users, rooms and memberships here; messages, read positions
+// and notifications in kysely-messages.ts. Bigints stay strings; times leave as ISO-8601 strings.
 import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
-import type { ChatMessage, MemberView, Room, RoomVisibility } from '../shared/model.js';
+import type { ChatMessage, MemberView, RoomVisibility } from '../shared/model.js';
 import { appError } from '../shared/errors.js';
-import type { Database, MessageRow, RoomRow, UserRow } from './schema.js';
-import type { Notification, NotificationInput, RoomSummary, Store, UserWithSecret } from './store.js';
+import * as q from './kysely-messages.js';
+import { listRoomsForUser } from './kysely-rooms.js';
+import { iso, toRoom, toUser } from './kysely-rows.js';
+import type { Database } from './schema.js';
+import type { NotificationInput, Store } from './store.js';
 
 const UNIQUE_VIOLATION = '23505';
-// PostgreSQL's bind message counts parameters in 16 bits: keep each multi-row INSERT well below 65,535.
-const MAX_ROWS_PER_INSERT = 1000;
-
-function iso(d: Date | string | null): string | null {
-  if (d === null) return null;
-  return (d instanceof Date ? d : new Date(d)).toISOString();
-}
-
-function toUser(r: UserRow): UserWithSecret {
-  return {
-    id: r.id,
-    email: r.email,
-    nickname: r.nickname,
-    status: r.status,
-    lastSeenAt: iso(r.last_seen_at),
-    passwordHash: r.password_hash,
-    deletedAt: iso(r.deleted_at),
-  };
-}
-
-function toRoom(r: Pick<RoomRow, 'id' | 'name' | 'type' | 'visibility' | 'created_by' | 'created_at'>): Room {
-  return { id: r.id, name: r.name, type: r.type, visibility: r.visibility, createdBy: r.created_by, createdAt: iso(r.created_at)! };
-}
-
-function toMessage(r: MessageRow): ChatMessage {
-  return {
-    id: r.id,
-    roomId: r.room_id,
-    seq: r.seq,
-    senderId: r.sender_id,
-    type: r.type,
-    content: r.content,
-    idempotencyKey: r.idempotency_key,
-    createdAt: iso(r.created_at)!,
-    partition: r.kafka_partition,
-    offset: r.kafka_offset,
-  };
-}
 
 export type KyselyStoreOptions =
   | {
@@ -299,218 +265,53 @@ export class KyselyStore implements Store {
     return rows.map((r) => r.room_id);
   }
 
-  async listRoomsForUser(userId: string, page?: { limit: number; afterId?: string | null }): Promise<RoomSummary[]> {
-    let q = this.db
-      .selectFrom('chat_room_members as me')
-      .innerJoin('chat_rooms as r', 'r.id', 'me.room_id')
-      .leftJoinLateral(
-        (eb) =>
-          eb
-            .selectFrom('messages as lm')
-            .selectAll('lm')
-            .whereRef('lm.room_id', '=', 'r.id')
-            .orderBy('lm.seq', 'desc')
-            .limit(1)
-            .as('last'),
-        (join) => join.onTrue(),
-      )
-      .select([
-        'r.id',
-        'r.name',
-        'r.type',
-        'r.visibility',
-        'r.created_by',
-        'r.created_at',
-        'me.last_read_seq',
-        (eb) =>
-          eb
-            .selectFrom('chat_room_members as c')
-            .select((e) => e.fn.countAll<string>().as('n'))
-            .whereRef('c.room_id', '=', 'r.id')
-            .as('members'),
-        sql<MessageRow | null>`CASE WHEN last.id IS NULL THEN NULL ELSE to_jsonb(last) END`.as('last_message'),
-        sql<{ userId: string; nickname: string } | null>`CASE WHEN r.type = 'DIRECT' THEN (
-          SELECT json_build_object('userId', pu.id::text, 'nickname', pu.nickname)
-          FROM chat_room_members pm JOIN users pu ON pu.id = pm.user_id
-          WHERE pm.room_id = r.id AND pm.user_id <> me.user_id LIMIT 1) END`.as('peer'),
-      ])
-      .where('me.user_id', '=', userId)
-      .orderBy('r.id');
-    if (page?.afterId) q = q.where('r.id', '>', page.afterId);
-    if (page) q = q.limit(page.limit);
-    const rows = await q.execute();
-    return rows.map((r) => ({
-      ...toRoom(r),
-      members: Number(r.members),
-      lastReadSeq: r.last_read_seq,
-      peer: r.peer ?? null,
-      lastMessage: r.last_message
-        ? toMessage({
-            ...r.last_message,
-            room_id: String(r.last_message.room_id),
-            seq: String(r.last_message.seq),
-            sender_id: String(r.last_message.sender_id),
-            kafka_offset: String(r.last_message.kafka_offset),
-          })
-        : null,
-    }));
+  listRoomsForUser(userId: string, page?: { limit: number; afterId?: string | null }) {
+    return listRoomsForUser(this.db, userId, page);
   }
 
-  async insertMessages(messages: readonly ChatMessage[]): Promise<number> {
-    if (messages.length === 0) return 0;
-    if (messages.length > MAX_ROWS_PER_INSERT) {
-      // One transaction: a batch is stored entirely or not at all (catch-up relies on "seq H stored => all before it").
-      return this.db.transaction().execute(async (trx) => {
-        const inner = new KyselyStore({ db: trx });
-        let n = 0;
-        for (let i = 0; i < messages.length; i += MAX_ROWS_PER_INSERT) n += await inner.insertMessages(messages.slice(i, i + MAX_ROWS_PER_INSERT));
-        return n;
-      });
-    }
-    // ON CONFLICT DO NOTHING without a target covers all three unique keys: a redelivered record
-    // (same id, same seq) and a second copy under the same idempotency key are both no-ops.
-    const res = await this.db
-      .insertInto('messages')
-      .values(
-        messages.map((m) => ({
-          id: m.id,
-          room_id: m.roomId,
-          seq: m.seq,
-          sender_id: m.senderId,
-          content: m.content,
-          type: m.type,
-          idempotency_key: m.idempotencyKey,
-          kafka_partition: m.partition,
-          kafka_offset: m.offset,
-          created_at: m.createdAt,
-        })),
-      )
-      .onConflict((oc) => oc.doNothing())
-      .executeTakeFirst();
-    return Number(res.numInsertedOrUpdatedRows ?? 0);
+
+  insertMessages(messages: readonly ChatMessage[]) {
+    return q.insertMessages(this.db, messages);
   }
 
-  async messagesAfter(roomId: string, afterSeq: string, limit: number) {
-    const rows = await this.db
-      .selectFrom('messages')
-      .selectAll()
-      .where('room_id', '=', roomId)
-      .where('seq', '>', afterSeq)
-      .orderBy('seq', 'asc')
-      .limit(limit)
-      .execute();
-    return rows.map(toMessage);
+  messagesAfter(roomId: string, afterSeq: string, limit: number) {
+    return q.messagesAfter(this.db, roomId, afterSeq, limit);
   }
 
-  async messagesBefore(roomId: string, beforeSeq: string | null, limit: number) {
-    let q = this.db.selectFrom('messages').selectAll().where('room_id', '=', roomId);
-    if (beforeSeq !== null) q = q.where('seq', '<', beforeSeq);
-    const rows = await q.orderBy('seq', 'desc').limit(limit).execute();
-    return rows.map(toMessage);
+  messagesBefore(roomId: string, beforeSeq: string | null, limit: number) {
+    return q.messagesBefore(this.db, roomId, beforeSeq, limit);
   }
 
-  async findMessageByIdempotencyKey(senderId: string, key: string) {
-    const row = await this.db
-      .selectFrom('messages')
-      .selectAll()
-      .where('sender_id', '=', senderId)
-      .where('idempotency_key', '=', key)
-      .executeTakeFirst();
-    return row ? toMessage(row) : null;
+  findMessageByIdempotencyKey(senderId: string, key: string) {
+    return q.findMessageByIdempotencyKey(this.db, senderId, key);
   }
 
-  async maxSeq(roomId: string) {
-    const row = await this.db
-      .selectFrom('messages')
-      .select((eb) => eb.fn.max('seq').as('max'))
-      .where('room_id', '=', roomId)
-      .executeTakeFirst();
-    return row?.max ? String(row.max) : '0';
+  maxSeq(roomId: string) {
+    return q.maxSeq(this.db, roomId);
   }
 
   countUnread(items: ReadonlyArray<{ roomId: string; userId: string; afterSeq: string }>) {
-    return this.countUnreadBefore(items.map((i) => ({ ...i, beforeSeq: '9223372036854775807' })));
+    return q.countUnread(this.db, items);
   }
 
-  async countUnreadBefore(items: ReadonlyArray<{ roomId: string; userId: string; afterSeq: string; beforeSeq: string }>) {
-    if (items.length === 0) return [];
-    const rows = await sql<{ i: number; n: string }>`
-      SELECT q.i, (SELECT count(*) FROM messages m
-                   WHERE m.room_id = q.room_id AND m.seq > q.after_seq AND m.seq < q.before_seq
-                     AND m.sender_id <> q.user_id) AS n
-      FROM unnest(${items.map((x) => x.roomId)}::bigint[], ${items.map((x) => x.userId)}::bigint[],
-                  ${items.map((x) => x.afterSeq)}::bigint[], ${items.map((x) => x.beforeSeq)}::bigint[])
-           WITH ORDINALITY AS q(room_id, user_id, after_seq, before_seq, i)`.execute(this.db);
-    const out = new Array<number>(items.length).fill(0);
-    for (const r of rows.rows) out[Number(r.i) - 1] = Number(r.n);
-    return out;
+  countUnreadBefore(items: ReadonlyArray<{ roomId: string; userId: string; afterSeq: string; beforeSeq: string }>) {
+    return q.countUnreadBefore(this.db, items);
   }
 
-  async storedSeqs(ids: readonly string[]) {
-    if (ids.length === 0) return new Map<string, string>();
-    const rows = await this.db.selectFrom('messages').select(['id', 'seq']).where('id', 'in', [...ids]).execute();
-    return new Map(rows.map((r) => [r.id, r.seq]));
+  storedSeqs(ids: readonly string[]) {
+    return q.storedSeqs(this.db, ids);
   }
 
-  async advanceReadSeq(roomId: string, userId: string, seq: string, unreadCount: number | null) {
-    const row = await this.db
-      .updateTable('chat_room_members')
-      .set((eb) => ({
-        last_read_seq: sql<string>`GREATEST(${eb.ref('last_read_seq')}, ${seq}::bigint)`,
-        last_read_message_id: sql<string | null>`CASE WHEN ${seq}::bigint > ${eb.ref('last_read_seq')}
-          THEN (SELECT id FROM messages WHERE room_id = ${roomId} AND seq <= ${seq}::bigint ORDER BY seq DESC LIMIT 1)
-          ELSE ${eb.ref('last_read_message_id')} END`,
-        ...(unreadCount === null ? {} : { unread_count: unreadCount }),
-      }))
-      .where('room_id', '=', roomId)
-      .where('user_id', '=', userId)
-      .returning('last_read_seq')
-      .executeTakeFirst();
-    return row?.last_read_seq ?? '0';
+  advanceReadSeq(roomId: string, userId: string, seq: string, unreadCount: number | null) {
+    return q.advanceReadSeq(this.db, roomId, userId, seq, unreadCount);
   }
 
-  async insertNotifications(rows: readonly NotificationInput[]): Promise<number> {
-    if (rows.length === 0) return 0;
-    if (rows.length > MAX_ROWS_PER_INSERT) {
-      let n = 0;
-      for (let i = 0; i < rows.length; i += MAX_ROWS_PER_INSERT) n += await this.insertNotifications(rows.slice(i, i + MAX_ROWS_PER_INSERT));
-      return n;
-    }
-    const res = await this.db
-      .insertInto('notifications')
-      .values(
-        rows.map((r) => ({
-          user_id: r.userId,
-          room_id: r.roomId,
-          message_id: r.messageId,
-          seq: r.seq,
-          sender_id: r.senderId,
-          preview: r.preview,
-        })),
-      )
-      .onConflict((oc) => oc.constraint('notifications_user_message_uk').doNothing())
-      .executeTakeFirst();
-    return Number(res.numInsertedOrUpdatedRows ?? 0);
+  insertNotifications(rows: readonly NotificationInput[]) {
+    return q.insertNotifications(this.db, rows);
   }
 
-  async listNotifications(userId: string, limit: number): Promise<Notification[]> {
-    const rows = await this.db
-      .selectFrom('notifications')
-      .selectAll()
-      .where('user_id', '=', userId)
-      .orderBy('id', 'desc')
-      .limit(limit)
-      .execute();
-    return rows.map((r) => ({
-      id: r.id,
-      userId: r.user_id,
-      roomId: r.room_id,
-      messageId: r.message_id,
-      seq: r.seq,
-      senderId: r.sender_id,
-      preview: r.preview,
-      createdAt: iso(r.created_at)!,
-    }));
+  listNotifications(userId: string, limit: number) {
+    return q.listNotifications(this.db, userId, limit);
   }
 
   async ping() {

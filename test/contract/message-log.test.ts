@@ -1,6 +1,7 @@
 // The message log contract against the embedded log (local files) and the real Kafka at KAFKA_BROKERS.
 import { afterAll } from 'vitest';
-import { KafkaConsumerGroups, KafkaMessageLog, createKafka } from '../../src/pipeline/kafka.js';
+import { KafkaConsumerGroups } from '../../src/pipeline/kafka-consumers.js';
+import { KafkaMessageLog, createKafka } from '../../src/pipeline/kafka.js';
 import { LocalConsumerGroups } from '../../src/pipeline/local-consumers.js';
 import { LocalMessageLog } from '../../src/pipeline/local-log.js';
 import type { ConsumerGroup, ConsumerGroups } from '../../src/pipeline/message-log.js';

@@ -1,7 +1,7 @@
 // Claims 1 and 2: per-room ordering and scale-out. Two real server processes; 100 concurrent
 // senders x 10 messages in one room; receivers on both instances over WebSocket and TCP.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Api, type Account } from '../support/api.js';
+import { Api } from '../support/api.js';
 import { startServer, waitFor, type ServerProc } from '../support/cluster.js';
 import { TcpStomp, WsStomp, type Received } from '../support/stomp.js';
 
