@@ -8,6 +8,7 @@ const SCENARIOS: Record<string, { file: string; about: string }> = {
   partitioning: { file: './partitioning.js', about: 'claim 1 comparison: Kafka key=roomId vs key=userId, inversions per 1,000 (kafkajs only)' },
   reads: { file: './reads.js', about: 'claim 3: 50 members marking read concurrently (REST + STOMP), exact unread counts' },
   resume: { file: './resume.js', about: 'claim 5: many clients drop, reconnect to the other instance with since-seq, 0 missing / 0 duplicated' },
+  fuzz: { file: './fuzz.js', about: 'security: >= 10 million random and mutated STOMP frames (TCP + WebSocket) at one instance; crashes, RSS, bystanders p99' },
   report: { file: './report.js', about: 'regenerates the PERF_RESULT.md sections and bench/charts/*.svg from bench/results/*.jsonl' },
 };
 
@@ -22,6 +23,11 @@ async function main(): Promise<void> {
   if (!scenario) {
     process.stderr.write(name === undefined || name === '--help' || name === '-h' ? usage() : `unknown scenario "${name}"\n\n${usage()}`);
     process.exit(2);
+  }
+  // Servers run the compiled build (as `npm start` does): compile first, incrementally.
+  if (!['codec', 'report'].includes(name!)) {
+    const { default: build } = await import('../test/support/build.js');
+    build();
   }
   const mod = (await import(scenario.file)) as { run(args: string[]): Promise<void> };
   await mod.run(args);

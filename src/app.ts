@@ -10,6 +10,7 @@ import { catchUp } from './chat/catch-up.js';
 import { Events } from './chat/events.js';
 import { sendSchema } from './chat/input.js';
 import { Membership } from './chat/membership.js';
+import { MembersCache } from './chat/members-cache.js';
 import { MessageService } from './chat/messages.js';
 import { ReadService } from './chat/reads.js';
 import { RoomService } from './chat/rooms.js';
@@ -61,8 +62,9 @@ function buildServices(config: Config, infra: Infra, cleanups: Cleanups) {
   const hashPool = new HashPool(2);
   const accounts = new Accounts({ store, passwords: new Passwords(hashPool), tokens, rates: infra.rates, limits: config.accounts });
   const userSends = new UserSendLimiter(infra.rates, config.rate.userPerSec, config.rate.userBurst);
+  const members = new MembersCache(store);
   cleanups.push(() => hashPool.close(), () => userSends.close());
-  return { events, membership, reads, messages, rooms, authenticate, accounts, userSends, lastBroadcastSeq, sendSchema: sendSchema(config.limits.maxContentBytes) };
+  return { events, membership, members, reads, messages, rooms, authenticate, accounts, userSends, lastBroadcastSeq, sendSchema: sendSchema(config.limits.maxContentBytes) };
 }
 
 type Services = ReturnType<typeof buildServices>;
@@ -72,17 +74,20 @@ function buildConsumers(config: Config, infra: Infra, s: Services, metrics: Metr
   const { store, bus } = infra;
   const group = (name: string) => config.kafkaGroupPrefix + name;
   const consumers: ConsumerGroup[] = [];
-  const add = (role: string, groupId: string, topic: string, handler: Parameters<Infra['consumers']['create']>[0]['handler']) => {
-    if (config.roles.has(role as never)) consumers.push(infra.consumers.create({ groupId: group(groupId), topic, handler }));
+  type Options = Parameters<Infra['consumers']['create']>[0];
+  const add = (role: string, groupId: string, topic: string, handler: Options['handler'], batching: Options['batching'] = 'throughput') => {
+    if (config.roles.has(role as never)) consumers.push(infra.consumers.create({ groupId: group(groupId), topic, handler, batching }));
   };
   add('persist', PERSIST_GROUP, TOPICS.messages, persistHandler(store, metrics));
-  add('broadcast', BROADCAST_GROUP, TOPICS.messages, broadcastHandler(bus, store));
+  // Only the broadcast group is on the live path (SEND -> MESSAGE).
+  add('broadcast', BROADCAST_GROUP, TOPICS.messages, broadcastHandler(bus, store, s.members), 'latency');
   add(
     'notify',
     NOTIFY_GROUP,
     TOPICS.messages,
     notifyHandler({
       store,
+      members: s.members,
       presence: infra.presence,
       events: s.events,
       cachedPositions: (roomId) => infra.positions.get(roomId),
@@ -172,8 +177,17 @@ export async function startApp(config: Config, log: Logger, infra: Infra, metric
   });
   let ws: WsGateway | null = null;
   let tcp: TcpGateway | null = null;
+  // Membership and presence changes of every instance: the hub acts on them, the consumers' caches forget.
+  await infra.bus.listenControl({
+    membership: (c) => {
+      services.members.invalidate(c.roomId);
+      if (c.change === 'left') services.membership.forget(c.roomId, c.userId);
+      hub.onMembership(c);
+    },
+    presence: (c) => hub.onPresence(c),
+  });
   if (config.roles.has('gateway')) {
-    await hub.start();
+    hub.start();
     ws = attachWebSocketGateway(http.server, config.limits.maxFrameBytes, openSession, admit);
   }
   await http.listen({ port: config.port, host: config.host });

@@ -96,7 +96,8 @@ describe('Hub', () => {
 
   it('a member who left loses every local subscription to the room and its events at once; others keep theirs', async () => {
     const { hub, bus, revoked } = makeHub();
-    await hub.start();
+    await bus.listenControl({ membership: (c) => hub.onMembership(c), presence: (c) => hub.onPresence(c) });
+    hub.start();
     const leaver = new Sub('7');
     const stayer = new Sub('8');
     await hub.addRoomSubscriber('30', leaver);
@@ -116,7 +117,7 @@ describe('Hub', () => {
   it('the periodic re-check revokes subscriptions whose user is no longer a member (a lost membership event)', async () => {
     const members = new Set(['2']);
     const { hub } = makeHub({ areMembers: async (pairs) => pairs.map((p) => members.has(p.userId)), recheckMs: 20 });
-    await hub.start();
+    hub.start();
     const gone = new Sub('1');
     const member = new Sub('2');
     await hub.addRoomSubscriber('40', gone);
@@ -129,7 +130,8 @@ describe('Hub', () => {
 
   it('one presence change reaches the .events subscribers of each of the user\'s rooms on this instance', async () => {
     const { hub, bus } = makeHub();
-    await hub.start();
+    await bus.listenControl({ membership: (c) => hub.onMembership(c), presence: (c) => hub.onPresence(c) });
+    hub.start();
     const r1 = new Sub('5');
     const r2 = new Sub('6');
     const other = new Sub('7');

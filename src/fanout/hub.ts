@@ -66,12 +66,11 @@ export class Hub {
 
   constructor(private readonly deps: HubDeps) {}
 
-  /** Starts listening to membership and presence changes of every instance, and the periodic re-check. */
-  async start(): Promise<void> {
-    await this.deps.bus.listenControl({
-      membership: (c) => this.onMembership(c),
-      presence: (c) => this.onPresence(c),
-    });
+  /**
+   * Starts the periodic re-check of live subscriptions against the store. Membership and presence changes of every
+   * instance reach the hub through onMembership / onPresence (the process's control listener calls them).
+   */
+  start(): void {
     this.recheckTimer = setInterval(() => void this.recheck(), this.deps.recheckMs ?? 5000);
     this.recheckTimer.unref();
   }
@@ -196,7 +195,7 @@ export class Hub {
 
   // --- control --------------------------------------------------------------------------------------
 
-  private onPresence(change: PresenceChange): void {
+  onPresence(change: PresenceChange): void {
     const body = { userId: change.userId, status: change.status, lastSeenAt: change.lastSeenAt };
     for (const roomId of change.roomIds) {
       const state = this.topics.get(topics.roomEvents(roomId));
@@ -204,7 +203,7 @@ export class Hub {
     }
   }
 
-  private onMembership(change: MembershipChange): void {
+  onMembership(change: MembershipChange): void {
     if (change.change === 'left') this.revoke(change.roomId, change.userId);
   }
 

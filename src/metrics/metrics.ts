@@ -38,6 +38,7 @@ export interface Metrics {
   e2eLatency: Histogram;
   produceLatency: Histogram;
   produceBatchSize: Histogram;
+  consumerBatchSize: Histogram<'group'>;
   consumedRecords: Counter<'group'>;
   /**
    * Records after each group's committed offset, per topic and partition. Computed at scrape time once a
@@ -100,6 +101,13 @@ export function createMetrics(instanceId: string, opts: MetricsOptions = {}): Me
       name: 'chat_kafka_produce_latency_seconds',
       help: 'Kafka produce request round trip',
       buckets: [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.5, 1],
+      registers,
+    }),
+    consumerBatchSize: new Histogram({
+      name: 'chat_kafka_consumer_batch_size',
+      help: 'Records per batch handled by a consumer group (bigger batches: fewer queries and publishes per message)',
+      labelNames: ['group'],
+      buckets: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000],
       registers,
     }),
     produceBatchSize: new Histogram({

@@ -1,5 +1,6 @@
 // The broadcast consumer group: chat.messages -> the fan-out bus, one publish per room per batch (the bus chains
 // each room's publishes with prevSeq, so gateways detect and repair what the at-most-once bus loses).
+import type { MembersCache } from '../chat/members-cache.js';
 import type { FanoutBus } from '../fanout/fanout.js';
 import { toView, type ChatMessage } from '../shared/model.js';
 import type { Store } from '../store/store.js';
@@ -9,7 +10,11 @@ import { decodeChatRecord } from './records.js';
 
 export const BROADCAST_GROUP = 'chat-broadcast';
 
-export function broadcastHandler(bus: Pick<FanoutBus, 'publishRoom'>, store: Pick<Store, 'memberIds' | 'storedSeqs'>): BatchHandler {
+export function broadcastHandler(
+  bus: Pick<FanoutBus, 'publishRoom'>,
+  store: Pick<Store, 'storedSeqs'>,
+  members: Pick<MembersCache, 'memberIds'>,
+): BatchHandler {
   return async (records) => {
     let messages = records.map(decodeChatRecord);
     // A replayed dead letter whose message is already stored (under its original seq) must not reach live
@@ -25,10 +30,10 @@ export function broadcastHandler(bus: Pick<FanoutBus, 'publishRoom'>, store: Pic
       if (list) list.push(m);
       else byRoom.set(m.roomId, [m]);
     }
-    const members = await store.memberIds([...byRoom.keys()]);
+    const memberIds = await members.memberIds([...byRoom.keys()]);
     await Promise.all(
       [...byRoom].map(([roomId, list]) => {
-        const ids = members.get(roomId) ?? [];
+        const ids = memberIds.get(roomId) ?? [];
         // A new message is unread by every member but its sender.
         return bus.publishRoom(roomId, list.map((m) => toView(m, ids.length - (ids.includes(m.senderId) ? 1 : 0))));
       }),

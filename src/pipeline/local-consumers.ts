@@ -213,6 +213,7 @@ class LocalConsumerGroup implements ConsumerGroup {
         await this.offsets.commit(this.opts.topic, partition, nextOffset);
         this.failing.delete(partition);
         metrics?.consumedRecords.inc({ group: groupId }, records.length);
+        metrics?.consumerBatchSize.observe({ group: groupId }, records.length);
       } catch (err) {
         // The work is done and idempotent; a later commit covers it, or a restart redoes it.
         this.fail(partition, err, 'offset commit failed');

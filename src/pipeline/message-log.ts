@@ -48,6 +48,11 @@ export interface ConsumerGroupOptions {
   groupId: string;
   topic: string;
   handler: BatchHandler;
+  /**
+   * `latency` (default): hand records over as soon as they exist (live delivery). `throughput`: let a batch gather
+   * for a few milliseconds (fewer fetches, commits and queries per record) — for work nobody waits on live.
+   */
+  batching?: 'latency' | 'throughput';
 }
 
 export interface ConsumerGroup {

@@ -8,6 +8,7 @@
 // for a member who is just receiving. After a gap in the partition's offsets (a rebalance, a restart) the
 // partition's counts are dropped and rebuilt the same way.
 import type { Events } from '../chat/events.js';
+import type { MembersCache } from '../chat/members-cache.js';
 import type { Presence } from '../counters/presence.js';
 import { toView, type ChatMessage } from '../shared/model.js';
 import type { NotificationInput, Store } from '../store/store.js';
@@ -17,7 +18,8 @@ import { decodeChatRecord } from './records.js';
 export const NOTIFY_GROUP = 'chat-notify';
 
 export interface NotifyDeps {
-  store: Pick<Store, 'memberIds' | 'insertNotifications' | 'countUnreadBefore'>;
+  store: Pick<Store, 'insertNotifications' | 'countUnreadBefore'>;
+  members: Pick<MembersCache, 'memberIds'>;
   presence: Pick<Presence, 'onlineUsers'>;
   events: Pick<Events, 'userQuietly'>;
   /** Members' read positions as cached (Redis), or null when the cache lost the room. One round trip. */
@@ -26,6 +28,8 @@ export interface NotifyDeps {
   positions(roomId: string): Promise<Map<string, string>>;
   /** Rooms whose counts are kept in memory (least recently used beyond it are dropped). */
   maxRooms?: number;
+  /** At most one `unread` event per member and room in this window (the latest count wins). */
+  unreadEveryMs?: number;
 }
 
 interface MemberCount {
@@ -46,6 +50,7 @@ export function notifyHandler(deps: NotifyDeps): BatchHandler {
   const rooms = new Map<string, RoomCounts>();
   /** Per partition: the offset of the last record counted (continuity check). */
   const lastOffset = new Map<number, bigint>();
+  const unread = new Coalescer(deps.unreadEveryMs ?? 300, (userId, body) => events.userQuietly(userId, 'unread', body));
 
   return async (records) => {
     if (records.length === 0) return;
@@ -62,7 +67,7 @@ export function notifyHandler(deps: NotifyDeps): BatchHandler {
       if (list) list.push(m);
       else byRoom.set(m.roomId, [m]);
     }
-    const members = await store.memberIds([...byRoom.keys()]);
+    const members = await deps.members.memberIds([...byRoom.keys()]);
     const online = await presence.onlineUsers([...new Set([...members.values()].flat())]);
 
     await store.insertNotifications(offlineNotifications(messages, members, online));
@@ -100,7 +105,7 @@ export function notifyHandler(deps: NotifyDeps): BatchHandler {
         const count = u.base! + added;
         rooms.get(u.roomId)!.members.set(u.userId, { count, readSeq: u.readSeq });
         // Nothing new for this member (only their own messages): no event.
-        return added === 0 ? undefined : events.userQuietly(u.userId, 'unread', unreadEvent(u.roomId, count, u.readSeq, u.list, members.get(u.roomId) ?? []));
+        return added === 0 ? undefined : unread.send(u.userId, u.roomId, unreadEvent(u.roomId, count, u.readSeq, u.list, members.get(u.roomId) ?? []));
       }),
     );
     lastOffset.set(partition, BigInt(records[records.length - 1]!.offset));
@@ -130,4 +135,44 @@ function unreadEvent(roomId: string, count: number, readSeq: bigint, list: reado
     upToSeq: last.seq,
     lastMessage: toView(last, members.length - (members.includes(last.senderId) ? 1 : 0)),
   };
+}
+
+/**
+ * A busy room would otherwise publish an `unread` event to every member for every batch (members x batches
+ * publishes): per member and room, the first event goes out at once, later ones at most once per window with the
+ * latest count (counts are absolute, so skipping intermediate ones loses nothing).
+ */
+class Coalescer {
+  private readonly lastSent = new Map<string, number>();
+  private readonly pending = new Map<string, { body: unknown }>();
+
+  constructor(
+    private readonly windowMs: number,
+    private readonly publish: (userId: string, body: unknown) => Promise<void>,
+  ) {}
+
+  send(userId: string, roomId: string, body: unknown): Promise<void> | undefined {
+    const key = `${userId}:${roomId}`;
+    const now = Date.now();
+    const waiting = this.pending.get(key);
+    if (waiting) return void (waiting.body = body);
+    const since = now - (this.lastSent.get(key) ?? 0);
+    if (since >= this.windowMs) {
+      if (this.lastSent.size >= 100_000) this.prune(now);
+      this.lastSent.set(key, now);
+      return this.publish(userId, body);
+    }
+    const entry = { body };
+    this.pending.set(key, entry);
+    setTimeout(() => {
+      this.pending.delete(key);
+      this.lastSent.set(key, Date.now());
+      void this.publish(userId, entry.body);
+    }, this.windowMs - since).unref();
+    return undefined;
+  }
+
+  private prune(now: number): void {
+    for (const [k, t] of this.lastSent) if (now - t >= this.windowMs) this.lastSent.delete(k);
+  }
 }

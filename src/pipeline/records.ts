@@ -19,6 +19,26 @@ export class PoisonRecordError extends Error {
   override readonly name = 'PoisonRecordError';
 }
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const ID = /^\d{1,19}$/;
+const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/;
+const TYPES = new Set(['TEXT', 'IMAGE', 'SYSTEM']);
+
+/** The schema's rules, checked by hand: every consumer group decodes every record, so this is a hot path. */
+function isChatRecord(v: unknown): v is z.infer<typeof recordSchema> {
+  if (typeof v !== 'object' || v === null) return false;
+  const r = v as Record<string, unknown>;
+  return (
+    typeof r.id === 'string' && UUID.test(r.id) &&
+    typeof r.roomId === 'string' && ID.test(r.roomId) &&
+    typeof r.senderId === 'string' && ID.test(r.senderId) &&
+    typeof r.type === 'string' && TYPES.has(r.type) &&
+    typeof r.content === 'string' && r.content.length > 0 &&
+    (r.idempotencyKey === null || (typeof r.idempotencyKey === 'string' && r.idempotencyKey.length <= 128)) &&
+    typeof r.createdAt === 'string' && ISO.test(r.createdAt)
+  );
+}
+
 export function decodeChatRecord(record: ConsumedRecord): ChatMessage {
   let json: unknown;
   try {
@@ -26,6 +46,22 @@ export function decodeChatRecord(record: ConsumedRecord): ChatMessage {
   } catch (err) {
     throw new PoisonRecordError(`record ${record.partition}/${record.offset} is not JSON`, { cause: err });
   }
+  if (isChatRecord(json)) {
+    const m = json;
+    return {
+      id: m.id,
+      roomId: m.roomId,
+      senderId: m.senderId,
+      type: m.type,
+      content: m.content,
+      idempotencyKey: m.idempotencyKey,
+      createdAt: m.createdAt,
+      seq: seqFromOffset(record.offset),
+      partition: record.partition,
+      offset: record.offset,
+    };
+  }
+  // Not a chat message: zod names what is wrong (for the dead letter's x-error).
   const parsed = recordSchema.safeParse(json);
   if (!parsed.success) {
     throw new PoisonRecordError(`record ${record.partition}/${record.offset} is not a chat message: ${z.prettifyError(parsed.error)}`);
