@@ -3,6 +3,7 @@
 // then runs the whole vitest suite against it. Never skips: if a service cannot be had, it fails (exit 1).
 // Extra arguments go to vitest: `npm test -- protocol`, `npm test -- -t "read receipts"`.
 import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { StackError, stackUp } from './stack-lib.mjs';
 
 const t0 = Date.now();
@@ -31,11 +32,24 @@ try {
 }
 // --- end of operations tools ------------------------------------------------------------------------------
 
+// The browser test (test/browser) drives Debian's Chromium; installed here when missing, never skipped.
+{
+  const { ensureChromium } = await import('./chromium.mjs');
+  try {
+    ensureChromium();
+  } catch (err) {
+    console.error(`[test] ERROR: Chromium is not available — ${err?.message ?? err}`);
+    console.error('[test] failing: the browser test needs it and is never skipped');
+    process.exit(1);
+  }
+}
+
 const env = { ...process.env, RUN_INTEGRATION: '1', NODE_ENV: 'test' };
-const npx = process.platform === 'win32' ? 'npx.cmd' : 'npx';
-const args = ['vitest', 'run', ...process.argv.slice(2)];
-console.log(`[test] ${npx} ${args.join(' ')}`);
-const child = spawn(npx, args, { stdio: 'inherit', env });
+// vitest runs on this same Node (node_modules/.bin/node, Node 24, when started by npm).
+const vitest = fileURLToPath(new URL('../node_modules/vitest/vitest.mjs', import.meta.url));
+const args = [vitest, 'run', ...process.argv.slice(2)];
+console.log(`[test] node ${process.version}: vitest run ${process.argv.slice(2).join(' ')}`);
+const child = spawn(process.execPath, args, { stdio: 'inherit', env });
 
 const forward = (sig) => () => child.kill(sig);
 process.on('SIGINT', forward('SIGINT'));
