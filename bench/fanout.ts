@@ -18,13 +18,16 @@ import { cpus } from 'node:os';
 import { groups } from './driver/cpu.js';
 import { withDriver } from './driver/driver.js';
 import { printRateTable, rateRowJson, runRateSteps, type RateStepRow, type RateStepsParams } from './driver/rate-steps.js';
+import { startServer } from '../test/support/cluster.js';
 import { Flags, RUN_ID, appendResults, commandLine, fmt, printTable, progress, warnForeignServers, withServers } from './lib.js';
 import { createWorld, ourClients, serverEnv, type World } from './rooms.js';
 
 export async function run(args: string[]): Promise<void> {
-  const f = new Flags(args, ['instances', 'rooms', 'members', 'rates', 'warmup', 'duration', 'drain', 'size', 'receipts', 'workers', 'all-rates']);
+  const f = new Flags(args, ['instances', 'rooms', 'members', 'rates', 'warmup', 'duration', 'drain', 'size', 'receipts', 'workers', 'all-rates', 'topology']);
   const p = {
     instances: f.list('instances', [1, 2]),
+    // all: every instance runs every role; split: the instances only gateway, one more process runs the consumer groups.
+    topology: f.str('topology', 'all') as 'all' | 'split',
     members: f.int('members', 10, 2),
     workers: f.int('workers', cpus().length),
     ...stepFlags(f, true),
@@ -38,6 +41,9 @@ export async function run(args: string[]): Promise<void> {
   const foreign = new Set<string>();
   await withDriver({ workers: p.workers }, async (driver) => {
     for (const n of p.instances) {
+      const env = serverEnv(Math.max(...p.rates) / p.rooms);
+      const consumers = p.topology === 'split' ? await startServer({ roles: 'persist,broadcast,notify,receipts', env, instanceId: `bench-consumers-${process.pid}-${n}` }) : null;
+      if (consumers) progress(`consumer process ${consumers.instanceId} up (ROLES=persist,broadcast,notify,receipts)`);
       await withServers(
         n,
         `fanout${n}`,
@@ -45,23 +51,25 @@ export async function run(args: string[]): Promise<void> {
           world ??= await createWorld(servers[0]!, p.rooms, p.members, 'fanout');
           for (const id of await warnForeignServers(servers)) foreign.add(id);
           const cpuGroups = [
-            groups.pids('app', () => servers.map((s) => s.proc.pid)),
+            groups.pids('app', () => [...servers.map((s) => s.proc.pid), ...(consumers ? [consumers.proc.pid] : [])]),
             groups.kafka(),
             groups.postgres(),
             groups.redis(),
             groups.pids('driver', () => [process.pid, ...driver.pids]),
           ];
-          rows.push(...(await runRateSteps(driver, { target: 'ours', instances: n }, ourClients(world, servers, driver.size), p, cpuGroups)));
+          const target = p.topology === 'split' ? 'ours (gateways + 1 consumer process)' : 'ours';
+          rows.push(...(await runRateSteps(driver, { target, instances: n }, ourClients(world, servers, driver.size), p, cpuGroups)));
         },
-        { env: serverEnv(Math.max(...p.rates) / p.rooms) },
-      );
+        { env, ...(consumers ? { roles: 'gateway' } : {}) },
+      ).finally(() => consumers?.stop().catch(() => consumers.kill()));
     }
   });
 
   printRateTable('fanout', rows);
   printGoals(rows, p.members);
   appendResults(
-    'fanout',
+    // The split topology is recorded apart: the report's fan-out section is the all-roles deployment.
+    p.topology === 'split' ? 'fanout-split' : 'fanout',
     { ...p, command: commandLine('fanout', args), runId: RUN_ID, foreignServers: [...foreign] },
     rows.map(rateRowJson),
   );

@@ -66,11 +66,14 @@ export class ReadService {
     await this.deps.membership.require(roomId, user.id);
     // Never past the newest message: a position in the future would hide messages not sent yet.
     const [stored, broadcast] = await Promise.all([this.deps.store.maxSeq(roomId), this.deps.lastBroadcastSeq(roomId).catch(() => null)]);
-    let high = max(stored, broadcast ?? '0');
-    // A seq just acknowledged to its sender may be neither stored nor broadcast yet: the log's end is the final
-    // bound (nothing beyond it exists).
-    if (BigInt(seq) > BigInt(high)) high = max(high, await this.deps.log.latestSeq(roomId).catch(() => '0'));
-    const target = BigInt(seq) > BigInt(high) ? high : seq;
+    const high = max(stored, broadcast ?? '0');
+    let target = seq;
+    if (BigInt(seq) > BigInt(high)) {
+      // A seq just acknowledged to its sender may be neither stored nor broadcast yet: it is taken as asked when the
+      // room's partition already holds it; a seq beyond the partition's end cannot exist and clamps to the newest.
+      const end = await this.deps.log.latestSeq(roomId).catch(() => '0');
+      if (BigInt(seq) > BigInt(end)) target = high;
+    }
     let result;
     try {
       result = await this.deps.positions.advance(roomId, user.id, target);
@@ -94,7 +97,8 @@ export class ReadService {
     if (moved) {
       await Promise.all([
         this.deps.events.roomQuietly(roomId, 'read', { userId: user.id, lastReadSeq }),
-        this.deps.events.userQuietly(user.id, 'unread', { roomId, unreadCount }),
+        // lastReadSeq lets a client drop an older count that arrives later (the notify group's events carry it too).
+        this.deps.events.userQuietly(user.id, 'unread', { roomId, unreadCount, lastReadSeq }),
       ]);
     }
     return { lastReadSeq, unreadCount: unreadCount ?? 0 };

@@ -24,7 +24,14 @@ export class InboundFlow {
     private readonly abuseMs: number,
     /** Called once the connection was over its rate for longer than `abuseMs`. */
     private readonly onAbuse: () => void,
+    /** Called when reading resumes (the peer's silence while we did not read is not its silence). */
+    private readonly onResume: () => void = () => {},
   ) {}
+
+  /** true while the connection is not being read (its bytes wait in the kernel, unseen). */
+  get isPaused(): boolean {
+    return this.paused !== 0;
+  }
 
   /** `waitMs` > 0: over `budget` by that long; stop reading until then. 0: within it. */
   charge(waitMs: number, budget: Budget): void {
@@ -35,6 +42,9 @@ export class InboundFlow {
     const now = Date.now();
     const since = (this.overSince[budget] ??= now);
     if (now - since > this.abuseMs) {
+      // Stays paused: no earlier timer may resume reading a connection that is being told to stop.
+      if (this.rateTimer) clearTimeout(this.rateTimer);
+      this.rateTimer = null;
       this.pause(Pause.Rate);
       this.onAbuse();
       return;
@@ -55,7 +65,10 @@ export class InboundFlow {
   resume(reason: Pause): void {
     if ((this.paused & reason) === 0) return;
     this.paused &= ~reason;
-    if (this.paused === 0) this.transport.resume();
+    if (this.paused === 0) {
+      this.transport.resume();
+      this.onResume();
+    }
   }
 
   stop(): void {

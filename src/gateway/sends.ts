@@ -20,6 +20,7 @@ import { requireHeader } from './subscription-set.js';
 import { Transactions } from './transactions.js';
 
 const TYPING_INTERVAL_MS = 1000;
+const EMPTY = Buffer.alloc(0);
 
 export interface SendDeps {
   messages: Pick<MessageService, 'send' | 'sendAtomically'>;
@@ -66,7 +67,7 @@ export class Sends {
       this.host.throttle(Math.max(this.bucket.charge(), this.deps.userSends.charge(user.id)));
       const input = parseSend(frame, this.deps.sendSchema);
       const tx = frame.headers.transaction;
-      if (tx !== undefined) return this.txs().add(tx, { frame, roomId: dest.roomId, input });
+      if (tx !== undefined) return this.txs().add(tx, { receipt: frame.headers.receipt, roomId: dest.roomId, input });
       // Appended in frame order (the send pipeline is FIFO); the RECEIPT waits for the log, off the frame chain.
       this.inflight++;
       this.deps.messages
@@ -116,15 +117,19 @@ export class Sends {
       const results = await this.deps.messages.sendAtomically(this.host.user, sends);
       if (!this.host.active()) return;
       this.deps.metrics.messagesSent.inc({ via: 'stomp' }, results.length);
-      sends.forEach(({ frame: f }, i) => this.host.receipt(f, { 'message-id': results[i]!.message.id, seq: results[i]!.message.seq }));
+      sends.forEach((send, i) => this.receiptOf(send.receipt, { 'message-id': results[i]!.message.id, seq: results[i]!.message.seq }));
     }
     this.host.receipt(frame);
   }
 
   abort(frame: Frame): void {
     // The SENDs were received and discarded: their receipts say so.
-    for (const { frame: f } of this.txs().take(frame.headers.transaction)) this.host.receipt(f, { discarded: 'true' });
+    for (const send of this.txs().take(frame.headers.transaction)) this.receiptOf(send.receipt, { discarded: 'true' });
     this.host.receipt(frame);
+  }
+
+  private receiptOf(receipt: string | undefined, headers: Record<string, string>): void {
+    if (receipt !== undefined) this.host.receipt({ command: 'SEND', headers: { receipt }, body: EMPTY }, headers);
   }
 
   /** Open transactions die with the connection (STOMP: aborted on disconnect). */

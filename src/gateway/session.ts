@@ -51,8 +51,15 @@ export class Session {
     private readonly urlToken: string | null = null,
   ) {
     this.frameBucket = new TokenBucket(deps.rate.framesPerSec, deps.rate.framesBurst);
-    this.flow = new InboundFlow(transport, deps.rate.abuseMs, () =>
-      this.failAfterDrain('rate-limited', `over the rate limit for more than ${deps.rate.abuseMs} ms; slow down`),
+    this.flow = new InboundFlow(
+      transport,
+      deps.rate.abuseMs,
+      () => this.failAfterDrain('rate-limited', `over the rate limit for more than ${deps.rate.abuseMs} ms; slow down`),
+      () => {
+        // While we did not read, the peer's heart-beats and the rest of a started frame waited in the kernel.
+        this.lastReceivedAt = Date.now();
+        this.watchIncompleteFrame(true);
+      },
     );
     this.decoder = new StompDecoder(
       { onFrame: (f) => this.onFrame(f) },
@@ -106,15 +113,21 @@ export class Session {
     this.fail('server-unavailable', 'server is shutting down; reconnect to another instance');
   }
 
-  /** Arms a timer while a frame is partly received; a frame completed in time disarms it. */
-  private watchIncompleteFrame(): void {
-    if (this.decoder.bufferedBytes === 0) {
-      if (this.frameTimer) clearTimeout(this.frameTimer);
+  /**
+   * Arms a timer while a frame is partly received; a frame completed in time disarms it. Time while the
+   * connection is not being read (flow control) does not count: the timer restarts when reading resumes.
+   */
+  private watchIncompleteFrame(restart = false): void {
+    if (this.frameTimer && (restart || this.decoder.bufferedBytes === 0)) {
+      clearTimeout(this.frameTimer);
       this.frameTimer = null;
-    } else if (!this.frameTimer && this.state !== 'closed') {
+    }
+    if (!this.frameTimer && this.decoder.bufferedBytes > 0 && this.state !== 'closed') {
       this.frameTimer = setTimeout(() => {
         this.frameTimer = null;
-        if (this.decoder.bufferedBytes > 0) this.fail('bad-frame', 'frame not completed in time', this.decoder.pendingReceipt);
+        if (this.decoder.bufferedBytes === 0) return;
+        if (this.flow.isPaused) return; // re-armed on resume
+        this.fail('bad-frame', 'frame not completed in time', this.decoder.pendingReceipt);
       }, this.deps.frameTimeoutMs);
     }
   }
@@ -203,7 +216,8 @@ export class Session {
     const ours = this.deps.heartbeatMs;
     this.writeFrame('CONNECTED', {
       version: this.version,
-      'heart-beat': `${ours},${ours}`,
+      // STOMP 1.0 has no heart-beating: promising it would make 1.0 clients that read the header time out.
+      ...(this.version === '1.0' ? {} : { 'heart-beat': `${ours},${ours}` }),
       session: this.id,
       server: `kafka-stomp-chat/${this.deps.instanceId}`,
       'user-name': auth.user.id,
@@ -215,7 +229,8 @@ export class Session {
         return w;
       },
       send: (data) => this.transport.send(data),
-      silentForMs: () => Date.now() - this.lastReceivedAt,
+      // Not reading (flow control) is our doing, not the peer's silence.
+      silentForMs: () => (this.flow.isPaused ? 0 : Date.now() - this.lastReceivedAt),
       onDead: () => {
         this.log.info('peer missed heart-beats');
         this.teardown();

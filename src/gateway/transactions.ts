@@ -1,11 +1,11 @@
 // STOMP transactions (BEGIN/COMMIT/ABORT) with a budget: a connection holds at most `maxOpen` transactions, each
 // at most `maxFrames` SENDs and `maxBytes` of bodies, so buffering them cannot grow memory without limit.
-import type { Frame } from '../../protocol/index.js';
 import type { SendInput } from '../chat/input.js';
 import { appError } from '../shared/errors.js';
 
+/** A SEND held by a transaction: only its receipt id and its parsed input (never the frame or its chunk). */
 export interface TxSend {
-  frame: Frame;
+  receipt: string | undefined;
   roomId: string;
   input: SendInput;
 }
@@ -29,7 +29,8 @@ export class Transactions {
   add(id: string, send: TxSend): void {
     const tx = this.open.get(id);
     if (!tx) throw appError('bad-frame', `unknown transaction ${id}`);
-    const bytes = Buffer.byteLength(send.input.content, 'utf8');
+    // What is held: the content (a copy, not a view of the received chunk) and the idempotency key.
+    const bytes = Buffer.byteLength(send.input.content, 'utf8') + (send.input.idempotencyKey?.length ?? 0);
     if (tx.sends.length >= this.limits.maxFrames) throw appError('bad-frame', `at most ${this.limits.maxFrames} SENDs per transaction`);
     if (tx.bytes + bytes > this.limits.maxBytes) throw appError('bad-frame', `at most ${this.limits.maxBytes} bytes of content per transaction`);
     tx.sends.push(send);
