@@ -65,6 +65,12 @@ export class KyselyStore implements Store {
     return row ? toUser(row) : null;
   }
 
+  async findUsersByIds(ids: readonly string[]) {
+    if (ids.length === 0) return new Map();
+    const rows = await this.db.selectFrom('users').selectAll().where('id', 'in', [...ids]).execute();
+    return new Map(rows.map((r) => [r.id, toUser(r)]));
+  }
+
   async existingUserIds(ids: readonly string[]) {
     if (ids.length === 0) return [];
     const rows = await this.db

@@ -34,6 +34,8 @@ export interface Store {
   findUserByEmail(email: string): Promise<UserWithSecret | null>;
   /** Deleted users are returned with deletedAt set; callers decide. */
   findUserById(id: string): Promise<UserWithSecret | null>;
+  /** Many users in one round trip (deleted ones included, as findUserById); missing ids are absent from the map. */
+  findUsersByIds(ids: readonly string[]): Promise<Map<string, UserWithSecret>>;
   existingUserIds(ids: readonly string[]): Promise<string[]>;
   /** Live users whose email equals `query` (case-insensitive) or whose nickname starts with it; at most `limit`. */
   searchUsers(query: string, limit: number): Promise<Array<{ id: string; nickname: string; email: string }>>;

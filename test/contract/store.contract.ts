@@ -54,6 +54,10 @@ export function storeContract(name: string, factory: StoreFactory): void {
       const v = await user();
       expect((await store.existingUserIds([u.id, NO_SUCH_ID, v.id])).sort()).toEqual([u.id, v.id].sort());
       expect(await store.existingUserIds([])).toEqual([]);
+      const many = await store.findUsersByIds([u.id, NO_SUCH_ID, v.id]);
+      expect([...many.keys()].sort()).toEqual([u.id, v.id].sort());
+      expect(many.get(u.id)).toEqual(byEmail);
+      expect((await store.findUsersByIds([])).size).toBe(0);
     });
 
     it('searches users by exact email or nickname prefix, case-insensitively, with LIKE characters taken literally', async () => {
