@@ -86,27 +86,15 @@ export class Hub {
    * the room reach it (the bus subscription is active).
    */
   addRoomSubscriber(roomId: string, sub: RoomSubscriber): Promise<void> {
-    let state = this.rooms.get(roomId);
-    if (!state) {
+    return attach(this.rooms, roomId, sub, () => {
       const s: RoomState = { roomId, subscribers: new Set(), lastSeq: null, chain: Promise.resolve(), ready: Promise.resolve() };
       s.ready = this.deps.bus.subscribeRoom(roomId, (batch) => this.onBatch(s, batch));
-      s.ready.catch(() => {
-        if (this.rooms.get(roomId) === s) this.rooms.delete(roomId);
-      });
-      this.rooms.set(roomId, s);
-      state = s;
-    }
-    state.subscribers.add(sub);
-    return state.ready;
+      return s;
+    });
   }
 
   removeRoomSubscriber(roomId: string, sub: RoomSubscriber): void {
-    const state = this.rooms.get(roomId);
-    if (!state || !state.subscribers.delete(sub)) return;
-    if (state.subscribers.size === 0) {
-      this.rooms.delete(roomId);
-      this.deps.bus.unsubscribeRoom(roomId).catch(() => {});
-    }
+    detach(this.rooms, roomId, sub, () => this.deps.bus.unsubscribeRoom(roomId));
   }
 
   /** The highest seq this hub delivered for the room (null: none since its subscription started). */
@@ -164,27 +152,15 @@ export class Hub {
   // --- topics (room events, user queues) -----------------------------------------------------------
 
   addTopicSubscriber(topic: string, destination: string, roomId: string | null, sub: TopicSubscriber): Promise<void> {
-    let state = this.topics.get(topic);
-    if (!state) {
+    return attach(this.topics, topic, sub, () => {
       const s: TopicState = { destination, roomId, subscribers: new Set(), ready: Promise.resolve() };
       s.ready = this.deps.bus.subscribeTopic(topic, (event) => this.onEvent(s, event));
-      s.ready.catch(() => {
-        if (this.topics.get(topic) === s) this.topics.delete(topic);
-      });
-      this.topics.set(topic, s);
-      state = s;
-    }
-    state.subscribers.add(sub);
-    return state.ready;
+      return s;
+    });
   }
 
   removeTopicSubscriber(topic: string, sub: TopicSubscriber): void {
-    const state = this.topics.get(topic);
-    if (!state || !state.subscribers.delete(sub)) return;
-    if (state.subscribers.size === 0) {
-      this.topics.delete(topic);
-      this.deps.bus.unsubscribeTopic(topic).catch(() => {});
-    }
+    detach(this.topics, topic, sub, () => this.deps.bus.unsubscribeTopic(topic));
   }
 
   private onEvent(state: TopicState, event: BusEvent): void {
@@ -250,6 +226,40 @@ export class Hub {
     } catch (err) {
       this.deps.log.warn({ err }, 'membership re-check failed; retrying later');
     }
+  }
+}
+
+interface Subscribed<S> {
+  subscribers: Set<S>;
+  ready: Promise<void>;
+}
+
+/**
+ * Adds `sub` under `key` at once (a teardown right after must find it), creating the key's state — and its bus
+ * subscription — for the first subscriber; resolves once the bus subscription is active. A failed subscription
+ * forgets the state, so the next subscriber tries again.
+ */
+function attach<S, T extends Subscribed<S>>(map: Map<string, T>, key: string, sub: S, create: () => T): Promise<void> {
+  let state = map.get(key);
+  if (!state) {
+    const s = create();
+    s.ready.catch(() => {
+      if (map.get(key) === s) map.delete(key);
+    });
+    map.set(key, s);
+    state = s;
+  }
+  state.subscribers.add(sub);
+  return state.ready;
+}
+
+/** Removes `sub`; the last subscriber of a key ends its bus subscription. */
+function detach<S, T extends Subscribed<S>>(map: Map<string, T>, key: string, sub: S, unsubscribe: () => Promise<void>): void {
+  const state = map.get(key);
+  if (!state || !state.subscribers.delete(sub)) return;
+  if (state.subscribers.size === 0) {
+    map.delete(key);
+    unsubscribe().catch(() => {});
   }
 }
 
