@@ -52,9 +52,13 @@ export async function run(args: string[]): Promise<void> {
           { env: serverEnv(Math.max(...p.rates) / p.rooms) },
         );
       } else if (target === 'rabbitmq') {
-        const url = await ensureRabbitWebStomp(progress);
-        const cpu = [groups.rabbitmq(), ...infra(), driverGroup];
-        rows.push(...(await runRateSteps(driver, { target, instances: 1 }, rabbitClients(url, p.rooms, p.members, driver.size), p, cpu)));
+        const rabbit = await ensureRabbitWebStomp(progress);
+        try {
+          const cpu = [groups.rabbitmq(), ...infra(), driverGroup];
+          rows.push(...(await runRateSteps(driver, { target, instances: 1 }, rabbitClients(rabbit.url, p.rooms, p.members, driver.size), p, cpu)));
+        } finally {
+          await rabbit.restore();
+        }
       } else {
         const server = await startSocketIoServer();
         progress(`socket.io reference server on ${server.url} (pid ${server.pid})`);
