@@ -108,9 +108,10 @@ function buildGateway(config: Config, log: Logger, infra: Infra, s: Services, me
     repair: (roomId, after, upTo, deliver) => catchUp(catchUpDeps, { roomId, after, target: () => upTo, deliver, active: () => true, deadline: Date.now() + 5000 }),
     views: (roomId, list) => s.reads.views(roomId, list),
     areMembers: (pairs) => store.areMembers(pairs),
-    onRevoked: (roomId, userId) => {
+    onRevoked: (roomId, userId, found) => {
       s.membership.forget(roomId, userId);
-      void s.events.userQuietly(userId, 'room-removed', { roomId, reason: 'left' });
+      // The leave itself told the user once; a revocation the re-check found was not announced yet.
+      if (found === 'recheck') void s.events.userQuietly(userId, 'room-removed', { roomId, reason: 'left' });
     },
     log,
     metrics,

@@ -93,13 +93,16 @@ export class RoomService {
    * their subscriptions against the store every few seconds, in case the event was lost).
    */
   async leave(user: User, roomId: string): Promise<void> {
-    const room = await this.deps.store.getRoom(roomId);
-    if (!room) throw appError('forbidden', FORBIDDEN);
+    // Idempotent and silent about the room: leaving a room one is not in (or that does not exist) answers the
+    // same as leaving one's own, so the answer reveals nothing.
     const removed = await this.deps.store.removeMember(roomId, user.id);
     this.deps.membership.forget(roomId, user.id);
-    // Announced even when already gone: a retried leave re-sends the revocation.
+    // Announced even when already gone: a retried leave re-sends the revocation (no-op where nothing is subscribed).
     await this.deps.bus.publishMembership({ roomId, userId: user.id, change: 'left' }).catch(() => {});
-    if (removed) await this.deps.events.roomQuietly(roomId, 'member-left', { userId: user.id });
+    if (removed) {
+      await this.deps.events.roomQuietly(roomId, 'member-left', { userId: user.id });
+      await this.deps.events.userQuietly(user.id, 'room-removed', { roomId, reason: 'left' });
+    }
   }
 
   /** A member invites someone to a private GROUP room; the invitee joins with POST /join. */

@@ -34,8 +34,11 @@ export interface HubDeps {
   views(roomId: string, messages: readonly ChatMessage[]): Promise<MessageView[]>;
   /** Membership of many (room, user) pairs: the periodic re-check of live subscriptions. */
   areMembers(pairs: ReadonlyArray<{ roomId: string; userId: string }>): Promise<boolean[]>;
-  /** A user lost access to a room (tell them on their queue). */
-  onRevoked?(roomId: string, userId: string): void;
+  /**
+   * A user lost access to a room: `event` when a membership event said so (the leave itself told the user), `recheck`
+   * when the periodic re-check found it (the event was lost: tell them now).
+   */
+  onRevoked?(roomId: string, userId: string, found: 'event' | 'recheck'): void;
   log: Logger;
   metrics: Metrics;
   /** How often live subscriptions are re-checked against the store (membership events are at most once). */
@@ -180,11 +183,11 @@ export class Hub {
   }
 
   onMembership(change: MembershipChange): void {
-    if (change.change === 'left') this.revoke(change.roomId, change.userId);
+    if (change.change === 'left') this.revoke(change.roomId, change.userId, 'event');
   }
 
   /** Ends every local subscription of `userId` to the room and to its events. */
-  private revoke(roomId: string, userId: string): void {
+  private revoke(roomId: string, userId: string, found: 'event' | 'recheck'): void {
     let revoked = 0;
     const room = this.rooms.get(roomId);
     for (const sub of room ? [...room.subscribers] : []) {
@@ -203,7 +206,7 @@ export class Hub {
     }
     if (revoked > 0) {
       this.deps.log.info({ roomId, userId, revoked }, 'subscriptions revoked: the user left the room');
-      this.deps.onRevoked?.(roomId, userId);
+      this.deps.onRevoked?.(roomId, userId, found);
     }
   }
 
@@ -221,7 +224,7 @@ export class Hub {
       for (let i = 0; i < list.length; i += 5000) {
         const chunk = list.slice(i, i + 5000);
         const answers = await this.deps.areMembers(chunk);
-        chunk.forEach((p, k) => answers[k] === false && this.revoke(p.roomId, p.userId));
+        chunk.forEach((p, k) => answers[k] === false && this.revoke(p.roomId, p.userId, 'recheck'));
       }
     } catch (err) {
       this.deps.log.warn({ err }, 'membership re-check failed; retrying later');

@@ -33,10 +33,14 @@ export class InboundFlow {
     return this.paused !== 0;
   }
 
-  /** `waitMs` > 0: over `budget` by that long; stop reading until then. 0: within it. */
-  charge(waitMs: number, budget: Budget): void {
+  /**
+   * `waitMs` > 0: over `budget` by that long; stop reading until then. 0: within it — and `recovered` says whether
+   * the budget is back to comfortable (half its burst): only then does "over since" end, so a client that sends as
+   * fast as the pauses let it (a token refilled during each pause) is still seen as staying over.
+   */
+  charge(waitMs: number, budget: Budget, recovered = true): void {
     if (waitMs <= 0) {
-      this.overSince[budget] = null;
+      if (recovered) this.overSince[budget] = null;
       return;
     }
     const now = Date.now();
@@ -74,5 +78,37 @@ export class InboundFlow {
   stop(): void {
     if (this.rateTimer) clearTimeout(this.rateTimer);
     this.rateTimer = null;
+  }
+}
+
+/**
+ * A frame started but not completed within `ms` closes the connection (a half-sent frame must not hold it
+ * forever). Time while the connection is not being read does not count: the deadline restarts on resume.
+ */
+export class FrameDeadline {
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(
+    private readonly ms: number,
+    /** Bytes of the frame being decoded (0 between frames). */
+    private readonly pendingBytes: () => number,
+    private readonly paused: () => boolean,
+    private readonly onExpired: () => void,
+  ) {}
+
+  /** After every read: arms the deadline while a frame is incomplete, disarms it when none is. */
+  check(restart = false): void {
+    if (this.timer && (restart || this.pendingBytes() === 0)) this.stop();
+    if (this.timer || this.pendingBytes() === 0) return;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      // Still incomplete and read all along: expired. (Paused: re-armed on resume.)
+      if (this.pendingBytes() > 0 && !this.paused()) this.onExpired();
+    }, this.ms);
+  }
+
+  stop(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
   }
 }

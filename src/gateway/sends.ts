@@ -39,7 +39,7 @@ export interface SendHost {
   /** false once the connection is closed. */
   active(): boolean;
   /** Over a rate by `waitMs`: the connection stops reading for that long (see flow.ts). */
-  throttle(waitMs: number): void;
+  throttle(waitMs: number, recovered: boolean): void;
   receipt(frame: Frame, headers?: Record<string, string>): void;
   failFrame(err: unknown, frame: Frame): void;
   /** A SEND's outcome went out (a finishing connection may close then). */
@@ -64,8 +64,15 @@ export class Sends {
     const user = this.host.user;
     const dest = parseDestination(requireHeader(frame, 'destination'));
     if (dest?.kind === 'room') {
-      this.host.throttle(Math.max(this.bucket.charge(), this.deps.userSends.charge(user.id)));
+      const wait = Math.max(this.bucket.charge(), this.deps.userSends.charge(user.id));
+      this.host.throttle(wait, this.bucket.level() >= 0.5);
       const input = parseSend(frame, this.deps.sendSchema);
+      // Frames already read (a whole chunk, a WebSocket message) must not overdraw the budget: an over-budget SEND
+      // waits out its debt here, holding the connection's later frames behind it, before it is appended.
+      if (wait > 0) {
+        await new Promise((r) => setTimeout(r, wait));
+        if (!this.host.active()) return;
+      }
       const tx = frame.headers.transaction;
       if (tx !== undefined) return this.txs().add(tx, { receipt: frame.headers.receipt, roomId: dest.roomId, input });
       // Appended in frame order (the send pipeline is FIFO); the RECEIPT waits for the log, off the frame chain.

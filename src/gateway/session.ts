@@ -8,7 +8,7 @@ import { AppError, appError, toStompCode, type ErrorCode } from '../shared/error
 import { isTransientError } from '../shared/failures.js';
 import type { User } from '../shared/model.js';
 import { TokenBucket } from '../shared/token-bucket.js';
-import { Budget, InboundFlow, Pause } from './flow.js';
+import { Budget, FrameDeadline, InboundFlow, Pause } from './flow.js';
 import type { SessionDeps } from './session-deps.js';
 import { VersionMismatch, negotiateVersion, tokenOf } from './handshake.js';
 import { Heartbeats, negotiate, parseHeartBeat } from './heartbeat.js';
@@ -32,6 +32,8 @@ export class Session {
   private pendingFrames = 0;
   private inputEnded = false;
   private finishing: (() => void) | null = null;
+  /** The decoder failed: the connection is finishing and reads nothing more. */
+  private broken = false;
   private readonly flow: InboundFlow;
   private subs: SubscriptionSet | null = null;
   private sendsOf: Sends | null = null;
@@ -40,7 +42,7 @@ export class Session {
   private lastReceivedAt = Date.now();
   private wrote = false;
   private connectTimer: NodeJS.Timeout | null;
-  private frameTimer: NodeJS.Timeout | null = null;
+  private readonly frameDeadline: FrameDeadline;
   private expiryTimer: NodeJS.Timeout | null = null;
   private childLog: Logger | null = null;
 
@@ -58,12 +60,18 @@ export class Session {
       () => {
         // While we did not read, the peer's heart-beats and the rest of a started frame waited in the kernel.
         this.lastReceivedAt = Date.now();
-        this.watchIncompleteFrame(true);
+        this.frameDeadline.check(true);
       },
     );
     this.decoder = new StompDecoder(
       { onFrame: (f) => this.onFrame(f) },
       { commands: 'client', maxFrameBytes: deps.limits.maxFrameBytes, maxHeaders: deps.limits.maxHeaders, maxHeaderBytes: deps.limits.maxHeaderBytes },
+    );
+    this.frameDeadline = new FrameDeadline(
+      deps.frameTimeoutMs,
+      () => this.decoder.bufferedBytes,
+      () => this.flow.isPaused,
+      () => this.fail('bad-frame', 'frame not completed in time', this.decoder.pendingReceipt),
     );
     deps.metrics.sessionsActive.inc({ transport: transport.kind });
     this.connectTimer = setTimeout(
@@ -85,14 +93,20 @@ export class Session {
 
   /** Bytes from the transport. */
   onData(chunk: Buffer): void {
-    if (this.state === 'closed') return;
+    if (this.state === 'closed' || this.broken) return;
     this.lastReceivedAt = Date.now();
     try {
       this.decoder.push(chunk);
-      this.watchIncompleteFrame();
+      this.frameDeadline.check();
     } catch (err) {
-      if (err instanceof StompProtocolError) this.fail(err.code, err.message, this.decoder.pendingReceipt);
-      else this.fail('bad-frame', 'unreadable frame', this.decoder.pendingReceipt, err);
+      // Nothing more is read; the frames decoded before the bad one are handled first (their RECEIPTs go out),
+      // then the ERROR.
+      this.broken = true;
+      this.flow.pause(Pause.Rate);
+      const receipt = this.decoder.pendingReceipt;
+      if (!(err instanceof StompProtocolError)) this.log.warn({ err }, 'unreadable frame');
+      const [code, message] = err instanceof StompProtocolError ? [err.code, err.message] : (['bad-frame', 'unreadable frame'] as const);
+      this.chain = this.chain.then(() => this.failAfterDrain(code, message, receipt));
     }
   }
 
@@ -113,25 +127,6 @@ export class Session {
     this.fail('server-unavailable', 'server is shutting down; reconnect to another instance');
   }
 
-  /**
-   * Arms a timer while a frame is partly received; a frame completed in time disarms it. Time while the
-   * connection is not being read (flow control) does not count: the timer restarts when reading resumes.
-   */
-  private watchIncompleteFrame(restart = false): void {
-    if (this.frameTimer && (restart || this.decoder.bufferedBytes === 0)) {
-      clearTimeout(this.frameTimer);
-      this.frameTimer = null;
-    }
-    if (!this.frameTimer && this.decoder.bufferedBytes > 0 && this.state !== 'closed') {
-      this.frameTimer = setTimeout(() => {
-        this.frameTimer = null;
-        if (this.decoder.bufferedBytes === 0) return;
-        if (this.flow.isPaused) return; // re-armed on resume
-        this.fail('bad-frame', 'frame not completed in time', this.decoder.pendingReceipt);
-      }, this.deps.frameTimeoutMs);
-    }
-  }
-
   private onFrame(frame: Frame): void {
     this.deps.metrics.framesIn.inc({ command: frame.command });
     // The version decides how the following frames' headers are unescaped, possibly in this same chunk.
@@ -140,7 +135,7 @@ export class Session {
       if (version) this.decoder.version = this.version = version;
     }
     // Flow control: every frame costs a token; a connection over its rate stops being read until it is back.
-    this.flow.charge(this.frameBucket.charge(), Budget.Frames);
+    this.flow.charge(this.frameBucket.charge(), Budget.Frames, this.frameBucket.level() >= 0.5);
     if (++this.pendingFrames > MAX_PENDING_FRAMES) this.flow.pause(Pause.Backlog);
     // Frames are handled strictly in arrival order; a SEND's acknowledgement is awaited off the chain.
     this.chain = this.chain
@@ -244,7 +239,7 @@ export class Session {
       {
         user: this.user!,
         active: () => this.state === 'connected',
-        throttle: (waitMs) => this.flow.charge(waitMs, Budget.Sends),
+        throttle: (waitMs, recovered) => this.flow.charge(waitMs, Budget.Sends, recovered),
         receipt: (frame, headers) => this.receipt(frame, headers),
         failFrame: (err, frame) => this.onHandlerError(err, frame),
         settled: () => this.finishSoon(),
@@ -314,11 +309,11 @@ export class Session {
   }
 
   /** Stops reading, lets the SENDs already taken get their RECEIPTs, then fails (nothing acknowledged goes unsaid). */
-  private failAfterDrain(code: ErrorCode, message: string): void {
+  private failAfterDrain(code: ErrorCode, message: string, receiptId?: string): void {
     if (this.finishing || this.state === 'closed') return;
     this.flow.pause(Pause.Rate);
-    this.finishing = () => this.fail(code, message);
-    setTimeout(() => this.fail(code, message), FINISH_MS).unref();
+    this.finishing = () => this.fail(code, message, receiptId);
+    setTimeout(() => this.fail(code, message, receiptId), FINISH_MS).unref();
     this.finishSoon();
   }
 
@@ -348,7 +343,8 @@ export class Session {
     if (this.state === 'closed') return;
     const pending = this.state === 'connecting';
     this.state = 'closed';
-    for (const t of [this.connectTimer, this.frameTimer, this.expiryTimer]) if (t) clearTimeout(t);
+    for (const t of [this.connectTimer, this.expiryTimer]) if (t) clearTimeout(t);
+    this.frameDeadline.stop();
     this.flow.stop();
     this.heartbeats?.stop();
     this.subs?.closeAll();

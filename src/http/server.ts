@@ -1,5 +1,6 @@
 // The HTTP server: fastify with timeouts on every socket, one error format, bearer authentication as a route
 // option, and the route modules (ops, auth, users, rooms, messages) plus the web client.
+import { createServer } from 'node:http';
 import type { Socket } from 'node:net';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
@@ -69,8 +70,11 @@ export async function buildHttp(deps: HttpDeps): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: deps.log.child({ component: 'http' }, { level: 'warn' }) as unknown as FastifyBaseLogger,
     bodyLimit: deps.bodyLimit ?? 64 * 1024,
-    // Slowloris: a socket must deliver its request in time, an idle keep-alive socket closes, a silent one too.
-    connectionTimeout: deps.timeouts.requestMs,
+    // Slowloris: every socket must deliver a complete request (headers and body) within requestMs of its first
+    // byte, or of connecting — checked every requestMs/4, so a byte-by-byte drip is cut too — and an idle
+    // keep-alive socket closes after keepAliveMs. Once a request is in, its handler may take as long as it needs
+    // (a send waits for Kafka): there is no idle timer on the socket itself.
+    serverFactory: (handler) => createServer({ connectionsCheckingInterval: Math.max(250, Math.floor(deps.timeouts.requestMs / 4)) }, handler),
     requestTimeout: deps.timeouts.requestMs,
     keepAliveTimeout: deps.timeouts.keepAliveMs,
     ...httpServerOptions(),

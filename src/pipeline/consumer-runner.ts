@@ -28,6 +28,11 @@ export interface BatchControl {
 
 const defaultSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
+/** Errors that say the record itself is bad (PoisonRecordError and its kin), not that something is down. */
+export function isPoison(err: unknown): boolean {
+  return (err as { name?: unknown })?.name === 'PoisonRecordError';
+}
+
 /**
  * Runs the handler over records in order. Transient failures are retried without end; on any other failure the
  * records are split in halves and retried (a poison record is isolated in O(log n) handler calls); a single
@@ -57,7 +62,9 @@ export async function runBatch(records: readonly ConsumedRecord[], opts: RunnerO
         continue;
       }
       if (records.length > 1 || attempt >= maxAttempts) break;
-      await sleep(backoff * 2 ** (attempt - 1));
+      // A poison record (it cannot decode, its room does not exist) fails the same way every time: its attempts
+      // are counted, but not waited for.
+      if (!isPoison(err)) await sleep(backoff * 2 ** (attempt - 1));
       await ctl.beat();
       if (!ctl.alive()) return false;
     }

@@ -12,8 +12,9 @@ export interface KafkaConsumerGroupsOptions {
   kafka: Kafka;
   log: Logger;
   metrics: Metrics;
-  /** Where poison records go (chat.messages.dlt). */
+  /** Where poison records go (chat.messages.dlt, or `deadLetterTopic`). */
   deadLetter: Pick<MessageLog, 'publish'>;
+  deadLetterTopic?: string;
   sessionTimeoutMs: number;
   maxAttempts?: number;
   backoffMs?: number;
@@ -92,7 +93,7 @@ class KafkaConsumerGroup implements ConsumerGroup {
       maxAttempts: this.opts.maxAttempts,
       backoffMs: this.opts.backoffMs,
       deadLetter: (record: ConsumedRecord, headers: Record<string, string>) =>
-        this.opts.deadLetter.publish(TOPICS.deadLetter, record.key ?? '', record.value ?? '', headers),
+        this.opts.deadLetter.publish(this.opts.deadLetterTopic ?? TOPICS.deadLetter, record.key ?? '', record.value ?? '', headers),
       onDeadLettered: (record: ConsumedRecord, err: unknown) => {
         log.error({ err, groupId, partition: record.partition, offset: record.offset }, 'record dead-lettered');
         metrics.deadLettered.inc({ group: groupId });

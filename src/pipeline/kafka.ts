@@ -8,7 +8,7 @@ import type { Appended, NewMessage } from '../shared/model.js';
 import { seqFromOffset } from '../shared/model.js';
 import { withTimeout } from '../shared/timeout.js';
 import type { MessageLog } from './message-log.js';
-import { TOPICS } from './message-log.js';
+import { TOPICS, type TopicNames } from './message-log.js';
 
 export function createKafka(brokers: string[], clientId: string, log: Logger): Kafka {
   const kafkaLog = log.child({ component: 'kafkajs' });
@@ -82,6 +82,8 @@ export interface KafkaMessageLogOptions {
   maxBatch?: number;
   /** An append Kafka has not acknowledged after this long fails (the client may retry with its idempotency key). */
   appendTimeoutMs?: number;
+  /** Topic names (default TOPICS). */
+  topics?: TopicNames;
 }
 
 /**
@@ -99,8 +101,10 @@ export class KafkaMessageLog implements MessageLog {
   private inFlight = false;
   private timer: NodeJS.Timeout | null = null;
   private closed = false;
+  private readonly topic: string;
 
   constructor(private readonly opts: KafkaMessageLogOptions) {
+    this.topic = opts.topics?.messages ?? TOPICS.messages;
     this.producer = opts.kafka.producer(PRODUCER_OPTIONS);
     this.admin = opts.kafka.admin();
   }
@@ -108,9 +112,9 @@ export class KafkaMessageLog implements MessageLog {
   async connect(): Promise<void> {
     await this.producer.connect();
     await this.admin.connect();
-    const meta = await this.admin.fetchTopicMetadata({ topics: [TOPICS.messages] });
+    const meta = await this.admin.fetchTopicMetadata({ topics: [this.topic] });
     this.partitions = meta.topics[0]?.partitions.length ?? 0;
-    if (this.partitions === 0) throw new Error(`topic ${TOPICS.messages} has no partitions (run npm run stack:up)`);
+    if (this.partitions === 0) throw new Error(`topic ${this.topic} has no partitions (run npm run stack:up)`);
   }
 
   append(message: NewMessage): Promise<Appended> {
@@ -137,7 +141,7 @@ export class KafkaMessageLog implements MessageLog {
     try {
       const result = await withTimeout(
         this.producer.send({
-          topic: TOPICS.messages,
+          topic: this.topic,
           acks: -1,
           messages: batch.map((p) => ({ key: p.message.roomId, partition: p.partition, value: JSON.stringify(p.message) })),
         }),
@@ -171,7 +175,7 @@ export class KafkaMessageLog implements MessageLog {
       try {
         const partitions = messages.map((m) => partitionFor(m.roomId, this.partitions));
         const result = await tx.send({
-          topic: TOPICS.messages,
+          topic: this.topic,
           acks: -1,
           messages: messages.map((m, i) => ({ key: m.roomId, partition: partitions[i], value: JSON.stringify(m) })),
         });
@@ -206,13 +210,13 @@ export class KafkaMessageLog implements MessageLog {
 
   async latestSeq(roomId: string): Promise<string> {
     const partition = partitionFor(roomId, this.partitions);
-    const offsets = await this.admin.fetchTopicOffsets(TOPICS.messages);
+    const offsets = await this.admin.fetchTopicOffsets(this.topic);
     // The end offset is the next record's offset, i.e. the seq of the last record (seq = offset + 1).
     return offsets.find((o) => o.partition === partition)?.high ?? '0';
   }
 
   async ping(): Promise<void> {
-    await this.admin.fetchTopicMetadata({ topics: [TOPICS.messages] });
+    await this.admin.fetchTopicMetadata({ topics: [this.topic] });
   }
 
   async close(): Promise<void> {

@@ -9,6 +9,13 @@ export const TOPICS = {
   deadLetter: 'chat.messages.dlt',
 } as const;
 
+/** The topic names an adapter uses (the defaults above; tests give their own so they never share the app's). */
+export interface TopicNames {
+  messages: string;
+  readReceipts: string;
+  deadLetter: string;
+}
+
 /**
  * Guarantees: a room's messages are appended to one partition in the order `append` is called; once `append`
  * resolves the record is durable (Kafka: acks=all, idempotent producer; embedded: written to the data folder)

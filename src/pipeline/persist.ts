@@ -3,7 +3,9 @@
 import type { Metrics } from '../metrics/metrics.js';
 import type { Store } from '../store/store.js';
 import type { BatchHandler } from './message-log.js';
-import { decodeChatRecord } from './records.js';
+import { PoisonRecordError, decodeChatRecord } from './records.js';
+
+const FOREIGN_KEY_VIOLATION = '23503';
 
 export const PERSIST_GROUP = 'chat-persist';
 
@@ -11,7 +13,14 @@ export function persistHandler(store: Pick<Store, 'insertMessages'>, metrics: Me
   return async (records) => {
     // A poison record throws here; the consumer group then isolates it record by record.
     const messages = records.map(decodeChatRecord);
-    const inserted = await store.insertMessages(messages);
+    let inserted: number;
+    try {
+      inserted = await store.insertMessages(messages);
+    } catch (err) {
+      // A message of a room (or sender) that does not exist can never be stored: poison, not an outage.
+      if ((err as { code?: unknown }).code === FOREIGN_KEY_VIOLATION) throw new PoisonRecordError('a message of a room or sender that does not exist', { cause: err });
+      throw err;
+    }
     metrics.persistedMessages.inc(inserted);
   };
 }

@@ -26,6 +26,12 @@ export class TokenBucket {
     return true;
   }
 
+  /** The share of the burst available now (0..1; negative in debt). */
+  level(): number {
+    this.refill();
+    return this.tokens / this.burst;
+  }
+
   /** Takes `n` tokens even when that overdraws the bucket; returns the ms until it is out of debt (0: none). */
   charge(n = 1): number {
     this.refill();

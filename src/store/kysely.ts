@@ -29,8 +29,10 @@ export class KyselyStore implements Store {
       return;
     }
     const pool = new pg.Pool({ connectionString: options.connectionString, max: options.max ?? 10 });
-    // A dropped idle connection (PostgreSQL restart) must not crash the process: the pool replaces it.
+    // A dropped connection (PostgreSQL restart) must not crash the process: the pool replaces idle ones, and a
+    // client checked out when it drops fails its query — its 'error' event must still have a listener.
     pool.on('error', () => {});
+    pool.on('connect', (client) => client.on('error', () => {}));
     this.db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   }
 

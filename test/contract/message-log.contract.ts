@@ -1,13 +1,15 @@
 // The MessageLog + ConsumerGroups contract, written once and run against every adapter (local files, Kafka).
-// On a shared broker other servers write to the same topics: every assertion looks only at records of this
-// suite's own rooms (unique ids, the record key), and every group id is unique.
+// On Kafka the suite writes to topics of its own (created and deleted by the factory): its records, whose rooms do
+// not exist, must never reach an app server's consumers. Assertions still look only at the suite's own rooms
+// (unique ids, the record key), and every group id is unique.
 import { afterAll, describe, expect, it } from 'vitest';
 import { partitionFor } from '../../src/pipeline/kafka.js';
 import type { BatchHandler, ConsumedRecord, ConsumerGroup, ConsumerGroups, MessageLog } from '../../src/pipeline/message-log.js';
-import { TOPICS } from '../../src/pipeline/message-log.js';
+import type { TopicNames } from '../../src/pipeline/message-log.js';
 import { DLT_HEADERS } from '../../src/pipeline/dead-letter.js';
 import type { Appended, NewMessage } from '../../src/shared/model.js';
-import { newMessage, outage, uniqueName, uniqueRoomId, waitFor } from './support.js';
+import { waitFor } from '../support/cluster.js';
+import { newMessage, outage, uniqueName, uniqueRoomId } from './support.js';
 
 export interface OpenLog {
   log: MessageLog;
@@ -24,6 +26,8 @@ export interface LogFactory {
   partitions: number;
   /** How long a new group may take to receive its first record (Kafka: joining the group). */
   deliveryMs: number;
+  /** The topics the log writes (the Kafka suite uses its own, so no app server ever reads its test records). */
+  topics: TopicNames;
 }
 
 /** What the factories configure the consumer groups with. */
@@ -112,8 +116,8 @@ export function messageLogContract(name: string, factory: LogFactory): void {
         expect(BigInt(await log.latestSeq(room))).toBeGreaterThanOrEqual(BigInt(mine[mine.length - 1]!.seq));
       }
 
-      const g1 = await watch(groups, TOPICS.messages, [a, b]);
-      const g2 = await watch(groups, TOPICS.messages, [a, b]);
+      const g1 = await watch(groups, factory.topics.messages, [a, b]);
+      const g2 = await watch(groups, factory.topics.messages, [a, b]);
       for (const g of [g1, g2]) {
         await waitFor(() => g.done.length >= 60, deadline(), () => `60 records, have ${g.done.length}`);
         for (const room of [a, b]) {
@@ -149,7 +153,7 @@ export function messageLogContract(name: string, factory: LogFactory): void {
       const marker = newMessage(a, 'marker');
       await log.append(marker);
 
-      const g = await watch(groups, TOPICS.messages, [a, b]);
+      const g = await watch(groups, factory.topics.messages, [a, b]);
       // Partitions are consumed independently: wait for each room's last record (in a's partition, the marker
       // comes after where the failed transaction's record would be).
       await waitFor(() => g.done.some((r) => text(r).id === marker.id), deadline(), 'the marker');
@@ -163,8 +167,8 @@ export function messageLogContract(name: string, factory: LogFactory): void {
     it('publish keeps key, value, headers and per-key order on the other topics', async () => {
       const { log, groups, close } = await start();
       const room = uniqueRoomId();
-      for (let i = 0; i < 5; i++) await log.publish(TOPICS.readReceipts, room, { userId: '7', seq: String(i + 1) }, { 'x-n': String(i) });
-      const g = await watch(groups, TOPICS.readReceipts, [room]);
+      for (let i = 0; i < 5; i++) await log.publish(factory.topics.readReceipts, room, { userId: '7', seq: String(i + 1) }, { 'x-n': String(i) });
+      const g = await watch(groups, factory.topics.readReceipts, [room]);
       await waitFor(() => g.done.length >= 5, deadline(), () => `5 receipts, have ${g.done.length}`);
       expect(g.done).toHaveLength(5);
       expect(g.done.map((r) => JSON.parse(r.value!.toString()))).toEqual([1, 2, 3, 4, 5].map((n) => ({ userId: '7', seq: String(n) })));
@@ -183,7 +187,7 @@ export function messageLogContract(name: string, factory: LogFactory): void {
 
       const second = await start();
       expect(BigInt(await second.log.latestSeq(room))).toBeGreaterThanOrEqual(BigInt(placed[4]!.seq));
-      const g = await watch(second.groups, TOPICS.messages, [room]);
+      const g = await watch(second.groups, factory.topics.messages, [room]);
       await waitFor(() => g.done.length >= 5, deadline(), () => `5 records, have ${g.done.length}`);
       expect(g.done.map((r) => text(r))).toEqual(sent);
       expect(g.done.map((r) => r.offset)).toEqual(placed.map((p) => p.offset));
@@ -198,7 +202,7 @@ export function messageLogContract(name: string, factory: LogFactory): void {
       for (const m of early) await first.log.append(m);
       let down = true;
       const lateIds = new Set<string>();
-      const g1 = await watch(first.groups, TOPICS.messages, [room], {
+      const g1 = await watch(first.groups, factory.topics.messages, [room], {
         groupId,
         // The handler's database is "down" for the late records: the batch is retried, never committed.
         fail: (ours) => {
@@ -217,7 +221,7 @@ export function messageLogContract(name: string, factory: LogFactory): void {
 
       down = false;
       const second = await start();
-      const g2 = await watch(second.groups, TOPICS.messages, [room], { groupId });
+      const g2 = await watch(second.groups, factory.topics.messages, [room], { groupId });
       const marker = newMessage(room, 'after-restart');
       await second.log.append(marker);
       await waitFor(() => g2.done.some((r) => text(r).id === marker.id), deadline(), 'the marker after the restart');
@@ -232,8 +236,8 @@ export function messageLogContract(name: string, factory: LogFactory): void {
       const good1 = newMessage(room, 'good-1');
       const poison = newMessage(room, 'poison');
       const good2 = newMessage(room, 'good-2');
-      const dlt = await watch(groups, TOPICS.deadLetter, [room]);
-      const g = await watch(groups, TOPICS.messages, [room], {
+      const dlt = await watch(groups, factory.topics.deadLetter, [room]);
+      const g = await watch(groups, factory.topics.messages, [room], {
         groupId,
         fail: (ours) => {
           if (ours.some((r) => text(r).id === poison.id)) throw new Error(`cannot store ${poison.id}`);
@@ -245,7 +249,7 @@ export function messageLogContract(name: string, factory: LogFactory): void {
       await waitFor(() => g.done.some((r) => text(r).id === good2.id), deadline(), 'the record after the poison one');
       await waitFor(() => dlt.done.length >= 1, deadline(), 'the dead letter');
       // Nothing else reaches the dead-letter topic for this room: a marker published after it arrives alone.
-      await log.publish(TOPICS.deadLetter, room, 'marker');
+      await log.publish(factory.topics.deadLetter, room, 'marker');
       await waitFor(() => dlt.done.some((r) => r.value?.toString() === 'marker'), deadline(), 'the dead-letter marker');
 
       expect([...new Set(ids(g.done))]).toEqual([good1.id, good2.id]);
@@ -258,7 +262,7 @@ export function messageLogContract(name: string, factory: LogFactory): void {
       expect(letter.headers[DLT_HEADERS.error]).toContain(`cannot store ${poison.id}`);
       expect(letter.headers[DLT_HEADERS.attempts]).toBe(String(MAX_ATTEMPTS));
       expect(letter.headers[DLT_HEADERS.group]).toBe(groupId);
-      expect(letter.headers[DLT_HEADERS.sourceTopic]).toBe(TOPICS.messages);
+      expect(letter.headers[DLT_HEADERS.sourceTopic]).toBe(factory.topics.messages);
       expect(letter.headers[DLT_HEADERS.sourcePartition]).toBe(String(at.partition));
       expect(letter.headers[DLT_HEADERS.sourceOffset]).toBe(at.offset);
       expect(g.group.healthy).toBe(true);

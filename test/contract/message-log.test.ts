@@ -4,7 +4,7 @@ import { KafkaConsumerGroups } from '../../src/pipeline/kafka-consumers.js';
 import { KafkaMessageLog, createKafka } from '../../src/pipeline/kafka.js';
 import { LocalConsumerGroups } from '../../src/pipeline/local-consumers.js';
 import { LocalMessageLog } from '../../src/pipeline/local-log.js';
-import type { ConsumerGroup, ConsumerGroups } from '../../src/pipeline/message-log.js';
+import { TOPICS, type ConsumerGroup, type ConsumerGroups } from '../../src/pipeline/message-log.js';
 import { MAX_ATTEMPTS, messageLogContract } from './message-log.contract.js';
 import { noMetrics, tempDir, testLogger, uniqueName } from './support.js';
 
@@ -14,6 +14,7 @@ afterAll(() => folder.remove());
 
 messageLogContract('local files (embedded)', {
   partitions: 6,
+  topics: TOPICS,
   deliveryMs: 5_000,
   open: async () => {
     const messageLog = await LocalMessageLog.open({ dir: folder.dir, log, metrics: noMetrics });
@@ -24,28 +25,43 @@ messageLogContract('local files (embedded)', {
 });
 
 const brokers = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',').map((b) => b.trim());
-// Every group made on the broker is deleted at the end (not at each close: a restart must find its offsets).
+// The suite's own topics (an app server reading chat.messages would try to store records of rooms that do not
+// exist); they and every group made on the broker are deleted at the end (not at each close: a restart must find
+// its offsets).
+const run = uniqueName('contract');
+const topics = { messages: `${run}.messages`, readReceipts: `${run}.read-receipts`, deadLetter: `${run}.dlt` };
 const groupIds = new Set<string>();
+const admin = createKafka(brokers, 'contract-admin', log).admin();
+await admin.connect();
+await admin.createTopics({
+  waitForLeaders: true,
+  topics: [
+    { topic: topics.messages, numPartitions: 6, replicationFactor: 1 },
+    { topic: topics.readReceipts, numPartitions: 3, replicationFactor: 1 },
+    { topic: topics.deadLetter, numPartitions: 1, replicationFactor: 1 },
+  ],
+});
 afterAll(async () => {
-  const admin = createKafka(brokers, 'contract-cleanup', log).admin();
-  await admin.connect();
   await admin.deleteGroups([...groupIds]).catch(() => {});
+  await admin.deleteTopics({ topics: Object.values(topics) }).catch(() => {});
   await admin.disconnect();
 });
 
 messageLogContract('Kafka', {
   partitions: 6,
+  topics,
   deliveryMs: 45_000,
   open: async () => {
     const instanceId = uniqueName('contract');
     const kafka = createKafka(brokers, instanceId, log);
-    const messageLog = new KafkaMessageLog({ kafka, instanceId, log, metrics: noMetrics, lingerMs: 2 });
+    const messageLog = new KafkaMessageLog({ kafka, instanceId, log, metrics: noMetrics, lingerMs: 2, topics });
     await messageLog.connect();
     const inner = new KafkaConsumerGroups({
       kafka,
       log,
       metrics: noMetrics,
       deadLetter: messageLog,
+      deadLetterTopic: topics.deadLetter,
       sessionTimeoutMs: 10_000,
       maxAttempts: MAX_ATTEMPTS,
       backoffMs: 10,
