@@ -1,7 +1,5 @@
 // The HTTP server: fastify with timeouts on every socket, one error format, bearer authentication as a route
 // option, and the route modules (ops, auth, users, rooms, messages) plus the web client.
-import { createServer } from 'node:http';
-import type { Socket } from 'node:net';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { Accounts } from '../auth/accounts.js';
@@ -22,6 +20,7 @@ import { registerMessageRoutes } from './routes/messages.js';
 import { registerOpsRoutes } from './routes/ops.js';
 import { registerRoomRoutes } from './routes/rooms.js';
 import { registerUserRoutes } from './routes/users.js';
+import { guardSockets } from './socket-guard.js';
 import { registerWebClient } from './web.js';
 
 export interface HttpDeps {
@@ -70,17 +69,15 @@ export async function buildHttp(deps: HttpDeps): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: deps.log.child({ component: 'http' }, { level: 'warn' }) as unknown as FastifyBaseLogger,
     bodyLimit: deps.bodyLimit ?? 64 * 1024,
-    // Slowloris: every socket must deliver a complete request (headers and body) within requestMs of its first
-    // byte, or of connecting — checked every requestMs/4, so a byte-by-byte drip is cut too — and an idle
-    // keep-alive socket closes after keepAliveMs. Once a request is in, its handler may take as long as it needs
-    // (a send waits for Kafka): there is no idle timer on the socket itself.
-    serverFactory: (handler) => createServer({ connectionsCheckingInterval: Math.max(250, Math.floor(deps.timeouts.requestMs / 4)) }, handler),
-    requestTimeout: deps.timeouts.requestMs,
+    // Request deadlines and the per-address socket cap are ours (guardSockets); Node's own header/request
+    // timers stay off so there is one rule, and a handler may take as long as it needs (a send waits for Kafka).
+    requestTimeout: 0,
+    connectionTimeout: 0,
     keepAliveTimeout: deps.timeouts.keepAliveMs,
     ...httpServerOptions(),
   });
-  app.server.headersTimeout = deps.timeouts.requestMs;
-  limitSocketsPerAddress(app, deps.maxSocketsPerIp);
+  guardSockets(app.server, { requestMs: deps.timeouts.requestMs, keepAliveMs: deps.timeouts.keepAliveMs, maxSocketsPerIp: deps.maxSocketsPerIp });
+  app.server.headersTimeout = 0;
 
   // Our own JSON parser: strict UTF-8 first, then JSON, each failure a 400 naming the body.
   app.removeContentTypeParser('application/json');
@@ -141,27 +138,4 @@ export async function buildHttp(deps: HttpDeps): Promise<FastifyInstance> {
   registerMessageRoutes(app, deps);
   await registerWebClient(app);
   return app;
-}
-
-/** Closes new sockets of an address that already holds `max` sockets that are not WebSockets. */
-function limitSocketsPerAddress(app: FastifyInstance, max: number): void {
-  const counts = new Map<string, number>();
-  const release = (socket: Socket & { counted?: boolean }) => {
-    if (!socket.counted) return;
-    socket.counted = false;
-    const ip = socket.remoteAddress ?? 'unknown';
-    const n = (counts.get(ip) ?? 1) - 1;
-    if (n <= 0) counts.delete(ip);
-    else counts.set(ip, n);
-  };
-  app.server.on('connection', (socket: Socket & { counted?: boolean }) => {
-    const ip = socket.remoteAddress ?? 'unknown';
-    const n = counts.get(ip) ?? 0;
-    if (n >= max) return void socket.destroy();
-    counts.set(ip, n + 1);
-    socket.counted = true;
-    socket.once('close', () => release(socket));
-  });
-  // An upgraded socket is a STOMP connection now: the gateway's own limits govern it.
-  app.server.prependListener('upgrade', (req) => release(req.socket as Socket & { counted?: boolean }));
 }
