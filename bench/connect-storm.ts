@@ -8,12 +8,10 @@
 //   --users: distinct accounts; their tokens are reused round-robin (signup is slow on purpose)
 //   --source-addresses: spread client sockets over 127.0.0.2 .. 127.0.0.<n+1>
 import { cpus } from 'node:os';
-import { CpuSampler, groups } from './driver/cpu.js';
-import { withDriver } from './driver/driver.js';
-import { epochNow, type ClientSpec, type Transport } from './driver/ipc.js';
+import { appAndDriverCpu, checkTransport, connectionSpecs, withConnectionBench } from './connections.js';
+import { epochNow, type Transport } from './driver/ipc.js';
 import { ensureOpenFiles } from './driver/processes.js';
-import { Flags, RUN_ID, appendResults, commandLine, fmt, loadText, printTable, progress, sleep, warnForeignServers, withServers } from './lib.js';
-import { createUsers } from './rooms.js';
+import { Flags, RUN_ID, appendResults, commandLine, fmt, loadText, printTable, progress, sleep } from './lib.js';
 
 interface StormRow {
   repeat: number;
@@ -41,59 +39,43 @@ export async function run(args: string[]): Promise<void> {
     workers: f.int('workers', cpus().length),
     sourceAddresses: f.int('source-addresses', 4),
   };
-  if (p.transport !== 'ws' && p.transport !== 'tcp') throw new Error('--transport must be ws or tcp');
+  checkTransport(p.transport);
   await ensureOpenFiles(p.connections + 1024);
   progress(`connect-storm: ${p.connections} simultaneous ${p.transport === 'ws' ? 'WebSocket' : 'TCP'} STOMP CONNECTs against 1 instance, ${p.users} users, ${p.repeats} repeat(s), ${p.workers} driver worker(s)`);
   const rows: StormRow[] = [];
-  await withServers(
-    1,
-    'storm',
-    async ([server]) => {
-      await warnForeignServers([server!]);
-      const users = await createUsers(server!, p.users, 'storm');
-      await withDriver({ workers: p.workers }, async (driver) => {
-        const specs: ClientSpec[] = Array.from({ length: p.connections }, (_, i) => ({
-          id: i,
-          transport: p.transport,
-          url: p.transport === 'ws' ? server!.wsUrl : `tcp://127.0.0.1:${server!.tcpPort}`,
-          localAddress: `127.0.0.${2 + (i % p.sourceAddresses)}`,
-          connectHeaders: { Authorization: `Bearer ${users[i % users.length]!.token}` },
-          subscribe: [],
-        }));
-        for (let repeat = 1; repeat <= p.repeats; repeat++) {
-          const cpu = new CpuSampler([groups.pids('app', () => [server!.proc.pid]), groups.pids('driver', () => [process.pid, ...driver.pids])]);
-          const startAt = epochNow() + 1000;
-          progress(`storm ${repeat}: ${p.connections} CONNECTs at once`);
-          cpu.begin();
-          const r = await driver.connect(specs, { startAt, concurrency: p.connections, timeoutMs: p.timeoutS * 1000 });
-          const c = cpu.end();
-          const app = c.groups.find((g) => g.name === 'app')!;
-          const row: StormRow = {
-            repeat,
-            connections: p.connections,
-            connected: r.connected,
-            failed: r.failed,
-            errors: r.errors,
-            toConnectedMs: { ...r.connect },
-            handshakeMs: { ...r.handshake },
-            allConnectedInMs: r.connect.max,
-            appCpuSeconds: app.cpuSeconds,
-            appCpuUsPerConnection: r.connected ? (app.cpuSeconds * 1e6) / r.connected : NaN,
-            machinePct: c.machinePct,
-            driverCpuSeconds: c.groups.find((g) => g.name === 'driver')!.cpuSeconds,
-          };
-          rows.push(row);
-          progress(
-            `storm ${repeat}: ${r.connected}/${p.connections} CONNECTED, ${r.failed} failed${r.failed ? ` ${JSON.stringify(r.errors)}` : ''}; ` +
-              `to CONNECTED p50/p99/max ${fmt(r.connect.p50)}/${fmt(r.connect.p99)}/${fmt(r.connect.max)} ms; app CPU ${fmt(app.cpuSeconds, 2)} s; ${loadText()}`,
-          );
-          await driver.closeClients();
-          if (repeat < p.repeats) await sleep(3000);
-        }
-      });
-    },
-    { env: { MODE: 'cluster' } },
-  );
+  await withConnectionBench('storm', p, async (server, users, driver) => {
+    const specs = connectionSpecs(server, users, p);
+    for (let repeat = 1; repeat <= p.repeats; repeat++) {
+      const cpu = appAndDriverCpu(server, driver);
+      const startAt = epochNow() + 1000;
+      progress(`storm ${repeat}: ${p.connections} CONNECTs at once`);
+      cpu.begin();
+      const r = await driver.connect(specs, { startAt, concurrency: p.connections, timeoutMs: p.timeoutS * 1000 });
+      const c = cpu.end();
+      const app = c.groups.find((g) => g.name === 'app')!;
+      const row: StormRow = {
+        repeat,
+        connections: p.connections,
+        connected: r.connected,
+        failed: r.failed,
+        errors: r.errors,
+        toConnectedMs: { ...r.connect },
+        handshakeMs: { ...r.handshake },
+        allConnectedInMs: r.connect.max,
+        appCpuSeconds: app.cpuSeconds,
+        appCpuUsPerConnection: r.connected ? (app.cpuSeconds * 1e6) / r.connected : NaN,
+        machinePct: c.machinePct,
+        driverCpuSeconds: c.groups.find((g) => g.name === 'driver')!.cpuSeconds,
+      };
+      rows.push(row);
+      progress(
+        `storm ${repeat}: ${r.connected}/${p.connections} CONNECTED, ${r.failed} failed${r.failed ? ` ${JSON.stringify(r.errors)}` : ''}; ` +
+          `to CONNECTED p50/p99/max ${fmt(r.connect.p50)}/${fmt(r.connect.p99)}/${fmt(r.connect.max)} ms; app CPU ${fmt(app.cpuSeconds, 2)} s; ${loadText()}`,
+      );
+      await driver.closeClients();
+      if (repeat < p.repeats) await sleep(3000);
+    }
+  });
   printTable(
     `connect-storm: ${p.connections} simultaneous ${p.transport} STOMP CONNECTs, 1 instance`,
     ['run', 'connections', 'CONNECTED', 'errors', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'handshake p50/p99 ms', 'app CPU s', 'app µs/conn', 'driver CPU s', 'machine %'],

@@ -12,12 +12,11 @@
 //   --heartbeat:   the clients' heart-beat offer, both directions (ms); the server offers HEARTBEAT_MS (10 s)
 //   --concurrency: connections being opened at once, per driver worker
 import { cpus } from 'node:os';
-import { CpuSampler, groups, openFilesLimit, treeRssBytes } from './driver/cpu.js';
-import { withDriver } from './driver/driver.js';
-import type { ClientSpec, HoldStatus, Transport } from './driver/ipc.js';
+import { appAndDriverCpu, checkTransport, connectionSpecs, withConnectionBench } from './connections.js';
+import { openFilesLimit, treeRssBytes } from './driver/cpu.js';
+import type { HoldStatus, Transport } from './driver/ipc.js';
 import { ensureOpenFiles } from './driver/processes.js';
-import { Flags, RUN_ID, appendResults, commandLine, fmt, loadText, printTable, progress, sleep, warnForeignServers, withServers } from './lib.js';
-import { createUsers } from './rooms.js';
+import { Flags, RUN_ID, appendResults, commandLine, fmt, loadText, printTable, progress, sleep } from './lib.js';
 
 const MiB = 2 ** 20;
 
@@ -34,119 +33,102 @@ export async function run(args: string[]): Promise<void> {
     workers: f.int('workers', cpus().length),
     timeoutS: f.num('timeout', 60, 1),
   };
-  if (p.transport !== 'ws' && p.transport !== 'tcp') throw new Error('--transport must be ws or tcp');
+  checkTransport(p.transport);
   // The server holds every connection; each driver worker a share of them.
   const limit = await ensureOpenFiles(p.connections + 1024);
   progress(`idle: ${p.connections} ${p.transport} STOMP connections, heart-beat ${p.heartbeatMs},${p.heartbeatMs}, held ${p.holdS} s, ${p.users} users, ${p.sourceAddresses} source addresses; open-files limit ${limit}`);
-  await withServers(
-    1,
-    'idle',
-    async ([server]) => {
-      const pid = server!.proc.pid!;
-      const serverLimit = openFilesLimit(pid);
-      if (serverLimit < p.connections + 256) {
-        progress(
-          `WARNING: the server may open only ${serverLimit} files (hard limit of this shell; raising it needs root or CAP_SYS_RESOURCE): ` +
-            `about ${Math.max(0, serverLimit - 256)} connections will succeed, the rest fail`,
-        );
-      }
-      await warnForeignServers([server!]);
-      const users = await createUsers(server!, p.users, 'idle');
-      await withDriver({ workers: p.workers }, async (driver) => {
-        const specs: ClientSpec[] = Array.from({ length: p.connections }, (_, i) => ({
-          id: i,
-          transport: p.transport,
-          url: p.transport === 'ws' ? server!.wsUrl : `tcp://127.0.0.1:${server!.tcpPort}`,
-          localAddress: `127.0.0.${2 + (i % p.sourceAddresses)}`,
-          connectHeaders: { Authorization: `Bearer ${users[i % users.length]!.token}` },
-          heartbeat: [p.heartbeatMs, p.heartbeatMs],
-          subscribe: [],
-        }));
-        await sleep(2000);
-        const rssBefore = treeRssBytes([pid]);
-        progress(`server RSS before: ${fmt(rssBefore / MiB)} MiB; connecting`);
-        const conn = await driver.connect(specs, { concurrency: p.concurrency, timeoutMs: p.timeoutS * 1000 });
-        const rssConnected = treeRssBytes([pid]);
-        const driverRss = treeRssBytes(driver.pids);
-        progress(
-          `${conn.connected} connected, ${conn.failed} failed${conn.failed ? ` ${JSON.stringify(conn.errors)}` : ''} in ${fmt(conn.elapsedMs / 1000)} s ` +
-            `(connect p50/p99 ${fmt(conn.connect.p50)}/${fmt(conn.connect.p99)} ms); server RSS ${fmt(rssConnected / MiB)} MiB; holding ${p.holdS} s`,
-        );
-        const cpu = new CpuSampler([groups.pids('app', () => [pid]), groups.pids('driver', () => [process.pid, ...driver.pids])]);
-        cpu.begin();
-        const holdEnd = performance.now() + p.holdS * 1000;
-        let status: HoldStatus = await driver.status();
-        while (performance.now() < holdEnd) {
-          await sleep(Math.min(10_000, holdEnd - performance.now()));
-          status = await driver.status();
-          progress(`hold: ${status.open} open, ${status.closedUnexpectedly} closed by the server, heart-beats in ${status.heartbeatsIn} (fewest per connection ${status.minHeartbeatsIn}), out ${status.heartbeatsOut}; server RSS ${fmt(treeRssBytes([pid]) / MiB)} MiB; ${loadText()}`);
-        }
-        const c = cpu.end();
-        const rssAfter = treeRssBytes([pid]);
-        await driver.closeClients();
-        const app = c.groups.find((g) => g.name === 'app')!;
-        // The negotiated server interval (CONNECTED heart-beat sx vs our cy); the server cuts a client silent for
-        // 2 x the client's interval + 2 s.
-        const beatEvery = status.serverHeartbeatMs;
-        const expectedBeats = beatEvery > 0 ? Math.floor((p.holdS * 1000) / beatEvery) : 0;
-        const alive = status.open === conn.connected && status.closedUnexpectedly === 0;
-        // Timers run late on a busy machine: one beat fewer than the hold allows is still a live connection.
-        const beatsOk = expectedBeats === 0 || status.minHeartbeatsIn >= expectedBeats - 1;
-        const deadAfterMs = 2 * Math.max(10_000, p.heartbeatMs) + 2000;
-        if (p.heartbeatMs > 0 && p.holdS * 1000 <= deadAfterMs) {
-          progress(`NOTE: a ${p.holdS} s hold is shorter than the server's dead-peer cut-off (${deadAfterMs / 1000} s): use --hold > ${deadAfterMs / 1000} to show heart-beats keep connections alive`);
-        }
-        const row = {
-          connections: p.connections,
-          connected: conn.connected,
-          failed: conn.failed,
-          errors: { ...conn.errors, ...status.errors },
-          connectMs: conn.connect,
-          connectAllSeconds: Number((conn.elapsedMs / 1000).toFixed(2)),
-          rssBeforeMiB: Number((rssBefore / MiB).toFixed(1)),
-          rssConnectedMiB: Number((rssConnected / MiB).toFixed(1)),
-          rssAfterHoldMiB: Number((rssAfter / MiB).toFixed(1)),
-          // Right after connecting (the connections' own memory) and after the hold (plus what heart-beats and
-          // timers allocated meanwhile, until the next GC).
-          rssPerConnectionKiB: conn.connected ? Number(((rssConnected - rssBefore) / 1024 / conn.connected).toFixed(2)) : null,
-          rssPerConnectionAfterHoldKiB: conn.connected ? Number(((rssAfter - rssBefore) / 1024 / conn.connected).toFixed(2)) : null,
-          driverRssPerConnectionKiB: conn.connected ? Number((driverRss / 1024 / conn.connected).toFixed(2)) : null,
-          holdSeconds: p.holdS,
-          openAtEnd: status.open,
-          closedByServer: status.closedUnexpectedly,
-          heartbeatsIn: status.heartbeatsIn,
-          minHeartbeatsInPerConnection: status.minHeartbeatsIn,
-          expectedHeartbeatsPerConnection: expectedBeats,
-          serverHeartbeatMs: beatEvery,
-          heartbeatsOut: status.heartbeatsOut,
-          aliveThroughHold: alive,
-          heartbeatsOk: beatsOk,
-          appIdleCpuPct: Number(app.pctOfCore.toFixed(2)),
-          appIdleCpuUsPerConnectionSecond: conn.connected ? Number(((app.cpuSeconds * 1e6) / conn.connected / c.windowSeconds).toFixed(3)) : null,
-        };
-        printTable(
-          `idle: ${p.connections} ${p.transport} STOMP connections, heart-beat ${p.heartbeatMs},${p.heartbeatMs}, held ${p.holdS} s, 1 instance`,
-          ['connected', 'failed', 'RSS before MiB', 'after connect MiB', 'after hold MiB', 'RSS/conn KiB (connect / hold)', 'open at end', 'closed by server', 'server beats/conn (min, expected)', 'client beats sent', 'app CPU % idle', 'alive'],
-          [
-            [
-              row.connected,
-              row.failed,
-              fmt(row.rssBeforeMiB),
-              fmt(row.rssConnectedMiB),
-              fmt(row.rssAfterHoldMiB),
-              `${fmt(row.rssPerConnectionKiB ?? NaN, 2)} / ${fmt(row.rssPerConnectionAfterHoldKiB ?? NaN, 2)}`,
-              row.openAtEnd,
-              row.closedByServer,
-              `${row.minHeartbeatsInPerConnection}, ${expectedBeats}`,
-              row.heartbeatsOut,
-              fmt(row.appIdleCpuPct, 1),
-              alive && beatsOk ? 'yes' : 'NO',
-            ],
-          ],
-        );
-        appendResults('idle', { ...p, command: commandLine('idle', args), runId: RUN_ID, openFilesLimit: limit, serverOpenFilesLimit: serverLimit }, [row]);
-      });
-    },
-    { env: { MODE: 'cluster' } },
-  );
+  await withConnectionBench('idle', p, async (server, users, driver) => {
+    const pid = server.proc.pid!;
+    const serverLimit = openFilesLimit(pid);
+    if (serverLimit < p.connections + 256) {
+      progress(
+        `WARNING: the server may open only ${serverLimit} files (hard limit of this shell; raising it needs root or CAP_SYS_RESOURCE): ` +
+          `about ${Math.max(0, serverLimit - 256)} connections will succeed, the rest fail`,
+      );
+    }
+    const specs = connectionSpecs(server, users, p, { heartbeat: [p.heartbeatMs, p.heartbeatMs] });
+    await sleep(2000);
+    const rssBefore = treeRssBytes([pid]);
+    progress(`server RSS before: ${fmt(rssBefore / MiB)} MiB; connecting`);
+    const conn = await driver.connect(specs, { concurrency: p.concurrency, timeoutMs: p.timeoutS * 1000 });
+    const rssConnected = treeRssBytes([pid]);
+    const driverRss = treeRssBytes(driver.pids);
+    progress(
+      `${conn.connected} connected, ${conn.failed} failed${conn.failed ? ` ${JSON.stringify(conn.errors)}` : ''} in ${fmt(conn.elapsedMs / 1000)} s ` +
+        `(connect p50/p99 ${fmt(conn.connect.p50)}/${fmt(conn.connect.p99)} ms); server RSS ${fmt(rssConnected / MiB)} MiB; holding ${p.holdS} s`,
+    );
+    const cpu = appAndDriverCpu(server, driver);
+    cpu.begin();
+    const holdEnd = performance.now() + p.holdS * 1000;
+    let status: HoldStatus = await driver.status();
+    while (performance.now() < holdEnd) {
+      await sleep(Math.min(10_000, holdEnd - performance.now()));
+      status = await driver.status();
+      progress(`hold: ${status.open} open, ${status.closedUnexpectedly} closed by the server, heart-beats in ${status.heartbeatsIn} (fewest per connection ${status.minHeartbeatsIn}), out ${status.heartbeatsOut}; server RSS ${fmt(treeRssBytes([pid]) / MiB)} MiB; ${loadText()}`);
+    }
+    const c = cpu.end();
+    const rssAfter = treeRssBytes([pid]);
+    await driver.closeClients();
+    const app = c.groups.find((g) => g.name === 'app')!;
+    // The negotiated server interval (CONNECTED heart-beat sx vs our cy); the server cuts a client silent for
+    // 2 x the client's interval + 2 s.
+    const beatEvery = status.serverHeartbeatMs;
+    const expectedBeats = beatEvery > 0 ? Math.floor((p.holdS * 1000) / beatEvery) : 0;
+    const alive = status.open === conn.connected && status.closedUnexpectedly === 0;
+    // Timers run late on a busy machine: one beat fewer than the hold allows is still a live connection.
+    const beatsOk = expectedBeats === 0 || status.minHeartbeatsIn >= expectedBeats - 1;
+    const deadAfterMs = 2 * Math.max(10_000, p.heartbeatMs) + 2000;
+    if (p.heartbeatMs > 0 && p.holdS * 1000 <= deadAfterMs) {
+      progress(`NOTE: a ${p.holdS} s hold is shorter than the server's dead-peer cut-off (${deadAfterMs / 1000} s): use --hold > ${deadAfterMs / 1000} to show heart-beats keep connections alive`);
+    }
+    const row = {
+      connections: p.connections,
+      connected: conn.connected,
+      failed: conn.failed,
+      errors: { ...conn.errors, ...status.errors },
+      connectMs: conn.connect,
+      connectAllSeconds: Number((conn.elapsedMs / 1000).toFixed(2)),
+      rssBeforeMiB: Number((rssBefore / MiB).toFixed(1)),
+      rssConnectedMiB: Number((rssConnected / MiB).toFixed(1)),
+      rssAfterHoldMiB: Number((rssAfter / MiB).toFixed(1)),
+      // Right after connecting (the connections' own memory) and after the hold (plus what heart-beats and
+      // timers allocated meanwhile, until the next GC).
+      rssPerConnectionKiB: conn.connected ? Number(((rssConnected - rssBefore) / 1024 / conn.connected).toFixed(2)) : null,
+      rssPerConnectionAfterHoldKiB: conn.connected ? Number(((rssAfter - rssBefore) / 1024 / conn.connected).toFixed(2)) : null,
+      driverRssPerConnectionKiB: conn.connected ? Number((driverRss / 1024 / conn.connected).toFixed(2)) : null,
+      holdSeconds: p.holdS,
+      openAtEnd: status.open,
+      closedByServer: status.closedUnexpectedly,
+      heartbeatsIn: status.heartbeatsIn,
+      minHeartbeatsInPerConnection: status.minHeartbeatsIn,
+      expectedHeartbeatsPerConnection: expectedBeats,
+      serverHeartbeatMs: beatEvery,
+      heartbeatsOut: status.heartbeatsOut,
+      aliveThroughHold: alive,
+      heartbeatsOk: beatsOk,
+      appIdleCpuPct: Number(app.pctOfCore.toFixed(2)),
+      appIdleCpuUsPerConnectionSecond: conn.connected ? Number(((app.cpuSeconds * 1e6) / conn.connected / c.windowSeconds).toFixed(3)) : null,
+    };
+    printTable(
+      `idle: ${p.connections} ${p.transport} STOMP connections, heart-beat ${p.heartbeatMs},${p.heartbeatMs}, held ${p.holdS} s, 1 instance`,
+      ['connected', 'failed', 'RSS before MiB', 'after connect MiB', 'after hold MiB', 'RSS/conn KiB (connect / hold)', 'open at end', 'closed by server', 'server beats/conn (min, expected)', 'client beats sent', 'app CPU % idle', 'alive'],
+      [
+        [
+          row.connected,
+          row.failed,
+          fmt(row.rssBeforeMiB),
+          fmt(row.rssConnectedMiB),
+          fmt(row.rssAfterHoldMiB),
+          `${fmt(row.rssPerConnectionKiB ?? NaN, 2)} / ${fmt(row.rssPerConnectionAfterHoldKiB ?? NaN, 2)}`,
+          row.openAtEnd,
+          row.closedByServer,
+          `${row.minHeartbeatsInPerConnection}, ${expectedBeats}`,
+          row.heartbeatsOut,
+          fmt(row.appIdleCpuPct, 1),
+          alive && beatsOk ? 'yes' : 'NO',
+        ],
+      ],
+    );
+    appendResults('idle', { ...p, command: commandLine('idle', args), runId: RUN_ID, openFilesLimit: limit, serverOpenFilesLimit: serverLimit }, [row]);
+  });
 }

@@ -105,6 +105,20 @@ interface CommandEntry {
   readonly bytes: Buffer;
 }
 
+// One command table per command set for the whole process: a server holds a decoder per connection, and tens of
+// thousands of idle connections must not each carry their own copy.
+const COMMAND_LISTS = new Map<string, readonly CommandEntry[]>();
+
+function commandList(which: 'client' | 'server' | 'any'): readonly CommandEntry[] {
+  let list = COMMAND_LISTS.get(which);
+  if (!list) {
+    const set = which === 'client' ? CLIENT_COMMANDS : which === 'server' ? SERVER_COMMANDS : ALL_COMMANDS;
+    list = Object.freeze([...set].map((name) => Object.freeze({ name, bytes: Buffer.from(name, 'latin1') })));
+    COMMAND_LISTS.set(which, list);
+  }
+  return list;
+}
+
 /**
  * Incremental STOMP decoder for one connection.
  *
@@ -172,9 +186,7 @@ export class StompDecoder {
     this.maxHeaders = limit(options.maxHeaders, DEFAULT_DECODER_LIMITS.maxHeaders, 'maxHeaders');
     this.maxHeaderBytes = limit(options.maxHeaderBytes, DEFAULT_DECODER_LIMITS.maxHeaderBytes, 'maxHeaderBytes');
     this.maxCommandBytes = limit(options.maxCommandBytes, DEFAULT_DECODER_LIMITS.maxCommandBytes, 'maxCommandBytes');
-    const set =
-      options.commands === 'client' ? CLIENT_COMMANDS : options.commands === 'server' ? SERVER_COMMANDS : ALL_COMMANDS;
-    this.commandList = [...set].map((name) => ({ name, bytes: Buffer.from(name, 'latin1') }));
+    this.commandList = commandList(options.commands ?? 'any');
     const version = options.version ?? '1.2';
     checkVersion(version);
     this.currentVersion = version;

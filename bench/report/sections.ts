@@ -36,6 +36,20 @@ function environmentLine(lines: readonly Row[]): string {
   );
 }
 
+/** A generated section: its heading (naming the scenario's command), the environment line, then `body`. */
+function section(name: string, title: string, lines: readonly Row[], body: string[], charts: Chart[] = []): Section {
+  const markdown = [`## ${title} — \`npm run bench -- ${name}\``, '', environmentLine(lines), '', ...body].join('\n');
+  return { name, markdown, charts };
+}
+
+/** A table with one row per result line, each column given as its header and how a line shows in it. */
+function columnsTable(lines: readonly Row[], columns: ReadonlyArray<readonly [string, (r: Row) => string]>): string {
+  return markdownTable(
+    columns.map(([header]) => header),
+    lines.map((r) => columns.map(([, cell]) => cell(r))),
+  );
+}
+
 function driverLine(rows: readonly Row[], workers: unknown): string {
   const maxWorker = Math.max(...rows.map((r) => (typeof r.driverMaxWorkerPct === 'number' ? r.driverMaxWorkerPct : 0)));
   const lag = Math.max(...rows.map((r) => (typeof r.sendLagMs?.p99 === 'number' ? r.sendLagMs.p99 : 0)));
@@ -161,11 +175,7 @@ export function fanoutSection(lines: readonly Row[], chartsRel: string): Section
   const totalLost = rows.reduce((a, r) => a + (r.lost ?? 0), 0);
   const totalDup = rows.reduce((a, r) => a + (r.duplicates ?? 0), 0);
   const totalOoo = rows.reduce((a, r) => a + (r.outOfOrder ?? 0), 0);
-  const md = [
-    `## Claims 1 and 2: fan-out, ordering, 1 vs 2 instances — \`npm run bench -- fanout\``,
-    '',
-    environmentLine(lines),
-    '',
+  const body = [
     `${p.rooms} rooms × ${p.members} members; every member is a WebSocket STOMP subscriber of its room (users spread over the ` +
       `instances), member 0 of each room sends \`SEND /topic/rooms.<id>\` (plain text, ${p.bodyBytes} B${p.receipts ? ', with a receipt' : ''}). ` +
       `All rooms together send at the rate shown, open loop (every message has an intended send time; latency runs from it to the ` +
@@ -192,8 +202,8 @@ export function fanoutSection(lines: readonly Row[], chartsRel: string): Section
     markdownTable(['goal', 'measured'], goals),
     '',
     `Correctness over every step of this run: **${totalLost} lost, ${totalDup} duplicated, ${totalOoo} out of order**.`,
-  ].join('\n');
-  return { name: 'fanout', markdown: md, charts };
+  ];
+  return section('fanout', 'Claims 1 and 2: fan-out, ordering, 1 vs 2 instances', lines, body, charts);
 }
 
 export function peersSection(lines: readonly Row[], chartsRel: string): Section {
@@ -208,11 +218,7 @@ export function peersSection(lines: readonly Row[], chartsRel: string): Section 
   const own = (r: Row) => Number(r.cpuUsPerDelivery?.[r.target === 'ours' ? 'app' : r.target] ?? NaN);
   const ours = new Map(rows.filter((r) => r.target === 'ours').map((r) => [r.rate, r]));
   const ratio = (a: number, b: number | undefined) => (b !== undefined && Number.isFinite(a) && Number.isFinite(b) && b > 0 ? `${f(a / b, 2)}x` : '-');
-  const md = [
-    `## Peers: the same load against RabbitMQ Web-STOMP and Socket.IO — \`npm run bench -- peers\``,
-    '',
-    environmentLine(lines),
-    '',
+  const body = [
     `One run, one driver, the same ${p.rooms} rooms × ${p.members} members and the same open-loop rates against: ours (1 instance, ` +
       `WebSocket STOMP, Kafka + Redis + PostgreSQL behind it: every message is durable before it is delivered); RabbitMQ ` +
       `${'`rabbitmq_web_stomp`'} (\`/topic/room.<n>\`, nothing stored); a Socket.IO reference server (\`bench/peers/socketio-server.ts\`, ` +
@@ -252,76 +258,60 @@ export function peersSection(lines: readonly Row[], chartsRel: string): Section 
     cpuTable(rows, (r) => [names[r.target] ?? r.target, n0(r.rate)], ['target', 'rate msg/s']),
     '',
     link(chartsRel, charts[1]!),
-  ].join('\n');
-  return { name: 'peers', markdown: md, charts };
+  ];
+  return section('peers', 'Peers: the same load against RabbitMQ Web-STOMP and Socket.IO', lines, body, charts);
 }
 
 export function stormSection(lines: readonly Row[]): Section {
   const p = lines[0]!.params as Record<string, any>;
-  const md = [
-    `## Connect storm — \`npm run bench -- connect-storm\``,
-    '',
-    environmentLine(lines),
-    '',
+  return section('connect-storm', 'Connect storm', lines, [
     `${n0(p.connections)} ${p.transport === 'tcp' ? 'TCP' : 'WebSocket'} STOMP CONNECTs with valid tokens (${p.users} users created beforehand), opened at the ` +
       `same instant by ${p.workers} driver worker processes against one instance. Time to CONNECTED is measured from that common ` +
       `instant (the driver's own delay in opening sockets included); "handshake" from each socket's own start.`,
     '',
-    markdownTable(
-      ['run', 'connections', 'CONNECTED', 'errors', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'handshake p50 / p99 ms', 'app CPU s', 'app CPU µs per connection', 'driver CPU s', 'machine busy %'],
-      lines.map((r: Row) => [
-        String(r.repeat),
-        n0(r.connections),
-        n0(r.connected),
-        `${r.failed}${r.failed ? ` (${Object.entries(r.errors ?? {}).map(([k, v]) => `${k}: ${v}`).join(', ')})` : ''}`,
-        f(r.toConnectedMs?.p50),
-        f(r.toConnectedMs?.p90),
-        f(r.toConnectedMs?.p99),
-        f(r.toConnectedMs?.max),
-        `${f(r.handshakeMs?.p50)} / ${f(r.handshakeMs?.p99)}`,
-        f(r.appCpuSeconds, 2),
-        n0(r.appCpuUsPerConnection),
-        f(r.driverCpuSeconds, 2),
-        f(r.machinePct, 0),
-      ]),
-    ),
-  ].join('\n');
-  return { name: 'connect-storm', markdown: md, charts: [] };
+    columnsTable(lines, [
+      ['run', (r) => String(r.repeat)],
+      ['connections', (r) => n0(r.connections)],
+      ['CONNECTED', (r) => n0(r.connected)],
+      ['errors', (r) => `${r.failed}${r.failed ? ` (${Object.entries(r.errors ?? {}).map(([k, v]) => `${k}: ${v}`).join(', ')})` : ''}`],
+      ['p50 ms', (r) => f(r.toConnectedMs?.p50)],
+      ['p90 ms', (r) => f(r.toConnectedMs?.p90)],
+      ['p99 ms', (r) => f(r.toConnectedMs?.p99)],
+      ['max ms', (r) => f(r.toConnectedMs?.max)],
+      ['handshake p50 / p99 ms', (r) => `${f(r.handshakeMs?.p50)} / ${f(r.handshakeMs?.p99)}`],
+      ['app CPU s', (r) => f(r.appCpuSeconds, 2)],
+      ['app CPU µs per connection', (r) => n0(r.appCpuUsPerConnection)],
+      ['driver CPU s', (r) => f(r.driverCpuSeconds, 2)],
+      ['machine busy %', (r) => f(r.machinePct, 0)],
+    ]),
+  ]);
 }
 
 export function idleSection(lines: readonly Row[]): Section {
   const p = lines[0]!.params as Record<string, any>;
-  const md = [
-    `## Idle connections — \`npm run bench -- idle\``,
-    '',
-    environmentLine(lines),
-    '',
+  return section('idle', 'Idle connections', lines, [
     `${n0(p.connections)} ${p.transport === 'tcp' ? 'TCP' : 'WebSocket'} STOMP connections to one instance (${p.users} users' tokens reused), ` +
       `heart-beat \`${p.heartbeatMs},${p.heartbeatMs}\` (the clients answer at the negotiated interval), spread over ${p.sourceAddresses} local ` +
       `source addresses, held ${p.holdS} s. RSS = the server process' resident memory (/proc); per connection = (after connecting − before) ÷ ` +
       `connections, and the same after the hold (which adds what heart-beats and timers allocated since, until the next GC). ` +
       `Open-files limit of the bench: ${p.openFilesLimit ?? '?'}; of the server: ${p.serverOpenFilesLimit ?? '?'}.`,
     '',
-    markdownTable(
-      ['connections', 'connected', 'failed', 'connect p50 / p99 ms', 'RSS before MiB', 'after connect MiB', 'after hold MiB', 'RSS per connection KiB (connected / after hold)', 'open at end', 'closed by server', 'server heart-beats per connection (fewest / expected)', 'app CPU while idle %', 'alive through the hold'],
-      lines.map((r: Row) => [
-        n0(r.connections),
-        n0(r.connected),
-        String(r.failed),
-        `${f(r.connectMs?.p50)} / ${f(r.connectMs?.p99)}`,
-        f(r.rssBeforeMiB),
-        f(r.rssConnectedMiB),
-        f(r.rssAfterHoldMiB),
-        `${f(r.rssPerConnectionKiB, 2)} / ${f(r.rssPerConnectionAfterHoldKiB, 2)}`,
-        n0(r.openAtEnd),
-        String(r.closedByServer),
-        `${r.minHeartbeatsInPerConnection} / ${r.expectedHeartbeatsPerConnection}`,
-        f(r.appIdleCpuPct, 1),
-        r.aliveThroughHold && r.heartbeatsOk ? 'yes' : '**no**',
-      ]),
-    ),
-  ].join('\n');
-  return { name: 'idle', markdown: md, charts: [] };
+    columnsTable(lines, [
+      ['connections', (r) => n0(r.connections)],
+      ['connected', (r) => n0(r.connected)],
+      ['failed', (r) => String(r.failed)],
+      ['connect p50 / p99 ms', (r) => `${f(r.connectMs?.p50)} / ${f(r.connectMs?.p99)}`],
+      ['RSS before MiB', (r) => f(r.rssBeforeMiB)],
+      ['after connect MiB', (r) => f(r.rssConnectedMiB)],
+      ['after hold MiB', (r) => f(r.rssAfterHoldMiB)],
+      ['RSS per connection KiB (connected / after hold)', (r) => `${f(r.rssPerConnectionKiB, 2)} / ${f(r.rssPerConnectionAfterHoldKiB, 2)}`],
+      ['open at end', (r) => n0(r.openAtEnd)],
+      ['closed by server', (r) => String(r.closedByServer)],
+      ['server heart-beats per connection (fewest / expected)', (r) => `${r.minHeartbeatsInPerConnection} / ${r.expectedHeartbeatsPerConnection}`],
+      ['app CPU while idle %', (r) => f(r.appIdleCpuPct, 1)],
+      ['alive through the hold', (r) => (r.aliveThroughHold && r.heartbeatsOk ? 'yes' : '**no**')],
+    ]),
+  ]);
 }
 
 export function reproduceSection(): Section {

@@ -1,16 +1,19 @@
 // The web client (web/) in a real browser: Debian's Chromium driven by playwright-core, two app instances,
 // two people in two browser contexts. Sign-up through the UI, a direct room found by email, messages both ways,
 // typing, unread counts in the room list, read receipts, and an offline period after which the client shows
-// every missed message exactly once, in order (since-seq resume). Screenshots go to docs/screenshots/.
+// every missed message exactly once, in order (since-seq resume). Screenshots go to docs/screenshots/ with
+// UPDATE_SCREENSHOTS=1 (the README's pictures), else to a temporary directory so a test run leaves the tree clean.
 import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page, type WebSocketRoute } from 'playwright-core';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { CHROMIUM_ARGS, ensureChromium } from '../../scripts/chromium.mjs';
 import { Api } from '../support/api.js';
 import { ROOT, startServer, waitFor, type ServerProc } from '../support/cluster.js';
 
-const SHOTS = `${ROOT}docs/screenshots`;
+const SHOTS = process.env.UPDATE_SCREENSHOTS === '1' ? `${ROOT}docs/screenshots` : join(tmpdir(), 'chat-screenshots');
 const PASSWORD = 'correct horse battery';
 
 interface ShownMessage {
@@ -57,6 +60,15 @@ async function signUpInUi(page: Page, email: string, nickname: string, shot?: st
   await page.keyboard.press('Enter'); // the form submits from the keyboard
   await page.locator('#conn[data-state="connected"]').waitFor({ timeout: 20_000 });
   expect(await page.locator('#me-name').textContent()).toBe(nickname);
+}
+
+/** Opens the web client at `baseUrl` and logs in as `email`; resolves once it is connected. */
+async function logInInUi(page: Page, baseUrl: string, email: string) {
+  await page.goto(`${baseUrl}/`);
+  await page.getByLabel('Email', { exact: true }).fill(email);
+  await page.getByLabel(/^Password/).fill(PASSWORD);
+  await page.getByLabel(/^Password/).press('Enter');
+  await page.locator('#conn[data-state="connected"]').waitFor({ timeout: 20_000 });
 }
 
 async function sendFromUi(page: Page, text: string) {
@@ -262,11 +274,7 @@ describe('web client in Chromium, two instances', () => {
     const ctx = await browser.newContext({ viewport: { width: 1000, height: 650 } });
     const page = await ctx.newPage();
     page.on('pageerror', (err) => pageErrors.push(`pager: ${err.message}`));
-    await page.goto(`${s2.baseUrl}/`);
-    await page.getByLabel('Email', { exact: true }).fill(reader.email);
-    await page.getByLabel(/^Password/).fill(PASSWORD);
-    await page.getByLabel(/^Password/).press('Enter');
-    await page.locator('#conn[data-state="connected"]').waitFor({ timeout: 20_000 });
+    await logInInUi(page, s2.baseUrl, reader.email);
     const item = page.locator(`#room-list li[data-room-id="${roomId}"]`);
     await item.waitFor();
     expect(await item.getAttribute('data-unread')).toBe(String(N));
@@ -345,11 +353,7 @@ describe('web client in Chromium, two instances', () => {
     });
     page = await ctx.newPage();
     page.on('pageerror', (err) => pageErrors.push(`resend: ${err.message}`));
-    await page.goto(`${s1.baseUrl}/`);
-    await page.getByLabel('Email', { exact: true }).fill(sender.email);
-    await page.getByLabel(/^Password/).fill(PASSWORD);
-    await page.getByLabel(/^Password/).press('Enter');
-    await page.locator('#conn[data-state="connected"]').waitFor({ timeout: 20_000 });
+    await logInInUi(page, s1.baseUrl, sender.email);
     await page.locator(`#room-list li[data-room-id="${roomId}"] button`).click();
     await page.locator('#room-body[data-synced]').waitFor();
 

@@ -9,7 +9,8 @@ import type { Presence } from '../../src/counters/presence.js';
 import { windowStart, type RateWindows } from '../../src/counters/rate-windows.js';
 import type { ReadPositions } from '../../src/counters/read-positions.js';
 import type { ChatMessage } from '../../src/shared/model.js';
-import { uniqueName, uniqueRoomId, waitFor } from './support.js';
+import { waitFor } from '../support/cluster.js';
+import { uniqueName, uniqueRoomId } from './support.js';
 
 const id = uniqueRoomId;
 

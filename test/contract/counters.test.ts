@@ -21,7 +21,7 @@ import {
   rateWindowsContract,
   readPositionsContract,
 } from './counters.contract.js';
-import { waitFor } from './support.js';
+import { waitFor } from '../support/cluster.js';
 
 // --- in memory -------------------------------------------------------------------------------------------------
 

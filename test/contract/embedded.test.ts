@@ -4,27 +4,19 @@ import { spawn } from 'node:child_process';
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { lockDataDir, openEmbeddedInfra } from '../../src/infra/embedded.js';
 import type { Infra } from '../../src/infra/infra.js';
 import type { ConsumedRecord } from '../../src/pipeline/message-log.js';
 import { TOPICS } from '../../src/pipeline/message-log.js';
-import { newMessage, noMetrics, tempDir, testLogger, uniqueRoomId, waitFor } from './support.js';
+import { ROOT, waitFor } from '../support/cluster.js';
+import { newMessage, noMetrics, tempDirs, testLogger, uniqueRoomId } from './support.js';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const logger = testLogger();
-const folders: Array<{ remove(): Promise<void> }> = [];
-afterAll(async () => {
-  for (const f of folders) await f.remove();
-});
-
-async function dataDir(): Promise<string> {
-  const f = await tempDir('embedded');
-  folders.push(f);
-  return f.dir;
-}
+const dirs = tempDirs('embedded');
+afterAll(() => dirs.removeAll());
+const dataDir = () => dirs.make();
 
 const open = (dir: string, env: Record<string, string> = {}) =>
   openEmbeddedInfra(loadConfig({ MODE: 'embedded', NODE_ENV: 'test', DATA_DIR: dir, ...env }), logger, noMetrics);

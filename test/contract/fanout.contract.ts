@@ -6,7 +6,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { BusEvent, FanoutBus, MembershipChange, PresenceChange, RoomBatch } from '../../src/fanout/fanout.js';
 import { topics } from '../../src/fanout/fanout.js';
 import type { MessageView } from '../../src/shared/model.js';
-import { uniqueRoomId, waitFor } from './support.js';
+import { waitFor } from '../support/cluster.js';
+import { uniqueRoomId } from './support.js';
 
 export interface BusPair {
   /** Publishes. */
@@ -44,12 +45,17 @@ export function fanoutContract(name: string, factory: BusFactory): void {
     afterAll(async () => {
       for (const p of opened) await p.close();
     });
-
-    it('delivers a room batch chained to the previous publish (prevSeq) and remembers the last seq', async () => {
+    /** A bus pair and a fresh room whose batches the subscribing side collects in `got`. */
+    const watchedRoom = async () => {
       const { pub, sub } = await open();
       const room = uniqueRoomId();
       const got: RoomBatch[] = [];
       await sub.subscribeRoom(room, (b) => got.push(b));
+      return { pub, sub, room, got };
+    };
+
+    it('delivers a room batch chained to the previous publish (prevSeq) and remembers the last seq', async () => {
+      const { pub, room, got } = await watchedRoom();
       expect(await pub.lastBroadcastSeq(room)).toBeNull();
       const first = [view(room, 1), view(room, 2)];
       const second = [view(room, 3)];
@@ -64,10 +70,7 @@ export function fanoutContract(name: string, factory: BusFactory): void {
     });
 
     it('does not publish again what was already published (a redelivered batch), and keeps the chain', async () => {
-      const { pub, sub } = await open();
-      const room = uniqueRoomId();
-      const got: RoomBatch[] = [];
-      await sub.subscribeRoom(room, (b) => got.push(b));
+      const { pub, room, got } = await watchedRoom();
       const v = [0, 1, 2, 3, 4, 5, 6].map((s) => view(room, s));
       await pub.publishRoom(room, [v[1]!, v[2]!, v[3]!]);
       await pub.publishRoom(room, [v[2]!, v[3]!, v[4]!, v[5]!]);
@@ -84,10 +87,7 @@ export function fanoutContract(name: string, factory: BusFactory): void {
     });
 
     it("delivers a room's batches in publish order, each chained to the one before, when published concurrently", async () => {
-      const { pub, sub } = await open();
-      const room = uniqueRoomId();
-      const got: RoomBatch[] = [];
-      await sub.subscribeRoom(room, (b) => got.push(b));
+      const { pub, room, got } = await watchedRoom();
       await Promise.all(Array.from({ length: 50 }, (_, i) => pub.publishRoom(room, [view(room, i + 1)])));
       await waitFor(() => got.length >= 50, 5000, () => `50 batches, have ${got.length}`);
       expect(got.flatMap(seqs)).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
@@ -117,12 +117,9 @@ export function fanoutContract(name: string, factory: BusFactory): void {
     });
 
     it('stops delivering a room after unsubscribeRoom', async () => {
-      const { pub, sub } = await open();
-      const room = uniqueRoomId();
+      const { pub, sub, room, got } = await watchedRoom();
       const barrier = topics.user(uniqueRoomId());
-      const got: RoomBatch[] = [];
       const marks: BusEvent[] = [];
-      await sub.subscribeRoom(room, (b) => got.push(b));
       await sub.subscribeTopic(barrier, (e) => marks.push(e));
       await pub.publishRoom(room, [view(room, 1)]);
       await waitFor(() => got.length >= 1, 5000, 'the first batch');

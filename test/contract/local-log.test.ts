@@ -5,7 +5,6 @@ import { spawn } from 'node:child_process';
 import { appendFile, readdir, readFile, stat, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { partitionFor } from '../../src/pipeline/kafka.js';
 import { LocalConsumerGroups } from '../../src/pipeline/local-consumers.js';
@@ -14,20 +13,13 @@ import { LocalMessageLog, MAX_RECORD_BYTES } from '../../src/pipeline/local-log.
 import type { ConsumedRecord } from '../../src/pipeline/message-log.js';
 import { TOPICS } from '../../src/pipeline/message-log.js';
 import type { NewMessage } from '../../src/shared/model.js';
-import { newMessage, tempDir, testLogger, uniqueRoomId, waitFor } from './support.js';
+import { ROOT, waitFor } from '../support/cluster.js';
+import { newMessage, tempDirs, testLogger, uniqueRoomId } from './support.js';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const logger = testLogger();
-const folders: Array<{ remove(): Promise<void> }> = [];
-afterAll(async () => {
-  for (const f of folders) await f.remove();
-});
-
-async function freshDir(): Promise<string> {
-  const f = await tempDir('local-log');
-  folders.push(f);
-  return f.dir;
-}
+const dirs = tempDirs('local-log');
+afterAll(() => dirs.removeAll());
+const freshDir = () => dirs.make();
 
 const openLog = (dir: string) => LocalMessageLog.open({ dir, log: logger });
 const partFile = (dir: string, roomId: string) => join(dir, TOPICS.messages, `${partitionFor(roomId, 6)}.log`);

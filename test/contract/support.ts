@@ -1,4 +1,5 @@
-// Helpers shared by the contract suites: deadlines instead of sleeps, unique ids, quiet loggers, no-op metrics.
+// Helpers shared by the contract suites and their child-process fixtures: unique ids, quiet loggers, no-op metrics,
+// messages to append, temporary folders. (Deadlines: waitFor in test/support/cluster.ts.)
 import { randomInt, randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -6,25 +7,6 @@ import { join } from 'node:path';
 import { pino, type Logger } from 'pino';
 import type { Metrics } from '../../src/metrics/metrics.js';
 import type { NewMessage } from '../../src/shared/model.js';
-
-/** Polls `cond` until it returns a truthy value; fails naming `what` once `ms` have passed. */
-export async function waitFor<T>(cond: () => T | Promise<T>, ms: number, what: string | (() => string), everyMs = 10): Promise<NonNullable<T>> {
-  const deadline = Date.now() + ms;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await cond();
-      if (v) return v as NonNullable<T>;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) {
-      const name = typeof what === 'function' ? what() : what;
-      throw new Error(`timed out after ${ms} ms waiting for ${name}${last ? `: ${String(last)}` : ''}`);
-    }
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-}
 
 /** A logger for the adapters under test: silent unless TEST_LOG_LEVEL asks. */
 export function testLogger(): Logger {
@@ -67,6 +49,21 @@ export function newMessage(roomId: string, content: string, over: Partial<NewMes
 export async function tempDir(prefix: string): Promise<{ dir: string; remove(): Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), `${prefix}-`));
   return { dir, remove: () => rm(dir, { recursive: true, force: true }) };
+}
+
+/** Temporary folders made on demand (`make` resolves with the path), all removed by `removeAll`. */
+export function tempDirs(prefix: string): { make(): Promise<string>; removeAll(): Promise<void> } {
+  const made: Array<{ remove(): Promise<void> }> = [];
+  return {
+    async make() {
+      const f = await tempDir(prefix);
+      made.push(f);
+      return f.dir;
+    },
+    async removeAll() {
+      for (const f of made.splice(0)) await f.remove();
+    },
+  };
 }
 
 /** An error the consumer runner classifies as an outage (retried without end, never dead-lettered). */

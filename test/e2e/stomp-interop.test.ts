@@ -15,7 +15,7 @@ import type { StompVersion } from '../../protocol/index.js';
 import { Api, type Account } from '../support/api.js';
 import { ROOT, sleep, startServer, waitFor, withDeadline, type ServerProc } from '../support/cluster.js';
 import { rawDriver, stompitDriver, stompjsDriver, type Delivered, type Driver, type Session } from '../support/interop.js';
-import { WireConn, scanFrames, wid, type WireFrame } from '../support/wire.js';
+import { ALL_SUBPROTOCOLS, RawConn, scanFrames, uid, type ServerFrame } from '../support/raw.js';
 
 const ROOM = (id: string) => `/topic/rooms.${id}`;
 const VERSIONS: StompVersion[] = ['1.0', '1.1', '1.2'];
@@ -42,19 +42,19 @@ let a: Account;
 let b: Account;
 let o: Account;
 let outsiderRoom: string;
-let peer: WireConn;
+let peer: RawConn;
 const opened: Array<{ destroy(): void }> = [];
 
-async function wire(kind: 'tcp' | 'ws', server: ServerProc = A, protocols?: string[]): Promise<WireConn> {
-  const c = kind === 'tcp' ? await WireConn.tcp(server.tcpPort) : await WireConn.ws(server.wsUrl, protocols);
+async function wire(kind: 'tcp' | 'ws', server: ServerProc = A, protocols = ALL_SUBPROTOCOLS): Promise<RawConn> {
+  const c = await RawConn.open(kind, server, { protocols, binary: true });
   opened.push(c);
   return c;
 }
 
 /** A raw connection CONNECTed at `version` (1.0: no accept-version header at all). */
-async function wireAt(version: StompVersion, kind: 'tcp' | 'ws' = 'tcp', user: Account = a, extra: Record<string, string> = {}, server = A): Promise<WireConn> {
+async function wireAt(version: StompVersion, kind: 'tcp' | 'ws' = 'tcp', user: Account = a, extra: Record<string, string> = {}, server = A): Promise<RawConn> {
   const c = await wire(kind, server, kind === 'ws' ? [`v${version.replace('.', '')}.stomp`] : undefined);
-  await c.connect({ ...(version === '1.0' ? {} : { 'accept-version': version, host: 'chat' }), passcode: user.token, ...extra });
+  await c.connectWith({ ...(version === '1.0' ? {} : { 'accept-version': version, host: 'chat' }), passcode: user.token, ...extra });
   expect(c.version).toBe(version);
   return c;
 }
@@ -65,9 +65,7 @@ async function room(): Promise<string> {
 
 /** The peer (user b, on instance B) sends to a room and waits for the RECEIPT. */
 async function peerSend(roomId: string, text: string): Promise<Record<string, string>> {
-  const r = wid('peer');
-  peer.send('SEND', { destination: ROOM(roomId), receipt: r, 'content-type': 'text/plain' }, text);
-  return (await peer.receipt(r)).headers;
+  return (await peer.sendWithReceipt(ROOM(roomId), text, { 'content-type': 'text/plain' })).headers;
 }
 
 /**
@@ -77,7 +75,7 @@ async function peerSend(roomId: string, text: string): Promise<Record<string, st
  * depend on the pipeline's timing.
  */
 async function settle(roomId: string, send: () => Promise<string[]>): Promise<void> {
-  const sid = wid('settle');
+  const sid = uid('settle');
   await peer.subscribe(ROOM(roomId), sid);
   const ids = await send();
   for (const id of ids) await peer.next((f) => f.command === 'MESSAGE' && f.headers.subscription === sid && f.headers['message-id'] === id, PIPELINE_MS, `${id} broadcast`);
@@ -104,7 +102,7 @@ async function seed(roomId: string, contents: string[]): Promise<Array<{ id: str
 }
 
 /** ERROR: `message:<code>`, the content type, `receipt-id` when asked, a body with the right length; last frame; closed. */
-async function expectError(c: WireConn, code: string, receiptId?: string): Promise<WireFrame> {
+async function expectError(c: RawConn, code: string, receiptId?: string): Promise<ServerFrame> {
   const err = await c.error();
   await c.waitClosed(10_000);
   expect(err.headers.message, `ERROR message (body: ${err.text})`).toBe(code);
@@ -174,7 +172,7 @@ describe('STOMP versions (raw frames)', () => {
     ];
     for (const [accept, expected, command] of cases) {
       const c = await wire('tcp');
-      const f = await c.connect({ ...(accept !== null ? { 'accept-version': accept } : {}), host: 'chat', passcode: a.token }, command);
+      const f = await c.connectWith({ ...(accept !== null ? { 'accept-version': accept } : {}), host: 'chat', passcode: a.token }, command);
       expect(f.headers.version, `accept-version ${accept}`).toBe(expected);
       expect(f.headers['user-name']).toBe(a.id);
       c.destroy();
@@ -185,7 +183,7 @@ describe('STOMP versions (raw frames)', () => {
     for (const version of VERSIONS) {
       const c = await wire('tcp');
       // "DOMAIN\user": "\u" would be an undefined escape if CONNECT were unescaped.
-      const f = await c.connect({ ...(version === '1.0' ? {} : { 'accept-version': version }), host: 'chat', login: 'DOMAIN\\user', passcode: a.token });
+      const f = await c.connectWith({ ...(version === '1.0' ? {} : { 'accept-version': version }), host: 'chat', login: 'DOMAIN\\user', passcode: a.token });
       expect(f.headers.version).toBe(version);
       expect(f.headers.server).toBe(`kafka-stomp-chat/${A.instanceId}`);
       expect(c.receivedContains(`\nserver:kafka-stomp-chat/${A.instanceId}\n`), `${version}: raw CONNECTED ${JSON.stringify(c.received.toString())}`).toBe(true);
@@ -197,10 +195,10 @@ describe('STOMP versions (raw frames)', () => {
     const roomId = await room();
     const c = await wireAt('1.2');
     const weird = 'a\rb:c\\d\ne';
-    await c.subscribe(ROOM(roomId), weird, 'sub:1');
+    await c.subscribe(ROOM(roomId), weird, { receipt: 'sub:1' });
     expect(c.receivedContains('receipt-id:sub\\c1\n')).toBe(true);
-    await c.subscribe(ROOM(roomId), 'plain', 'sub:2');
-    const r = await c.sendReceipt(ROOM(roomId), 'escapes 1.2', 'snd:1');
+    await c.subscribe(ROOM(roomId), 'plain', { receipt: 'sub:2' });
+    const r = (await c.sendWithReceipt(ROOM(roomId), 'escapes 1.2', { receipt: 'snd:1' })).headers;
     expect(c.receivedContains('receipt-id:snd\\c1\n')).toBe(true);
     const m = await c.next((f) => f.command === 'MESSAGE' && f.headers.subscription === weird, PIPELINE_MS, 'MESSAGE on the escaped id');
     expect(m.headers['message-id']).toBe(r['message-id']);
@@ -218,9 +216,9 @@ describe('STOMP versions (raw frames)', () => {
     const roomId = await room();
     const c = await wireAt('1.1');
     const weird = 'a:b\\c\nd';
-    await c.subscribe(ROOM(roomId), weird, 'sub:1');
+    await c.subscribe(ROOM(roomId), weird, { receipt: 'sub:1' });
     expect(c.receivedContains('receipt-id:sub\\c1\n')).toBe(true);
-    const r = await c.sendReceipt(ROOM(roomId), 'escapes 1.1', 'snd:1');
+    const r = (await c.sendWithReceipt(ROOM(roomId), 'escapes 1.1', { receipt: 'snd:1' })).headers;
     const m = await c.next((f) => f.command === 'MESSAGE', PIPELINE_MS, 'MESSAGE');
     expect(m.headers.subscription).toBe(weird);
     expect(m.headers['message-id']).toBe(r['message-id']);
@@ -243,9 +241,9 @@ describe('STOMP versions (raw frames)', () => {
     const roomId = await room();
     const c = await wireAt('1.0');
     // SUBSCRIBE without id: the destination is the subscription id.
-    await c.subscribe(ROOM(roomId), undefined, 'r:1');
+    await c.subscribe(ROOM(roomId), undefined, { receipt: 'r:1' });
     expect(c.receivedContains('\nreceipt-id:r:1\n')).toBe(true);
-    await c.subscribe(ROOM(roomId), 'C:\\subs', 'r:2');
+    await c.subscribe(ROOM(roomId), 'C:\\subs', { receipt: 'r:2' });
     c.write(`SEND\ndestination:${ROOM(roomId)}\nx-path:C:\\temp\nreceipt:s:1\n\nplain 1.0\0`);
     const r = (await c.receipt('s:1')).headers;
     expect(c.receivedContains('\nreceipt-id:s:1\n')).toBe(true);
@@ -279,7 +277,7 @@ describe('STOMP versions (raw frames)', () => {
   it('1.0: ack:client MESSAGEs have no ack header, ACK names message-id; NACK is an ERROR bad-frame', async () => {
     const roomId = await room();
     const c = await wireAt('1.0');
-    await c.subscribe(ROOM(roomId), undefined, 'sub', { ack: 'client' });
+    await c.subscribe(ROOM(roomId), undefined, { receipt: 'sub', ack: 'client' });
     const r = await peerSend(roomId, 'ack me (1.0)');
     const m = await c.next((f) => f.command === 'MESSAGE', PIPELINE_MS, 'MESSAGE');
     expect(m.headers.ack).toBeUndefined();
@@ -301,7 +299,7 @@ describe('STOMP versions (raw frames)', () => {
   it('1.1: client-ack MESSAGEs have no ack header; ACK needs message-id (an ACK with only id is an ERROR bad-frame)', async () => {
     const roomId = await room();
     const c = await wireAt('1.1');
-    await c.subscribe(ROOM(roomId), 'acks', 'sub', { ack: 'client' });
+    await c.subscribe(ROOM(roomId), 'acks', { receipt: 'sub', ack: 'client' });
     await peerSend(roomId, 'ack me (1.1)');
     const m = await c.next((f) => f.command === 'MESSAGE', PIPELINE_MS, 'MESSAGE');
     expect(m.headers.ack).toBeUndefined();
@@ -316,7 +314,7 @@ describe('STOMP versions (raw frames)', () => {
   it('1.2: client-ack MESSAGEs carry ack:<message-id>; ACK/NACK name it as id (an ACK with only message-id is an ERROR bad-frame)', async () => {
     const roomId = await room();
     const c = await wireAt('1.2');
-    await c.subscribe(ROOM(roomId), 'acks', 'sub', { ack: 'client-individual' });
+    await c.subscribe(ROOM(roomId), 'acks', { receipt: 'sub', ack: 'client-individual' });
     await peerSend(roomId, 'ack me (1.2)');
     const m = await c.next((f) => f.command === 'MESSAGE', PIPELINE_MS, 'MESSAGE');
     expect(m.headers.ack).toBe(m.headers['message-id']);
@@ -339,10 +337,10 @@ describe('frames on the wire', () => {
         await seed(roomId, ['stored before']);
         const c = await wire(kind, A, [`v${version.replace('.', '')}.stomp`]);
         // 1.1/1.2: ask for the server's heart-beats too (EOLs between frames).
-        await c.connect({ ...(version === '1.0' ? {} : { 'accept-version': version, 'heart-beat': `0,${A_HEARTBEAT_MS}` }), host: 'chat', passcode: a.token });
-        const sub = await c.subscribe(ROOM(roomId), 's', 'sub', { 'since-seq': '0' });
+        await c.connectWith({ ...(version === '1.0' ? {} : { 'accept-version': version, 'heart-beat': `0,${A_HEARTBEAT_MS}` }), host: 'chat', passcode: a.token });
+        const sub = await c.subscribe(ROOM(roomId), 's', { receipt: 'sub', 'since-seq': '0' });
         expect(sub.headers['replayed-count']).toBe('1');
-        const r = await c.sendReceipt(ROOM(roomId), `ending ${version} ${kind}`, 'snd');
+        const r = (await c.sendWithReceipt(ROOM(roomId), `ending ${version} ${kind}`, { receipt: 'snd' })).headers;
         await c.next((f) => f.command === 'MESSAGE' && f.headers['message-id'] === r['message-id'], PIPELINE_MS, 'live MESSAGE');
         if (version !== '1.0') await waitFor(() => c.heartbeats.length >= 1, 10_000, 'a heart-beat');
         c.send('SUBSCRIBE', { destination: ROOM(outsiderRoom), id: 'x', receipt: 'forbidden' });
@@ -441,7 +439,7 @@ describe('heart-beats', () => {
       cases.map(async (tc) => {
         const c = await wire(tc.kind, tc.server, [`v${tc.version.replace('.', '')}.stomp`]);
         const t0 = Date.now();
-        const f = await c.connect({ ...(tc.version === '1.0' ? {} : { 'accept-version': tc.version }), host: 'chat', 'heart-beat': tc.hb, passcode: a.token });
+        const f = await c.connectWith({ ...(tc.version === '1.0' ? {} : { 'accept-version': tc.version }), host: 'chat', 'heart-beat': tc.hb, passcode: a.token });
         const timer = tc.beat ? setInterval(() => c.write('\n'), tc.beat) : null;
         return { tc, c, t0, f, timer };
       }),
@@ -476,7 +474,7 @@ describe('heart-beats', () => {
 
   it('1.0: CONNECTED does not promise heart-beats the server will not send (no heart-beat header, or 0,0), so stompit 1.0 with heart-beats configured stays up', async () => {
     const c = await wire('tcp');
-    const f = await c.connect({ host: 'chat', 'heart-beat': '1000,1000', passcode: a.token });
+    const f = await c.connectWith({ host: 'chat', 'heart-beat': '1000,1000', passcode: a.token });
     expect(f.headers.version).toBe('1.0');
     expect.soft(f.headers['heart-beat'] ?? '0,0', `CONNECTED ${JSON.stringify(f.headers)}`).toBe('0,0');
     // stompit reads CONNECTED's heart-beat whatever the version: a promise of beats that never come makes it
@@ -510,7 +508,7 @@ describe('authentication precedence: Authorization > passcode > access_token', (
       { name: 'ws: access_token only', kind: 'ws', url: `${A.wsUrl}?access_token=${a.token}`, headers: {}, user: a },
     ];
     for (const tc of cases) {
-      const c = tc.url ? await WireConn.ws(tc.url) : await wire(tc.kind);
+      const c = tc.url ? await RawConn.ws(tc.url, { protocols: ALL_SUBPROTOCOLS, binary: true }) : await wire(tc.kind);
       opened.push(c);
       c.send('CONNECT', { 'accept-version': '1.2', host: 'chat', ...tc.headers });
       const f = await c.next((x) => x.command === 'CONNECTED' || x.command === 'ERROR', 20_000, tc.name);
@@ -554,7 +552,7 @@ describe(`rate limits are flow control (R: ${RATE_PER_SEC} SENDs/s per connectio
     it(`${kind}: three bursts of 10 SENDs: none refused, all RECEIPTed and stored, but read no faster than the rate (burst 2 after ≥ 1 s, burst 3 after ≥ 3 s)`, async () => {
       const roomId = await room();
       const c = await wire(kind, R);
-      await c.connect({ 'accept-version': '1.2', host: 'chat', passcode: a.token });
+      await c.connectWith({ 'accept-version': '1.2', host: 'chat', passcode: a.token });
       const t0 = Date.now();
       const firstReceiptAt: number[] = [];
       const all: Array<Record<string, string>> = [];
@@ -585,7 +583,7 @@ describe(`rate limits are flow control (R: ${RATE_PER_SEC} SENDs/s per connectio
     const roomId = await room();
     const c = await wire('tcp', R);
     // Deadline for a silent client: 2 x max(500, 500) + 2000 = 3000 ms. The client beats every 500 ms throughout.
-    await c.connect({ 'accept-version': '1.2', host: 'chat', 'heart-beat': `${R_HEARTBEAT_MS},0`, passcode: a.token });
+    await c.connectWith({ 'accept-version': '1.2', host: 'chat', 'heart-beat': `${R_HEARTBEAT_MS},0`, passcode: a.token });
     const beat = setInterval(() => c.write('\n'), R_HEARTBEAT_MS);
     try {
       // 28 SENDs in one write: 23 over the burst = 4.6 s without reading (longer than the 3 s deadline, shorter than
@@ -612,7 +610,7 @@ describe(`rate limits are flow control (R: ${RATE_PER_SEC} SENDs/s per connectio
   it('a frame cut in two by a flow-control pause is completed after the pause, not timed out (FRAME_TIMEOUT_MS=2000)', async () => {
     const roomId = await room();
     const c = await wire('tcp', R);
-    await c.connect({ 'accept-version': '1.2', host: 'chat', passcode: a.token });
+    await c.connectWith({ 'accept-version': '1.2', host: 'chat', passcode: a.token });
     // 28 SENDs (4.6 s of debt) and the first half of a 29th in one write; the second half right after.
     let bytes = '';
     for (let i = 0; i < 28; i++) bytes += `SEND\ndestination:${ROOM(roomId)}\nreceipt:f${i}\n\ncut ${i}\0`;
@@ -632,7 +630,7 @@ describe(`rate limits are flow control (R: ${RATE_PER_SEC} SENDs/s per connectio
   it(`a connection kept over the rate for RATE_ABUSE_MS gets ERROR rate-limited — after a RECEIPT for every SEND it accepted`, async () => {
     const roomId = await room();
     const c = await wire('tcp', R);
-    await c.connect({ 'accept-version': '1.2', host: 'chat', passcode: a.token });
+    await c.connectWith({ 'accept-version': '1.2', host: 'chat', passcode: a.token });
     // Keep 8 SENDs in flight: always over 5/s, with SENDs accepted but not yet acknowledged when the limit hits
     // (and some not read at all: those must be neither acknowledged nor stored).
     const writtenAt: number[] = [];

@@ -47,6 +47,22 @@ async function expectError(c: RawConn, code: string, receiptId?: string): Promis
   return err;
 }
 
+/** The room's history (as `user` reads it) once the message `id` is stored. */
+async function historyThrough(user: Account, room: string, id: string): Promise<Array<{ id: string; content: string }>> {
+  return waitFor(async () => {
+    const all = await api.allMessages(user, room);
+    return all.some((m) => m.id === id) ? all : null;
+  }, 15_000, `message ${id} stored`, 200);
+}
+
+/** `c` sends the marker `text`: then the listener must have received only the marker, and the history hold only it. */
+async function expectOnlyMarker(c: RawConn, listener: RawConn, user: Account, room: string, text: string): Promise<void> {
+  const id = (await c.sendWithReceipt(ROOM(room), text)).headers['message-id']!;
+  await listener.next((f) => f.command === 'MESSAGE' && f.headers['message-id'] === id, 15_000, 'marker');
+  expect(listener.messages().map((f) => f.json.content)).toEqual([text]);
+  expect((await historyThrough(user, room, id)).map((m) => m.content)).toEqual([text]);
+}
+
 beforeAll(async () => {
   [srv, hb] = await Promise.all([
     startServer({ env: { HEARTBEAT_MS: String(HEARTBEAT_MS) } }),
@@ -260,11 +276,7 @@ describe('framing over TCP', () => {
     await expectError(c, 'invalid-message', 'nul-1');
     const again = await connected(a);
     const marker = await again.sendWithReceipt(ROOM(room), 'marker');
-    const history = await waitFor(async () => {
-      const all = await api.allMessages(a, room);
-      return all.some((x) => x.id === marker.headers['message-id']) ? all : null;
-    }, 15_000, 'marker stored', 200);
-    expect(history.map((x: { content: string }) => x.content)).toEqual(['marker']);
+    expect((await historyThrough(a, room, marker.headers['message-id']!)).map((x) => x.content)).toEqual(['marker']);
   });
 
   it('header escaping: SUBSCRIBE id a\\cb and a receipt with escapes come back escaped', async () => {
@@ -626,14 +638,7 @@ describe('transactions', () => {
       const r = c.frames.find((f) => f.headers['receipt-id'] === id);
       if (r) expect(r.headers['message-id'], 'an aborted SEND has no message').toBeUndefined();
     }
-    const marker = await c.sendWithReceipt(ROOM(room), 'after abort');
-    await listener.next((f) => f.command === 'MESSAGE' && f.headers['message-id'] === marker.headers['message-id'], 15_000, 'marker');
-    expect(listener.messages().map((f) => f.json.content)).toEqual(['after abort']);
-    const history = await waitFor(async () => {
-      const all = await api.allMessages(a, room);
-      return all.some((m) => m.id === marker.headers['message-id']) ? all : null;
-    }, 15_000, 'marker stored', 200);
-    expect(history.map((m: { content: string }) => m.content)).toEqual(['after abort']);
+    await expectOnlyMarker(c, listener, a, room, 'after abort');
   });
 
   for (const how of ['socket closed', 'DISCONNECT'] as const) {
@@ -658,14 +663,7 @@ describe('transactions', () => {
       }
       await sleep(300);
       const again = await connected(a);
-      const marker = await again.sendWithReceipt(ROOM(room), 'after close');
-      await listener.next((f) => f.command === 'MESSAGE' && f.headers['message-id'] === marker.headers['message-id'], 15_000, 'marker');
-      expect(listener.messages().map((f) => f.json.content)).toEqual(['after close']);
-      const history = await waitFor(async () => {
-        const all = await api.allMessages(a, room);
-        return all.some((m) => m.id === marker.headers['message-id']) ? all : null;
-      }, 15_000, 'marker stored', 200);
-      expect(history.map((m: { content: string }) => m.content)).toEqual(['after close']);
+      await expectOnlyMarker(again, listener, a, room, 'after close');
     });
   }
 });

@@ -8,6 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Kafka, logLevel, type Admin, type Consumer, type logCreator, type Producer } from 'kafkajs';
+import { waitFor } from '../support/cluster.js';
 
 const brokers = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092')
   .split(',')
@@ -36,14 +37,6 @@ let admin: Admin;
 const topics: string[] = [];
 const groups: string[] = [];
 const clients: Array<Producer | Consumer> = [];
-
-async function waitFor(cond: () => boolean | Promise<boolean>, timeoutMs: number, what: () => string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what()}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 async function createTopic(numPartitions: number): Promise<string> {
   const topic = `it.kafka-tx.${run}.${topics.length}`;

@@ -3,7 +3,8 @@
 // are awaited with deadlines, never fixed sleeps.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Api, type Account, type Answer } from '../support/api.js';
+import { expectApiError, expectBadField } from '../support/api-errors.js';
+import { Api, type Account } from '../support/api.js';
 import { startServer, waitFor, type ServerProc } from '../support/cluster.js';
 import { WsStomp } from '../support/stomp.js';
 
@@ -24,25 +25,6 @@ afterAll(async () => {
 const PASSWORD = 'correct horse battery';
 const SEQ = /^[1-9]\d*$/;
 const ID = /^[1-9]\d*$/;
-
-/** The error body of API.md: exactly `{error:{code, message, ...}}` with a kebab-case code and a human message. */
-function expectError(r: Answer, status: number, code: string): { code: string; message: string; field?: string } {
-  expect(r.status, JSON.stringify(r.body)).toBe(status);
-  expect(Object.keys(r.body ?? {})).toEqual(['error']);
-  const e = r.body.error;
-  expect(e.code).toBe(code);
-  expect(e.code).toMatch(/^[a-z]+(-[a-z]+)*$/);
-  expect(typeof e.message).toBe('string');
-  expect(e.message.length).toBeGreaterThan(0);
-  return e;
-}
-
-/** A 400 invalid-request that names `field` (in `field` or in the message). */
-function expectBadField(r: Answer, field: string): void {
-  const e = expectError(r, 400, 'invalid-request');
-  const named = e.field === field || new RegExp(`(^|[^A-Za-z])${field}([^A-Za-z]|$)`).test(e.message);
-  expect(named, `error names ${field}: ${JSON.stringify(e)}`).toBe(true);
-}
 
 const isIso = (s: unknown) => typeof s === 'string' && new Date(s).toISOString() === s;
 
@@ -103,8 +85,8 @@ describe('auth', () => {
   it('a taken email is 409 email-taken, also in another letter case', async () => {
     const email = `dup-${randomUUID()}@test.local`;
     expect((await api.call('POST', '/api/auth/signup', undefined, { email, password: PASSWORD, nickname: 'a' })).status).toBe(201);
-    expectError(await api.call('POST', '/api/auth/signup', undefined, { email, password: PASSWORD, nickname: 'b' }), 409, 'email-taken');
-    expectError(
+    expectApiError(await api.call('POST', '/api/auth/signup', undefined, { email, password: PASSWORD, nickname: 'b' }), 409, 'email-taken');
+    expectApiError(
       await api.call('POST', '/api/auth/signup', undefined, { email: email.toUpperCase(), password: PASSWORD, nickname: 'c' }),
       409,
       'email-taken',
@@ -126,12 +108,12 @@ describe('auth', () => {
     expect(caseless.status).toBe(200);
     expect(caseless.body.user.id).toBe(acc.id);
 
-    const wrong = expectError(
+    const wrong = expectApiError(
       await api.call('POST', '/api/auth/login', undefined, { email: acc.email, password: 'not the password' }),
       401,
       'invalid-credentials',
     );
-    const unknown = expectError(
+    const unknown = expectApiError(
       await api.call('POST', '/api/auth/login', undefined, { email: `nobody-${randomUUID()}@test.local`, password: PASSWORD }),
       401,
       'invalid-credentials',
@@ -141,11 +123,11 @@ describe('auth', () => {
   });
 
   it('GET /api/users/me without a token or with garbage is 401 unauthorized', async () => {
-    expectError(await api.call('GET', '/api/users/me'), 401, 'unauthorized');
-    expectError(await api.call('GET', '/api/users/me', 'garbage'), 401, 'unauthorized');
-    expectError(await api.call('GET', '/api/users/me', 'a.b.c'), 401, 'unauthorized');
+    expectApiError(await api.call('GET', '/api/users/me'), 401, 'unauthorized');
+    expectApiError(await api.call('GET', '/api/users/me', 'garbage'), 401, 'unauthorized');
+    expectApiError(await api.call('GET', '/api/users/me', 'a.b.c'), 401, 'unauthorized');
     const res = await fetch(`${server.baseUrl}/api/users/me`, { headers: { authorization: 'Basic dXNlcjpwYXNz' } });
-    expectError({ status: res.status, body: await res.json() }, 401, 'unauthorized');
+    expectApiError({ status: res.status, body: await res.json() }, 401, 'unauthorized');
     // Every authenticated endpoint refuses the same way.
     for (const [method, path] of [
       ['GET', '/api/rooms'],
@@ -158,7 +140,7 @@ describe('auth', () => {
       ['POST', '/api/rooms/1/read'],
       ['GET', '/api/notifications'],
     ] as const) {
-      expectError(await api.call(method, path, undefined, method === 'POST' ? {} : undefined), 401, 'unauthorized');
+      expectApiError(await api.call(method, path, undefined, method === 'POST' ? {} : undefined), 401, 'unauthorized');
     }
   });
 });
@@ -253,10 +235,10 @@ describe('rooms', () => {
     expect(members).toEqual(expected);
 
     const foreign = await api.call('GET', `/api/rooms/${g}`, outsider.token);
-    expectError(foreign, 403, 'forbidden');
+    expectApiError(foreign, 403, 'forbidden');
     // A room that does not exist answers exactly like a foreign one: no existence oracle.
     const missing = await api.call('GET', '/api/rooms/999999999999', a.token);
-    expectError(missing, 403, 'forbidden');
+    expectApiError(missing, 403, 'forbidden');
     expect(missing.body).toEqual(foreign.body);
   });
 
@@ -266,7 +248,7 @@ describe('rooms', () => {
     const created = await api.call('POST', '/api/rooms', a.token, { type: 'GROUP', name: 'open', visibility: 'public' });
     expect(created.body.visibility).toBe('public');
     const g = created.body.id as string;
-    expectError(await api.call('GET', `/api/rooms/${g}/messages`, joiner.token), 403, 'forbidden');
+    expectApiError(await api.call('GET', `/api/rooms/${g}/messages`, joiner.token), 403, 'forbidden');
     const j1 = await api.call('POST', `/api/rooms/${g}/join`, joiner.token);
     expect(j1.status).toBe(200);
     const j2 = await api.call('POST', `/api/rooms/${g}/join`, joiner.token);
@@ -279,14 +261,14 @@ describe('rooms', () => {
     const d = (await api.call('POST', '/api/rooms', a.token, { type: 'DIRECT', peerUserId: b.id })).body.id as string;
     const refused = await api.call('POST', `/api/rooms/${d}/join`, joiner.token);
     expect([400, 403], JSON.stringify(refused.body)).toContain(refused.status);
-    expectError(refused, refused.status, refused.status === 403 ? 'forbidden' : 'invalid-request');
-    expectError(await api.call('GET', `/api/rooms/${d}`, joiner.token), 403, 'forbidden');
-    expectError(await api.call('POST', '/api/rooms/999999999999/join', joiner.token), 403, 'forbidden');
+    expectApiError(refused, refused.status, refused.status === 403 ? 'forbidden' : 'invalid-request');
+    expectApiError(await api.call('GET', `/api/rooms/${d}`, joiner.token), 403, 'forbidden');
+    expectApiError(await api.call('POST', '/api/rooms/999999999999/join', joiner.token), 403, 'forbidden');
 
     // Private (the default): 403 until a member invites the joiner.
     const priv = await group(a, []);
-    expectError(await api.call('POST', `/api/rooms/${priv}/join`, joiner.token), 403, 'forbidden');
-    expectError(await api.call('POST', `/api/rooms/${priv}/invitations`, joiner.token, { userId: joiner.id }), 403, 'forbidden');
+    expectApiError(await api.call('POST', `/api/rooms/${priv}/join`, joiner.token), 403, 'forbidden');
+    expectApiError(await api.call('POST', `/api/rooms/${priv}/invitations`, joiner.token, { userId: joiner.id }), 403, 'forbidden');
     expect((await api.call('POST', `/api/rooms/${priv}/invitations`, a.token, { userId: joiner.id })).status).toBe(201);
     expect((await api.call('POST', `/api/rooms/${priv}/join`, joiner.token)).status).toBe(200);
     expect((await api.call('GET', `/api/rooms/${priv}/messages`, joiner.token)).status).toBe(200);
@@ -298,9 +280,9 @@ describe('rooms', () => {
     expect((await api.call('GET', `/api/rooms/${g}/messages`, b.token)).status).toBe(200);
     const left = await api.call('POST', `/api/rooms/${g}/leave`, b.token);
     expect(left.status).toBe(200);
-    expectError(await api.call('GET', `/api/rooms/${g}/messages`, b.token), 403, 'forbidden');
-    expectError(await api.send(b, g, 'after leaving'), 403, 'forbidden');
-    expectError(await api.call('GET', `/api/rooms/${g}`, b.token), 403, 'forbidden');
+    expectApiError(await api.call('GET', `/api/rooms/${g}/messages`, b.token), 403, 'forbidden');
+    expectApiError(await api.send(b, g, 'after leaving'), 403, 'forbidden');
+    expectApiError(await api.call('GET', `/api/rooms/${g}`, b.token), 403, 'forbidden');
     expect((await api.call('GET', '/api/rooms', b.token)).body).toEqual({ rooms: [], nextCursor: null });
     const detail = await api.call('GET', `/api/rooms/${g}`, a.token);
     expect(detail.body.members.map((m: { userId: string }) => m.userId)).toEqual([a.id]);
@@ -441,7 +423,7 @@ describe('messages', () => {
     });
 
     it('before and afterSeq together is 400', async () => {
-      expectError(await api.call('GET', `/api/rooms/${g}/messages?before=5&afterSeq=1`, a.token), 400, 'invalid-request');
+      expectApiError(await api.call('GET', `/api/rooms/${g}/messages?before=5&afterSeq=1`, a.token), 400, 'invalid-request');
     });
   });
 });
@@ -577,6 +559,6 @@ describe('health and metrics', () => {
   });
 
   it('an unknown route is 404 with the error body', async () => {
-    expectError(await api.call('GET', '/api/nothing-here'), 404, 'not-found');
+    expectApiError(await api.call('GET', '/api/nothing-here'), 404, 'not-found');
   });
 });

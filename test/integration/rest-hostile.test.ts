@@ -5,9 +5,10 @@ import { randomUUID } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { expectApiError, expectBadField } from '../support/api-errors.js';
 import { Api, type Account, type Answer } from '../support/api.js';
-import { startServer, waitFor, withDeadline, type ServerProc } from '../support/cluster.js';
-import { RawStomp } from '../support/stomp.js';
+import { startServer, waitFor, type ServerProc } from '../support/cluster.js';
+import { RawConn } from '../support/raw.js';
 
 // The test server runs with NODE_ENV=test and no JWT_SECRET: it signs with the dev default of src/config.ts.
 const DEV_SECRET = 'dev-only-secret-do-not-use-in-production';
@@ -28,23 +29,6 @@ afterAll(async () => {
   await db?.end();
   await server?.stop();
 });
-
-function expectError(r: Answer, status: number, code: string): { code: string; message: string; field?: string } {
-  expect(r.status, JSON.stringify(r.body)).toBe(status);
-  expect(Object.keys(r.body ?? {})).toEqual(['error']);
-  const e = r.body.error;
-  expect(e.code).toBe(code);
-  expect(typeof e.message).toBe('string');
-  expect(e.message.length).toBeGreaterThan(0);
-  return e;
-}
-
-/** A 400 invalid-request that names `field` (in `field` or in the message). */
-function expectBadField(r: Answer, field: string): void {
-  const e = expectError(r, 400, 'invalid-request');
-  const named = e.field === field || new RegExp(`(^|[^A-Za-z])${field}([^A-Za-z]|$)`).test(e.message);
-  expect(named, `error names ${field}: ${JSON.stringify(e)}`).toBe(true);
-}
 
 async function raw(method: string, path: string, token: string | undefined, body: string | Buffer, contentType = 'application/json'): Promise<Answer> {
   const res = await fetch(server.baseUrl + path, {
@@ -92,13 +76,13 @@ describe('bad bodies', () => {
   it('a body over 64 KiB is 400 and nothing is stored', async () => {
     const { a, room } = await freshRoom('big');
     const big = await api.call('POST', `/api/rooms/${room}/messages`, a.token, { content: 'x'.repeat(70 * 1024) });
-    expectError(big, 400, 'invalid-request');
+    expectApiError(big, 400, 'invalid-request');
     const bigSignup = await api.call('POST', '/api/auth/signup', undefined, {
       email: `big-${randomUUID()}@test.local`,
       password: 'p'.repeat(100 * 1024),
       nickname: 'big',
     });
-    expectError(bigSignup, 400, 'invalid-request');
+    expectApiError(bigSignup, 400, 'invalid-request');
     expect(await storedContents(a, room)).toEqual([]);
   });
 
@@ -157,15 +141,15 @@ describe('bad bodies', () => {
   it('malformed JSON, a JSON array, invalid UTF-8 and a non-JSON content type are 400; nothing stored', async () => {
     const { a, room } = await freshRoom('json');
     const path = `/api/rooms/${room}/messages`;
-    expectError(await raw('POST', path, a.token, '{"content": '), 400, 'invalid-request');
-    expectError(await raw('POST', path, a.token, '{content: "x"}'), 400, 'invalid-request');
-    expectError(await raw('POST', path, a.token, '["content"]'), 400, 'invalid-request');
+    expectApiError(await raw('POST', path, a.token, '{"content": '), 400, 'invalid-request');
+    expectApiError(await raw('POST', path, a.token, '{content: "x"}'), 400, 'invalid-request');
+    expectApiError(await raw('POST', path, a.token, '["content"]'), 400, 'invalid-request');
     const badUtf8 = Buffer.concat([Buffer.from('{"content":"'), Buffer.from([0xff, 0xfe, 0xc3, 0x28]), Buffer.from('"}')]);
-    expectError(await raw('POST', path, a.token, badUtf8), 400, 'invalid-request');
+    expectApiError(await raw('POST', path, a.token, badUtf8), 400, 'invalid-request');
     const overlong = Buffer.concat([Buffer.from('{"content":"'), Buffer.from([0xc0, 0xaf]), Buffer.from('"}')]);
-    expectError(await raw('POST', path, a.token, overlong), 400, 'invalid-request');
+    expectApiError(await raw('POST', path, a.token, overlong), 400, 'invalid-request');
     const textPlain = await raw('POST', path, a.token, 'just text', 'text/plain');
-    expectError(textPlain, 400, 'invalid-request');
+    expectApiError(textPlain, 400, 'invalid-request');
     expect(await storedContents(a, room)).toEqual([]);
   });
 });
@@ -281,32 +265,28 @@ describe('tokens', () => {
   const b64url = (v: object) => Buffer.from(JSON.stringify(v)).toString('base64url');
 
   async function expectStompRefused(token: string): Promise<void> {
-    const c = await RawStomp.connect(server.tcpPort);
-    c.write(`CONNECT\naccept-version:1.2\nhost:x\npasscode:${token}\n\n\0`);
-    await withDeadline(c.closed, 10_000, 'connection closed after ERROR');
-    expect(c.text.startsWith('ERROR\n'), c.text).toBe(true);
-    const head = c.text.split('\n\n')[0]!.split('\n');
-    expect(head).toContain('message:unauthorized');
-    expect(c.text).not.toContain('CONNECTED');
+    const c = await RawConn.tcp(server.tcpPort);
+    c.send('CONNECT', { 'accept-version': '1.2', host: 'x', passcode: token });
+    await c.waitClosed(10_000);
+    expect(c.frames.map((f) => f.command), c.describe()).toEqual(['ERROR']);
+    expect(c.frames[0]!.headers.message).toBe('unauthorized');
   }
 
   async function expectRefusedEverywhere(token: string): Promise<void> {
-    expectError(await api.call('GET', '/api/users/me', token), 401, 'unauthorized');
-    expectError(await api.call('GET', '/api/rooms', token), 401, 'unauthorized');
-    expectError(await api.call('POST', '/api/rooms', token, { type: 'GROUP', name: 'x' }), 401, 'unauthorized');
+    expectApiError(await api.call('GET', '/api/users/me', token), 401, 'unauthorized');
+    expectApiError(await api.call('GET', '/api/rooms', token), 401, 'unauthorized');
+    expectApiError(await api.call('POST', '/api/rooms', token, { type: 'GROUP', name: 'x' }), 401, 'unauthorized');
     await expectStompRefused(token);
   }
 
   it('a valid token works on REST and on raw STOMP CONNECT (the control case)', async () => {
     const [a] = await api.users(1, 'tok-ok');
     expect((await api.call('GET', '/api/users/me', a!.token)).status).toBe(200);
-    const c = await RawStomp.connect(server.tcpPort);
-    c.write(`CONNECT\naccept-version:1.2\nhost:x\npasscode:${a!.token}\n\n\0`);
-    await waitFor(() => c.text.includes('\0'), 10_000, 'CONNECTED frame');
-    expect(c.text.startsWith('CONNECTED\n'), c.text).toBe(true);
-    expect(c.text).toContain(`user-name:${a!.id}`);
-    c.write('DISCONNECT\nreceipt:bye\n\n\0');
-    await withDeadline(c.closed, 10_000, 'closed after DISCONNECT');
+    const c = await RawConn.tcp(server.tcpPort);
+    const connected = await c.connectWith({ 'accept-version': '1.2', host: 'x', passcode: a!.token });
+    expect(connected.headers['user-name']).toBe(a!.id);
+    await c.frameWithReceipt('DISCONNECT', { receipt: 'bye' });
+    await c.waitClosed(10_000);
   });
 
   it('alg:none with a real user as sub is refused', async () => {
@@ -343,7 +323,7 @@ describe('tokens', () => {
     expect((await api.call('GET', '/api/users/me', a!.token)).status).toBe(200);
     await db.query('UPDATE users SET deleted_at = now() WHERE id = $1', [a!.id]);
     await expectRefusedEverywhere(a!.token);
-    expectError(
+    expectApiError(
       await api.call('POST', '/api/auth/login', undefined, { email: a!.email, password: 'correct horse battery' }),
       401,
       'invalid-credentials',
@@ -358,12 +338,12 @@ describe('non-members', () => {
     const first = await api.send(a, room, 'members only');
     expect(first.status).toBe(202);
 
-    expectError(await api.call('GET', `/api/rooms/${room}/messages`, outsider.token), 403, 'forbidden');
-    expectError(await api.call('GET', `/api/rooms/${room}/messages?afterSeq=0`, outsider.token), 403, 'forbidden');
-    expectError(await api.send(outsider, room, 'intruder'), 403, 'forbidden');
-    expectError(await api.send(outsider, room, 'intruder with key', `k-${randomUUID()}`), 403, 'forbidden');
-    expectError(await api.call('POST', `/api/rooms/${room}/read`, outsider.token, { seq: first.body.message.seq }), 403, 'forbidden');
-    expectError(await api.call('GET', `/api/rooms/${room}`, outsider.token), 403, 'forbidden');
+    expectApiError(await api.call('GET', `/api/rooms/${room}/messages`, outsider.token), 403, 'forbidden');
+    expectApiError(await api.call('GET', `/api/rooms/${room}/messages?afterSeq=0`, outsider.token), 403, 'forbidden');
+    expectApiError(await api.send(outsider, room, 'intruder'), 403, 'forbidden');
+    expectApiError(await api.send(outsider, room, 'intruder with key', `k-${randomUUID()}`), 403, 'forbidden');
+    expectApiError(await api.call('POST', `/api/rooms/${room}/read`, outsider.token, { seq: first.body.message.seq }), 403, 'forbidden');
+    expectApiError(await api.call('GET', `/api/rooms/${room}`, outsider.token), 403, 'forbidden');
     // Leaving a room one is not in changes nothing.
     const leave = await api.call('POST', `/api/rooms/${room}/leave`, outsider.token);
     expect(leave.status).toBe(200);

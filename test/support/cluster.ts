@@ -124,8 +124,11 @@ export async function withDeadline<T>(p: Promise<T>, ms: number, what: string): 
   ]);
 }
 
-/** Polls until `cond` returns a truthy value; fails with `what` after `ms`. */
-export async function waitFor<T>(cond: () => T | Promise<T>, ms: number, what: string, everyMs = 25): Promise<NonNullable<T>> {
+/**
+ * Polls `cond` every `everyMs` until it returns a truthy value (an exception counts as not yet); fails naming `what`
+ * (a function: computed at the time of failure, so it can say what was seen) and the last exception once `ms` have passed.
+ */
+export async function waitFor<T>(cond: () => T | Promise<T>, ms: number, what: string | (() => string), everyMs = 25): Promise<NonNullable<T>> {
   const deadline = Date.now() + ms;
   let last: unknown;
   for (;;) {
@@ -135,8 +138,11 @@ export async function waitFor<T>(cond: () => T | Promise<T>, ms: number, what: s
     } catch (err) {
       last = err;
     }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await new Promise((r) => setTimeout(r, everyMs));
+    if (Date.now() > deadline) {
+      const name = typeof what === 'function' ? what() : what;
+      throw new Error(`timed out after ${ms} ms waiting for ${name}${last ? `: ${String(last)}` : ''}`);
+    }
+    await sleep(everyMs);
   }
 }
 

@@ -1,4 +1,4 @@
-// One driver interface over every STOMP client the interoperability tests run: raw frames (WireConn, any version,
+// One driver interface over every STOMP client the interoperability tests run: raw frames (RawConn, any version,
 // TCP or WebSocket), stompit (TCP, or WebSocket through a custom transport) and @stomp/stompjs (WebSocket).
 // Each driver reports what its client library saw: the CONNECTED headers, MESSAGEs routed to subscription ids,
 // RECEIPT headers, and ERRORs as the library surfaces them.
@@ -7,7 +7,7 @@ import { Client, Versions, type IMessage, type StompHeaders } from '@stomp/stomp
 import WebSocket, { createWebSocketStream } from 'ws';
 import type { StompVersion } from '../../protocol/index.js';
 import { waitFor, withDeadline } from './cluster.js';
-import { WireConn, wid } from './wire.js';
+import { RawConn, uid } from './raw.js';
 
 const require = createRequire(import.meta.url);
 
@@ -87,7 +87,7 @@ class RawSession implements Session {
 
   constructor(
     readonly label: string,
-    readonly conn: WireConn,
+    readonly conn: RawConn,
     readonly connected: Record<string, string>,
   ) {}
 
@@ -118,29 +118,23 @@ class RawSession implements Session {
   }
 
   async subscribe(destination: string, id: string | undefined, ack: AckMode = 'auto'): Promise<void> {
-    const r = wid('sub');
-    this.conn.send('SUBSCRIBE', { destination, ...(id !== undefined ? { id } : {}), ...(ack !== 'auto' ? { ack } : {}), receipt: r });
-    await this.conn.receipt(r);
+    await this.conn.subscribe(destination, id, ack !== 'auto' ? { ack } : {});
   }
 
   async unsubscribe(id: string, byDestination?: string): Promise<void> {
-    const r = wid('unsub');
-    this.conn.send('UNSUBSCRIBE', { ...(byDestination !== undefined ? { destination: byDestination } : { id }), receipt: r });
-    await this.conn.receipt(r);
+    await (byDestination !== undefined ? this.conn.unsubscribe(undefined, { destination: byDestination }) : this.conn.unsubscribe(id));
   }
 
   async send(destination: string, body: string, headers: Record<string, string> = {}): Promise<Record<string, string>> {
-    const r = wid('snd');
-    this.conn.send('SEND', { destination, receipt: r, ...headers }, body);
-    return (await this.conn.receipt(r)).headers;
+    return (await this.conn.sendWithReceipt(destination, body, headers)).headers;
   }
 
   sendNoWait(destination: string, body: string): void {
-    this.conn.send('SEND', { destination, receipt: wid('snd') }, body);
+    this.conn.send('SEND', { destination, receipt: uid('snd') }, body);
   }
 
   subscribeNoWait(destination: string, id: string, ack: AckMode = 'auto'): void {
-    this.conn.send('SUBSCRIBE', { destination, id, ...(ack !== 'auto' ? { ack } : {}), receipt: wid('sub') });
+    this.conn.send('SUBSCRIBE', { destination, id, ...(ack !== 'auto' ? { ack } : {}), receipt: uid('sub') });
   }
 
   /** ACK/NACK headers as the negotiated version defines them. */
@@ -151,21 +145,15 @@ class RawSession implements Session {
   }
 
   async ack(m: Delivered): Promise<void> {
-    const r = wid('ack');
-    this.conn.send('ACK', { ...this.ackHeaders(m), receipt: r });
-    await this.conn.receipt(r);
+    await this.conn.frameWithReceipt('ACK', this.ackHeaders(m));
   }
 
   async nack(m: Delivered): Promise<void> {
-    const r = wid('nack');
-    this.conn.send('NACK', { ...this.ackHeaders(m), receipt: r });
-    await this.conn.receipt(r);
+    await this.conn.frameWithReceipt('NACK', this.ackHeaders(m));
   }
 
   async disconnect(): Promise<void> {
-    const r = wid('bye');
-    this.conn.send('DISCONNECT', { receipt: r });
-    await this.conn.receipt(r);
+    await this.conn.frameWithReceipt('DISCONNECT', {});
     await this.conn.waitClosed(10_000);
     this.stopHeartbeats();
   }
@@ -189,14 +177,14 @@ export function rawDriver(transport: Transport, version: StompVersion): Driver {
     transport,
     version,
     async open(server, token, opts = {}) {
-      const conn = transport === 'tcp' ? await WireConn.tcp(server.tcpPort) : await WireConn.ws(server.wsUrl, [SUBPROTOCOL[version]]);
+      const conn = await RawConn.open(transport, server, { protocols: [SUBPROTOCOL[version]], binary: true });
       // STOMP 1.0 clients send no accept-version (that is how a server recognises them) and no heart-beat.
       const hb = opts.heartBeat;
       const headers: Record<string, string> =
         version === '1.0'
           ? { login: 'interop', passcode: token }
           : { 'accept-version': version, host: 'chat', login: 'interop', passcode: token, ...(hb ? { 'heart-beat': `${hb[0]},${hb[1]}` } : {}) };
-      const f = await conn.connect(headers);
+      const f = await conn.connectWith(headers);
       const s = new RawSession(label, conn, f.headers);
       if (hb && hb[0] > 0 && version !== '1.0') {
         // STOMP: the client beats every max(cx, sy), sy being what the server asked to receive.
@@ -285,7 +273,7 @@ class StompitSession implements Session {
   }
 
   async subscribe(destination: string, id: string | undefined, ack: AckMode = 'auto'): Promise<void> {
-    const sid = id ?? wid('s');
+    const sid = id ?? uid('s');
     this.client.setImplicitSubscription(sid, ack, (err, message) => {
       if (err || !message) return;
       message.readString('utf-8', (e, body = '') => {
@@ -417,7 +405,7 @@ class StompjsSession implements Session {
   }
 
   private receipt(): { id: string; got: Promise<Record<string, string>> } {
-    const id = wid('js');
+    const id = uid('js');
     const got = new Promise<Record<string, string>>((resolve) => this.client.watchForReceipt(id, (f) => resolve(f.headers as Record<string, string>)));
     return { id, got: withDeadline(got, 30_000, `${this.label} receipt ${id}`) };
   }

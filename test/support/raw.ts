@@ -1,9 +1,11 @@
-// Raw STOMP connections for protocol and abuse tests: bytes out exactly as written, every server frame and
-// heart-beat recorded with its arrival time, over plain TCP or over WebSocket (the `ws` package directly).
+// Raw STOMP connections for protocol, interoperability and abuse tests: bytes out exactly as written, frames
+// encoded and decoded with the connection's STOMP version (1.0, 1.1 or 1.2), every byte the server writes kept for
+// byte-exact checks, every server frame and heart-beat recorded with its arrival time, over plain TCP (which can
+// half-close its sending side, as `printf … | nc -q1` does) or over WebSocket (the `ws` package directly).
 import { createConnection, type Socket } from 'node:net';
 import WebSocket from 'ws';
-import { StompDecoder, encodeFrame, type HeadersInput } from '../../protocol/index.js';
-import { waitFor, withDeadline } from './cluster.js';
+import { StompDecoder, encodeFrame, type HeadersInput, type StompVersion } from '../../protocol/index.js';
+import { withDeadline } from './cluster.js';
 
 export interface ServerFrame {
   command: string;
@@ -18,23 +20,30 @@ export interface ServerFrame {
 }
 
 export interface RawOptions {
-  /** WebSocket sub-protocols to offer (default ['v12.stomp']). */
+  /** WebSocket sub-protocols to offer (default ['v12.stomp']; {@link ALL_SUBPROTOCOLS}: every version). */
   protocols?: string[];
-  /** WebSocket: send frames as binary messages (default false: text). */
+  /** WebSocket: send every message as binary (default false: text). */
   binary?: boolean;
+  /** The source address to connect from (any 127.x.y.z on loopback): per-address limits then count only it. */
+  localAddress?: string;
 }
+
+/** The WebSocket sub-protocols of a client that speaks every STOMP version. */
+export const ALL_SUBPROTOCOLS = ['v12.stomp', 'v11.stomp', 'v10.stomp'];
 
 let seqCounter = 0;
 /** A process-unique id for receipts and subscriptions. */
 export const uid = (prefix = 'r'): string => `${prefix}-${process.pid}-${++seqCounter}`;
 
-/** A raw STOMP connection (TCP or WebSocket). Incoming bytes are decoded as server frames. */
+/**
+ * A raw STOMP connection (TCP or WebSocket). Incoming bytes are kept and decoded as server frames; `version`
+ * (1.2 until a CONNECTED says otherwise) decides how frames are written and read.
+ */
 export class RawConn {
   readonly frames: ServerFrame[] = [];
-  /** Arrival times of heart-beat EOLs (between frames, including right after a NUL). */
+  /** Arrival times of heart-beat EOLs (not the EOL the server writes right after each NUL). */
   readonly heartbeats: number[] = [];
-  /** Raw bytes received (capped at 4 MiB, for debugging and byte-exact checks). */
-  received = Buffer.alloc(0);
+  /** How many bytes the server wrote. */
   receivedBytes = 0;
   decodeError: Error | null = null;
   closedAt: number | null = null;
@@ -42,7 +51,11 @@ export class RawConn {
   readonly closed: Promise<void>;
   /** WebSocket close code (ws transport only). */
   closeCode: number | null = null;
+  private chunks: Buffer[] = [];
+  private writeVersion: StompVersion = '1.2';
   private readonly decoder: StompDecoder;
+  /** Checks of pending next() calls, run after every batch of bytes and on close. */
+  private readonly waiters = new Set<() => void>();
   private markClosed!: () => void;
 
   private constructor(
@@ -73,26 +86,50 @@ export class RawConn {
     );
   }
 
+  /** The STOMP version used to write and read frames; set it to the CONNECTED `version` (connect() does). */
+  get version(): StompVersion {
+    return this.writeVersion;
+  }
+
+  set version(v: StompVersion) {
+    this.writeVersion = v;
+    this.decoder.version = v;
+  }
+
+  /** Every byte the server wrote, in order. */
+  get received(): Buffer {
+    if (this.chunks.length !== 1) this.chunks = [Buffer.concat(this.chunks)];
+    return this.chunks[0]!;
+  }
+
   private onBytes(chunk: Buffer): void {
     this.receivedBytes += chunk.length;
-    if (this.received.length < 4 * 1024 * 1024) this.received = Buffer.concat([this.received, chunk]);
-    if (this.decodeError) return;
-    try {
-      this.decoder.push(chunk);
-    } catch (err) {
-      this.decodeError = err as Error;
+    this.chunks.push(chunk);
+    if (!this.decodeError) {
+      try {
+        this.decoder.push(chunk);
+      } catch (err) {
+        this.decodeError = err as Error;
+      }
     }
+    this.wake();
   }
 
   private onClose(): void {
-    if (this.closedAt === null) this.closedAt = Date.now();
+    this.closedAt ??= Date.now();
     this.markClosed();
+    this.wake();
   }
 
-  static tcp(port: number): Promise<RawConn> {
+  private wake(): void {
+    for (const check of [...this.waiters]) check();
+  }
+
+  static tcp(port: number, opts: RawOptions = {}): Promise<RawConn> {
     return withDeadline(
       new Promise<RawConn>((resolve, reject) => {
-        const s = createConnection({ host: '127.0.0.1', port }, () => {
+        // allowHalfOpen: after our end() we keep reading until the server closes.
+        const s = createConnection({ host: '127.0.0.1', port, allowHalfOpen: true, ...(opts.localAddress ? { localAddress: opts.localAddress } : {}) }, () => {
           s.off('error', reject);
           s.on('error', () => {});
           resolve(c);
@@ -100,23 +137,22 @@ export class RawConn {
         s.setNoDelay(true);
         const c = new RawConn('tcp', s, null, false);
         s.on('data', (d: Buffer) => c.onBytes(d));
+        s.on('end', () => s.end());
         s.on('close', () => c.onClose());
         s.once('error', reject);
       }),
-      10_000,
+      15_000,
       'raw tcp connect',
     );
   }
 
+  /** Rejects when the server refuses the upgrade (e.g. 503 over a per-address limit). */
   static ws(url: string, opts: RawOptions = {}): Promise<RawConn> {
     return withDeadline(
       new Promise<RawConn>((resolve, reject) => {
-        const ws = new WebSocket(url, opts.protocols ?? ['v12.stomp']);
+        const ws = new WebSocket(url, opts.protocols ?? ['v12.stomp'], opts.localAddress ? { localAddress: opts.localAddress } : {});
         const c = new RawConn('ws', null, ws, opts.binary ?? false);
-        ws.on('message', (data) => {
-          const chunk = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data as ArrayBuffer);
-          c.onBytes(chunk);
-        });
+        ws.on('message', (data) => c.onBytes(Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data as ArrayBuffer)));
         ws.on('close', (code) => {
           c.closeCode = code;
           c.onClose();
@@ -128,13 +164,13 @@ export class RawConn {
         });
         ws.once('error', reject);
       }),
-      10_000,
+      15_000,
       'raw ws connect',
     );
   }
 
   static open(kind: 'tcp' | 'ws', server: { tcpPort: number; wsUrl: string }, opts: RawOptions = {}): Promise<RawConn> {
-    return kind === 'tcp' ? RawConn.tcp(server.tcpPort) : RawConn.ws(server.wsUrl, opts);
+    return kind === 'tcp' ? RawConn.tcp(server.tcpPort, opts) : RawConn.ws(server.wsUrl, opts);
   }
 
   get isClosed(): boolean {
@@ -145,86 +181,104 @@ export class RawConn {
   write(data: string | Buffer, binary = this.binary): void {
     if (this.isClosed) return;
     if (this.socket) {
-      if (!this.socket.destroyed) this.socket.write(data);
-    } else if (this.ws && this.ws.readyState === WebSocket.OPEN) {
+      if (!this.socket.destroyed && this.socket.writable) this.socket.write(data);
+    } else if (this.ws?.readyState === WebSocket.OPEN) {
       this.ws.send(data, { binary });
     }
   }
 
-  /** Resolves when the bytes are handed to the kernel (TCP) or the WebSocket send completed. */
+  /** Resolves when the bytes are handed to the kernel (TCP) or the WebSocket send completed, or the connection is gone. */
   writeAsync(data: string | Buffer): Promise<void> {
     return new Promise((resolve) => {
       if (this.isClosed) return resolve();
       if (this.socket) {
-        if (this.socket.destroyed) return resolve();
+        if (this.socket.destroyed || !this.socket.writable) return resolve();
         this.socket.write(data, () => resolve());
-      } else if (this.ws && this.ws.readyState === WebSocket.OPEN) {
+      } else if (this.ws?.readyState === WebSocket.OPEN) {
         this.ws.send(data, { binary: this.binary }, () => resolve());
       } else resolve();
     });
   }
 
-  /** Encodes and writes one frame. */
+  /** Encodes one frame for the connection's version and writes it. */
   send(command: string, headers: HeadersInput, body?: string | Buffer): void {
-    this.write(encodeFrame(command, headers, body));
+    this.write(encodeFrame(command, headers, body, this.writeVersion));
   }
 
-  /** CONNECT (or STOMP) and wait for CONNECTED; throws on ERROR. */
-  async connect(token: string | null, headers: Record<string, string> = {}, command = 'CONNECT'): Promise<ServerFrame> {
-    this.send(command, {
-      'accept-version': '1.2',
-      host: '/',
-      ...(token !== null ? { Authorization: `Bearer ${token}` } : {}),
-      ...headers,
-    });
-    const f = await this.next((x) => x.command === 'CONNECTED' || x.command === 'ERROR', 15_000, 'CONNECTED');
+  /** TCP half-close: no more bytes from us; the server may still answer. */
+  end(): void {
+    this.socket?.end();
+  }
+
+  /**
+   * CONNECT (or STOMP) as this server's clients do: accept-version 1.2, host `/`, the token as
+   * `Authorization: Bearer` (none when null), then `headers`. Waits for CONNECTED; throws on ERROR.
+   */
+  connect(token: string | null, headers: Record<string, string> = {}, command = 'CONNECT'): Promise<ServerFrame> {
+    return this.connectWith({ 'accept-version': '1.2', host: '/', ...(token !== null ? { Authorization: `Bearer ${token}` } : {}), ...headers }, command);
+  }
+
+  /**
+   * CONNECT with exactly `headers` (no accept-version unless given: a 1.0 CONNECT) and wait for CONNECTED;
+   * switches the connection to the negotiated version. Throws on ERROR.
+   */
+  async connectWith(headers: Record<string, string>, command = 'CONNECT'): Promise<ServerFrame> {
+    this.send(command, headers);
+    const f = await this.next((x) => x.command === 'CONNECTED' || x.command === 'ERROR', 20_000, 'CONNECTED');
     if (f.command === 'ERROR') throw new Error(`ERROR ${f.headers.message}: ${f.text}`);
+    this.version = (f.headers.version ?? '1.0') as StompVersion;
     return f;
   }
 
-  /** The first recorded frame (from `from`) matching `pred`, waiting up to `ms`. */
-  async next(pred: (f: ServerFrame) => boolean, ms: number, what: string, from = 0): Promise<ServerFrame> {
-    return waitFor(
-      () => {
-        for (let i = from; i < this.frames.length; i++) if (pred(this.frames[i]!)) return this.frames[i]!;
-        if (this.isClosed) throw new Error(`connection closed; frames: ${this.describe()}`);
-        return null;
-      },
-      ms,
-      what,
-      5,
-    ).catch((err: Error) => {
-      // One last look: the frame may have arrived together with the close.
-      for (let i = from; i < this.frames.length; i++) if (pred(this.frames[i]!)) return this.frames[i]!;
-      throw new Error(`${what}: ${err.message}; frames: ${this.describe()}`);
+  /** The first recorded frame (from index `from`) matching `pred`; fails at once when the connection closes without one. */
+  next(pred: (f: ServerFrame) => boolean, ms: number, what: string, from = 0): Promise<ServerFrame> {
+    return new Promise((resolve, reject) => {
+      const finish = (settle: () => void) => {
+        clearTimeout(timer);
+        this.waiters.delete(check);
+        settle();
+      };
+      const check = () => {
+        for (let i = from; i < this.frames.length; i++) if (pred(this.frames[i]!)) return finish(() => resolve(this.frames[i]!));
+        if (this.isClosed) finish(() => reject(new Error(`${what}: connection closed without it; frames: ${this.describe()}`)));
+      };
+      const timer = setTimeout(() => finish(() => reject(new Error(`${what}: nothing within ${ms} ms; frames: ${this.describe()}`))), ms);
+      this.waiters.add(check);
+      check();
     });
   }
 
-  receipt(id: string, ms = 20_000): Promise<ServerFrame> {
-    return this.next((f) => (f.command === 'RECEIPT' && f.headers['receipt-id'] === id) || f.command === 'ERROR', ms, `RECEIPT ${id}`).then(
-      (f) => {
-        if (f.command === 'ERROR') throw new Error(`ERROR ${f.headers.message} (${f.text}) instead of RECEIPT ${id}`);
-        return f;
-      },
-    );
+  /** The RECEIPT `id` (fails on an ERROR instead). */
+  async receipt(id: string, ms = 30_000): Promise<ServerFrame> {
+    const f = await this.next((x) => (x.command === 'RECEIPT' && x.headers['receipt-id'] === id) || x.command === 'ERROR', ms, `RECEIPT ${id}`);
+    if (f.command === 'ERROR') throw new Error(`ERROR ${f.headers.message} (${f.text}) instead of RECEIPT ${id}`);
+    return f;
   }
 
-  error(ms = 15_000): Promise<ServerFrame> {
+  error(ms = 20_000): Promise<ServerFrame> {
     return this.next((f) => f.command === 'ERROR', ms, 'ERROR');
   }
 
-  /** SUBSCRIBE with a receipt; resolves when the server confirmed it. */
-  async subscribe(destination: string, id: string, headers: Record<string, string> = {}): Promise<ServerFrame> {
-    const r = uid('sub');
-    this.send('SUBSCRIBE', { destination, id, receipt: r, ...headers });
-    return this.receipt(r);
+  /** Sends a frame with a receipt (`headers.receipt`, or a fresh one) and waits for the RECEIPT. */
+  frameWithReceipt(command: string, headers: Record<string, string>, body?: string | Buffer): Promise<ServerFrame> {
+    const receipt = headers.receipt ?? uid(command.toLowerCase());
+    this.send(command, { ...headers, receipt }, body);
+    return this.receipt(receipt);
+  }
+
+  /** SUBSCRIBE (without `id` when it is undefined: STOMP 1.0); resolves when the server confirmed it. */
+  subscribe(destination: string, id: string | undefined, headers: Record<string, string> = {}): Promise<ServerFrame> {
+    return this.frameWithReceipt('SUBSCRIBE', { destination, ...(id !== undefined ? { id } : {}), ...headers });
+  }
+
+  /** UNSUBSCRIBE by `id` (or, STOMP 1.0, by the `destination` in `headers`) and wait for its RECEIPT. */
+  unsubscribe(id: string | undefined, headers: Record<string, string> = {}): Promise<ServerFrame> {
+    return this.frameWithReceipt('UNSUBSCRIBE', { ...(id !== undefined ? { id } : {}), ...headers });
   }
 
   /** SEND with a receipt; resolves with the RECEIPT frame. */
-  async sendWithReceipt(destination: string, body: string | Buffer, headers: Record<string, string> = {}): Promise<ServerFrame> {
-    const r = uid('snd');
-    this.send('SEND', { destination, receipt: r, ...headers }, body);
-    return this.receipt(r);
+  sendWithReceipt(destination: string, body: string | Buffer, headers: Record<string, string> = {}): Promise<ServerFrame> {
+    return this.frameWithReceipt('SEND', { destination, ...headers }, body);
   }
 
   messages(pred: (f: ServerFrame) => boolean = () => true): ServerFrame[] {
@@ -235,6 +289,11 @@ export class RawConn {
   async waitClosed(ms: number, since = Date.now()): Promise<number> {
     await withDeadline(this.closed, ms, `connection close (frames: ${this.describe()})`);
     return this.closedAt! - since;
+  }
+
+  /** true when `bytes` occur in what the server wrote. */
+  receivedContains(bytes: string): boolean {
+    return this.received.includes(Buffer.from(bytes, 'utf8'));
   }
 
   /** Stops reading (the kernel buffers fill and the peer's writes back up). */
@@ -255,8 +314,48 @@ export class RawConn {
 
   describe(): string {
     const list = this.frames.map((f) => `${f.command}${f.headers.message ? `(${f.headers.message})` : ''}${f.headers['receipt-id'] ? `[${f.headers['receipt-id']}]` : ''}`);
-    return `[${list.slice(-12).join(', ')}]${this.decodeError ? ` decodeError=${this.decodeError.message}` : ''}`;
+    return `[${list.slice(-16).join(', ')}]${this.isClosed ? ' closed' : ''}${this.decodeError ? ` decodeError=${this.decodeError.message}` : ''}`;
   }
+}
+
+export interface ScannedFrame {
+  command: string;
+  /** Offset of the frame's NUL in the stream. */
+  nulAt: number;
+  /** The byte after the NUL (-1: end of stream). */
+  after: number;
+}
+
+/**
+ * Splits a server byte stream into frames independently of the codec (EOLs between frames skipped; a body ends at
+ * `content-length` when present, else at the first NUL) and reports, for each frame, the byte after its NUL.
+ * Throws on anything it cannot frame.
+ */
+export function scanFrames(buf: Buffer): ScannedFrame[] {
+  const out: ScannedFrame[] = [];
+  let p = 0;
+  while (p < buf.length) {
+    if (buf[p] === 0x0a) {
+      p++;
+      continue;
+    }
+    if (buf[p] === 0x0d && buf[p + 1] === 0x0a) {
+      p += 2;
+      continue;
+    }
+    const headEnd = buf.indexOf('\n\n', p);
+    if (headEnd < 0) throw new Error(`unterminated frame head at byte ${p}: ${JSON.stringify(buf.subarray(p, p + 80).toString())}`);
+    const head = buf.subarray(p, headEnd).toString('utf8').split('\n');
+    const command = head[0]!;
+    const cl = head.slice(1).find((l) => l.startsWith('content-length:'));
+    const bodyStart = headEnd + 2;
+    const nulAt = cl !== undefined ? bodyStart + Number(cl.slice('content-length:'.length)) : buf.indexOf(0, bodyStart);
+    if (nulAt < 0 || nulAt >= buf.length) throw new Error(`frame ${command} at byte ${p} has no NUL`);
+    if (buf[nulAt] !== 0) throw new Error(`frame ${command} at byte ${p}: byte after the body is ${buf[nulAt]}, not NUL`);
+    out.push({ command, nulAt, after: nulAt + 1 < buf.length ? buf[nulAt + 1]! : -1 });
+    p = nulAt + 1;
+  }
+  return out;
 }
 
 /** Deterministic PRNG (mulberry32). */

@@ -1,7 +1,6 @@
-// STOMP clients for tests: @stomp/stompjs over WebSocket and stompit over TCP (clients we did not write),
-// plus a raw socket for protocol edge cases.
+// STOMP clients for tests: @stomp/stompjs over WebSocket and stompit over TCP (clients we did not write); raw
+// frames are test/support/raw.ts.
 import { Client, type IMessage, type StompHeaders } from '@stomp/stompjs';
-import { createConnection, type Socket } from 'node:net';
 import { createRequire } from 'node:module';
 import WebSocket from 'ws';
 import { withDeadline } from './cluster.js';
@@ -139,35 +138,6 @@ export class TcpStomp {
     } catch {
       this.client.destroy();
     }
-  }
-}
-
-/** A raw TCP connection for frames no client library would send. */
-export class RawStomp {
-  readonly socket: Socket;
-  data = Buffer.alloc(0);
-  closed: Promise<void>;
-
-  private constructor(socket: Socket) {
-    this.socket = socket;
-    socket.on('data', (d) => (this.data = Buffer.concat([this.data, d])));
-    socket.on('error', () => {});
-    this.closed = new Promise((resolve) => socket.once('close', () => resolve()));
-  }
-
-  static connect(port: number): Promise<RawStomp> {
-    return new Promise((resolve, reject) => {
-      const s = createConnection({ host: '127.0.0.1', port }, () => resolve(new RawStomp(s)));
-      s.once('error', reject);
-    });
-  }
-
-  write(data: string | Buffer): void {
-    this.socket.write(data);
-  }
-
-  get text(): string {
-    return this.data.toString('utf8');
   }
 }
 
