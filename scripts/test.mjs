@@ -10,7 +10,10 @@ const t0 = Date.now();
 const secs = () => `${((Date.now() - t0) / 1000).toFixed(1)} s`;
 
 try {
-  await stackUp({ log: (m) => console.log(`[stack] ${m}`) });
+  const { config } = await stackUp({ log: (m) => console.log(`[stack] ${m}`) });
+  // The suite's consumer groups begin at the topics' ends: records of earlier runs on a reused broker are skipped.
+  const { startGroupsAtEnd } = await import('./test-groups.mjs');
+  await startGroupsAtEnd({ brokers: config.kafkaBrokers, prefix: process.env.KAFKA_GROUP_PREFIX ?? '', log: (m) => console.log(`[stack] ${m}`) });
 } catch (err) {
   console.error(`[test] ERROR: the real infrastructure is not available — ${err instanceof StackError ? err.message : err?.stack ?? err}`);
   console.error('[test] failing: the integration tests need real PostgreSQL, Redis and Kafka and are never skipped');

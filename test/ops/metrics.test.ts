@@ -10,6 +10,7 @@ import { CONSUMER_GROUP_TOPICS, KafkaLagSource, type LagAdmin } from '../../src/
 import { CONSUMER_GROUPS, DROPPED_DEFAULT_METRICS, createMetrics } from '../../src/metrics/metrics.js';
 import { STOMP_ERROR_CODES } from '../../src/shared/errors.js';
 import { promTools, read, rel, run } from './tools.js';
+import { SUITE_GROUP_TOPICS } from '../../scripts/test-groups.mjs';
 
 /** Parses the text exposition into samples: name, labels, value. */
 function samples(text: string): Array<{ name: string; labels: Record<string, string>; value: number }> {
@@ -81,6 +82,8 @@ describe('createMetrics: the exposition', () => {
     const dead = series(text, 'chat_dead_lettered_total');
     expect(dead.map((s) => s.labels.group).sort()).toEqual([...CONSUMER_GROUPS].sort());
     expect(CONSUMER_GROUPS).toEqual(['chat-persist', 'chat-broadcast', 'chat-notify', 'chat-receipts']);
+    // npm test moves exactly these groups to the topics' ends before the suite (scripts/test-groups.mjs)
+    expect(SUITE_GROUP_TOPICS).toEqual(CONSUMER_GROUP_TOPICS);
     const stomp = series(text, 'chat_stomp_errors_total');
     expect(stomp.map((s) => s.labels.code).sort()).toEqual([...STOMP_ERROR_CODES].sort());
     expect(series(text, 'chat_messages_sent_total').map((s) => s.labels.via).sort()).toEqual(['rest', 'stomp']);
