@@ -7,10 +7,12 @@ import type { Metrics } from '../metrics/metrics.js';
 import type { Appended, NewMessage } from '../shared/model.js';
 import { seqFromOffset } from '../shared/model.js';
 import { withTimeout } from '../shared/timeout.js';
+import { fixKafkajsRequestQueue } from './kafkajs-request-queue-fix.js';
 import type { MessageLog } from './message-log.js';
 import { TOPICS, type TopicNames } from './message-log.js';
 
 export function createKafka(brokers: string[], clientId: string, log: Logger): Kafka {
+  fixKafkajsRequestQueue();
   const kafkaLog = log.child({ component: 'kafkajs' });
   return new Kafka({
     clientId,
