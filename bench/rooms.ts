@@ -28,6 +28,13 @@ export async function createUsers(server: ServerProc, n: number, prefix: string)
 }
 
 /**
+ * Heart-beats both ways every 10 s for every STOMP client of a bench, ours and RabbitMQ's alike: RabbitMQ
+ * Web-STOMP (cowboy's idle_timeout, 60 s) closes a WebSocket that sent nothing for a minute, which a silent
+ * subscriber otherwise is (a 2,000 msgs/s step once lost 180 of 200 connections to it mid-run).
+ */
+export const STOMP_HEARTBEAT: [number, number] = [10_000, 10_000];
+
+/**
  * Our clients: every member a WebSocket STOMP subscriber of `/topic/rooms.<id>`, member 0 the room's sender;
  * member m of room r on instance (r + m) mod instances, so each room spans the instances and the rooms' senders
  * alternate between them; a room's clients share a driver worker.
@@ -44,6 +51,7 @@ export function ourClients(world: World, servers: readonly ServerProc[], workers
         transport: 'ws',
         url: server.wsUrl,
         connectHeaders: { Authorization: `Bearer ${user.token}` },
+        heartbeat: STOMP_HEARTBEAT,
         subscribe: [{ room: r, destination }],
         ...(m === 0 ? { send: { room: r, destination } } : {}),
         worker: r % workers,
@@ -55,7 +63,7 @@ export function ourClients(world: World, servers: readonly ServerProc[], workers
 
 /** RabbitMQ Web-STOMP clients (guest/guest), destination `/topic/room.<n>`, same shape as ourClients. */
 export function rabbitClients(url: string, rooms: number, members: number, workers: number): ClientSpec[] {
-  return sameShape(rooms, members, workers, (r) => `/topic/room.${r}`, { transport: 'ws', url, connectHeaders: { login: 'guest', passcode: 'guest', host: '/' } });
+  return sameShape(rooms, members, workers, (r) => `/topic/room.${r}`, { transport: 'ws', url, connectHeaders: { login: 'guest', passcode: 'guest', host: '/' }, heartbeat: STOMP_HEARTBEAT });
 }
 
 /** Socket.IO clients of the reference server, room name `room.<n>`, same shape as ourClients. */
@@ -63,7 +71,7 @@ export function socketIoClients(url: string, rooms: number, members: number, wor
   return sameShape(rooms, members, workers, (r) => `room.${r}`, { transport: 'socketio', url });
 }
 
-function sameShape(rooms: number, members: number, workers: number, dest: (r: number) => string, base: Pick<ClientSpec, 'transport' | 'url' | 'connectHeaders'>): ClientSpec[] {
+function sameShape(rooms: number, members: number, workers: number, dest: (r: number) => string, base: Pick<ClientSpec, 'transport' | 'url' | 'connectHeaders' | 'heartbeat'>): ClientSpec[] {
   const out: ClientSpec[] = [];
   for (let r = 0; r < rooms; r++) {
     const destination = dest(r);
