@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { ROOT } from '../test/support/cluster.js';
 import { Flags, RESULTS_DIR, progress } from './lib.js';
 import { latestRun } from './report/results.js';
-import { fanoutSection, idleSection, peersSection, placeSection, reproduceSection, stormSection, type Section } from './report/sections.js';
+import { fanoutSection, idleSection, peersSection, placeSection, reproduceSection, stormSection, topologySection, type Section } from './report/sections.js';
 
 const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
 
@@ -27,6 +27,8 @@ export async function run(args: string[]): Promise<void> {
   const sections: Array<{ section: Section | null; scenario: string; place: Parameters<typeof placeSection>[2] }> = [];
   const fan = latestRun(resultsDir, 'fanout');
   sections.push({ scenario: 'fanout', section: fan.length ? fanoutSection(fan, chartsRel) : null, place: { replaceHeading: '## Claims 1 and 2: fan-out' } });
+  const split = latestRun(resultsDir, 'fanout-split');
+  sections.push({ scenario: 'fanout-split', section: split.length && fan.length ? topologySection(fan, split) : null, place: { after: 'fanout' } });
   const peers = latestRun(resultsDir, 'peers');
   sections.push({ scenario: 'peers', section: peers.length ? peersSection(peers, chartsRel) : null, place: { after: 'fanout' } });
   const storm = latestRun(resultsDir, 'connect-storm');
@@ -48,7 +50,8 @@ export async function run(args: string[]): Promise<void> {
       writeFileSync(join(chartsDir, c.file), c.svg);
       progress(`chart ${join(chartsDir, c.file)}`);
     }
-    progress(`${s.scenario}: section from the run of ${(s.scenario === 'fanout' ? fan : s.scenario === 'peers' ? peers : s.scenario === 'idle' ? idle : storm)[0]!.date}`);
+    const from = { fanout: fan, 'fanout-split': split, peers, idle, 'connect-storm': storm }[s.scenario] ?? [];
+    progress(`${s.scenario}: section from the run of ${from[0]?.date ?? '?'}`);
   }
   doc = placeSection(doc, reproduceSection(), { replaceHeading: '## Reproduce', toEnd: true });
 

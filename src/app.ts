@@ -22,7 +22,7 @@ import { SessionRegistry } from './gateway/registry.js';
 import { Semaphore } from './gateway/semaphore.js';
 import type { SessionDeps } from './gateway/session-deps.js';
 import { Session } from './gateway/session.js';
-import { startTcpGateway, type TcpGateway } from './gateway/tcp.js';
+import { LISTEN_BACKLOG, startTcpGateway, type TcpGateway } from './gateway/tcp.js';
 import type { Transport } from './gateway/transport.js';
 import { attachWebSocketGateway, type WsGateway } from './gateway/ws.js';
 import { buildHttp } from './http/server.js';
@@ -191,7 +191,7 @@ export async function startApp(config: Config, log: Logger, infra: Infra, metric
     hub.start();
     ws = attachWebSocketGateway(http.server, config.limits.maxFrameBytes, openSession, admit);
   }
-  await http.listen({ port: config.port, host: config.host });
+  await http.listen({ port: config.port, host: config.host, backlog: LISTEN_BACKLOG });
   if (config.roles.has('gateway') && config.stompTcpPort > 0) tcp = await listenTcp(config, log, openSession, admit);
   await Promise.all(consumers.map((c) => c.start()));
   const port = (http.server.address() as { port: number }).port;

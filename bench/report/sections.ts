@@ -206,6 +206,59 @@ export function fanoutSection(lines: readonly Row[], chartsRel: string): Section
   return section('fanout', 'Claims 1 and 2: fan-out, ordering, 1 vs 2 instances', lines, body, charts);
 }
 
+/**
+ * Topology: every instance runs every role (fanout.jsonl) against gateways that only gateway plus one process
+ * running the consumer groups (fanout-split.jsonl), same load, per instance count and rate.
+ */
+export function topologySection(all: readonly Row[], split: readonly Row[]): Section {
+  const key = (r: Row) => `${r.instances}/${r.rate}`;
+  const byKey = new Map(all.map((r) => [key(r), r]));
+  const pairs = [...split].sort((a, b) => a.instances - b.instances || a.rate - b.rate).flatMap((s) => {
+    const a = byKey.get(key(s));
+    return a ? [[a, s] as const] : [];
+  });
+  const oneVsTwo = (rows: readonly Row[], rate: number) => {
+    const one = rows.find((r) => r.instances === 1 && r.rate === rate);
+    const two = rows.find((r) => r.instances === 2 && r.rate === rate);
+    return one && two ? `${f(two.latencyMs?.p99 / one.latencyMs?.p99, 2)}x` : '-';
+  };
+  const table = markdownTable(
+    ['instances', 'rate msg/s', 'all roles p50 / p99 ms', 'split p50 / p99 ms', 'all roles app µs/deliv', 'split app µs/deliv', 'all roles machine %', 'split machine %'],
+    pairs.map(([a, s]) => [
+      String(a.instances),
+      n0(a.rate),
+      `${f(a.latencyMs?.p50)} / ${f(a.latencyMs?.p99)}`,
+      `${f(s.latencyMs?.p50)} / ${f(s.latencyMs?.p99)}`,
+      f(a.cpuUsPerDelivery?.app),
+      f(s.cpuUsPerDelivery?.app),
+      f(a.cpu?.machinePct, 0),
+      f(s.cpu?.machinePct, 0),
+    ]),
+  );
+  const rates = [...new Set(pairs.map(([a]) => a.rate))];
+  const ratios = markdownTable(
+    ['rate msg/s', '2 vs 1 instances, p99 ratio: all roles', 'split'],
+    rates.map((rate) => [n0(rate), oneVsTwo(all, rate), oneVsTwo(split, rate)]),
+  );
+  const lost = split.reduce((n, r) => n + (r.lost ?? 0) + (r.duplicates ?? 0) + (r.outOfOrder ?? 0), 0);
+  const markdown = [
+    '## Topology: every role in every instance vs gateways + one consumer process — `npm run bench -- fanout --topology split`',
+    '',
+    environmentLine(split),
+    '',
+    'The same fan-out load as above. "all roles": each instance runs the gateway and the four consumer groups (the ' +
+      'default). "split": the instances only gateway (`ROLES=gateway`), one more process runs persist, broadcast, notify ' +
+      'and receipts (`ROLES=persist,broadcast,notify,receipts`); its CPU is counted in "app".',
+    '',
+    table,
+    '',
+    ratios,
+    '',
+    `Correctness over every split step: ${lost} lost, duplicated or out of order.`,
+  ].join('\n');
+  return { name: 'fanout-split', markdown, charts: [] };
+}
+
 export function peersSection(lines: readonly Row[], chartsRel: string): Section {
   const p = lines[0]!.params as Record<string, any>;
   const order = ['ours', 'rabbitmq', 'socketio'];

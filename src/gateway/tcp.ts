@@ -3,6 +3,13 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import type { Transport } from './transport.js';
 
+/**
+ * Accept queue of the listening sockets (HTTP/WebSocket and STOMP TCP); the kernel caps it at net.core.somaxconn.
+ * Node's default of 511 overflowed when 1,000 clients connected at once: the dropped SYNs were retried by the
+ * clients after TCP's 1 s timeout, which was the storm's whole p99.
+ */
+export const LISTEN_BACKLOG = 4096;
+
 export interface TcpGateway {
   server: Server;
   close(): Promise<void>;
@@ -38,7 +45,7 @@ export function startTcpGateway(
   });
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, host, () => {
+    server.listen({ port, host, backlog: LISTEN_BACKLOG }, () => {
       server.off('error', reject);
       resolve({
         server,
