@@ -18,10 +18,15 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import kafkajs from 'kafkajs';
+
+// Node 24 loads the .ts directly (type stripping): the same fix the app installs, so no 1 ms timer loop and no
+// TimeoutNegativeWarning from an admin client here either.
+import { fixKafkajsRequestQueue } from '../src/pipeline/kafkajs-request-queue-fix.ts';
 import pg from 'pg';
 import { Redis } from 'ioredis';
 
 const { Kafka, logLevel: KafkaLogLevel } = kafkajs;
+fixKafkajsRequestQueue();
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const STACK_DIR = path.join(ROOT, '.stack');

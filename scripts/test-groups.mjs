@@ -8,7 +8,12 @@
 // KAFKA_GROUP_PREFIX + the app's names) that has no live member is moved to the topics' ends.
 import kafkajs from 'kafkajs';
 
+// Node 24 loads the .ts directly (type stripping): the same fix the app installs, so no 1 ms timer loop and no
+// TimeoutNegativeWarning from an admin client here either.
+import { fixKafkajsRequestQueue } from '../src/pipeline/kafkajs-request-queue-fix.ts';
+
 const { Kafka, logLevel } = kafkajs;
+fixKafkajsRequestQueue();
 
 /** As src/metrics/kafka-lag.ts CONSUMER_GROUP_TOPICS names them (test/ops/metrics.test.ts keeps the two equal). */
 export const SUITE_GROUP_TOPICS = Object.freeze([
