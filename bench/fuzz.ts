@@ -197,10 +197,11 @@ async function fuzz(srv: ServerProc, p: Params, args: string[]): Promise<void> {
       ['server ERROR answers by code', Object.entries(errors).map(([k, v]) => `${k} ${v.toLocaleString('en')}`).join(', ') || '-'],
     ],
   );
+  // The first sample is taken before the first /metrics answer: it has no heap figure yet.
   printTable(
     'server memory over time',
     ['s', 'frames', 'RSS MiB', 'heap + external MiB'],
-    row.rssSeries.filter((_, i, a) => i % Math.max(1, Math.ceil(a.length / 12)) === 0 || i === a.length - 1).map(([t, fr, r, h]) => [t!, fr!.toLocaleString('en'), r!, h!]),
+    row.rssSeries.filter((_, i, a) => i % Math.max(1, Math.ceil(a.length / 12)) === 0 || i === a.length - 1).map(([t, fr, r, h]) => [t!, fr!.toLocaleString('en'), r!, Number.isFinite(h) ? h! : '-']),
   );
   appendResults('fuzz', { ...p, serverEnv: p.defaultLimits ? {} : FUZZ_ENV, command: commandLine('fuzz', args), runId: RUN_ID, load: loadText() }, [row]);
   if (crashed) throw new Error(`the server crashed: ${crashed}`);
