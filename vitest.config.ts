@@ -9,6 +9,8 @@ export default defineConfig({
     hookTimeout: 120_000,
     pool: 'forks',
     globalSetup: ['test/support/build.ts'],
+    // Test files that use kafkajs directly get the app's request-queue fix too (no 1 ms timer loop, no warning).
+    setupFiles: ['test/support/kafkajs.ts'],
     fileParallelism: false,
     reporters: ['default'],
   },

@@ -14,7 +14,10 @@
 //               concurrent calls before they reach the wire, even within one partition)
 import { randomUUID } from 'node:crypto';
 import { Kafka, Partitioners, logLevel, type Consumer, type Producer } from 'kafkajs';
+import { fixKafkajsRequestQueue } from '../src/pipeline/kafkajs-request-queue-fix.js';
 import { Flags, appendResults, fmt, printTable, progress, round, sleep } from './lib.js';
+
+fixKafkajsRequestQueue();
 
 interface RunResult {
   variant: 'A key=roomId' | 'B key=userId';

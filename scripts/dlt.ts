@@ -20,6 +20,9 @@
 import { randomUUID } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
 import { Kafka, logLevel, type IHeaders, type logCreator } from 'kafkajs';
+import { fixKafkajsRequestQueue } from '../src/pipeline/kafkajs-request-queue-fix.js';
+
+fixKafkajsRequestQueue();
 
 const DLT_TOPIC = process.env.DLT_TOPIC ?? 'chat.messages.dlt';
 /** Headers the consumer adds when it dead-letters a record; not part of the original record. */

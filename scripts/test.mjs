@@ -35,14 +35,17 @@ try {
 }
 // --- end of operations tools ------------------------------------------------------------------------------
 
-// The browser test (test/browser) drives Debian's Chromium; installed here when missing, never skipped.
+// The browser test (test/browser) drives Debian's Chromium; the README's `printf … | nc -q1` walkthrough is run
+// by test/e2e/stomp-interop.test.ts with netcat. Installed here when missing, never skipped.
 {
   const { ensureChromium } = await import('./chromium.mjs');
+  const { NC, ensureTools } = await import('./debian-tools.mjs');
   try {
     ensureChromium();
+    ensureTools([NC], { log: (m) => console.log(`[nc] ${m}`) });
   } catch (err) {
-    console.error(`[test] ERROR: Chromium is not available — ${err?.message ?? err}`);
-    console.error('[test] failing: the browser test needs it and is never skipped');
+    console.error(`[test] ERROR: a tool the suite runs is not available — ${err?.message ?? err}`);
+    console.error('[test] failing: the browser test and the README walkthrough test need it and are never skipped');
     process.exit(1);
   }
 }

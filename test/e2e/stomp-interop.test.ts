@@ -821,7 +821,8 @@ const NC_SEND = `printf 'CONNECT\\naccept-version:1.2\\nhost:chat\\npasscode:%s\
 const NC_HISTORY = `printf 'CONNECT\\naccept-version:1.2\\nhost:chat\\npasscode:%s\\n\\n\\0SUBSCRIBE\\nid:0\\ndestination:/topic/rooms.%s\\nsince-seq:0\\nreceipt:caught-up\\n\\n\\0' "$TB" "$ROOM" | nc -q1 127.0.0.1 61613 | cat -v`;
 
 function bash(script: string, env: Record<string, string>, port: number): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return run('bash', ['-c', script.replaceAll('61613', String(port))], env);
+  // pipefail: a failing nc (or none installed: npm test installs netcat-openbsd) is an error, not an empty `cat -v`.
+  return run('bash', ['-o', 'pipefail', '-c', script.replaceAll('61613', String(port))], env);
 }
 
 function run(cmd: string, args: string[], env: Record<string, string> = {}, timeoutMs = 90_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
