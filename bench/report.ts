@@ -10,7 +10,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ROOT } from '../test/support/cluster.js';
 import { Flags, RESULTS_DIR, progress } from './lib.js';
-import { latestRun } from './report/results.js';
+import { latestRun, latestRunPer } from './report/results.js';
 import { fanoutSection, idleSection, peersSection, placeSection, reproduceSection, stormSection, topologySection, type Section } from './report/sections.js';
 
 const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
@@ -33,7 +33,8 @@ export async function run(args: string[]): Promise<void> {
   sections.push({ scenario: 'peers', section: peers.length ? peersSection(peers, chartsRel) : null, place: { after: 'fanout' } });
   const storm = latestRun(resultsDir, 'connect-storm');
   sections.push({ scenario: 'connect-storm', section: storm.length ? stormSection(storm) : null, place: { after: 'peers' } });
-  const idle = latestRun(resultsDir, 'idle');
+  // The latest run over each transport (WebSocket and TCP), one row each.
+  const idle = latestRunPer(resultsDir, 'idle', 'transport');
   sections.push({ scenario: 'idle', section: idle.length ? idleSection(idle) : null, place: { after: 'connect-storm' } });
 
   let anchor = 'fanout';

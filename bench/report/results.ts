@@ -19,6 +19,27 @@ export interface ResultLine {
 
 /** Lines of the most recent run of `scenario` (by the date of its lines), or [] when there is none. */
 export function latestRun(dir: string, scenario: string): ResultLine[] {
+  let best: ResultLine[] = [];
+  for (const lines of runsOf(dir, scenario)) if (!best.length || lines[0]!.date > best[0]!.date) best = lines;
+  return best;
+}
+
+/**
+ * The most recent run of `scenario` for each value of `params[param]` (e.g. the idle bench over WebSocket and over
+ * TCP), their lines concatenated in the order of those values.
+ */
+export function latestRunPer(dir: string, scenario: string, param: string): ResultLine[] {
+  const best = new Map<string, ResultLine[]>();
+  for (const lines of runsOf(dir, scenario)) {
+    const key = String(lines[0]!.params[param]);
+    const prev = best.get(key);
+    if (!prev || lines[0]!.date > prev[0]!.date) best.set(key, lines);
+  }
+  return [...best.keys()].sort().flatMap((k) => best.get(k)!);
+}
+
+/** Every run of `scenario` that has a runId, each as its lines. */
+function runsOf(dir: string, scenario: string): ResultLine[][] {
   const file = join(dir, `${scenario}.jsonl`);
   if (!existsSync(file)) return [];
   const runs = new Map<string, ResultLine[]>();
@@ -37,7 +58,5 @@ export function latestRun(dir: string, scenario: string): ResultLine[] {
     if (list) list.push(line);
     else runs.set(id, [line]);
   }
-  let best: ResultLine[] = [];
-  for (const lines of runs.values()) if (!best.length || lines[0]!.date > best[0]!.date) best = lines;
-  return best;
+  return [...runs.values()];
 }

@@ -29,10 +29,12 @@ const errCount = (e: unknown): number => (e && typeof e === 'object' ? Object.va
 function environmentLine(lines: readonly Row[]): string {
   const l = lines[0]!;
   const loads = lines.map((x) => (typeof x.loadAvg1m === 'number' ? x.loadAvg1m : NaN)).filter(Number.isFinite);
+  // Lines of several runs (e.g. the idle bench per transport): each run's command, and the first run's date.
+  const commands = [...new Set(lines.map((x) => x.params.command ?? `npm run bench -- ${x.scenario}`))];
   return (
     `Measured ${l.date.replace('T', ' ').slice(0, 16)} UTC on ${l.cpus} × ${l.cpuModel}${l.memGiB ? `, ${l.memGiB} GiB RAM` : ''}, ` +
     `${l.platform}${l.kernel ? ` (Linux ${l.kernel})` : ''}, Node.js ${l.node}; 1-minute load average ${loads.length ? `${f(Math.min(...loads))}–${f(Math.max(...loads))}` : f(l.loadAvg1m)}. ` +
-    `Command: \`${l.params.command ?? `npm run bench -- ${l.scenario}`}\`.`
+    `${commands.length > 1 ? 'Commands' : 'Command'}: ${commands.map((c) => `\`${c}\``).join(', ')}.`
   );
 }
 
@@ -343,13 +345,14 @@ export function stormSection(lines: readonly Row[]): Section {
 export function idleSection(lines: readonly Row[]): Section {
   const p = lines[0]!.params as Record<string, any>;
   return section('idle', 'Idle connections', lines, [
-    `${n0(p.connections)} ${p.transport === 'tcp' ? 'TCP' : 'WebSocket'} STOMP connections to one instance (${p.users} users' tokens reused), ` +
+    `${n0(p.connections)} STOMP connections to one instance over WebSocket or TCP (the latest run of each; ${p.users} users' tokens reused), ` +
       `heart-beat \`${p.heartbeatMs},${p.heartbeatMs}\` (the clients answer at the negotiated interval), spread over ${p.sourceAddresses} local ` +
       `source addresses, held ${p.holdS} s. RSS = the server process' resident memory (/proc); per connection = (after connecting − before) ÷ ` +
       `connections, and the same after the hold (which adds what heart-beats and timers allocated since, until the next GC). ` +
       `Open-files limit of the bench: ${p.openFilesLimit ?? '?'}; of the server: ${p.serverOpenFilesLimit ?? '?'}.`,
     '',
     columnsTable(lines, [
+      ['transport', (r) => (r.params?.transport === 'tcp' ? 'TCP' : 'WebSocket')],
       ['connections', (r) => n0(r.connections)],
       ['connected', (r) => n0(r.connected)],
       ['failed', (r) => String(r.failed)],

@@ -33,7 +33,7 @@ export function startTcpGateway(
     const address = socket.remoteAddress ?? 'unknown';
     if (!admit(address)) return void socket.destroy();
     sockets.add(socket);
-    const session = openSession(tcpTransport(socket, address));
+    const session = openSession(new TcpTransport(socket, address));
     if (!session) return void socket.destroy();
     socket.on('data', (chunk) => session.onData(chunk));
     socket.on('end', () => session.onInputEnded());
@@ -59,46 +59,78 @@ export function startTcpGateway(
   });
 }
 
-/** Writes of one event-loop turn are corked together: one syscall per socket per fan-out burst. */
-function tcpTransport(socket: Socket, remoteAddress: string): Transport {
-  let corked = false;
-  const uncork = () => {
-    corked = false;
-    socket.uncork();
-  };
-  return {
-    kind: 'tcp',
-    remoteAddress,
-    send: (data) => {
-      if (socket.destroyed || !socket.writable) return;
-      if (!corked) {
-        corked = true;
-        socket.cork();
-        setImmediate(uncork);
-      }
-      socket.write(data);
-    },
-    bufferedBytes: () => socket.writableLength,
-    pause: () => socket.pause(),
-    resume: () => socket.resume(),
-    onDrain: (fn) => {
-      if (socket.writableLength === 0 || socket.destroyed) return void setImmediate(fn);
-      let called = false;
-      const once = () => {
-        if (called) return;
-        called = true;
-        socket.off('drain', once);
-        socket.off('close', once);
-        fn();
-      };
-      socket.on('drain', once);
-      socket.on('close', once);
-    },
-    end: () => {
-      if (corked) uncork();
-      socket.end();
-      setTimeout(() => socket.destroy(), 2000).unref();
-    },
-    destroy: () => socket.destroy(),
-  };
+/**
+ * Writes of one event-loop turn are corked together: one syscall per socket per fan-out burst. A class, not
+ * closures: one transport per idle connection, so its size counts.
+ */
+class TcpTransport implements Transport {
+  readonly kind = 'tcp';
+  private corked = false;
+
+  constructor(
+    private readonly socket: Socket,
+    readonly remoteAddress: string,
+  ) {}
+
+  send(data: Buffer): void {
+    const socket = this.socket;
+    if (socket.destroyed || !socket.writable) return;
+    if (!this.corked) {
+      this.corked = true;
+      socket.cork();
+      setImmediate(uncorkTransport, this);
+    }
+    socket.write(data);
+  }
+
+  uncork(): void {
+    if (!this.corked) return;
+    this.corked = false;
+    this.socket.uncork();
+  }
+
+  bufferedBytes(): number {
+    return this.socket.writableLength;
+  }
+
+  pause(): void {
+    this.socket.pause();
+  }
+
+  resume(): void {
+    this.socket.resume();
+  }
+
+  onDrain(fn: () => void): void {
+    const socket = this.socket;
+    if (socket.writableLength === 0 || socket.destroyed) return void setImmediate(fn);
+    let called = false;
+    const once = () => {
+      if (called) return;
+      called = true;
+      socket.off('drain', once);
+      socket.off('close', once);
+      fn();
+    };
+    socket.on('drain', once);
+    socket.on('close', once);
+  }
+
+  end(): void {
+    this.uncork();
+    this.socket.end();
+    setTimeout(destroySocket, 2000, this.socket).unref();
+  }
+
+  destroy(): void {
+    this.socket.destroy();
+  }
+}
+
+function uncorkTransport(t: TcpTransport): void {
+  t.uncork();
+}
+
+function destroySocket(socket: Socket): void {
+  socket.destroy();
 }
