@@ -5,7 +5,6 @@
 //   node scripts/chromium.mjs          # ensure it is installed; prints the path and version
 //   import { ensureChromium } from './scripts/chromium.mjs'; const path = ensureChromium();
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { ensureTools } from './debian-tools.mjs';
 
@@ -41,7 +40,6 @@ function version(path) {
  * Chromium cannot be had (no apt-get, not root, package unavailable, binary not runnable).
  */
 export function ensureChromium() {
-  if (!existsSync(CHROMIUM_PATH)) log(`${CHROMIUM_PATH} is missing: installing Debian's chromium package (a few minutes the first time)`);
   ensureTools([{ tool: 'chromium', pkg: 'chromium' }], { log, paths: { chromium: CHROMIUM_PATH } });
   let v;
   try {
