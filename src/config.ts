@@ -85,6 +85,9 @@ const schema = z
     // Producer batching window: sends of this many ms go to Kafka in one request.
     PRODUCE_LINGER_MS: z.coerce.number().int().min(0).max(1000).default(2),
     KAFKA_SESSION_TIMEOUT_MS: z.coerce.number().int().min(3000).default(10_000),
+    // A SEND Kafka has not acknowledged (acks=all) after this long gets server-unavailable (it may still land:
+    // retry under the same idempotency key and the retry answers with the message if it did).
+    KAFKA_APPEND_TIMEOUT_MS: z.coerce.number().int().min(1000).max(300_000).default(15_000),
     // Prefix of the consumer group ids (separate deployments, or test runs, sharing one broker).
     KAFKA_GROUP_PREFIX: z.string().regex(/^[A-Za-z0-9._-]*$/, 'letters, digits, ".", "_" and "-" only').default(''),
     SHUTDOWN_GRACE_MS: positiveInt.default(25_000),
@@ -168,6 +171,7 @@ export interface Config {
   accounts: AccountLimits;
   produceLingerMs: number;
   kafkaSessionTimeoutMs: number;
+  kafkaAppendTimeoutMs: number;
   kafkaGroupPrefix: string;
   shutdownGraceMs: number;
   presenceTtlMs: number;
@@ -247,6 +251,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     },
     produceLingerMs: v.PRODUCE_LINGER_MS,
     kafkaSessionTimeoutMs: v.KAFKA_SESSION_TIMEOUT_MS,
+    kafkaAppendTimeoutMs: v.KAFKA_APPEND_TIMEOUT_MS,
     kafkaGroupPrefix: v.KAFKA_GROUP_PREFIX,
     shutdownGraceMs: v.SHUTDOWN_GRACE_MS,
     presenceTtlMs: v.PRESENCE_TTL_MS,

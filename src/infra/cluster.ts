@@ -30,7 +30,14 @@ export async function openClusterInfra(config: Config, log: Logger, metrics: Met
     await redis.ping();
 
     const kafka = createKafka(config.kafkaBrokers, `chat-${config.instanceId}`, log);
-    const messageLog = new KafkaMessageLog({ kafka, instanceId: config.instanceId, log, metrics, lingerMs: config.produceLingerMs });
+    const messageLog = new KafkaMessageLog({
+      kafka,
+      instanceId: config.instanceId,
+      log,
+      metrics,
+      lingerMs: config.produceLingerMs,
+      appendTimeoutMs: config.kafkaAppendTimeoutMs,
+    });
     await messageLog.connect();
     closers.add('message log', () => messageLog.close());
 
@@ -40,6 +47,15 @@ export async function openClusterInfra(config: Config, log: Logger, metrics: Met
     closers.add('lag admin', () => lagAdmin.disconnect());
     const lagSource = new KafkaLagSource({ admin: lagAdmin, groupPrefix: config.kafkaGroupPrefix });
 
+    const consumers = new KafkaConsumerGroups({
+      kafka,
+      log,
+      metrics,
+      deadLetter: messageLog,
+      sessionTimeoutMs: config.kafkaSessionTimeoutMs,
+    });
+    closers.add('consumer watchdog admin', () => consumers.close());
+
     const bus = new RedisFanoutBus(config.redisUrl, log);
     closers.add('fan-out bus', () => bus.close());
     await bus.ping();
@@ -48,7 +64,7 @@ export async function openClusterInfra(config: Config, log: Logger, metrics: Met
       description: `cluster: PostgreSQL ${redactUrl(config.databaseUrl)}, Redis ${redactUrl(config.redisUrl)}, Kafka ${config.kafkaBrokers.join(',')}`,
       store,
       messageLog,
-      consumers: new KafkaConsumerGroups({ kafka, log, metrics, deadLetter: messageLog, sessionTimeoutMs: config.kafkaSessionTimeoutMs }),
+      consumers,
       bus,
       presence: new RedisPresence(redis, config.presenceTtlMs),
       positions: new RedisReadPositions(redis),
