@@ -35,14 +35,17 @@ export class ConsumerWatchdog {
     this.coordinatorFailingSince ??= now;
   }
 
-  /** What the log says about the partitions this member owns now (others are forgotten). */
-  observe(progress: readonly PartitionProgress[], now: number): void {
+  /**
+   * What the log says about the partitions this member owns now (others are forgotten). `busy`: a batch is in the
+   * handler — waiting on an outage of the store is not a stuck consumer, and a new consumer would not help it.
+   */
+  observe(progress: readonly PartitionProgress[], now: number, busy = false): void {
     const owned = new Set(progress.map((p) => p.partition));
     for (const p of [...this.seen.keys()]) if (!owned.has(p)) this.seen.delete(p);
     for (const p of progress) {
       const prev = this.seen.get(p.partition);
-      // Caught up, or moved since last time: progress. Otherwise the clock of a stall keeps running.
-      if (p.end <= p.committed || !prev || prev.committed !== p.committed) this.seen.set(p.partition, { committed: p.committed, since: now });
+      // Caught up, moved since last time, or working: progress. Otherwise the clock of a stall keeps running.
+      if (busy || p.end <= p.committed || !prev || prev.committed !== p.committed) this.seen.set(p.partition, { committed: p.committed, since: now });
     }
   }
 

@@ -22,7 +22,7 @@ export interface KafkaConsumerGroupsOptions {
   maxAttempts?: number;
   backoffMs?: number;
   concurrency?: number;
-  /** A partition of ours with records waiting and no commit for this long gets a fresh consumer (default 3 × session timeout, at least 30 s). */
+  /** A partition of ours with records waiting, no batch at work and no commit for this long gets a fresh consumer (default 2 × session timeout, at least 10 s). */
   stallMs?: number;
 }
 
@@ -55,9 +55,10 @@ export class KafkaConsumerGroups implements ConsumerGroups {
 
 type KafkaConsumerGroupOptions = KafkaConsumerGroupsOptions & ConsumerGroupOptions;
 
-const WATCH_EVERY_MS = 2000;
-const PROGRESS_EVERY_MS = 10_000;
+const WATCH_EVERY_MS = 1000;
+const PROGRESS_EVERY_MS = 4000;
 const CLOSE_MS = 10_000;
+const METADATA_MAX_AGE_MS = 5000;
 
 /**
  * A consumer group that commits a partition's offset only after the handler made the batch durable (see
@@ -70,6 +71,8 @@ class KafkaConsumerGroup implements ConsumerGroup {
   private down = false;
   private replacing: Promise<void> | null = null;
   private assigned: number[] = [];
+  /** Batches in the handler right now (the watchdog does not count a partition at work as stalled). */
+  private working = 0;
   private timer: NodeJS.Timeout | null = null;
   private lastProgressCheck = 0;
   private readonly watchdog: ConsumerWatchdog;
@@ -81,7 +84,7 @@ class KafkaConsumerGroup implements ConsumerGroup {
     this.consumer = this.create();
     this.watchdog = new ConsumerWatchdog({
       coordinatorGraceMs: Math.max(5000, opts.sessionTimeoutMs / 2),
-      stallMs: opts.stallMs ?? Math.max(30_000, 3 * opts.sessionTimeoutMs),
+      stallMs: opts.stallMs ?? Math.max(10_000, 2 * opts.sessionTimeoutMs),
     });
   }
 
@@ -108,7 +111,12 @@ class KafkaConsumerGroup implements ConsumerGroup {
       // fetches/s kept an idle instance at 8.5 % of a core) and the batch size under load (fewer commits and
       // store queries per record).
       ...(opts.batching === 'throughput' ? { minBytes: 64 * 1024, maxWaitTimeInMs: 100 } : { minBytes: 1, maxWaitTimeInMs: 500 }),
-      retry: { initialRetryTime: 200, retries: Number.MAX_SAFE_INTEGER, maxRetryTime: 5000 },
+      // kafkajs fetches by the leaders in its metadata and refreshes it only when it is older than this: after a
+      // leader moved (a node killed), the partition waits that long for the new leader (5 min by default).
+      metadataMaxAge: METADATA_MAX_AGE_MS,
+      // Bounded, so a node that stays down ends the attempt (kafkajs then restarts the consumer itself, with fresh
+      // metadata) instead of a fetcher retrying its dead leader without end while the partition moved elsewhere.
+      retry: { initialRetryTime: 200, retries: 8, maxRetryTime: 3000 },
     });
   }
 
@@ -167,7 +175,13 @@ class KafkaConsumerGroup implements ConsumerGroup {
       }
     };
     const alive = () => !lost && isRunning() && !isStale() && !this.stopping && consumer === this.consumer;
-    const done = await runBatch(records, this.runner(), { beat, alive });
+    this.working++;
+    let done: boolean;
+    try {
+      done = await runBatch(records, this.runner(), { beat, alive });
+    } finally {
+      this.working--;
+    }
     if (!done || !alive()) return;
     const last = records[records.length - 1]!;
     resolveOffset(last.offset);
@@ -214,7 +228,7 @@ class KafkaConsumerGroup implements ConsumerGroup {
     if (now - this.lastProgressCheck >= PROGRESS_EVERY_MS) {
       this.lastProgressCheck = now;
       try {
-        this.watchdog.observe(await this.progress(), Date.now());
+        this.watchdog.observe(await this.progress(), Date.now(), this.working > 0);
       } catch {
         // Kafka does not answer: nothing to conclude (the consumer's own retries are at work).
       }
