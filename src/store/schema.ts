@@ -68,6 +68,16 @@ export interface NotificationsTable {
   created_at: Timestamp;
 }
 
+export interface DeadLetterMarksTable {
+  topic: string;
+  partition: number;
+  dlt_offset: Int8;
+  action: 'replayed' | 'discarded';
+  actor: string;
+  replayed_to: string | null;
+  marked_at: Timestamp;
+}
+
 export interface Database {
   users: UsersTable;
   chat_rooms: ChatRoomsTable;
@@ -75,6 +85,7 @@ export interface Database {
   messages: MessagesTable;
   notifications: NotificationsTable;
   room_invitations: RoomInvitationsTable;
+  dead_letter_marks: DeadLetterMarksTable;
 }
 
 export type UserRow = Selectable<UsersTable>;

@@ -325,7 +325,9 @@ describe('poison records and the dead-letter topic (claim 4)', () => {
     expect(rows).toEqual([{ seq: (BigInt(r1.offset) + 1n).toString(), content: message.content }]);
     await waitFor(() => live.some((m) => m.headers['message-id'] === message.id), 30_000, 'the replayed message delivered');
 
-    const second = await dlTool('replay', '--from-offset', dltOffset, '--limit', '1', '--json');
+    // The first replay marked it replayed: selecting it again takes --all (without it, --from-offset would move on
+    // to the next pending record).
+    const second = await dlTool('replay', '--from-offset', dltOffset, '--limit', '1', '--all', '--json');
     const r2 = JSON.parse(second.stdout.trim()) as { offset: string };
     expect(BigInt(r2.offset)).toBeGreaterThan(BigInt(r1.offset));
     // Once the persist group has committed past the second copy, it has handled it: still one row.
