@@ -29,6 +29,7 @@ import { buildHttp } from './http/server.js';
 import type { Infra } from './infra/infra.js';
 import { withHttpObservability } from './metrics/http.js';
 import type { Metrics } from './metrics/metrics.js';
+import { startOpsConsole, type OpsConsole } from './ops/console.js';
 import { BROADCAST_GROUP, broadcastHandler } from './pipeline/broadcast.js';
 import type { ConsumerGroup } from './pipeline/message-log.js';
 import { TOPICS } from './pipeline/message-log.js';
@@ -100,7 +101,7 @@ function buildConsumers(config: Config, infra: Infra, s: Services, metrics: Metr
 }
 
 /** The hub, the session registry (presence), the connection gate, and what every STOMP session is given. */
-function buildGateway(config: Config, log: Logger, infra: Infra, s: Services, metrics: Metrics, cleanups: Cleanups) {
+function buildGateway(config: Config, log: Logger, infra: Infra, s: Services, metrics: Metrics, ops: OpsConsole, cleanups: Cleanups) {
   const { store, bus } = infra;
   const catchUpDeps = { messagesAfter: (roomId: string, after: string, limit: number) => store.messagesAfter(roomId, after, limit) };
   const hub = new Hub({
@@ -131,6 +132,7 @@ function buildGateway(config: Config, log: Logger, infra: Infra, s: Services, me
   const sessionDeps: SessionDeps = {
     ...s,
     hub,
+    ops,
     catchUp: catchUpDeps,
     acks: infra.acks,
     userReplaySlots: (userId) => registry.userReplaySlots(userId),
@@ -154,7 +156,11 @@ export async function startApp(config: Config, log: Logger, infra: Infra, metric
   const cleanups: Cleanups = [];
   const services = buildServices(config, infra, cleanups);
   const consumers = buildConsumers(config, infra, services, metrics);
-  const { hub, gate, registry, sessionDeps } = buildGateway(config, log, infra, services, metrics, cleanups);
+  let sessions = () => 0;
+  const ops = await startOpsConsole({ config, log, infra, metrics, sessions: () => sessions(), groups: () => consumers.map((c) => ({ group: c.groupId, ready: c.healthy })) });
+  cleanups.push(() => ops.close());
+  const { hub, gate, registry, sessionDeps } = buildGateway(config, log, infra, services, metrics, ops, cleanups);
+  sessions = () => registry.size;
   const openSession = (transport: Transport, urlToken: string | null = null) => new Session(transport, sessionDeps, urlToken);
   const admit = (address: string) => gate.admit(address);
 
@@ -165,6 +171,7 @@ export async function startApp(config: Config, log: Logger, infra: Infra, metric
     metrics,
     restSendsInFlight: config.rate.restSendsInFlight,
     metricsToken: config.metricsToken,
+    ops,
     plugins: [withHttpObservability({ metrics, log: log.child({ component: 'http' }) })],
     timeouts: { requestMs: config.httpRequestTimeoutMs, keepAliveMs: config.httpKeepAliveTimeoutMs },
     maxSocketsPerIp: config.limits.maxPendingPerIp,

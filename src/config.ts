@@ -90,8 +90,21 @@ const schema = z
     SHUTDOWN_GRACE_MS: positiveInt.default(25_000),
     // A session not refreshed for this long counts as gone (bounds how long a killed instance's users stay online).
     PRESENCE_TTL_MS: z.coerce.number().int().min(1000).default(30_000),
+    // Operations console (src/ops/): administrators' e-mails; how often each instance publishes its stats, when a
+    // silent instance drops out, and how many seconds of history the charts keep.
+    ADMIN_EMAILS: z
+      .string()
+      .default('')
+      .transform((s) => s.split(',').map((e) => e.trim().toLowerCase()).filter(Boolean))
+      .pipe(z.array(z.email('expected comma-separated e-mail addresses')).max(1000)),
+    OPS_STATS_INTERVAL_MS: z.coerce.number().int().min(200).max(60_000).default(1000),
+    OPS_INSTANCE_TIMEOUT_MS: z.coerce.number().int().min(1000).max(600_000).default(5000),
+    OPS_HISTORY_SECONDS: z.coerce.number().int().min(30).max(3600).default(300),
   })
   .superRefine((v, ctx) => {
+    if (v.OPS_INSTANCE_TIMEOUT_MS < 2 * v.OPS_STATS_INTERVAL_MS) {
+      ctx.addIssue({ code: 'custom', path: ['OPS_INSTANCE_TIMEOUT_MS'], message: 'must be at least twice OPS_STATS_INTERVAL_MS (one lost sample must not drop an instance)' });
+    }
     if (!v.JWT_SECRET && v.NODE_ENV === 'production') {
       ctx.addIssue({
         code: 'custom',
@@ -171,6 +184,15 @@ export interface Config {
   kafkaGroupPrefix: string;
   shutdownGraceMs: number;
   presenceTtlMs: number;
+  ops: OpsSettings;
+}
+
+export interface OpsSettings {
+  /** Lower-cased e-mails of the administrators (ADMIN_EMAILS). */
+  adminEmails: ReadonlySet<string>;
+  statsIntervalMs: number;
+  instanceTimeoutMs: number;
+  historySeconds: number;
 }
 
 export class ConfigError extends Error {
@@ -250,5 +272,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     kafkaGroupPrefix: v.KAFKA_GROUP_PREFIX,
     shutdownGraceMs: v.SHUTDOWN_GRACE_MS,
     presenceTtlMs: v.PRESENCE_TTL_MS,
+    ops: {
+      adminEmails: new Set(v.ADMIN_EMAILS),
+      statsIntervalMs: v.OPS_STATS_INTERVAL_MS,
+      instanceTimeoutMs: v.OPS_INSTANCE_TIMEOUT_MS,
+      historySeconds: v.OPS_HISTORY_SECONDS,
+    },
   };
 }

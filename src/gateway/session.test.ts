@@ -110,6 +110,7 @@ function setup(over: { env?: Record<string, string>; deps?: Partial<SessionDeps>
     hub,
     catchUp: { messagesAfter: async () => [] },
     lastBroadcastSeq: async () => null,
+    ops: { isAdmin: () => false, monitor: { addSubscriber: () => {}, removeSubscriber: () => {} } },
     acks: { advance: async () => {}, get: async () => null },
     sendSchema: sendSchema(config.limits.maxContentBytes),
     userSends: { charge: () => 0 },

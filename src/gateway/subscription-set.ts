@@ -7,11 +7,11 @@ import type { Membership } from '../chat/membership.js';
 import type { ReadService } from '../chat/reads.js';
 import type { AckPositions } from '../counters/ack-positions.js';
 import { topics } from '../fanout/fanout.js';
-import type { Hub } from '../fanout/hub.js';
+import type { Hub, TopicSubscriber } from '../fanout/hub.js';
 import type { LiveMessage } from '../fanout/live.js';
 import { appError } from '../shared/errors.js';
 import { isDecimalId, type User } from '../shared/model.js';
-import { USER_QUEUE, parseDestination, roomEventsDestination } from './destinations.js';
+import { OPS_TOPIC, USER_QUEUE, parseDestination, roomEventsDestination } from './destinations.js';
 import { catchUpSubscription, type ReplayHost } from './replay.js';
 import type { Semaphore } from './semaphore.js';
 import { RoomSubscription, TopicSubscription, type AckMode, type SubscriptionOwner } from './subscriptions.js';
@@ -26,6 +26,11 @@ export interface SubscriptionDeps {
   userReplaySlots(userId: string): Semaphore;
   newReplaySlots(): Semaphore;
   limits: { maxSubscriptions: number; maxUnacked: number };
+  /** The operations console's live feed (/topic/ops): administrators only. */
+  ops: {
+    isAdmin(user: User): boolean;
+    monitor: { addSubscriber(sub: TopicSubscriber): void; removeSubscriber(sub: TopicSubscriber): void };
+  };
 }
 
 /** What the set needs from its session. */
@@ -68,6 +73,7 @@ export class SubscriptionSet implements SubscriptionOwner {
     }
     const dest = parseDestination(destination);
     if (dest?.kind === 'room') return this.subscribeRoom(frame, id, dest.roomId, ack);
+    if (dest?.kind === 'ops') return this.subscribeOps(frame, id);
     if (dest?.kind !== 'room-events' && dest?.kind !== 'user-queue') throw appError('unknown-destination', `cannot SUBSCRIBE to ${destination}`);
     const roomId = dest.kind === 'room-events' ? dest.roomId : null;
     const topic = roomId === null ? topics.user(user.id) : topics.roomEvents(roomId);
@@ -83,6 +89,15 @@ export class SubscriptionSet implements SubscriptionOwner {
       throw err;
     }
     this.host.receipt(frame);
+  }
+
+  /** /topic/ops: the overview every OPS_STATS_INTERVAL_MS, from this instance's monitor (not the bus). */
+  private subscribeOps(frame: Frame, id: string): void {
+    if (!this.deps.ops.isAdmin(this.host.user)) throw appError('forbidden', `${OPS_TOPIC} is for administrators`);
+    const sub = new TopicSubscription(id, OPS_TOPIC, OPS_TOPIC, null, this.host.user.id, this);
+    this.topicSubs.set(id, sub);
+    this.host.receipt(frame);
+    this.deps.ops.monitor.addSubscriber(sub);
   }
 
   /**
@@ -161,7 +176,7 @@ export class SubscriptionSet implements SubscriptionOwner {
       sub.close();
       this.deps.hub.removeRoomSubscriber(sub.roomId, sub);
     }
-    for (const sub of this.topicSubs.values()) this.deps.hub.removeTopicSubscriber(sub.topic, sub);
+    for (const sub of this.topicSubs.values()) this.leaveTopic(sub);
     this.rooms.clear();
     this.topicSubs.clear();
   }
@@ -221,7 +236,12 @@ export class SubscriptionSet implements SubscriptionOwner {
 
   private dropTopic(sub: TopicSubscription): void {
     if (this.topicSubs.get(sub.id) === sub) this.topicSubs.delete(sub.id);
-    this.deps.hub.removeTopicSubscriber(sub.topic, sub);
+    this.leaveTopic(sub);
+  }
+
+  private leaveTopic(sub: TopicSubscription): void {
+    if (sub.topic === OPS_TOPIC) this.deps.ops.monitor.removeSubscriber(sub);
+    else this.deps.hub.removeTopicSubscriber(sub.topic, sub);
   }
 }
 

@@ -10,6 +10,7 @@ import type { ReadService } from '../chat/reads.js';
 import type { RoomService } from '../chat/rooms.js';
 import { httpServerOptions } from '../metrics/http.js';
 import type { Metrics } from '../metrics/metrics.js';
+import type { OpsConsole } from '../ops/console.js';
 import { AppError, appError } from '../shared/errors.js';
 import { isTransientError } from '../shared/failures.js';
 import type { User } from '../shared/model.js';
@@ -17,6 +18,7 @@ import { decodeUtf8 } from '../shared/utf8.js';
 import type { Store } from '../store/store.js';
 import { registerAuthRoutes } from './routes/auth.js';
 import { registerMessageRoutes } from './routes/messages.js';
+import { registerOpsConsoleRoutes } from './routes/ops-console.js';
 import { registerOpsRoutes } from './routes/ops.js';
 import { registerRoomRoutes } from './routes/rooms.js';
 import { registerUserRoutes } from './routes/users.js';
@@ -45,6 +47,8 @@ export interface HttpDeps {
   maxSocketsPerIp: number;
   sendSchema: import('zod').ZodType<import('../chat/input.js').SendInput>;
   bodyLimit?: number;
+  /** The operations console (routes under /api/ops/, `admin` in /api/users/me). */
+  ops: Pick<OpsConsole, 'isAdmin' | 'actorOf' | 'monitor' | 'deadLetters'>;
   /** Extra plugins (metrics and access log) registered before the routes. */
   plugins?: Array<(app: FastifyInstance) => Promise<void> | void>;
 }
@@ -56,6 +60,8 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** Requires `Authorization: Bearer <jwt>`; sets request.user. */
     auth?: boolean;
+    /** With auth: only administrators (ADMIN_EMAILS); anyone else gets 403 `forbidden`. */
+    admin?: boolean;
   }
 }
 
@@ -122,6 +128,7 @@ export async function buildHttp(deps: HttpDeps): Promise<FastifyInstance> {
     const token = header && /^Bearer\s+(.+)$/i.exec(header)?.[1];
     if (!token) throw appError('unauthorized', 'missing bearer token');
     req.user = (await deps.authenticate(token)).user;
+    if (req.routeOptions.config.admin && !deps.ops.isAdmin(req.user)) throw appError('forbidden', 'administrators only');
   });
 
   for (const plugin of deps.plugins ?? []) await plugin(app);
@@ -136,6 +143,7 @@ export async function buildHttp(deps: HttpDeps): Promise<FastifyInstance> {
   registerUserRoutes(app, deps);
   registerRoomRoutes(app, deps);
   registerMessageRoutes(app, deps);
+  registerOpsConsoleRoutes(app, deps.ops);
   await registerWebClient(app);
   return app;
 }

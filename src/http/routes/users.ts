@@ -3,10 +3,10 @@ import type { FastifyInstance } from 'fastify';
 import { userOf, type HttpDeps } from '../server.js';
 import { parse, schemas } from '../validation.js';
 
-export function registerUserRoutes(app: FastifyInstance, deps: Pick<HttpDeps, 'store'>): void {
+export function registerUserRoutes(app: FastifyInstance, deps: Pick<HttpDeps, 'store' | 'ops'>): void {
   app.get('/api/users/me', { config: { auth: true } }, async (req) => {
     const user = userOf(req);
-    return { id: user.id, email: user.email, nickname: user.nickname, status: user.status, lastSeenAt: user.lastSeenAt };
+    return { id: user.id, email: user.email, nickname: user.nickname, status: user.status, lastSeenAt: user.lastSeenAt, admin: deps.ops.isAdmin(user) };
   });
 
   // An exact email, or a nickname prefix. Emails are shown only to whoever typed them.
