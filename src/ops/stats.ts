@@ -56,6 +56,9 @@ export interface SamplerDeps {
   groups(): Array<{ group: string; ready: boolean }>;
 }
 
+/** The event-loop histogram's timer period: what it records is this period plus the delay, so it is taken off. */
+const LOOP_RESOLUTION_MS = 10;
+
 type Values = Array<{ value: number; labels: Record<string, string | number>; metricName?: string }>;
 
 export class StatsSampler {
@@ -64,7 +67,7 @@ export class StatsSampler {
    * Our own event-loop histogram: prom-client's nodejs_eventloop_lag_* gauges reset theirs at every collect, so
    * reading them each second would empty what a Prometheus scrape reports.
    */
-  private readonly loop = monitorEventLoopDelay({ resolution: 20 });
+  private readonly loop = monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS });
 
   constructor(private readonly deps: SamplerDeps) {
     this.loop.enable();
@@ -72,6 +75,8 @@ export class StatsSampler {
 
   async sample(leaving = false): Promise<InstanceSample> {
     const get = async (metric: string): Promise<Values> => ((await this.deps.registry.getSingleMetric(metric)?.get())?.values ?? []) as Values;
+    // prom-client sets these gauges in their sibling's collect: run that first.
+    await Promise.all([get('process_cpu_user_seconds_total'), get('nodejs_heap_size_total_bytes')]);
     const [connections, sent, delivered, errors, dead, http, e2e, cpu, rss, heap] = (await Promise.all(
       [
         'chat_sessions_active',
@@ -89,7 +94,8 @@ export class StatsSampler {
     const sum = (vs: Values) => vs.reduce((a, v) => a + v.value, 0);
     const byLabel = (vs: Values, label: string) => Object.fromEntries(vs.map((v) => [String(v.labels[label]), v.value]));
     const api = http.filter((v) => String(v.labels.route).startsWith('/api/'));
-    const loop = { p99Ms: this.loop.percentile(99) / 1e6, maxMs: this.loop.max / 1e6 };
+    const ms = (ns: number) => (Number.isFinite(ns) ? Math.max(0, ns / 1e6 - LOOP_RESOLUTION_MS) : 0);
+    const loop = { p99Ms: ms(this.loop.percentile(99)), maxMs: ms(this.loop.max) };
     this.loop.reset();
     return {
       v: 1,
@@ -101,7 +107,7 @@ export class StatsSampler {
       ...(leaving ? { leaving } : {}),
       sessions: this.deps.sessions(),
       connections: { ws: sum(connections.filter((v) => v.labels.transport === 'ws')), tcp: sum(connections.filter((v) => v.labels.transport === 'tcp')) },
-      loop: { p99Ms: Number.isFinite(loop.p99Ms) ? loop.p99Ms : 0, maxMs: Number.isFinite(loop.maxMs) ? loop.maxMs : 0 },
+      loop,
       cpuSeconds: sum(cpu),
       memory: { rssBytes: sum(rss), heapUsedBytes: sum(heap) },
       counters: {
