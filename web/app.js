@@ -3,6 +3,7 @@
 import { Api } from './api.js';
 import { Connection } from './connection.js';
 import { $, big, clockTime, h } from './dom.js';
+import { OpsConsole } from './ops/console.js';
 import { contentProblem, Outbox } from './outbox.js';
 import { RoomView } from './room-view.js';
 
@@ -29,6 +30,7 @@ const state = {
 };
 
 const api = new Api(() => state.token, () => logout('Your session has expired. Please log in again.'));
+const ops = new OpsConsole({ api, conn: () => state.conn });
 const outbox = new Outbox(() => state.conn, (entry) => view.onOutboxChange(entry));
 const view = new RoomView({
   api,
@@ -128,6 +130,7 @@ function showAuth(message = '') {
 }
 
 function logout(message = '') {
+  ops.stop();
   state.conn?.stop();
   state.conn = null;
   view.close();
@@ -172,6 +175,7 @@ function startChat(user) {
     onAuthFailed: () => logout('Your session has expired. Please log in again.'),
   });
   state.conn.start();
+  void ops.start(user);
   $('new-room').focus();
 }
 
@@ -204,6 +208,7 @@ function onConnect(conn) {
     }
   });
   view.attach(conn);
+  ops.attach(conn);
   outbox.flush();
   void loadRooms(); // counts that changed while we were away
 }
