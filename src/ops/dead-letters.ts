@@ -214,7 +214,8 @@ export class DeadLetters {
     if (dryRun) return result;
     const byOffset = new Map(records.map((r) => [`${r.partition}:${r.offset}`, r]));
     const done = [...result.replayed, ...result.sameSource].map((ref) => ({ ref, to: sent.get(sourceOf(byOffset.get(`${ref.partition}:${ref.offset}`)!))! }));
-    await this.marks.mark(done.map(({ ref, to }) => ({ topic: this.topic.topic, ...ref, action: 'replayed' as const, actor, replayedTo: to })));
+    const topic = this.topic.topic;
+    await this.marks.mark(done.map(({ ref, to }) => ({ topic, partition: ref.partition, offset: ref.offset, action: 'replayed' as const, actor, replayedTo: to })));
     for (const { ref, to } of done) this.audit('replayed', actor, ref, { replayedTo: to });
     return result;
   }
