@@ -111,6 +111,17 @@ describe('loadConfig', () => {
   it('STOMP_TCP_PORT=0 turns the TCP transport off and is allowed', () => {
     expect(loadConfig({ NODE_ENV: 'test', STOMP_TCP_PORT: '0' }).stompTcpPort).toBe(0);
   });
+
+  it('operations console: ADMIN_EMAILS lower-cased and trimmed (none by default), stats interval, instance timeout, history', () => {
+    const d = loadConfig({});
+    expect(d.ops).toEqual({ adminEmails: new Set(), statsIntervalMs: 1000, instanceTimeoutMs: 5000, historySeconds: 300 });
+    const c = loadConfig({ ADMIN_EMAILS: ' Boss@Example.com, ops@example.com ,', OPS_STATS_INTERVAL_MS: '2000', OPS_INSTANCE_TIMEOUT_MS: '4000', OPS_HISTORY_SECONDS: '600' });
+    expect(c.ops).toEqual({ adminEmails: new Set(['boss@example.com', 'ops@example.com']), statsIntervalMs: 2000, instanceTimeoutMs: 4000, historySeconds: 600 });
+    expect(configError({ ADMIN_EMAILS: 'boss@example.com,not-an-email' }).message).toContain('ADMIN_EMAILS');
+    expect(configError({ OPS_STATS_INTERVAL_MS: '3000', OPS_INSTANCE_TIMEOUT_MS: '5000' }).message).toContain('OPS_INSTANCE_TIMEOUT_MS');
+    expect(configError({ OPS_STATS_INTERVAL_MS: '50' }).message).toContain('OPS_STATS_INTERVAL_MS');
+    expect(configError({ OPS_HISTORY_SECONDS: '5' }).message).toContain('OPS_HISTORY_SECONDS');
+  });
 });
 
 describe('start-up with a bad value', () => {
