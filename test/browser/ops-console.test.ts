@@ -117,11 +117,22 @@ describe('operations console in Chromium, two instances', () => {
     // The admin's own session is on instance 1.
     await until('a session on instance 1', async () => (await num(row(s1.instanceId), 'data-sessions')) >= 1);
 
-    await traffic(40, 'traffic');
-    await until('messages in and deliveries out move', async () => {
-      const total = Number((await page.locator('[data-total="messagesIn"] dd').textContent()) ?? '0');
-      return total > 0 || (await num(row(s1.instanceId), 'data-messages-in')) > 0;
-    });
+    // Steady traffic into a room with a live subscriber on instance 1: sends in, MESSAGE frames out, a latency.
+    const listener = await WsStomp.connect(s1.wsUrl, users[1].token);
+    let received = 0;
+    await listener.subscribe(`/topic/rooms.${roomId}`, () => void received++);
+    let sending = true;
+    let sent = 0;
+    const sender = (async () => {
+      while (sending) {
+        await traffic(2, `traffic ${sent}`);
+        sent += 2;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    })();
+    await until('messages in, deliveries out and a latency on instance 1', async () =>
+      (await num(row(s1.instanceId), 'data-messages-in')) > 0 && (await num(row(s1.instanceId), 'data-deliveries-out')) > 0 &&
+      (await page.locator('[data-total="latency"] dd').textContent()) !== '– / – ms');
     await until('the rate chart has points', async () => Number(await page.locator('.ops-chart').first().getAttribute('data-points')) > 3);
 
     // A poison record among the room's messages (every group dead-letters it) and a dead letter whose cause has
@@ -154,6 +165,10 @@ describe('operations console in Chromium, two instances', () => {
     expect(await deadLetter(copies[0]!.offset).textContent()).toContain('is not JSON');
     await until('ChatDeadLetters pending', async () => (await page.locator('#ops-alerts li[data-alert="ChatDeadLetters"]').count()) > 0);
     await page.screenshot({ path: `${SHOTS}/ops.png`, fullPage: true });
+    sending = false;
+    await sender;
+    await listener.close();
+    expect(received).toBeGreaterThan(0);
 
     // The only persist consumer stops: its instance drops out, the group is not ready and falls behind.
     await s2.stop();
