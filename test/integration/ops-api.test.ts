@@ -11,7 +11,8 @@ import { startServer, waitFor, type ServerProc } from '../support/cluster.js';
 
 const TAG = randomUUID().slice(0, 8);
 const ADMIN = `Ops-Admin-${TAG}@Test.Local`;
-const GROUPS = ['chat-broadcast', 'chat-notify', 'chat-persist'];
+const P = process.env.KAFKA_GROUP_PREFIX ?? '';
+const GROUPS = [`${P}chat-broadcast`, `${P}chat-notify`, `${P}chat-persist`];
 
 interface Entry {
   partition: number;
@@ -82,7 +83,7 @@ describe('/api/ops in embedded mode', () => {
     expect(await bad('POST', '/api/ops/dead-letters/replay', {})).toBe('records');
     expect(await bad('POST', '/api/ops/dead-letters/replay', { records: [] })).toBe('records');
     expect(await bad('POST', '/api/ops/dead-letters/discard', { records: [{ partition: 0, offset: '-1' }] })).toBe('records.0.offset');
-    expect(await bad('POST', '/api/ops/dead-letters/discard', { records: [{ partition: 0, offset: '1', extra: 1 }] })).toMatch(/^records\.0/);
+    expect(await bad('POST', '/api/ops/dead-letters/discard', { records: [{ partition: 0, offset: '1', extra: 1 }] })).toMatch(/extra/);
     const many = Array.from({ length: 501 }, (_, i) => ({ partition: 0, offset: String(i) }));
     expect(await bad('POST', '/api/ops/dead-letters/discard', { records: many })).toBe('records');
   });
@@ -93,12 +94,14 @@ describe('/api/ops in embedded mode', () => {
       return v.deadLetters === 3 && v.instances.length === 1 ? v : null;
     }, 60_000, 'the poison record dead-lettered by the three groups');
     expect(o.instances[0]).toMatchObject({ id: server.instanceId, roles: ['gateway', 'persist', 'broadcast', 'notify', 'receipts'], mode: 'embedded', sessions: 0 });
-    expect(o.groups.map((g: { groupId: string }) => g.groupId)).toEqual(['chat-broadcast', 'chat-notify', 'chat-persist', 'chat-receipts']);
+    expect(o.groups.map((g: { groupId: string }) => g.groupId)).toEqual([...GROUPS, `${P}chat-receipts`]);
     for (const g of o.groups) expect(g).toMatchObject({ lag: 0, ready: true, members: [server.instanceId] });
     expect(o.groups[0].partitions).toHaveLength(6);
     expect(o.totals).toMatchObject({ sessions: 0 });
-    const history = (await api.call('GET', '/api/ops/history', admin.token)).body;
-    expect(history.points.length).toBeGreaterThan(1);
+    const history = await waitFor(async () => {
+      const h = (await api.call('GET', '/api/ops/history', admin.token)).body;
+      return h.points.length > 1 ? h : null;
+    }, 20_000, 'two points of history');
     expect(Object.keys(history.points.at(-1))).toEqual(['t', 'messagesIn', 'deliveriesOut', 'stompErrors', 'p50Ms', 'p99Ms', 'lag', 'cpu']);
   });
 
@@ -115,11 +118,11 @@ describe('/api/ops in embedded mode', () => {
     expect(first.records.map((r) => r.offset)).toEqual(['2', '1']);
     const rest = await list(`?limit=2&before=${encodeURIComponent(first.next!)}`);
     expect(rest).toMatchObject({ records: [{ offset: '0' }], next: null });
-    expect((await list('?group=chat-persist')).records).toHaveLength(1);
+    expect((await list(`?group=${P}chat-persist`)).records).toHaveLength(1);
   });
 
   it('replay puts one copy back (still poison: dead-lettered again, noting the replay); discard hides a selection; the counts follow exactly', async () => {
-    const persistCopy = (await list('?group=chat-persist')).records[0]!;
+    const persistCopy = (await list(`?group=${P}chat-persist`)).records[0]!;
     const replay = (await api.call('POST', '/api/ops/dead-letters/replay', admin.token, { records: [{ partition: 0, offset: persistCopy.offset }] })).body;
     expect(replay).toMatchObject({ replayed: [{ partition: 0, offset: persistCopy.offset, topic: 'chat.messages', toPartition: persistCopy.sourcePartition }], sameSource: [], skipped: [], missing: [] });
     const again = await waitFor(async () => {
@@ -133,7 +136,8 @@ describe('/api/ops in embedded mode', () => {
     const discard = (await api.call('POST', '/api/ops/dead-letters/discard', admin.token, {
       records: [...copies.slice(0, 2).map((r) => ({ partition: 0, offset: r.offset })), { partition: 0, offset: '999999' }],
     })).body;
-    expect(discard).toEqual({ discarded: copies.slice(0, 2).map((r) => ({ partition: 0, offset: r.offset })), missing: [{ partition: 0, offset: '999999' }] });
+    const byOffset = (a: { offset: string }, b: { offset: string }) => Number(a.offset) - Number(b.offset);
+    expect(discard).toEqual({ discarded: copies.slice(0, 2).map((r) => ({ partition: 0, offset: r.offset })).sort(byOffset), missing: [{ partition: 0, offset: '999999' }] });
     expect((await list()).pending).toBe(3);
     expect((await overview()).deadLetters).toBe(3);
     const everything = await list('?include=all&limit=200');
