@@ -3,11 +3,11 @@
 // per-connection budgets and flow control, half-close, heart-beat deadlines and token expiry.
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { StompDecoder, encodeFrame, type Frame } from '../../protocol/index.js';
+import { PreparedMessage, StompDecoder, encodeFrame, type Frame } from '../../protocol/index.js';
 import { sendSchema } from '../chat/input.js';
 import { loadConfig } from '../config.js';
 import { topics } from '../fanout/fanout.js';
-import { Hub } from '../fanout/hub.js';
+import { Hub, type TopicSubscriber } from '../fanout/hub.js';
 import { MemoryFanoutBus } from '../fanout/memory.js';
 import { createMetrics } from '../metrics/metrics.js';
 import { appError } from '../shared/errors.js';
@@ -350,5 +350,43 @@ describe('half-close and heart-beats', () => {
     const elapsed = Date.now() - t0;
     expect(elapsed).toBeGreaterThanOrEqual(2 * 100 + 2000 - 50);
     expect(elapsed).toBeLessThan(2 * 100 + 2000 + 500);
+  });
+});
+
+describe('/topic/ops (the operations console)', () => {
+  function opsFake(admin: boolean) {
+    const subs = new Set<TopicSubscriber>();
+    return { subs, ops: { isAdmin: (u: User) => admin && u.id === USER.id, monitor: { addSubscriber: (s: TopicSubscriber) => void subs.add(s), removeSubscriber: (s: TopicSubscriber) => void subs.delete(s) } } };
+  }
+
+  it('an administrator subscribes: RECEIPT, then each pushed overview as a MESSAGE of the subscription; unsubscribe and close leave the feed', async () => {
+    const fake = opsFake(true);
+    const { t, connect, send, session } = setup({ deps: { ops: fake.ops } });
+    await connect();
+    send('SUBSCRIBE', { id: 'ops', destination: '/topic/ops', receipt: 'r1' });
+    await until(() => t.frames.some((f) => f.headers['receipt-id'] === 'r1'));
+    expect(fake.subs.size).toBe(1);
+    const frame = new PreparedMessage({ 'message-id': 'm1', destination: '/topic/ops', 'content-type': 'application/json', 'event-type': 'overview' }, Buffer.from('{"instances":[]}'));
+    for (const s of fake.subs) s.pushEvent(frame);
+    await until(() => t.commands().includes('MESSAGE'));
+    expect(t.last('MESSAGE')!.headers).toMatchObject({ subscription: 'ops', destination: '/topic/ops', 'event-type': 'overview' });
+    send('UNSUBSCRIBE', { id: 'ops', receipt: 'u1' });
+    await until(() => t.frames.some((f) => f.headers['receipt-id'] === 'u1'));
+    expect(fake.subs.size).toBe(0);
+    send('SUBSCRIBE', { id: 'ops2', destination: '/topic/ops', receipt: 'r2' });
+    await until(() => t.frames.some((f) => f.headers['receipt-id'] === 'r2'));
+    expect(fake.subs.size).toBe(1);
+    session.onTransportClosed();
+    expect(fake.subs.size).toBe(0);
+  });
+
+  it('anyone else: ERROR forbidden, and nothing joins the feed', async () => {
+    const fake = opsFake(false);
+    const { t, connect, send } = setup({ deps: { ops: fake.ops } });
+    await connect();
+    send('SUBSCRIBE', { id: 'ops', destination: '/topic/ops', receipt: 'r1' });
+    await until(() => t.commands().includes('ERROR'));
+    expect(t.last('ERROR')!.headers).toMatchObject({ message: 'forbidden', 'receipt-id': 'r1' });
+    expect(fake.subs.size).toBe(0);
   });
 });

@@ -199,6 +199,7 @@ export class OpsMonitor {
       lastSeenMs: now - receivedAt,
     }));
     const groups = this.groups(live);
+    const counts: Record<string, number | null> = Object.fromEntries(Object.keys(this.deps.counts).map((name) => [name, this.counts.get(name)?.count ?? null]));
     const sum = (f: (i: (typeof instances)[number]) => number) => round(instances.reduce((a, i) => a + f(i), 0));
     // Cluster quantiles from every instance's bucket increases since its previous sample.
     const merged = new Map<number, number>();
@@ -225,7 +226,9 @@ export class OpsMonitor {
       instances,
       groups,
       lagError: this.lag.error,
-      ...Object.fromEntries(Object.keys(this.deps.counts).map((name) => [name, this.counts.get(name)?.count ?? null])),
+      deadLetters: counts.deadLetters ?? null,
+      /** Every count of `deps.counts` by name (deadLetters, and what later panels add). */
+      counts,
       countErrors: Object.fromEntries([...this.counts].filter(([, c]) => c.error !== null).map(([name, c]) => [name, c.error])),
       totals: { messagesIn: point.messagesIn, deliveriesOut: point.deliveriesOut, stompErrors: point.stompErrors, sessions: sum((i) => i.sessions), connections: sum((i) => i.connections.total) },
       latencyMs: { p50: point.p50Ms, p99: point.p99Ms },

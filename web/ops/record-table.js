@@ -6,7 +6,7 @@ import { h } from '../dom.js';
 /**
  * @typedef {{
  *   id: string, title: string,
- *   countKey: string,                                   overview field with the pending count
+ *   countKey: string,                                   the overview's `counts` entry with the pending count
  *   listPath: string,                                   GET, answers { records, next, pending }
  *   keyOf: (r: any) => string,                          stable row key
  *   refOf: (r: any) => object,                          what the action endpoints take for a record
@@ -56,7 +56,7 @@ export class RecordTable {
 
   /** The overview arrived: reload when the pending count moved. */
   onOverview(overview) {
-    const count = overview[this.spec.countKey];
+    const count = overview.counts?.[this.spec.countKey];
     this.count.textContent = count === null || count === undefined ? '?' : String(count);
     this.el.dataset.pending = String(count ?? '');
     if (count !== this.lastCount) {
