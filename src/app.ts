@@ -157,7 +157,8 @@ export async function startApp(config: Config, log: Logger, infra: Infra, metric
   const services = buildServices(config, infra, cleanups);
   const consumers = buildConsumers(config, infra, services, metrics);
   let sessions = () => 0;
-  const ops = await startOpsConsole({ config, log, infra, metrics, sessions: () => sessions(), groups: () => consumers.map((c) => ({ group: c.groupId, ready: c.healthy })) });
+  const groups = () => consumers.map((c) => ({ group: c.groupId, ready: c.healthy }));
+  const ops = await startOpsConsole({ config, log, infra, metrics, sessions: () => sessions(), groups });
   cleanups.push(() => ops.close());
   const { hub, gate, registry, sessionDeps } = buildGateway(config, log, infra, services, metrics, ops, cleanups);
   sessions = () => registry.size;

@@ -103,7 +103,9 @@ export class AlertTracker {
       const conditions = CONDITIONS[name](input);
       const prefix = `${name}\u0000`;
       if (conditions === null) {
-        for (const [key] of this.since) if (key.startsWith(prefix)) out.push(this.alert(name, JSON.parse(key.slice(prefix.length)) as Record<string, string>, NaN, now));
+        for (const [key] of this.since) {
+          if (key.startsWith(prefix)) out.push(this.alert(name, JSON.parse(key.slice(prefix.length)) as Record<string, string>, NaN, now));
+        }
         continue;
       }
       const holding = new Set<string>();
