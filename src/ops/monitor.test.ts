@@ -79,6 +79,18 @@ describe('OpsMonitor', () => {
     await monitor.close();
   });
 
+  it('a lag source that never answers is given up after 2 s: the overview still comes, saying why', async () => {
+    const { monitor, settle } = setup({ lag: () => new Promise(() => {}) });
+    await monitor.start();
+    await settle();
+    const t0 = Date.now();
+    const o = await monitor.overview();
+    expect(Date.now() - t0).toBeLessThan(5000);
+    expect(o.lagError).toBe('did not finish within 2000 ms');
+    expect(o.instances.map((i) => i.id)).toEqual(['app-1']);
+    await monitor.close();
+  });
+
   it('close says goodbye on the bus: the other instances drop it at once instead of counting it down', async () => {
     const { bus, monitor, settle } = setup();
     const heard: unknown[] = [];

@@ -13,6 +13,7 @@ import type { LagEntry } from '../metrics/consumer-lag.js';
 import { histogramQuantile } from './alert-rules.js';
 import { AlertTracker, type ActiveAlert } from './alerts.js';
 import { bucketIncrease, ClusterView } from './cluster-view.js';
+import { withTimeout } from '../shared/timeout.js';
 import { decodeSample, type InstanceSample, type StatsSampler } from './stats.js';
 
 /** The bus topic every instance publishes its samples on. */
@@ -21,6 +22,8 @@ export const OPS_BUS_TOPIC = 'ops:stats';
 export const OPS_DESTINATION = '/topic/ops';
 const IDLE_REFRESH_MS = 15_000;
 const WATCH_MS = 60_000;
+/** A lag or count read that takes longer is given up for this tick (an unreachable Kafka must not stop the pushes). */
+const READ_TIMEOUT_MS = 2000;
 
 export interface OpsMonitorDeps {
   instanceId: string;
@@ -82,6 +85,7 @@ export class OpsMonitor {
   private readonly counts = new Map<string, { at: number; count: number | null; error: string | null }>();
   private last: ReturnType<OpsMonitor['build']> | null = null;
   private ticking = false;
+  private publishFailing = false;
 
   constructor(private readonly deps: OpsMonitorDeps) {
     this.view = new ClusterView({ timeoutMs: deps.timeoutMs });
@@ -109,7 +113,17 @@ export class OpsMonitor {
     if (this.ticking) return; // a slow Kafka answer must not stack ticks
     this.ticking = true;
     try {
-      await this.publish(await this.deps.sampler.sample()).catch((err: unknown) => this.deps.log.warn({ err }, 'ops sample not published'));
+      await this.publish(await this.deps.sampler.sample()).then(
+        () => {
+          if (this.publishFailing) this.deps.log.info('ops samples published again');
+          this.publishFailing = false;
+        },
+        (err: unknown) => {
+          // Once per outage, not once a second.
+          if (!this.publishFailing) this.deps.log.warn({ err }, 'ops sample not published (the fan-out bus is unavailable)');
+          this.publishFailing = true;
+        },
+      );
       const watched = this.subscribers.size > 0 || Date.now() < this.watchedUntil;
       await this.refresh(watched);
       this.last = this.build();
@@ -129,7 +143,7 @@ export class OpsMonitor {
     const due = (at: number) => watched || now - at >= IDLE_REFRESH_MS;
     await Promise.all([
       this.deps.lag && due(this.lag.at)
-        ? this.deps.lag().then(
+        ? withTimeout(this.deps.lag(), READ_TIMEOUT_MS).then(
             (entries) => void (this.lag = { at: now, entries, error: null }),
             (err: unknown) => void (this.lag = { at: now, entries: null, error: (err as Error).message }),
           )
@@ -137,7 +151,7 @@ export class OpsMonitor {
       ...Object.entries(this.deps.counts).map(([name, count]) => {
         const last = this.counts.get(name) ?? { at: 0, count: null, error: null };
         if (!due(last.at)) return null;
-        return count().then(
+        return withTimeout(count(), READ_TIMEOUT_MS).then(
           (n) => void this.counts.set(name, { at: now, count: n, error: null }),
           (err: unknown) => void this.counts.set(name, { at: now, count: last.count, error: (err as Error).message }),
         );
