@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { AlertTracker, type AlertInput } from './alerts.js';
 import { ClusterView } from './cluster-view.js';
-import { sample, type SampleOptions } from './test-samples.js';
+import { sample, type SampleOptions } from '../../test/support/ops-samples.js';
 
 /** Feeds one instance's samples every `stepMs` through a cluster view and evaluates at each step. */
 function run(steps: number, stepMs: number, make: (i: number, at: number) => SampleOptions, extra: Partial<AlertInput> = {}) {

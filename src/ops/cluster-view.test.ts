@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ClusterView, MAX_INSTANCES, rates } from './cluster-view.js';
-import { sample } from './test-samples.js';
+import { sample } from '../../test/support/ops-samples.js';
 
 describe('ClusterView', () => {
   it('rates between two samples: per second, CPU as a fraction of a core, latency quantiles from the bucket increases', () => {

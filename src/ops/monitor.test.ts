@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { PreparedMessage } from '../../protocol/index.js';
 import { MemoryFanoutBus } from '../fanout/memory.js';
 import { OPS_BUS_TOPIC, OpsMonitor } from './monitor.js';
-import { sample } from './test-samples.js';
+import { sample } from '../../test/support/ops-samples.js';
 
 function setup(over: { lag?: () => Promise<Array<{ group: string; topic: string; partition: number; lag: number }>>; count?: () => Promise<number> } = {}) {
   const bus = new MemoryFanoutBus();

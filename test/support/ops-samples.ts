@@ -1,5 +1,5 @@
-// Samples for the unit tests of the console's cluster view and alerts (not used by the server).
-import type { InstanceSample } from './stats.js';
+// Instance samples for the unit tests of the operations console (src/ops/*.test.ts).
+import type { InstanceSample } from '../../src/ops/stats.js';
 
 export const E2E_BOUNDS = [0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5];
 
