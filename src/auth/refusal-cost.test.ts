@@ -30,11 +30,11 @@ describe('RefusalCost', () => {
     expect(await padded(cost, 60)).toBe(60);
   });
 
-  it('draws from the last 64 refusals only (a bounded ring that follows the load)', async () => {
+  it('draws from the last 16 refusals only (a bounded ring that follows the load)', async () => {
     let pick = 0;
     const cost = new RefusalCost(() => pick);
-    for (let i = 0; i < 64; i++) cost.record(1000);
-    for (let i = 0; i < 64; i++) cost.record(30);
+    for (let i = 0; i < 100; i++) cost.record(1000);
+    for (let i = 0; i < 16; i++) cost.record(30);
     for (pick of [0, 0.25, 0.5, 0.99]) expect(await padded(cost)).toBe(30);
   });
 });
