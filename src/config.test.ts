@@ -36,6 +36,11 @@ describe('loadConfig', () => {
     expect([...c.roles].sort()).toEqual(['broadcast', 'gateway', 'notify', 'persist', 'receipts']);
     expect(c.logLevel).toBe('info');
     expect(c.instanceId).toMatch(/:8080$/);
+    // Sign-ups per address: a small burst and a slow refill (10 an hour), unless SIGNUP_PER_SEC_PER_IP says otherwise.
+    expect(c.accounts.signupBurstPerIp).toBe(5);
+    expect(c.accounts.signupPerSecPerIp).toBeCloseTo(10 / 3600, 9);
+    expect(loadConfig({ SIGNUP_PER_HOUR_PER_IP: '60' }).accounts.signupPerSecPerIp).toBeCloseTo(1 / 60, 9);
+    expect(loadConfig({ SIGNUP_PER_SEC_PER_IP: '0.5', SIGNUP_PER_HOUR_PER_IP: '60' }).accounts.signupPerSecPerIp).toBe(0.5);
   });
 
   it('reads explicit values', () => {

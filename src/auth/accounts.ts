@@ -4,7 +4,6 @@
 // refused login costs the same time (refusal-cost.ts), so the answer time tells nothing about the account.
 import type { AccountLimits } from '../config.js';
 import type { RateWindows } from '../counters/rate-windows.js';
-import { BucketMap } from '../shared/token-bucket.js';
 import { AppError, appError } from '../shared/errors.js';
 import type { User } from '../shared/model.js';
 import type { Store } from '../store/store.js';
@@ -16,7 +15,7 @@ export interface AccountsDeps {
   store: Pick<Store, 'createUser' | 'findUserByEmail'>;
   passwords: Passwords;
   tokens: TokenService;
-  rates: Pick<RateWindows, 'add'>;
+  rates: Pick<RateWindows, 'add' | 'chargeBucket'>;
   limits: AccountLimits;
 }
 
@@ -26,18 +25,24 @@ export function normaliseEmail(email: string): string {
 }
 
 export class Accounts {
-  private readonly signups: BucketMap;
   private readonly refusals = new RefusalCost();
 
-  constructor(private readonly deps: AccountsDeps) {
-    this.signups = new BucketMap(deps.limits.signupPerSecPerIp, deps.limits.signupBurstPerIp);
-  }
+  constructor(private readonly deps: AccountsDeps) {}
 
   async signup(input: { email: string; password: string; nickname: string }, address: string): Promise<{ user: User; accessToken: string }> {
-    if (!this.signups.get(address).take()) throw appError('rate-limited', 'too many sign-ups from this address; retry later');
+    await this.takeSignup(address);
     const passwordHash = await this.deps.passwords.hash(`ip:${address}`, input.password);
     const user = await this.deps.store.createUser({ email: input.email, nickname: input.nickname, passwordHash });
     return { user, accessToken: this.deps.tokens.issue(user.id) };
+  }
+
+  /** One sign-up from the address's bucket, shared by every instance; a refusal gives its token back (no debt). */
+  private async takeSignup(address: string): Promise<void> {
+    const { signupPerSecPerIp: perSec, signupBurstPerIp: burst } = this.deps.limits;
+    const key = `signup:ip:${address}`;
+    if ((await this.deps.rates.chargeBucket(key, 1, perSec, burst)) >= 0) return;
+    await this.deps.rates.chargeBucket(key, -1, perSec, burst);
+    throw appError('rate-limited', 'too many sign-ups from this address; retry later');
   }
 
   async login(input: { email: string; password: string }, address: string): Promise<{ user: User; accessToken: string }> {

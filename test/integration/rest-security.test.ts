@@ -27,7 +27,7 @@ const LIMITS = {
   LOGIN_FAILURES_PER_IP: 12,
   LOGIN_WINDOW_MS: loginWindowMs(),
   SIGNUP_BURST_PER_IP: 3,
-  SIGNUP_PER_SEC_PER_IP: 1,
+  SIGNUP_PER_SEC_PER_IP: 0.2,
   ROOMS_PER_USER_PER_HOUR: 5,
   MAX_REST_SENDS_IN_FLIGHT: 4,
 } as const;
@@ -43,7 +43,8 @@ beforeAll(async () => {
   const env = Object.fromEntries(Object.entries(LIMITS).map(([k, v]) => [k, String(v)]));
   [srv, slow] = await Promise.all([
     startServer({ env: { ...env, METRICS_TOKEN, REDIS_URL: redisProxy.url } }),
-    startServer({ env: Object.fromEntries(Object.entries(SLOW_LIMITS).map(([k, v]) => [k, String(v)])) }),
+    // The same sign-up budget on both: it is shared by every instance.
+    startServer({ env: { ...Object.fromEntries(Object.entries(SLOW_LIMITS).map(([k, v]) => [k, String(v)])), SIGNUP_BURST_PER_IP: env.SIGNUP_BURST_PER_IP!, SIGNUP_PER_SEC_PER_IP: env.SIGNUP_PER_SEC_PER_IP! } }),
   ]);
 }, 180_000);
 
@@ -376,16 +377,20 @@ describe('accounts', () => {
     expect(low, `medians ${JSON.stringify(medians)}`).toBeGreaterThanOrEqual(Math.min(high * 0.7, high - 8));
   });
 
-  it(`sign-ups are throttled per address (SIGNUP_BURST_PER_IP=${LIMITS.SIGNUP_BURST_PER_IP}, ${LIMITS.SIGNUP_PER_SEC_PER_IP}/s): 429 rate-limited beyond`, async () => {
+  it(`sign-ups are throttled per address over every instance (SIGNUP_BURST_PER_IP=${LIMITS.SIGNUP_BURST_PER_IP}, ${LIMITS.SIGNUP_PER_SEC_PER_IP}/s): 429 rate-limited beyond`, async () => {
     const ip = freshIp();
-    const attempt = () => call(srv, 'POST', '/api/auth/signup', { ip, body: { email: `burst-${randomUUID()}@test.local`, password: PASSWORD, nickname: 'burst' } });
-    const replies = await Promise.all(Array.from({ length: LIMITS.SIGNUP_BURST_PER_IP + 3 }, attempt));
+    const attempt = (server: ServerProc) => call(server, 'POST', '/api/auth/signup', { ip, body: { email: `burst-${randomUUID()}@test.local`, password: PASSWORD, nickname: 'burst' } });
+    // Half on each instance: one budget between them (per instance, each would have taken its own burst).
+    const replies = await Promise.all(Array.from({ length: LIMITS.SIGNUP_BURST_PER_IP + 3 }, (_, i) => attempt(i % 2 === 0 ? srv : slow)));
     const statuses = replies.map((r) => r.status).sort();
     expect(statuses).toEqual([...Array(LIMITS.SIGNUP_BURST_PER_IP).fill(201), ...Array(3).fill(429)]);
     for (const r of replies.filter((x) => x.status === 429)) expectError(r, 429, 'rate-limited');
+    // A refusal costs no token: refused again at once, then one sign-up after one refill (5 s at 0.2/s), not later.
+    expectError(await attempt(slow), 429, 'rate-limited');
     // Another address is not affected; this one refills.
     expect((await signup()).id).toMatch(/^\d+$/);
-    await waitFor(async () => (await attempt()).status === 201, 5000, 'refill', 300);
+    await waitFor(async () => (await attempt(srv)).status === 201, 10_000, 'refill', 500);
+    expectError(await attempt(slow), 429, 'rate-limited');
   });
 });
 
