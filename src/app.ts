@@ -25,6 +25,7 @@ import { Session } from './gateway/session.js';
 import { LISTEN_BACKLOG, startTcpGateway, type TcpGateway } from './gateway/tcp.js';
 import type { Transport } from './gateway/transport.js';
 import { attachWebSocketGateway, type WsGateway } from './gateway/ws.js';
+import { startMetricsServer, type MetricsServer } from './http/metrics-server.js';
 import { buildHttp } from './http/server.js';
 import type { Infra } from './infra/infra.js';
 import { withHttpObservability } from './metrics/http.js';
@@ -42,6 +43,8 @@ export interface App {
   /** The bound ports (0 in the config means "any": tests read the real ones here). */
   port: number;
   stompTcpPort: number | null;
+  /** The metrics-only port, when one is open (METRICS_PORT). */
+  metricsPort: number | null;
   /** Graceful stop: stop accepting, close sessions, flush producers, leave consumer groups, close adapters. */
   close(): Promise<void>;
 }
@@ -165,6 +168,7 @@ export async function startApp(config: Config, log: Logger, infra: Infra, metric
     metrics,
     restSendsInFlight: config.rate.restSendsInFlight,
     metricsToken: config.metricsToken,
+    metricsOnPublicPort: config.metricsOnPublicPort,
     plugins: [withHttpObservability({ metrics, log: log.child({ component: 'http' }) })],
     timeouts: { requestMs: config.httpRequestTimeoutMs, keepAliveMs: config.httpKeepAliveTimeoutMs },
     maxSocketsPerIp: config.limits.maxPendingPerIp,
@@ -193,10 +197,11 @@ export async function startApp(config: Config, log: Logger, infra: Infra, metric
   }
   await http.listen({ port: config.port, host: config.host, backlog: LISTEN_BACKLOG });
   if (config.roles.has('gateway') && config.stompTcpPort > 0) tcp = await listenTcp(config, log, openSession, admit);
+  const metricsServer = await listenMetrics(config, metrics);
   await Promise.all(consumers.map((c) => c.start()));
   const port = (http.server.address() as { port: number }).port;
   const stompTcpPort = tcp ? (tcp.server.address() as { port: number }).port : null;
-  log.info({ port, stompTcpPort, roles: [...config.roles], instanceId: config.instanceId, mode: config.mode }, 'chat server started');
+  log.info({ port, stompTcpPort, metricsPort: metricsServer?.port ?? null, roles: [...config.roles], instanceId: config.instanceId, mode: config.mode }, 'chat server started');
 
   let closing: Promise<void> | null = null;
   const close = () =>
@@ -205,13 +210,26 @@ export async function startApp(config: Config, log: Logger, infra: Infra, metric
       // elsewhere; SENDs already handed to the log still get flushed (the log closes last).
       if (tcp) tcp.server.close();
       for (const s of registry.all()) s.shutdown();
-      await step('gateways', () => Promise.allSettled([ws?.close(), tcp?.close(), http.close()]));
+      await step('gateways', () => Promise.allSettled([ws?.close(), tcp?.close(), http.close(), metricsServer?.close()]));
       // 3. Leave the consumer groups (partitions move at once), then the rest, then the adapters.
       await step('consumers', () => Promise.allSettled(consumers.map((c) => c.close())), 8000);
       for (const fn of cleanups.reverse()) await step('cleanup', fn);
       await step('infrastructure', () => infra.close(), 20_000);
     }));
-  return { config, port, stompTcpPort, close };
+  return { config, port, stompTcpPort, metricsPort: metricsServer?.port ?? null, close };
+}
+
+/** /metrics on its own port (METRICS_PORT: by default in production), bound to METRICS_HOST. */
+function listenMetrics(config: Config, metrics: Metrics): Promise<MetricsServer | null> {
+  if (config.metricsPort <= 0) return Promise.resolve(null);
+  return startMetricsServer({
+    port: config.metricsPort,
+    host: config.metricsHost,
+    registry: metrics.registry,
+    token: config.metricsToken,
+    requestTimeoutMs: config.httpRequestTimeoutMs,
+    keepAliveTimeoutMs: config.httpKeepAliveTimeoutMs,
+  });
 }
 
 /** STOMP over TCP; a taken default port (often another STOMP broker's) turns it off rather than stopping start-up. */

@@ -113,6 +113,18 @@ describe('loadConfig', () => {
     expect(c.dataDir.endsWith('some/dir')).toBe(true);
   });
 
+  it('/metrics: open on PORT outside production; in production on METRICS_PORT (9464, loopback) and on PORT only with METRICS_TOKEN', () => {
+    const dev = loadConfig({});
+    expect([dev.metricsOnPublicPort, dev.metricsPort, dev.metricsHost]).toEqual([true, 0, '127.0.0.1']);
+    const prod = { NODE_ENV: 'production', JWT_SECRET: 'a-production-secret-of-enough-length' };
+    const p = loadConfig(prod);
+    expect([p.metricsOnPublicPort, p.metricsPort, p.metricsHost]).toEqual([false, 9464, '127.0.0.1']);
+    const withToken = loadConfig({ ...prod, METRICS_TOKEN: 'a-metrics-token-of-enough-length', METRICS_PORT: '0', METRICS_HOST: '0.0.0.0' });
+    expect([withToken.metricsOnPublicPort, withToken.metricsPort, withToken.metricsHost]).toEqual([true, 0, '0.0.0.0']);
+    expect(loadConfig({ METRICS_PORT: '9100' }).metricsPort).toBe(9100);
+    expect(configError({ METRICS_PORT: '70000' }).message).toMatch(/METRICS_PORT/);
+  });
+
   it('STOMP_TCP_PORT=0 turns the TCP transport off and is allowed', () => {
     expect(loadConfig({ NODE_ENV: 'test', STOMP_TCP_PORT: '0' }).stompTcpPort).toBe(0);
   });

@@ -35,8 +35,11 @@ const schema = z
       .pipe(z.array(z.enum(ROLE_NAMES)).min(1)),
     INSTANCE_ID: z.string().min(1).max(100).optional(),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-    // /metrics: open by default (API.md); with a token it requires `Authorization: Bearer <token>`.
+    // /metrics: with a token it requires `Authorization: Bearer <token>`. In production it is served on a port of
+    // its own (METRICS_PORT, default 9464, bound to METRICS_HOST) and on the public port only with a token.
     METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+    METRICS_PORT: port.optional(),
+    METRICS_HOST: z.string().min(1).default('127.0.0.1'),
     // Limits of API.md, configurable.
     MAX_FRAME_BYTES: positiveInt.default(64 * 1024),
     MAX_CONTENT_BYTES: positiveInt.default(4 * 1024),
@@ -163,6 +166,11 @@ export interface Config {
   instanceId: string;
   logLevel: string;
   metricsToken: string | null;
+  /** The metrics-only port (0: none): 9464 by default in production, off otherwise. */
+  metricsPort: number;
+  metricsHost: string;
+  /** /metrics on PORT too: outside production, or in production with METRICS_TOKEN (then it needs the token). */
+  metricsOnPublicPort: boolean;
   limits: Limits;
   heartbeatMs: number;
   connectTimeoutMs: number;
@@ -181,6 +189,9 @@ export interface Config {
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
 }
+
+/** The metrics port in production when METRICS_PORT is not given (the usual port of Node.js Prometheus exporters). */
+export const DEFAULT_METRICS_PORT = 9464;
 
 /** The shared secret of cluster instances in development and test when none is given (never in production). */
 export const DEV_JWT_SECRET = 'dev-only-secret-do-not-use-in-production';
@@ -211,6 +222,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     instanceId: v.INSTANCE_ID ?? `${hostname()}:${v.PORT}`,
     logLevel: v.LOG_LEVEL,
     metricsToken: v.METRICS_TOKEN ?? null,
+    metricsPort: v.METRICS_PORT ?? (v.NODE_ENV === 'production' ? DEFAULT_METRICS_PORT : 0),
+    metricsHost: v.METRICS_HOST,
+    metricsOnPublicPort: v.NODE_ENV !== 'production' || v.METRICS_TOKEN !== undefined,
     limits: {
       maxFrameBytes: v.MAX_FRAME_BYTES,
       maxContentBytes: v.MAX_CONTENT_BYTES,

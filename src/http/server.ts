@@ -40,6 +40,8 @@ export interface HttpDeps {
   readiness: Record<string, () => Promise<void>>;
   /** When set, /metrics requires `Authorization: Bearer <metricsToken>`. */
   metricsToken: string | null;
+  /** Whether this port serves /metrics (outside production, or with a token; else only METRICS_PORT does). */
+  metricsOnPublicPort: boolean;
   timeouts: { requestMs: number; keepAliveMs: number };
   /** Sockets per remote address that are not (yet) a WebSocket; beyond it new sockets are closed at once. */
   maxSocketsPerIp: number;
