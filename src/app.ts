@@ -13,6 +13,7 @@ import { Membership } from './chat/membership.js';
 import { MembersCache } from './chat/members-cache.js';
 import { MessageService } from './chat/messages.js';
 import { ReadService } from './chat/reads.js';
+import { ReplayBudget } from './chat/replay-budget.js';
 import { RoomService } from './chat/rooms.js';
 import { DEV_JWT_SECRET, type Config } from './config.js';
 import { Hub } from './fanout/hub.js';
@@ -65,9 +66,10 @@ function buildServices(config: Config, infra: Infra, cleanups: Cleanups) {
   const hashPool = new HashPool(2);
   const accounts = new Accounts({ store, passwords: new Passwords(hashPool), tokens, rates: infra.rates, limits: config.accounts });
   const userSends = new UserSendLimiter(infra.rates, config.rate.userPerSec, config.rate.userBurst);
+  const replayBudget = new ReplayBudget(infra.rates, config.limits.replayMessagesPerMin);
   const members = new MembersCache(store);
   cleanups.push(() => hashPool.close(), () => userSends.close());
-  return { events, membership, members, reads, messages, rooms, authenticate, accounts, userSends, lastBroadcastSeq, sendSchema: sendSchema(config.limits.maxContentBytes) };
+  return { events, membership, members, reads, messages, rooms, authenticate, accounts, userSends, replayBudget, lastBroadcastSeq, sendSchema: sendSchema(config.limits.maxContentBytes) };
 }
 
 type Services = ReturnType<typeof buildServices>;

@@ -37,6 +37,7 @@ describe('loadConfig', () => {
     expect(c.logLevel).toBe('info');
     expect(c.instanceId).toMatch(/:8080$/);
     // Sign-ups per address: a small burst and a slow refill (10 an hour), unless SIGNUP_PER_SEC_PER_IP says otherwise.
+    expect(c.limits.replayMessagesPerMin).toBe(10_000);
     expect(c.accounts.signupBurstPerIp).toBe(5);
     expect(c.accounts.signupPerSecPerIp).toBeCloseTo(10 / 3600, 9);
     expect(loadConfig({ SIGNUP_PER_HOUR_PER_IP: '60' }).accounts.signupPerSecPerIp).toBeCloseTo(1 / 60, 9);

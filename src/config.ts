@@ -55,6 +55,10 @@ const schema = z
     MAX_UNACKED: positiveInt.default(1000),
     MAX_REPLAYS_PER_CONNECTION: positiveInt.default(2),
     MAX_REPLAYS_PER_USER: positiveInt.default(4),
+    // Stored messages one user may have replayed per minute, over every instance (since-seq SUBSCRIBEs, client-ack
+    // resumes, REST history pages): enough to resume from a long disconnect in many rooms at once, far below the
+    // 150,000-in-2.4-s of a replay flood. A replay that overdraws it is paced; a new one is refused (rate-limited).
+    REPLAY_MESSAGES_PER_MIN: positiveInt.default(10_000),
     // Connections: not yet CONNECTED per remote address, and in total per instance.
     MAX_PENDING_PER_IP: positiveInt.default(1000),
     MAX_CONNECTIONS: positiveInt.default(100_000),
@@ -121,6 +125,8 @@ export interface Limits {
   maxUnacked: number;
   maxReplaysPerConnection: number;
   maxReplaysPerUser: number;
+  /** Stored messages replayed per user per minute, over every instance (a token bucket of that size). */
+  replayMessagesPerMin: number;
   maxPendingPerIp: number;
   maxConnections: number;
 }
@@ -238,6 +244,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       maxUnacked: v.MAX_UNACKED,
       maxReplaysPerConnection: v.MAX_REPLAYS_PER_CONNECTION,
       maxReplaysPerUser: v.MAX_REPLAYS_PER_USER,
+      replayMessagesPerMin: v.REPLAY_MESSAGES_PER_MIN,
       maxPendingPerIp: v.MAX_PENDING_PER_IP,
       maxConnections: v.MAX_CONNECTIONS,
     },

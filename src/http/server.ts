@@ -33,6 +33,8 @@ export interface HttpDeps {
   reads: Pick<ReadService, 'markRead'>;
   membership: Membership;
   metrics: Metrics;
+  /** Stored messages a user may read back per minute (history pages), shared with STOMP replays (cluster-wide). */
+  replayBudget: Pick<import('../chat/replay-budget.js').ReplayBudget, 'admit' | 'charge'>;
   /** Per-user send budget shared with STOMP (cluster-wide): false when over it. */
   userSends: { tryTake(userId: string): boolean };
   restSendsInFlight: number;
