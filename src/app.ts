@@ -6,6 +6,7 @@ import { createAuthenticator } from './auth/authenticate.js';
 import { HashPool } from './auth/hash-pool.js';
 import { Passwords } from './auth/password.js';
 import { createTokenService } from './auth/tokens.js';
+import { BlockService } from './chat/blocks.js';
 import { catchUp } from './chat/catch-up.js';
 import { Events } from './chat/events.js';
 import { sendSchema } from './chat/input.js';
@@ -61,6 +62,7 @@ function buildServices(config: Config, infra: Infra, cleanups: Cleanups) {
   const reads = new ReadService({ store, positions: infra.positions, log: messageLog, events, membership, lastBroadcastSeq });
   const messages = new MessageService({ store, log: messageLog, idempotency: infra.idempotency, membership, reads });
   const rooms = new RoomService({ store, bus, events, membership, reads, roomsPerUserPerHour: config.accounts.roomsPerUserPerHour });
+  const blocks = new BlockService({ store, rooms });
   const tokens = createTokenService(config.jwtSecret ?? infra.jwtSecret ?? DEV_JWT_SECRET, config.jwtTtlSeconds);
   const authenticate = createAuthenticator(tokens, store);
   const hashPool = new HashPool(2);
@@ -69,7 +71,7 @@ function buildServices(config: Config, infra: Infra, cleanups: Cleanups) {
   const replayBudget = new ReplayBudget(infra.rates, config.limits.replayMessagesPerMin);
   const members = new MembersCache(store);
   cleanups.push(() => hashPool.close(), () => userSends.close());
-  return { events, membership, members, reads, messages, rooms, authenticate, accounts, userSends, replayBudget, lastBroadcastSeq, sendSchema: sendSchema(config.limits.maxContentBytes) };
+  return { events, membership, members, reads, messages, rooms, blocks, authenticate, accounts, userSends, replayBudget, lastBroadcastSeq, sendSchema: sendSchema(config.limits.maxContentBytes) };
 }
 
 type Services = ReturnType<typeof buildServices>;

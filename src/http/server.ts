@@ -4,6 +4,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequ
 import type { Logger } from 'pino';
 import type { Accounts } from '../auth/accounts.js';
 import type { Authenticator } from '../auth/authenticate.js';
+import type { BlockService } from '../chat/blocks.js';
 import type { Membership } from '../chat/membership.js';
 import type { MessageService } from '../chat/messages.js';
 import type { ReadService } from '../chat/reads.js';
@@ -29,6 +30,7 @@ export interface HttpDeps {
   accounts: Accounts;
   authenticate: Authenticator;
   rooms: RoomService;
+  blocks: BlockService;
   messages: MessageService;
   reads: Pick<ReadService, 'markRead'>;
   membership: Membership;

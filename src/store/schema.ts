@@ -34,6 +34,12 @@ export interface RoomInvitationsTable {
   created_at: Timestamp;
 }
 
+export interface UserBlocksTable {
+  blocker_id: Int8;
+  blocked_id: Int8;
+  created_at: Timestamp;
+}
+
 export interface ChatRoomMembersTable {
   id: GeneratedInt8;
   room_id: Int8;
@@ -75,6 +81,7 @@ export interface Database {
   messages: MessagesTable;
   notifications: NotificationsTable;
   room_invitations: RoomInvitationsTable;
+  user_blocks: UserBlocksTable;
 }
 
 export type UserRow = Selectable<UsersTable>;

@@ -394,6 +394,118 @@ describe('accounts', () => {
   });
 });
 
+// --- blocking -----------------------------------------------------------------------------------------------------
+
+const NO_SUCH_USER = '9223372036854775000';
+
+describe('blocking', () => {
+  it('POST/DELETE /api/users/:id/block are idempotent (200), GET /api/users/blocked lists them; oneself 400, unknown 404', async () => {
+    const [me, x, y] = await users(3);
+    const block = (id: string) => call(srv, 'POST', `/api/users/${id}/block`, { token: me!.token });
+    const unblock = (id: string) => call(srv, 'DELETE', `/api/users/${id}/block`, { token: me!.token });
+    const listed = async () => (await call(srv, 'GET', '/api/users/blocked', { token: me!.token })).body.users;
+    for (let i = 0; i < 2; i++) expect(await block(x!.id)).toEqual({ status: 200, body: { userId: x!.id, blocked: true } });
+    expect((await block(y!.id)).status).toBe(200);
+    const list = await listed();
+    expect(list.map((u: { id: string }) => u.id).sort()).toEqual([x!.id, y!.id].sort());
+    expect(list.find((u: { id: string }) => u.id === x!.id)).toEqual({ id: x!.id, nickname: 'rsec', blockedAt: expect.stringMatching(/Z$/) });
+    for (let i = 0; i < 2; i++) expect(await unblock(x!.id)).toEqual({ status: 200, body: { userId: x!.id, blocked: false } });
+    expect((await listed()).map((u: { id: string }) => u.id)).toEqual([y!.id]);
+    for (const r of [await block(me!.id), await unblock(me!.id)]) {
+      expectError(r, 400, 'invalid-request');
+      expect(r.body.error.field).toBe('id');
+    }
+    for (const r of [await block(NO_SUCH_USER), await unblock(NO_SUCH_USER)]) expectError(r, 404, 'not-found');
+    expect((await block('007')).body.error.field).toBe('id');
+    expectError(await call(srv, 'GET', '/api/users/blocked'), 401, 'unauthorized');
+    // Another user's list is their own.
+    expect((await call(srv, 'GET', '/api/users/blocked', { token: x!.token })).body.users).toEqual([]);
+  });
+
+  it('a blocked user cannot add the blocker to a GROUP, invite them or open a DIRECT room with them: the very answer an unknown user gets', async () => {
+    const [blocker, blocked, friend] = await users(3);
+    expect((await call(srv, 'POST', `/api/users/${blocker!.id}/block`, { token: blocked!.token })).status).toBe(200); // the other way round: no effect here
+    expect((await call(srv, 'DELETE', `/api/users/${blocker!.id}/block`, { token: blocked!.token })).status).toBe(200);
+    expect((await call(srv, 'POST', `/api/users/${blocked!.id}/block`, { token: blocker!.token })).status).toBe(200);
+    const ownRoom = await group(blocked!, [friend!]);
+    const attempts = (target: string) => [
+      call(srv, 'POST', '/api/rooms', { token: blocked!.token, body: { type: 'GROUP', name: 'sneaky', memberIds: [friend!.id, target] } }),
+      call(srv, 'POST', `/api/rooms/${ownRoom}/invitations`, { token: blocked!.token, body: { userId: target } }),
+      call(srv, 'POST', '/api/rooms', { token: blocked!.token, body: { type: 'DIRECT', peerUserId: target } }),
+    ];
+    const asBlocked = await Promise.all(attempts(blocker!.id));
+    const asUnknown = await Promise.all(attempts(NO_SUCH_USER));
+    const shape = (r: Reply, id: string) => ({ status: r.status, body: JSON.parse(JSON.stringify(r.body).replaceAll(id, '<id>')) });
+    for (let i = 0; i < 3; i++) {
+      expectError(asBlocked[i]!, 400, 'invalid-request');
+      expect(shape(asBlocked[i]!, blocker!.id)).toEqual(shape(asUnknown[i]!, NO_SUCH_USER));
+    }
+    expect(asBlocked.map((r) => r.body.error.field)).toEqual(['memberIds', 'userId', 'peerUserId']);
+    // The same work too: one store query either way (medians of 15 interleaved tries, generous bounds).
+    const timeOf = async (target: string) => {
+      const t0 = performance.now();
+      await call(srv, 'POST', `/api/rooms/${ownRoom}/invitations`, { token: blocked!.token, body: { userId: target } });
+      return performance.now() - t0;
+    };
+    const times = { blocker: [] as number[], unknown: [] as number[] };
+    for (let i = 0; i < 15; i++) {
+      times.blocker.push(await timeOf(blocker!.id));
+      times.unknown.push(await timeOf(NO_SUCH_USER));
+    }
+    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[7]!;
+    const [mb, mu] = [median(times.blocker), median(times.unknown)];
+    console.log(`[blocking] refusal medians: blocker ${mb.toFixed(1)} ms, unknown user ${mu.toFixed(1)} ms`);
+    expect(Math.abs(mb - mu)).toBeLessThanOrEqual(Math.max(5, 0.5 * Math.max(mb, mu)));
+    // Nothing reached the blocker; the block is one-way: the blocker may still add the blocked user to a group.
+    expect((await call(srv, 'GET', '/api/rooms', { token: blocker!.token })).body.rooms).toEqual([]);
+    expect((await call(srv, 'POST', '/api/rooms', { token: blocker!.token, body: { type: 'GROUP', name: 'mine', memberIds: [blocked!.id] } })).status).toBe(201);
+    // The blocker opening a DIRECT room would let the blocked user back in: 409 until the block is lifted.
+    expectError(await call(srv, 'POST', '/api/rooms', { token: blocker!.token, body: { type: 'DIRECT', peerUserId: blocked!.id } }), 409, 'conflict');
+    expect((await call(srv, 'DELETE', `/api/users/${blocked!.id}/block`, { token: blocker!.token })).status).toBe(200);
+    expect((await call(srv, 'POST', '/api/rooms', { token: blocked!.token, body: { type: 'DIRECT', peerUserId: blocker!.id } })).status).toBe(201);
+  });
+
+  it('blocking the peer of a DIRECT room ends the blocked user\'s access at once (STOMP and REST); the blocker keeps room and history; unblock + reopen restores it', async () => {
+    const [a, b] = await users(2);
+    const opened = await call(srv, 'POST', '/api/rooms', { token: a!.token, body: { type: 'DIRECT', peerUserId: b!.id } });
+    const roomId = opened.body.id as string;
+    for (const [who, text] of [[a!, 'hi b'], [b!, 'hi a']] as const) expect((await call(srv, 'POST', `/api/rooms/${roomId}/messages`, { token: who.token, body: { content: text } })).status).toBe(202);
+    const [c, ca] = [await RawConn.open('tcp', srv, { localAddress: freshIp() }), await RawConn.open('tcp', srv, { localAddress: freshIp() })];
+    try {
+      await c.connect(b!.token);
+      await c.subscribe('/user/queue/notifications', 'q');
+      await c.subscribe(`/topic/rooms.${roomId}`, 'dm');
+      await ca.connect(a!.token);
+      await ca.subscribe(`/topic/rooms.${roomId}`, 'dm');
+      expect((await call(srv, 'POST', `/api/users/${b!.id}/block`, { token: a!.token })).status).toBe(200);
+      const removed = await c.next((f) => f.command === 'MESSAGE' && f.headers['event-type'] === 'room-removed', 10_000, 'room-removed');
+      expect(removed.json).toEqual({ roomId, reason: 'removed' });
+      // A's next message reaches A's subscription and not B's (same instance, same fan-out); B cannot send.
+      expect((await call(srv, 'POST', `/api/rooms/${roomId}/messages`, { token: a!.token, body: { content: 'after the block' } })).status).toBe(202);
+      await ca.next((f) => f.command === 'MESSAGE' && f.json?.content === 'after the block', 30_000, "A's own message");
+      expect(c.messages((f) => f.headers.subscription === 'dm' && f.json?.content === 'after the block')).toEqual([]);
+      c.send('SEND', { destination: `/topic/rooms.${roomId}`, receipt: 'nope' }, 'let me in');
+      expect((await c.error()).headers.message).toBe('forbidden');
+    } finally {
+      c.destroy();
+      ca.destroy();
+    }
+    expectError(await call(srv, 'POST', `/api/rooms/${roomId}/messages`, { token: b!.token, body: { content: 'x' } }), 403, 'forbidden');
+    expectError(await call(srv, 'GET', `/api/rooms/${roomId}/messages`, { token: b!.token }), 403, 'forbidden');
+    expect((await call(srv, 'GET', '/api/rooms', { token: b!.token })).body.rooms.map((r: { id: string }) => r.id)).not.toContain(roomId);
+    const mine = (await call(srv, 'GET', '/api/rooms', { token: a!.token })).body.rooms.find((r: { id: string }) => r.id === roomId);
+    expect(mine).toMatchObject({ type: 'DIRECT', peer: { userId: b!.id } });
+    const history = async (who: Account) => (await call(srv, 'GET', `/api/rooms/${roomId}/messages?afterSeq=0`, { token: who.token })).body.messages.map((m: { content: string }) => m.content);
+    await waitFor(async () => (await history(a!)).length === 3, 30_000, 'the three messages stored', 200);
+    // Lifted and reopened (by either): the same room, with its whole history, for both.
+    expect((await call(srv, 'DELETE', `/api/users/${b!.id}/block`, { token: a!.token })).status).toBe(200);
+    const back = await call(srv, 'POST', '/api/rooms', { token: b!.token, body: { type: 'DIRECT', peerUserId: a!.id } });
+    expect(back.status).toBe(200);
+    expect(back.body.id).toBe(roomId);
+    expect(await history(b!)).toEqual(['hi b', 'hi a', 'after the block']);
+  });
+});
+
 // --- rooms --------------------------------------------------------------------------------------------------------
 
 describe('rooms', () => {
