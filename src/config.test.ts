@@ -36,6 +36,12 @@ describe('loadConfig', () => {
     expect([...c.roles].sort()).toEqual(['broadcast', 'gateway', 'notify', 'persist', 'receipts']);
     expect(c.logLevel).toBe('info');
     expect(c.instanceId).toMatch(/:8080$/);
+    // Sign-ups per address: a small burst and a slow refill (10 an hour), unless SIGNUP_PER_SEC_PER_IP says otherwise.
+    expect(c.limits.replayMessagesPerMin).toBe(10_000);
+    expect(c.accounts.signupBurstPerIp).toBe(5);
+    expect(c.accounts.signupPerSecPerIp).toBeCloseTo(10 / 3600, 9);
+    expect(loadConfig({ SIGNUP_PER_HOUR_PER_IP: '60' }).accounts.signupPerSecPerIp).toBeCloseTo(1 / 60, 9);
+    expect(loadConfig({ SIGNUP_PER_SEC_PER_IP: '0.5', SIGNUP_PER_HOUR_PER_IP: '60' }).accounts.signupPerSecPerIp).toBe(0.5);
   });
 
   it('reads explicit values', () => {
@@ -106,6 +112,18 @@ describe('loadConfig', () => {
     const c = loadConfig({ DATA_DIR: 'some/dir' });
     expect(c.dataDir.startsWith('/')).toBe(true);
     expect(c.dataDir.endsWith('some/dir')).toBe(true);
+  });
+
+  it('/metrics: open on PORT outside production; in production on METRICS_PORT (9464, loopback) and on PORT only with METRICS_TOKEN', () => {
+    const dev = loadConfig({});
+    expect([dev.metricsOnPublicPort, dev.metricsPort, dev.metricsHost]).toEqual([true, 0, '127.0.0.1']);
+    const prod = { NODE_ENV: 'production', JWT_SECRET: 'a-production-secret-of-enough-length' };
+    const p = loadConfig(prod);
+    expect([p.metricsOnPublicPort, p.metricsPort, p.metricsHost]).toEqual([false, 9464, '127.0.0.1']);
+    const withToken = loadConfig({ ...prod, METRICS_TOKEN: 'a-metrics-token-of-enough-length', METRICS_PORT: '0', METRICS_HOST: '0.0.0.0' });
+    expect([withToken.metricsOnPublicPort, withToken.metricsPort, withToken.metricsHost]).toEqual([true, 0, '0.0.0.0']);
+    expect(loadConfig({ METRICS_PORT: '9100' }).metricsPort).toBe(9100);
+    expect(configError({ METRICS_PORT: '70000' }).message).toMatch(/METRICS_PORT/);
   });
 
   it('STOMP_TCP_PORT=0 turns the TCP transport off and is allowed', () => {

@@ -35,8 +35,11 @@ const schema = z
       .pipe(z.array(z.enum(ROLE_NAMES)).min(1)),
     INSTANCE_ID: z.string().min(1).max(100).optional(),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-    // /metrics: open by default (API.md); with a token it requires `Authorization: Bearer <token>`.
+    // /metrics: with a token it requires `Authorization: Bearer <token>`. In production it is served on a port of
+    // its own (METRICS_PORT, default 9464, bound to METRICS_HOST) and on the public port only with a token.
     METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+    METRICS_PORT: port.optional(),
+    METRICS_HOST: z.string().min(1).default('127.0.0.1'),
     // Limits of API.md, configurable.
     MAX_FRAME_BYTES: positiveInt.default(64 * 1024),
     MAX_CONTENT_BYTES: positiveInt.default(4 * 1024),
@@ -52,6 +55,10 @@ const schema = z
     MAX_UNACKED: positiveInt.default(1000),
     MAX_REPLAYS_PER_CONNECTION: positiveInt.default(2),
     MAX_REPLAYS_PER_USER: positiveInt.default(4),
+    // Stored messages one user may have replayed per minute, over every instance (since-seq SUBSCRIBEs, client-ack
+    // resumes, REST history pages): enough to resume from a long disconnect in many rooms at once, far below the
+    // 150,000-in-2.4-s of a replay flood. A replay that overdraws it is paced; a new one is refused (rate-limited).
+    REPLAY_MESSAGES_PER_MIN: positiveInt.default(10_000),
     // Connections: not yet CONNECTED per remote address, and in total per instance.
     MAX_PENDING_PER_IP: positiveInt.default(1000),
     MAX_CONNECTIONS: positiveInt.default(100_000),
@@ -78,8 +85,12 @@ const schema = z
     LOGIN_FAILURES_PER_ACCOUNT: positiveInt.default(10),
     LOGIN_FAILURES_PER_IP: positiveInt.default(100),
     LOGIN_WINDOW_MS: positiveInt.default(15 * 60_000),
-    SIGNUP_BURST_PER_IP: positiveInt.default(1000),
-    SIGNUP_PER_SEC_PER_IP: positiveInt.default(10),
+    // Sign-ups per address, over every instance: a public deployment's default (a household or an office behind one
+    // address signs up a few people at once, then one every 6 minutes). Tests and benches that sign up thousands
+    // of users from 127.0.0.1 set their own. SIGNUP_PER_SEC_PER_IP, when set, wins over the hourly rate.
+    SIGNUP_BURST_PER_IP: positiveInt.default(5),
+    SIGNUP_PER_HOUR_PER_IP: positiveInt.default(10),
+    SIGNUP_PER_SEC_PER_IP: z.coerce.number().positive().optional(),
     // Rooms: created per user per hour (each may add up to 1000 members), and members invited per room per hour.
     ROOMS_PER_USER_PER_HOUR: positiveInt.default(100),
     // Producer batching window: sends of this many ms go to Kafka in one request.
@@ -127,6 +138,8 @@ export interface Limits {
   maxUnacked: number;
   maxReplaysPerConnection: number;
   maxReplaysPerUser: number;
+  /** Stored messages replayed per user per minute, over every instance (a token bucket of that size). */
+  replayMessagesPerMin: number;
   maxPendingPerIp: number;
   maxConnections: number;
 }
@@ -147,6 +160,7 @@ export interface AccountLimits {
   loginFailuresPerIp: number;
   loginWindowMs: number;
   signupBurstPerIp: number;
+  /** Refill of the per-address sign-up bucket (may be a fraction: the default is 10 an hour). */
   signupPerSecPerIp: number;
   roomsPerUserPerHour: number;
 }
@@ -171,6 +185,11 @@ export interface Config {
   instanceId: string;
   logLevel: string;
   metricsToken: string | null;
+  /** The metrics-only port (0: none): 9464 by default in production, off otherwise. */
+  metricsPort: number;
+  metricsHost: string;
+  /** /metrics on PORT too: outside production, or in production with METRICS_TOKEN (then it needs the token). */
+  metricsOnPublicPort: boolean;
   limits: Limits;
   heartbeatMs: number;
   connectTimeoutMs: number;
@@ -198,6 +217,9 @@ export interface OpsSettings {
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
 }
+
+/** The metrics port in production when METRICS_PORT is not given (the usual port of Node.js Prometheus exporters). */
+export const DEFAULT_METRICS_PORT = 9464;
 
 /** The shared secret of cluster instances in development and test when none is given (never in production). */
 export const DEV_JWT_SECRET = 'dev-only-secret-do-not-use-in-production';
@@ -228,6 +250,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     instanceId: v.INSTANCE_ID ?? `${hostname()}:${v.PORT}`,
     logLevel: v.LOG_LEVEL,
     metricsToken: v.METRICS_TOKEN ?? null,
+    metricsPort: v.METRICS_PORT ?? (v.NODE_ENV === 'production' ? DEFAULT_METRICS_PORT : 0),
+    metricsHost: v.METRICS_HOST,
+    metricsOnPublicPort: v.NODE_ENV !== 'production' || v.METRICS_TOKEN !== undefined,
     limits: {
       maxFrameBytes: v.MAX_FRAME_BYTES,
       maxContentBytes: v.MAX_CONTENT_BYTES,
@@ -241,6 +266,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       maxUnacked: v.MAX_UNACKED,
       maxReplaysPerConnection: v.MAX_REPLAYS_PER_CONNECTION,
       maxReplaysPerUser: v.MAX_REPLAYS_PER_USER,
+      replayMessagesPerMin: v.REPLAY_MESSAGES_PER_MIN,
       maxPendingPerIp: v.MAX_PENDING_PER_IP,
       maxConnections: v.MAX_CONNECTIONS,
     },
@@ -264,7 +290,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       loginFailuresPerIp: v.LOGIN_FAILURES_PER_IP,
       loginWindowMs: v.LOGIN_WINDOW_MS,
       signupBurstPerIp: v.SIGNUP_BURST_PER_IP,
-      signupPerSecPerIp: v.SIGNUP_PER_SEC_PER_IP,
+      signupPerSecPerIp: v.SIGNUP_PER_SEC_PER_IP ?? v.SIGNUP_PER_HOUR_PER_IP / 3600,
       roomsPerUserPerHour: v.ROOMS_PER_USER_PER_HOUR,
     },
     produceLingerMs: v.PRODUCE_LINGER_MS,

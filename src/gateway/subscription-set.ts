@@ -4,6 +4,7 @@
 import type { Frame, PreparedMessage, StompVersion } from '../../protocol/index.js';
 import type { CatchUpDeps } from '../chat/catch-up.js';
 import type { Membership } from '../chat/membership.js';
+import type { ReplayBudget } from '../chat/replay-budget.js';
 import type { ReadService } from '../chat/reads.js';
 import type { AckPositions } from '../counters/ack-positions.js';
 import { topics } from '../fanout/fanout.js';
@@ -25,6 +26,8 @@ export interface SubscriptionDeps {
   lastBroadcastSeq(roomId: string): Promise<string | null>;
   userReplaySlots(userId: string): Semaphore;
   newReplaySlots(): Semaphore;
+  /** Stored messages a user may have replayed per minute (since-seq and client-ack resumes; never the live path). */
+  replayBudget: Pick<ReplayBudget, 'admit' | 'charge'>;
   limits: { maxSubscriptions: number; maxUnacked: number };
   /** The operations console's live feed (/topic/ops): administrators only. */
   ops: {
@@ -196,6 +199,7 @@ export class SubscriptionSet implements SubscriptionOwner {
   }
 
   catchUpLater(sub: RoomSubscription): void {
+    // Messages a live subscription has not received yet: live delivery by the store, not a replay (not charged).
     if (this.host.active()) this.catchUp(sub, null);
   }
 
@@ -207,13 +211,16 @@ export class SubscriptionSet implements SubscriptionOwner {
 
   // --- internals ------------------------------------------------------------------------------------
 
+  /** A catch-up; one a SUBSCRIBE asked for (`receiptFor`: since-seq or a client-ack resume) is a replay, charged. */
   private catchUp(sub: RoomSubscription, target: bigint | null, receiptFor?: Frame): void {
-    void catchUpSubscription(this.replayHost(sub.userId), sub, target, receiptFor);
+    void catchUpSubscription(this.replayHost(sub.userId, receiptFor !== undefined), sub, target, receiptFor);
   }
 
-  private replayHost(userId: string): ReplayHost {
+  private replayHost(userId: string, charged: boolean): ReplayHost {
     const host = this.host;
+    const budget = this.deps.replayBudget;
     return {
+      budget: charged ? { admit: () => budget.admit(userId), charge: (n) => budget.charge(userId, n) } : null,
       active: () => host.active(),
       catchUp: this.deps.catchUp,
       views: (roomId, messages) => this.deps.reads.views(roomId, messages),

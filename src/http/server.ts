@@ -4,6 +4,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequ
 import type { Logger } from 'pino';
 import type { Accounts } from '../auth/accounts.js';
 import type { Authenticator } from '../auth/authenticate.js';
+import type { BlockService } from '../chat/blocks.js';
 import type { Membership } from '../chat/membership.js';
 import type { MessageService } from '../chat/messages.js';
 import type { ReadService } from '../chat/reads.js';
@@ -31,10 +32,13 @@ export interface HttpDeps {
   accounts: Accounts;
   authenticate: Authenticator;
   rooms: RoomService;
+  blocks: BlockService;
   messages: MessageService;
   reads: Pick<ReadService, 'markRead'>;
   membership: Membership;
   metrics: Metrics;
+  /** Stored messages a user may read back per minute (history pages), shared with STOMP replays (cluster-wide). */
+  replayBudget: Pick<import('../chat/replay-budget.js').ReplayBudget, 'admit' | 'charge'>;
   /** Per-user send budget shared with STOMP (cluster-wide): false when over it. */
   userSends: { tryTake(userId: string): boolean };
   restSendsInFlight: number;
@@ -42,6 +46,8 @@ export interface HttpDeps {
   readiness: Record<string, () => Promise<void>>;
   /** When set, /metrics requires `Authorization: Bearer <metricsToken>`. */
   metricsToken: string | null;
+  /** Whether this port serves /metrics (outside production, or with a token; else only METRICS_PORT does). */
+  metricsOnPublicPort: boolean;
   timeouts: { requestMs: number; keepAliveMs: number };
   /** Sockets per remote address that are not (yet) a WebSocket; beyond it new sockets are closed at once. */
   maxSocketsPerIp: number;

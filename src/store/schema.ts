@@ -34,6 +34,12 @@ export interface RoomInvitationsTable {
   created_at: Timestamp;
 }
 
+export interface UserBlocksTable {
+  blocker_id: Int8;
+  blocked_id: Int8;
+  created_at: Timestamp;
+}
+
 export interface ChatRoomMembersTable {
   id: GeneratedInt8;
   room_id: Int8;
@@ -86,6 +92,7 @@ export interface Database {
   notifications: NotificationsTable;
   room_invitations: RoomInvitationsTable;
   dead_letter_marks: DeadLetterMarksTable;
+  user_blocks: UserBlocksTable;
 }
 
 export type UserRow = Selectable<UsersTable>;
