@@ -253,23 +253,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     metricsPort: v.METRICS_PORT ?? (v.NODE_ENV === 'production' ? DEFAULT_METRICS_PORT : 0),
     metricsHost: v.METRICS_HOST,
     metricsOnPublicPort: v.NODE_ENV !== 'production' || v.METRICS_TOKEN !== undefined,
-    limits: {
-      maxFrameBytes: v.MAX_FRAME_BYTES,
-      maxContentBytes: v.MAX_CONTENT_BYTES,
-      maxHeaders: v.MAX_HEADERS,
-      maxHeaderBytes: v.MAX_HEADER_BYTES,
-      maxSubscriptions: v.MAX_SUBSCRIPTIONS,
-      maxOutboxBytes: v.MAX_OUTBOX_BYTES,
-      maxTransactions: v.MAX_TRANSACTIONS,
-      maxTransactionFrames: v.MAX_TRANSACTION_FRAMES,
-      maxTransactionBytes: v.MAX_TRANSACTION_BYTES,
-      maxUnacked: v.MAX_UNACKED,
-      maxReplaysPerConnection: v.MAX_REPLAYS_PER_CONNECTION,
-      maxReplaysPerUser: v.MAX_REPLAYS_PER_USER,
-      replayMessagesPerMin: v.REPLAY_MESSAGES_PER_MIN,
-      maxPendingPerIp: v.MAX_PENDING_PER_IP,
-      maxConnections: v.MAX_CONNECTIONS,
-    },
+    limits: limitsOf(v),
     heartbeatMs: v.HEARTBEAT_MS,
     connectTimeoutMs: v.CONNECT_TIMEOUT_MS,
     frameTimeoutMs: v.FRAME_TIMEOUT_MS,
@@ -304,5 +288,26 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       instanceTimeoutMs: v.OPS_INSTANCE_TIMEOUT_MS,
       historySeconds: v.OPS_HISTORY_SECONDS,
     },
+  };
+}
+
+/** The per-connection and per-user limits of API.md. */
+function limitsOf(v: z.infer<typeof schema>): Limits {
+  return {
+    maxFrameBytes: v.MAX_FRAME_BYTES,
+    maxContentBytes: v.MAX_CONTENT_BYTES,
+    maxHeaders: v.MAX_HEADERS,
+    maxHeaderBytes: v.MAX_HEADER_BYTES,
+    maxSubscriptions: v.MAX_SUBSCRIPTIONS,
+    maxOutboxBytes: v.MAX_OUTBOX_BYTES,
+    maxTransactions: v.MAX_TRANSACTIONS,
+    maxTransactionFrames: v.MAX_TRANSACTION_FRAMES,
+    maxTransactionBytes: v.MAX_TRANSACTION_BYTES,
+    maxUnacked: v.MAX_UNACKED,
+    maxReplaysPerConnection: v.MAX_REPLAYS_PER_CONNECTION,
+    maxReplaysPerUser: v.MAX_REPLAYS_PER_USER,
+    replayMessagesPerMin: v.REPLAY_MESSAGES_PER_MIN,
+    maxPendingPerIp: v.MAX_PENDING_PER_IP,
+    maxConnections: v.MAX_CONNECTIONS,
   };
 }
