@@ -30,7 +30,9 @@ COPY --from=build /app/dist ./dist
 COPY migrations ./migrations
 COPY web ./web
 USER node
-EXPOSE 8080 61613
+# 9464: /metrics (METRICS_PORT; NODE_ENV=production serves it only there, on METRICS_HOST: set 0.0.0.0 to scrape it
+# from another container, as compose does, and do not publish it)
+EXPOSE 8080 61613 9464
 HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 8080) + '/readyz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 ENTRYPOINT ["/usr/bin/tini", "--"]

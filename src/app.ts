@@ -6,6 +6,7 @@ import { createAuthenticator } from './auth/authenticate.js';
 import { HashPool } from './auth/hash-pool.js';
 import { Passwords } from './auth/password.js';
 import { createTokenService } from './auth/tokens.js';
+import { BlockService } from './chat/blocks.js';
 import { catchUp } from './chat/catch-up.js';
 import { Events } from './chat/events.js';
 import { sendSchema } from './chat/input.js';
@@ -13,6 +14,7 @@ import { Membership } from './chat/membership.js';
 import { MembersCache } from './chat/members-cache.js';
 import { MessageService } from './chat/messages.js';
 import { ReadService } from './chat/reads.js';
+import { ReplayBudget } from './chat/replay-budget.js';
 import { RoomService } from './chat/rooms.js';
 import { DEV_JWT_SECRET, type Config } from './config.js';
 import { Hub } from './fanout/hub.js';
@@ -25,10 +27,12 @@ import { Session } from './gateway/session.js';
 import { LISTEN_BACKLOG, startTcpGateway, type TcpGateway } from './gateway/tcp.js';
 import type { Transport } from './gateway/transport.js';
 import { attachWebSocketGateway, type WsGateway } from './gateway/ws.js';
+import { startMetricsServer, type MetricsServer } from './http/metrics-server.js';
 import { buildHttp } from './http/server.js';
 import type { Infra } from './infra/infra.js';
 import { withHttpObservability } from './metrics/http.js';
 import type { Metrics } from './metrics/metrics.js';
+import { startOpsConsole, type OpsConsole } from './ops/console.js';
 import { BROADCAST_GROUP, broadcastHandler } from './pipeline/broadcast.js';
 import type { ConsumerGroup } from './pipeline/message-log.js';
 import { TOPICS } from './pipeline/message-log.js';
@@ -42,6 +46,8 @@ export interface App {
   /** The bound ports (0 in the config means "any": tests read the real ones here). */
   port: number;
   stompTcpPort: number | null;
+  /** The metrics-only port, when one is open (METRICS_PORT). */
+  metricsPort: number | null;
   /** Graceful stop: stop accepting, close sessions, flush producers, leave consumer groups, close adapters. */
   close(): Promise<void>;
 }
@@ -57,14 +63,16 @@ function buildServices(config: Config, infra: Infra, cleanups: Cleanups) {
   const reads = new ReadService({ store, positions: infra.positions, log: messageLog, events, membership, lastBroadcastSeq });
   const messages = new MessageService({ store, log: messageLog, idempotency: infra.idempotency, membership, reads });
   const rooms = new RoomService({ store, bus, events, membership, reads, roomsPerUserPerHour: config.accounts.roomsPerUserPerHour });
+  const blocks = new BlockService({ store, rooms });
   const tokens = createTokenService(config.jwtSecret ?? infra.jwtSecret ?? DEV_JWT_SECRET, config.jwtTtlSeconds);
   const authenticate = createAuthenticator(tokens, store);
   const hashPool = new HashPool(2);
   const accounts = new Accounts({ store, passwords: new Passwords(hashPool), tokens, rates: infra.rates, limits: config.accounts });
   const userSends = new UserSendLimiter(infra.rates, config.rate.userPerSec, config.rate.userBurst);
+  const replayBudget = new ReplayBudget(infra.rates, config.limits.replayMessagesPerMin);
   const members = new MembersCache(store);
   cleanups.push(() => hashPool.close(), () => userSends.close());
-  return { events, membership, members, reads, messages, rooms, authenticate, accounts, userSends, lastBroadcastSeq, sendSchema: sendSchema(config.limits.maxContentBytes) };
+  return { events, membership, members, reads, messages, rooms, blocks, authenticate, accounts, userSends, replayBudget, lastBroadcastSeq, sendSchema: sendSchema(config.limits.maxContentBytes) };
 }
 
 type Services = ReturnType<typeof buildServices>;
@@ -100,7 +108,7 @@ function buildConsumers(config: Config, infra: Infra, s: Services, metrics: Metr
 }
 
 /** The hub, the session registry (presence), the connection gate, and what every STOMP session is given. */
-function buildGateway(config: Config, log: Logger, infra: Infra, s: Services, metrics: Metrics, cleanups: Cleanups) {
+function buildGateway(config: Config, log: Logger, infra: Infra, s: Services, metrics: Metrics, ops: OpsConsole, cleanups: Cleanups) {
   const { store, bus } = infra;
   const catchUpDeps = { messagesAfter: (roomId: string, after: string, limit: number) => store.messagesAfter(roomId, after, limit) };
   const hub = new Hub({
@@ -131,6 +139,7 @@ function buildGateway(config: Config, log: Logger, infra: Infra, s: Services, me
   const sessionDeps: SessionDeps = {
     ...s,
     hub,
+    ops,
     catchUp: catchUpDeps,
     acks: infra.acks,
     userReplaySlots: (userId) => registry.userReplaySlots(userId),
@@ -154,7 +163,12 @@ export async function startApp(config: Config, log: Logger, infra: Infra, metric
   const cleanups: Cleanups = [];
   const services = buildServices(config, infra, cleanups);
   const consumers = buildConsumers(config, infra, services, metrics);
-  const { hub, gate, registry, sessionDeps } = buildGateway(config, log, infra, services, metrics, cleanups);
+  let sessions = () => 0;
+  const groups = () => consumers.map((c) => ({ group: c.groupId, ready: c.healthy }));
+  const ops = await startOpsConsole({ config, log, infra, metrics, sessions: () => sessions(), groups });
+  cleanups.push(() => ops.close());
+  const { hub, gate, registry, sessionDeps } = buildGateway(config, log, infra, services, metrics, ops, cleanups);
+  sessions = () => registry.size;
   const openSession = (transport: Transport, urlToken: string | null = null) => new Session(transport, sessionDeps, urlToken);
   const admit = (address: string) => gate.admit(address);
 
@@ -165,6 +179,8 @@ export async function startApp(config: Config, log: Logger, infra: Infra, metric
     metrics,
     restSendsInFlight: config.rate.restSendsInFlight,
     metricsToken: config.metricsToken,
+    ops,
+    metricsOnPublicPort: config.metricsOnPublicPort,
     plugins: [withHttpObservability({ metrics, log: log.child({ component: 'http' }) })],
     timeouts: { requestMs: config.httpRequestTimeoutMs, keepAliveMs: config.httpKeepAliveTimeoutMs },
     maxSocketsPerIp: config.limits.maxPendingPerIp,
@@ -193,10 +209,11 @@ export async function startApp(config: Config, log: Logger, infra: Infra, metric
   }
   await http.listen({ port: config.port, host: config.host, backlog: LISTEN_BACKLOG });
   if (config.roles.has('gateway') && config.stompTcpPort > 0) tcp = await listenTcp(config, log, openSession, admit);
+  const metricsServer = await listenMetrics(config, metrics);
   await Promise.all(consumers.map((c) => c.start()));
   const port = (http.server.address() as { port: number }).port;
   const stompTcpPort = tcp ? (tcp.server.address() as { port: number }).port : null;
-  log.info({ port, stompTcpPort, roles: [...config.roles], instanceId: config.instanceId, mode: config.mode }, 'chat server started');
+  log.info({ port, stompTcpPort, metricsPort: metricsServer?.port ?? null, roles: [...config.roles], instanceId: config.instanceId, mode: config.mode }, 'chat server started');
 
   let closing: Promise<void> | null = null;
   const close = () =>
@@ -205,13 +222,26 @@ export async function startApp(config: Config, log: Logger, infra: Infra, metric
       // elsewhere; SENDs already handed to the log still get flushed (the log closes last).
       if (tcp) tcp.server.close();
       for (const s of registry.all()) s.shutdown();
-      await step('gateways', () => Promise.allSettled([ws?.close(), tcp?.close(), http.close()]));
+      await step('gateways', () => Promise.allSettled([ws?.close(), tcp?.close(), http.close(), metricsServer?.close()]));
       // 3. Leave the consumer groups (partitions move at once), then the rest, then the adapters.
       await step('consumers', () => Promise.allSettled(consumers.map((c) => c.close())), 8000);
       for (const fn of cleanups.reverse()) await step('cleanup', fn);
       await step('infrastructure', () => infra.close(), 20_000);
     }));
-  return { config, port, stompTcpPort, close };
+  return { config, port, stompTcpPort, metricsPort: metricsServer?.port ?? null, close };
+}
+
+/** /metrics on its own port (METRICS_PORT: by default in production), bound to METRICS_HOST. */
+function listenMetrics(config: Config, metrics: Metrics): Promise<MetricsServer | null> {
+  if (config.metricsPort <= 0) return Promise.resolve(null);
+  return startMetricsServer({
+    port: config.metricsPort,
+    host: config.metricsHost,
+    registry: metrics.registry,
+    token: config.metricsToken,
+    requestTimeoutMs: config.httpRequestTimeoutMs,
+    keepAliveTimeoutMs: config.httpKeepAliveTimeoutMs,
+  });
 }
 
 /** STOMP over TCP; a taken default port (often another STOMP broker's) turns it off rather than stopping start-up. */

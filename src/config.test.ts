@@ -36,6 +36,12 @@ describe('loadConfig', () => {
     expect([...c.roles].sort()).toEqual(['broadcast', 'gateway', 'notify', 'persist', 'receipts']);
     expect(c.logLevel).toBe('info');
     expect(c.instanceId).toMatch(/:8080$/);
+    // Sign-ups per address: a small burst and a slow refill (10 an hour), unless SIGNUP_PER_SEC_PER_IP says otherwise.
+    expect(c.limits.replayMessagesPerMin).toBe(10_000);
+    expect(c.accounts.signupBurstPerIp).toBe(5);
+    expect(c.accounts.signupPerSecPerIp).toBeCloseTo(10 / 3600, 9);
+    expect(loadConfig({ SIGNUP_PER_HOUR_PER_IP: '60' }).accounts.signupPerSecPerIp).toBeCloseTo(1 / 60, 9);
+    expect(loadConfig({ SIGNUP_PER_SEC_PER_IP: '0.5', SIGNUP_PER_HOUR_PER_IP: '60' }).accounts.signupPerSecPerIp).toBe(0.5);
   });
 
   it('reads explicit values', () => {
@@ -108,8 +114,31 @@ describe('loadConfig', () => {
     expect(c.dataDir.endsWith('some/dir')).toBe(true);
   });
 
+  it('/metrics: open on PORT outside production; in production on METRICS_PORT (9464, loopback) and on PORT only with METRICS_TOKEN', () => {
+    const dev = loadConfig({});
+    expect([dev.metricsOnPublicPort, dev.metricsPort, dev.metricsHost]).toEqual([true, 0, '127.0.0.1']);
+    const prod = { NODE_ENV: 'production', JWT_SECRET: 'a-production-secret-of-enough-length' };
+    const p = loadConfig(prod);
+    expect([p.metricsOnPublicPort, p.metricsPort, p.metricsHost]).toEqual([false, 9464, '127.0.0.1']);
+    const withToken = loadConfig({ ...prod, METRICS_TOKEN: 'a-metrics-token-of-enough-length', METRICS_PORT: '0', METRICS_HOST: '0.0.0.0' });
+    expect([withToken.metricsOnPublicPort, withToken.metricsPort, withToken.metricsHost]).toEqual([true, 0, '0.0.0.0']);
+    expect(loadConfig({ METRICS_PORT: '9100' }).metricsPort).toBe(9100);
+    expect(configError({ METRICS_PORT: '70000' }).message).toMatch(/METRICS_PORT/);
+  });
+
   it('STOMP_TCP_PORT=0 turns the TCP transport off and is allowed', () => {
     expect(loadConfig({ NODE_ENV: 'test', STOMP_TCP_PORT: '0' }).stompTcpPort).toBe(0);
+  });
+
+  it('operations console: ADMIN_EMAILS lower-cased and trimmed (none by default), stats interval, instance timeout, history', () => {
+    const d = loadConfig({});
+    expect(d.ops).toEqual({ adminEmails: new Set(), statsIntervalMs: 1000, instanceTimeoutMs: 5000, historySeconds: 300 });
+    const c = loadConfig({ ADMIN_EMAILS: ' Boss@Example.com, ops@example.com ,', OPS_STATS_INTERVAL_MS: '2000', OPS_INSTANCE_TIMEOUT_MS: '4000', OPS_HISTORY_SECONDS: '600' });
+    expect(c.ops).toEqual({ adminEmails: new Set(['boss@example.com', 'ops@example.com']), statsIntervalMs: 2000, instanceTimeoutMs: 4000, historySeconds: 600 });
+    expect(configError({ ADMIN_EMAILS: 'boss@example.com,not-an-email' }).message).toContain('ADMIN_EMAILS');
+    expect(configError({ OPS_STATS_INTERVAL_MS: '3000', OPS_INSTANCE_TIMEOUT_MS: '5000' }).message).toContain('OPS_INSTANCE_TIMEOUT_MS');
+    expect(configError({ OPS_STATS_INTERVAL_MS: '50' }).message).toContain('OPS_STATS_INTERVAL_MS');
+    expect(configError({ OPS_HISTORY_SECONDS: '5' }).message).toContain('OPS_HISTORY_SECONDS');
   });
 });
 

@@ -35,8 +35,11 @@ const schema = z
       .pipe(z.array(z.enum(ROLE_NAMES)).min(1)),
     INSTANCE_ID: z.string().min(1).max(100).optional(),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-    // /metrics: open by default (API.md); with a token it requires `Authorization: Bearer <token>`.
+    // /metrics: with a token it requires `Authorization: Bearer <token>`. In production it is served on a port of
+    // its own (METRICS_PORT, default 9464, bound to METRICS_HOST) and on the public port only with a token.
     METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+    METRICS_PORT: port.optional(),
+    METRICS_HOST: z.string().min(1).default('127.0.0.1'),
     // Limits of API.md, configurable.
     MAX_FRAME_BYTES: positiveInt.default(64 * 1024),
     MAX_CONTENT_BYTES: positiveInt.default(4 * 1024),
@@ -52,6 +55,10 @@ const schema = z
     MAX_UNACKED: positiveInt.default(1000),
     MAX_REPLAYS_PER_CONNECTION: positiveInt.default(2),
     MAX_REPLAYS_PER_USER: positiveInt.default(4),
+    // Stored messages one user may have replayed per minute, over every instance (since-seq SUBSCRIBEs, client-ack
+    // resumes, REST history pages): enough to resume from a long disconnect in many rooms at once, far below the
+    // 150,000-in-2.4-s of a replay flood. A replay that overdraws it is paced; a new one is refused (rate-limited).
+    REPLAY_MESSAGES_PER_MIN: positiveInt.default(10_000),
     // Connections: not yet CONNECTED per remote address, and in total per instance.
     MAX_PENDING_PER_IP: positiveInt.default(1000),
     MAX_CONNECTIONS: positiveInt.default(100_000),
@@ -78,8 +85,12 @@ const schema = z
     LOGIN_FAILURES_PER_ACCOUNT: positiveInt.default(10),
     LOGIN_FAILURES_PER_IP: positiveInt.default(100),
     LOGIN_WINDOW_MS: positiveInt.default(15 * 60_000),
-    SIGNUP_BURST_PER_IP: positiveInt.default(1000),
-    SIGNUP_PER_SEC_PER_IP: positiveInt.default(10),
+    // Sign-ups per address, over every instance: a public deployment's default (a household or an office behind one
+    // address signs up a few people at once, then one every 6 minutes). Tests and benches that sign up thousands
+    // of users from 127.0.0.1 set their own. SIGNUP_PER_SEC_PER_IP, when set, wins over the hourly rate.
+    SIGNUP_BURST_PER_IP: positiveInt.default(5),
+    SIGNUP_PER_HOUR_PER_IP: positiveInt.default(10),
+    SIGNUP_PER_SEC_PER_IP: z.coerce.number().positive().optional(),
     // Rooms: created per user per hour (each may add up to 1000 members), and members invited per room per hour.
     ROOMS_PER_USER_PER_HOUR: positiveInt.default(100),
     // Producer batching window: sends of this many ms go to Kafka in one request.
@@ -93,8 +104,21 @@ const schema = z
     SHUTDOWN_GRACE_MS: positiveInt.default(25_000),
     // A session not refreshed for this long counts as gone (bounds how long a killed instance's users stay online).
     PRESENCE_TTL_MS: z.coerce.number().int().min(1000).default(30_000),
+    // Operations console (src/ops/): administrators' e-mails; how often each instance publishes its stats, when a
+    // silent instance drops out, and how many seconds of history the charts keep.
+    ADMIN_EMAILS: z
+      .string()
+      .default('')
+      .transform((s) => s.split(',').map((e) => e.trim().toLowerCase()).filter(Boolean))
+      .pipe(z.array(z.email('expected comma-separated e-mail addresses')).max(1000)),
+    OPS_STATS_INTERVAL_MS: z.coerce.number().int().min(200).max(60_000).default(1000),
+    OPS_INSTANCE_TIMEOUT_MS: z.coerce.number().int().min(1000).max(600_000).default(5000),
+    OPS_HISTORY_SECONDS: z.coerce.number().int().min(30).max(3600).default(300),
   })
   .superRefine((v, ctx) => {
+    if (v.OPS_INSTANCE_TIMEOUT_MS < 2 * v.OPS_STATS_INTERVAL_MS) {
+      ctx.addIssue({ code: 'custom', path: ['OPS_INSTANCE_TIMEOUT_MS'], message: 'must be at least twice OPS_STATS_INTERVAL_MS (one lost sample must not drop an instance)' });
+    }
     if (!v.JWT_SECRET && v.NODE_ENV === 'production') {
       ctx.addIssue({
         code: 'custom',
@@ -117,6 +141,8 @@ export interface Limits {
   maxUnacked: number;
   maxReplaysPerConnection: number;
   maxReplaysPerUser: number;
+  /** Stored messages replayed per user per minute, over every instance (a token bucket of that size). */
+  replayMessagesPerMin: number;
   maxPendingPerIp: number;
   maxConnections: number;
 }
@@ -137,6 +163,7 @@ export interface AccountLimits {
   loginFailuresPerIp: number;
   loginWindowMs: number;
   signupBurstPerIp: number;
+  /** Refill of the per-address sign-up bucket (may be a fraction: the default is 10 an hour). */
   signupPerSecPerIp: number;
   roomsPerUserPerHour: number;
 }
@@ -161,6 +188,11 @@ export interface Config {
   instanceId: string;
   logLevel: string;
   metricsToken: string | null;
+  /** The metrics-only port (0: none): 9464 by default in production, off otherwise. */
+  metricsPort: number;
+  metricsHost: string;
+  /** /metrics on PORT too: outside production, or in production with METRICS_TOKEN (then it needs the token). */
+  metricsOnPublicPort: boolean;
   limits: Limits;
   heartbeatMs: number;
   connectTimeoutMs: number;
@@ -175,11 +207,23 @@ export interface Config {
   kafkaGroupPrefix: string;
   shutdownGraceMs: number;
   presenceTtlMs: number;
+  ops: OpsSettings;
+}
+
+export interface OpsSettings {
+  /** Lower-cased e-mails of the administrators (ADMIN_EMAILS). */
+  adminEmails: ReadonlySet<string>;
+  statsIntervalMs: number;
+  instanceTimeoutMs: number;
+  historySeconds: number;
 }
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
 }
+
+/** The metrics port in production when METRICS_PORT is not given (the usual port of Node.js Prometheus exporters). */
+export const DEFAULT_METRICS_PORT = 9464;
 
 /** The shared secret of cluster instances in development and test when none is given (never in production). */
 export const DEV_JWT_SECRET = 'dev-only-secret-do-not-use-in-production';
@@ -210,22 +254,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     instanceId: v.INSTANCE_ID ?? `${hostname()}:${v.PORT}`,
     logLevel: v.LOG_LEVEL,
     metricsToken: v.METRICS_TOKEN ?? null,
-    limits: {
-      maxFrameBytes: v.MAX_FRAME_BYTES,
-      maxContentBytes: v.MAX_CONTENT_BYTES,
-      maxHeaders: v.MAX_HEADERS,
-      maxHeaderBytes: v.MAX_HEADER_BYTES,
-      maxSubscriptions: v.MAX_SUBSCRIPTIONS,
-      maxOutboxBytes: v.MAX_OUTBOX_BYTES,
-      maxTransactions: v.MAX_TRANSACTIONS,
-      maxTransactionFrames: v.MAX_TRANSACTION_FRAMES,
-      maxTransactionBytes: v.MAX_TRANSACTION_BYTES,
-      maxUnacked: v.MAX_UNACKED,
-      maxReplaysPerConnection: v.MAX_REPLAYS_PER_CONNECTION,
-      maxReplaysPerUser: v.MAX_REPLAYS_PER_USER,
-      maxPendingPerIp: v.MAX_PENDING_PER_IP,
-      maxConnections: v.MAX_CONNECTIONS,
-    },
+    metricsPort: v.METRICS_PORT ?? (v.NODE_ENV === 'production' ? DEFAULT_METRICS_PORT : 0),
+    metricsHost: v.METRICS_HOST,
+    metricsOnPublicPort: v.NODE_ENV !== 'production' || v.METRICS_TOKEN !== undefined,
+    limits: limitsOf(v),
     heartbeatMs: v.HEARTBEAT_MS,
     connectTimeoutMs: v.CONNECT_TIMEOUT_MS,
     frameTimeoutMs: v.FRAME_TIMEOUT_MS,
@@ -246,7 +278,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       loginFailuresPerIp: v.LOGIN_FAILURES_PER_IP,
       loginWindowMs: v.LOGIN_WINDOW_MS,
       signupBurstPerIp: v.SIGNUP_BURST_PER_IP,
-      signupPerSecPerIp: v.SIGNUP_PER_SEC_PER_IP,
+      signupPerSecPerIp: v.SIGNUP_PER_SEC_PER_IP ?? v.SIGNUP_PER_HOUR_PER_IP / 3600,
       roomsPerUserPerHour: v.ROOMS_PER_USER_PER_HOUR,
     },
     produceLingerMs: v.PRODUCE_LINGER_MS,
@@ -255,5 +287,32 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     kafkaGroupPrefix: v.KAFKA_GROUP_PREFIX,
     shutdownGraceMs: v.SHUTDOWN_GRACE_MS,
     presenceTtlMs: v.PRESENCE_TTL_MS,
+    ops: {
+      adminEmails: new Set(v.ADMIN_EMAILS),
+      statsIntervalMs: v.OPS_STATS_INTERVAL_MS,
+      instanceTimeoutMs: v.OPS_INSTANCE_TIMEOUT_MS,
+      historySeconds: v.OPS_HISTORY_SECONDS,
+    },
+  };
+}
+
+/** The per-connection and per-user limits of API.md. */
+function limitsOf(v: z.infer<typeof schema>): Limits {
+  return {
+    maxFrameBytes: v.MAX_FRAME_BYTES,
+    maxContentBytes: v.MAX_CONTENT_BYTES,
+    maxHeaders: v.MAX_HEADERS,
+    maxHeaderBytes: v.MAX_HEADER_BYTES,
+    maxSubscriptions: v.MAX_SUBSCRIPTIONS,
+    maxOutboxBytes: v.MAX_OUTBOX_BYTES,
+    maxTransactions: v.MAX_TRANSACTIONS,
+    maxTransactionFrames: v.MAX_TRANSACTION_FRAMES,
+    maxTransactionBytes: v.MAX_TRANSACTION_BYTES,
+    maxUnacked: v.MAX_UNACKED,
+    maxReplaysPerConnection: v.MAX_REPLAYS_PER_CONNECTION,
+    maxReplaysPerUser: v.MAX_REPLAYS_PER_USER,
+    replayMessagesPerMin: v.REPLAY_MESSAGES_PER_MIN,
+    maxPendingPerIp: v.MAX_PENDING_PER_IP,
+    maxConnections: v.MAX_CONNECTIONS,
   };
 }

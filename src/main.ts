@@ -19,6 +19,7 @@ function banner(config: Config, infra: Infra, app: App): string {
     `  web client   http://localhost:${app.port}/`,
     `  REST         http://localhost:${app.port}/api   WebSocket STOMP ws://localhost:${app.port}/ws`,
     app.stompTcpPort ? `  STOMP/TCP    localhost:${app.stompTcpPort}` : '  STOMP/TCP    off',
+    ...(app.metricsPort ? [`  metrics      http://${config.metricsHost}:${app.metricsPort}/metrics`] : []),
     `  data         ${infra.description}`,
     config.mode === 'embedded'
       ? '  cluster mode: MODE=cluster npm start (PostgreSQL, Redis and Kafka from `npm run stack:up`)'
@@ -71,7 +72,7 @@ async function main(): Promise<void> {
   } catch (err) {
     log.fatal({ err }, 'start-up failed');
     const e = err as { code?: string; port?: number };
-    if (e.code === 'EADDRINUSE') process.stderr.write(`port ${e.port ?? ''} is already in use: set PORT (HTTP) or STOMP_TCP_PORT (0 turns TCP STOMP off)\n`);
+    if (e.code === 'EADDRINUSE') process.stderr.write(`port ${e.port ?? ''} is already in use: set PORT (HTTP), STOMP_TCP_PORT or METRICS_PORT (0 turns either off)\n`);
     await infra.close().catch(() => {});
     process.exit(1);
   }

@@ -45,6 +45,9 @@ export class Api {
   login(email, password) { return this.call('POST', '/api/auth/login', { email, password }); }
   me() { return this.call('GET', '/api/users/me'); }
   searchUsers(q) { return this.call('GET', `/api/users?q=${encodeURIComponent(q)}`); }
+  block(userId) { return this.call('POST', `/api/users/${encodeURIComponent(userId)}/block`); }
+  unblock(userId) { return this.call('DELETE', `/api/users/${encodeURIComponent(userId)}/block`); }
+  blocked() { return this.call('GET', '/api/users/blocked'); }
   rooms() { return this.call('GET', '/api/rooms'); }
   room(id) { return this.call('GET', `/api/rooms/${encodeURIComponent(id)}`); }
   createDirect(peerUserId) { return this.call('POST', '/api/rooms', { type: 'DIRECT', peerUserId }); }

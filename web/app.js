@@ -1,8 +1,10 @@
 // The web client: sign up / log in, the room list (unread counts and last message, live from
 // /user/queue/notifications), starting conversations, and the wiring of the connection, outbox and room view.
 import { Api } from './api.js';
+import { Blocking } from './blocking.js';
 import { Connection } from './connection.js';
 import { $, big, clockTime, h } from './dom.js';
+import { OpsConsole } from './ops/console.js';
 import { contentProblem, Outbox } from './outbox.js';
 import { RoomView } from './room-view.js';
 
@@ -29,6 +31,8 @@ const state = {
 };
 
 const api = new Api(() => state.token, () => logout('Your session has expired. Please log in again.'));
+const ops = new OpsConsole({ api, conn: () => state.conn });
+const blocking = new Blocking(api);
 const outbox = new Outbox(() => state.conn, (entry) => view.onOutboxChange(entry));
 const view = new RoomView({
   api,
@@ -128,6 +132,7 @@ function showAuth(message = '') {
 }
 
 function logout(message = '') {
+  ops.stop();
   state.conn?.stop();
   state.conn = null;
   view.close();
@@ -136,6 +141,7 @@ function logout(message = '') {
   Object.assign(state, { token: null, me: null, openRoomId: null });
   state.rooms.clear();
   state.peers.clear();
+  blocking.blocked.clear();
   outbox.entries = [];
   renderRooms();
   showAuth(message);
@@ -155,6 +161,7 @@ function startChat(user) {
   $('conn').hidden = false;
   $('room-placeholder').querySelector('p').textContent = 'Choose a conversation, or start a new one.';
   void loadRooms();
+  void blocking.refresh();
   state.conn = new Connection({
     url: null,
     token: state.token,
@@ -172,6 +179,7 @@ function startChat(user) {
     onAuthFailed: () => logout('Your session has expired. Please log in again.'),
   });
   state.conn.start();
+  void ops.start(user);
   $('new-room').focus();
 }
 
@@ -195,6 +203,15 @@ function onConnect(conn) {
         renderRooms();
       }
       scheduleRoomsRefresh(); // the event has no message: fetch the last message once things settle
+    } else if (type === 'room-removed' && body.roomId) {
+      // Left here or elsewhere, or removed (a direct room whose other member blocked us): gone from the list.
+      if (state.openRoomId === body.roomId) {
+        view.close();
+        state.openRoomId = null;
+        $('room-placeholder').querySelector('p').textContent = 'You are no longer in that conversation.';
+      }
+      state.rooms.delete(body.roomId);
+      renderRooms();
     } else if (type === 'room-added' && body.room) {
       if (!state.rooms.has(body.room.id)) {
         state.rooms.set(body.room.id, { unreadCount: 0, lastMessage: null, members: null, ...body.room });
@@ -204,6 +221,7 @@ function onConnect(conn) {
     }
   });
   view.attach(conn);
+  ops.attach(conn);
   outbox.flush();
   void loadRooms(); // counts that changed while we were away
 }
@@ -383,6 +401,7 @@ async function searchUsers() {
       ...users.map((u) =>
         h('li', { dataset: { userId: u.id } },
           h('span', {}, u.nickname, u.email ? h('span', { class: 'muted' }, ` (${u.email})`) : null),
+          blocking.button(u),
           h('button', {
             type: 'button', class: 'button secondary small', dataset: { userId: u.id }, 'aria-pressed': 'false',
             'aria-label': `Select ${u.nickname}`,

@@ -6,8 +6,11 @@ import type { HashPool } from './hash-pool.js';
 const PARAMS = { N: 16384, r: 8, p: 1, keylen: 32 } as const;
 
 export class Passwords {
-  /** A hash to verify against when the user does not exist, so the answer time does not reveal it. */
-  private dummy: Promise<string> | null = null;
+  /**
+   * What an unknown account is verified against, so the answer time does not reveal it: the same parameters as a
+   * real hash and a random salt and key (nothing can match it, and nothing needs hashing to make it).
+   */
+  private readonly dummy = `scrypt$${PARAMS.N}$${PARAMS.r}$${PARAMS.p}$${randomBytes(16).toString('base64')}$${randomBytes(PARAMS.keylen).toString('base64')}`;
 
   constructor(private readonly pool: HashPool) {}
 
@@ -17,9 +20,9 @@ export class Passwords {
     return `scrypt$${PARAMS.N}$${PARAMS.r}$${PARAMS.p}$${salt.toString('base64')}$${key.toString('base64')}`;
   }
 
-  /** Verifies `password` against `stored`, or against a dummy hash when `stored` is null (same work, same time). */
+  /** Verifies `password` against `stored`, or against the dummy hash when `stored` is null (same work, same time). */
   async verify(queueKey: string, password: string, stored: string | null): Promise<boolean> {
-    const target = stored ?? (await (this.dummy ??= this.hash('dummy', 'not-a-real-password')));
+    const target = stored ?? this.dummy;
     const [scheme, n, r, p, saltB64, keyB64] = target.split('$');
     if (scheme !== 'scrypt' || !n || !r || !p || !saltB64 || !keyB64) return false;
     const expected = Buffer.from(keyB64, 'base64');

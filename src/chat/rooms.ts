@@ -33,24 +33,36 @@ export interface RoomServiceDeps {
 
 const FORBIDDEN = 'not a member of this room (or no such room)';
 
+/**
+ * The one refusal for people who cannot be added to a room: no such user, a deleted one, or one who has blocked
+ * the caller — the same code, message and work (one store query) whichever it is, so it tells no more than
+ * "this user cannot be added by you".
+ */
+function cannotAdd(field: string, ids: readonly string[]) {
+  return appError('invalid-request', `no such user, or one you cannot add: ${ids.slice(0, 10).join(', ')}`, field);
+}
+
 export class RoomService {
   constructor(private readonly deps: RoomServiceDeps) {}
 
   async createDirect(user: User, peerUserId: string): Promise<{ room: Room; created: boolean }> {
     if (peerUserId === user.id) throw appError('invalid-request', 'cannot open a direct room with yourself', 'peerUserId');
-    const peer = await this.deps.store.findUserById(peerUserId);
-    if (!peer || peer.deletedAt) throw appError('invalid-request', `user ${peerUserId} does not exist`, 'peerUserId');
+    if ((await this.deps.store.addableUserIds(user.id, [peerUserId])).length === 0) throw cannotAdd('peerUserId', [peerUserId]);
+    // The caller's own block is no secret to the caller: lift it first (opening the room would give them access).
+    if (await this.deps.store.hasBlocked(user.id, peerUserId)) throw appError('conflict', 'you have blocked this user: unblock them first', 'peerUserId');
+    const peer = (await this.deps.store.findUserById(peerUserId))!;
     await this.checkCreationRate(user);
     const result = await this.deps.store.findOrCreateDirectRoom(user.id, peerUserId, `${user.nickname}, ${peer.nickname}`);
-    if (result.created) await Promise.all([user.id, peerUserId].map((u) => this.deps.events.userQuietly(u, 'room-added', { room: result.room })));
+    const told = result.created ? [user.id, peerUserId] : result.restored;
+    await Promise.all(told.map((u) => this.deps.events.userQuietly(u, 'room-added', { room: result.room })));
     return result;
   }
 
   async createGroup(user: User, name: string, memberIds: readonly string[], visibility: RoomVisibility): Promise<Room> {
     const wanted = [...new Set(memberIds.filter((id) => id !== user.id))];
-    const existing = new Set(await this.deps.store.existingUserIds(wanted));
-    const missing = wanted.filter((id) => !existing.has(id));
-    if (missing.length > 0) throw appError('invalid-request', `unknown users: ${missing.slice(0, 10).join(', ')}`, 'memberIds');
+    const addable = new Set(await this.deps.store.addableUserIds(user.id, wanted));
+    const refused = wanted.filter((id) => !addable.has(id));
+    if (refused.length > 0) throw cannotAdd('memberIds', refused);
     await this.checkCreationRate(user);
     const room = await this.deps.store.createGroupRoom(user.id, name, wanted, visibility);
     await Promise.all([user.id, ...wanted].map((u) => this.deps.events.userQuietly(u, 'room-added', { room })));
@@ -95,13 +107,21 @@ export class RoomService {
   async leave(user: User, roomId: string): Promise<void> {
     // Idempotent and silent about the room: leaving a room one is not in (or that does not exist) answers the
     // same as leaving one's own, so the answer reveals nothing.
-    const removed = await this.deps.store.removeMember(roomId, user.id);
-    this.deps.membership.forget(roomId, user.id);
+    await this.remove(roomId, user.id, 'left');
+  }
+
+  /**
+   * Ends a user's membership (`left`: their own leave; `removed`: someone else's doing, e.g. the peer of a DIRECT
+   * room blocked them): the store first, then every gateway drops their subscriptions, then the events.
+   */
+  async remove(roomId: string, userId: string, reason: 'left' | 'removed'): Promise<void> {
+    const removed = await this.deps.store.removeMember(roomId, userId);
+    this.deps.membership.forget(roomId, userId);
     // Announced even when already gone: a retried leave re-sends the revocation (no-op where nothing is subscribed).
-    await this.deps.bus.publishMembership({ roomId, userId: user.id, change: 'left' }).catch(() => {});
+    await this.deps.bus.publishMembership({ roomId, userId, change: 'left' }).catch(() => {});
     if (removed) {
-      await this.deps.events.roomQuietly(roomId, 'member-left', { userId: user.id });
-      await this.deps.events.userQuietly(user.id, 'room-removed', { roomId, reason: 'left' });
+      await this.deps.events.roomQuietly(roomId, 'member-left', { userId });
+      await this.deps.events.userQuietly(userId, 'room-removed', { roomId, reason });
     }
   }
 
@@ -110,8 +130,7 @@ export class RoomService {
     await this.deps.membership.require(roomId, user.id);
     const room = await this.deps.store.getRoom(roomId);
     if (!room || room.type !== 'GROUP') throw appError('forbidden', 'only GROUP rooms take invitations');
-    const invitee = await this.deps.store.findUserById(inviteeId);
-    if (!invitee || invitee.deletedAt) throw appError('invalid-request', `user ${inviteeId} does not exist`, 'userId');
+    if ((await this.deps.store.addableUserIds(user.id, [inviteeId])).length === 0) throw cannotAdd('userId', [inviteeId]);
     await this.deps.store.invite(roomId, inviteeId, user.id);
     await this.deps.events.userQuietly(inviteeId, 'room-invited', { room, invitedBy: user.id });
   }

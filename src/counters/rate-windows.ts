@@ -9,7 +9,8 @@ export interface RateWindows {
   add(key: string, n: number, windowMs: number): Promise<number>;
   /**
    * A token bucket shared by every instance (refills `perSecond`, holds at most `burst`): takes `n` tokens even
-   * when that overdraws it, atomically, and returns the tokens left (negative: in debt by that many).
+   * when that overdraws it, atomically, and returns the tokens left (negative: in debt by that many). `n` = 0 only
+   * looks; a negative `n` gives tokens back (a refused request refunding what it took).
    */
   chargeBucket(key: string, n: number, perSecond: number, burst: number): Promise<number>;
 }

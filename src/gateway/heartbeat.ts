@@ -22,12 +22,21 @@ export function negotiate(ours: number, cx: number, cy: number, graceMs = 2000):
 }
 
 export interface HeartbeatIo {
-  /** True when any byte was written since the last call (then no heart-beat is needed). */
-  takeWritten(): boolean;
+  /** When the connection last wrote anything (performance.now() ms): a frame counts as a beat. */
+  lastWriteAt(): number;
+  /** Writes a heart-beat (and records it as the last write). */
   send(data: Buffer): void;
   /** Ms since any byte was received. */
   silentForMs(): number;
   onDead(): void;
+}
+
+/**
+ * How much earlier than the agreed interval a beat is due: timers only ever fire late (a busy loop, GC), and the
+ * spec says "at least every n ms", so a little headroom keeps the largest gap at or under n.
+ */
+export function beatLead(sendEvery: number): number {
+  return Math.min(250, Math.floor(sendEvery / 10));
 }
 
 export class Heartbeats {
@@ -45,12 +54,22 @@ export class Heartbeats {
   constructor(private readonly io: HeartbeatIo) {}
 
   start(sendEvery: number, deadAfter: number): void {
-    if (sendEvery > 0) {
-      this.sendTimer = setInterval(() => {
-        if (!this.io.takeWritten()) this.io.send(HEARTBEAT);
-      }, sendEvery);
-    }
+    if (sendEvery > 0) this.armBeat(sendEvery - beatLead(sendEvery));
     if (deadAfter > 0) this.armDeadline(deadAfter, deadAfter);
+  }
+
+  /**
+   * The next beat is timed from the last write, not from a fixed tick: a tick that skipped because something was
+   * written just after the previous one let the gap grow to almost twice the interval (a client enforcing its
+   * incoming interval then cut us). Writes only record their time (no timer work per frame); each firing computes
+   * how long the connection has really been quiet and either beats or sleeps for the rest.
+   */
+  private armBeat(dueAfter: number): void {
+    const wait = Math.max(0, dueAfter - (performance.now() - this.io.lastWriteAt()));
+    this.sendTimer = setTimeout(() => {
+      if (performance.now() - this.io.lastWriteAt() >= dueAfter) this.io.send(HEARTBEAT);
+      this.armBeat(dueAfter);
+    }, wait);
   }
 
   private armDeadline(deadAfter: number, inMs: number): void {
@@ -62,7 +81,7 @@ export class Heartbeats {
   }
 
   stop(): void {
-    if (this.sendTimer) clearInterval(this.sendTimer);
+    if (this.sendTimer) clearTimeout(this.sendTimer);
     if (this.deadTimer) clearTimeout(this.deadTimer);
     this.sendTimer = this.deadTimer = null;
   }

@@ -2,7 +2,8 @@
 // subscription that fell behind — then switching it to live with no gap and no duplicate at the seam (see
 // RoomSubscription.goLive). Pages are written under the ack window and the output drains between pages, so a
 // replay of any length holds at most a page and the outbox bound in memory; concurrent replays are bounded per
-// connection and per user.
+// connection and per user, and what a user has replayed is charged to the replay budget (chat/replay-budget.ts):
+// a replay starts only with budget left, and one that overdraws it is paced down to the budget's rate.
 import type { Frame } from '../../protocol/index.js';
 import { catchUp, type CatchUpDeps } from '../chat/catch-up.js';
 import { prepareLive } from '../fanout/live.js';
@@ -29,6 +30,8 @@ export interface ReplayHost {
   warn(data: object, message: string): void;
   /** Called when the catch-up ends (a finishing connection may close then). */
   ended(): void;
+  /** The user's replay budget, for catch-ups a SUBSCRIBE asked for; null for a live subscription that fell behind. */
+  budget: { admit(): Promise<void>; charge(n: number): Promise<number> } | null;
 }
 
 /**
@@ -46,13 +49,15 @@ export async function catchUpSubscription(host: ReplayHost, sub: RoomSubscriptio
   const active = () => !sub.closed && host.active();
   let delivered = 0;
   let complete = true;
+  const pace = { waitMs: 0 };
   try {
+    await host.budget?.admit();
     for (;;) {
       const result = await catchUp(host.catchUp, {
         roomId: sub.roomId,
         after: sub.lastSeq,
         target: () => maxSeq(target, host.hubLastSeq(sub.roomId)),
-        deliver: (page) => deliverPage(host, sub, page, active),
+        deliver: (page) => deliverPage(host, sub, page, active, pace),
         active,
         deadline: Date.now() + REPLAY_WAIT_MS,
       });
@@ -84,14 +89,21 @@ export async function catchUpSubscription(host: ReplayHost, sub: RoomSubscriptio
   }
 }
 
-async function deliverPage(host: ReplayHost, sub: RoomSubscription, page: ChatMessage[], active: () => boolean): Promise<bigint> {
+/** Writes a page under the ack window, lets the output drain, and charges what went out to the budget. */
+async function deliverPage(host: ReplayHost, sub: RoomSubscription, page: ChatMessage[], active: () => boolean, pace: { waitMs: number }): Promise<bigint> {
+  // Over budget after the previous page: wait until it is paid back before the next one.
+  if (pace.waitMs > 0) await new Promise((r) => setTimeout(r, pace.waitMs));
   const views = await host.views(sub.roomId, page);
+  let written = 0;
   for (const view of views) {
     await sub.windowOpen();
     if (!active()) break;
+    const before = sub.lastSeq;
     sub.write(prepareLive(view));
+    if (sub.lastSeq !== before) written++;
   }
   await host.drained();
+  pace.waitMs = host.budget ? await host.budget.charge(written) : 0;
   return sub.lastSeq;
 }
 

@@ -3,15 +3,17 @@
 // per-connection budgets and flow control, half-close, heart-beat deadlines and token expiry.
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { StompDecoder, encodeFrame, type Frame } from '../../protocol/index.js';
+import { PreparedMessage, StompDecoder, encodeFrame, type Frame } from '../../protocol/index.js';
 import { sendSchema } from '../chat/input.js';
+import { ReplayBudget } from '../chat/replay-budget.js';
+import { MemoryRateWindows } from '../counters/rate-windows-memory.js';
 import { loadConfig } from '../config.js';
 import { topics } from '../fanout/fanout.js';
-import { Hub } from '../fanout/hub.js';
+import { Hub, type TopicSubscriber } from '../fanout/hub.js';
 import { MemoryFanoutBus } from '../fanout/memory.js';
 import { createMetrics } from '../metrics/metrics.js';
 import { appError } from '../shared/errors.js';
-import type { ChatMessage, User } from '../shared/model.js';
+import type { ChatMessage, MessageView, User } from '../shared/model.js';
 import { Semaphore } from './semaphore.js';
 import { Session } from './session.js';
 import type { SessionDeps } from './session-deps.js';
@@ -110,9 +112,11 @@ function setup(over: { env?: Record<string, string>; deps?: Partial<SessionDeps>
     hub,
     catchUp: { messagesAfter: async () => [] },
     lastBroadcastSeq: async () => null,
+    ops: { isAdmin: () => false, monitor: { addSubscriber: () => {}, removeSubscriber: () => {} } },
     acks: { advance: async () => {}, get: async () => null },
     sendSchema: sendSchema(config.limits.maxContentBytes),
     userSends: { charge: () => 0 },
+    replayBudget: { admit: async () => {}, charge: async () => 0 },
     userReplaySlots: () => new Semaphore(4),
     newReplaySlots: () => new Semaphore(2),
     opened: () => void events.opened++,
@@ -349,5 +353,94 @@ describe('half-close and heart-beats', () => {
     const elapsed = Date.now() - t0;
     expect(elapsed).toBeGreaterThanOrEqual(2 * 100 + 2000 - 50);
     expect(elapsed).toBeLessThan(2 * 100 + 2000 + 500);
+  });
+});
+
+describe('/topic/ops (the operations console)', () => {
+  function opsFake(admin: boolean) {
+    const subs = new Set<TopicSubscriber>();
+    return { subs, ops: { isAdmin: (u: User) => admin && u.id === USER.id, monitor: { addSubscriber: (s: TopicSubscriber) => void subs.add(s), removeSubscriber: (s: TopicSubscriber) => void subs.delete(s) } } };
+  }
+
+  it('an administrator subscribes: RECEIPT, then each pushed overview as a MESSAGE of the subscription; unsubscribe and close leave the feed', async () => {
+    const fake = opsFake(true);
+    const { t, connect, send, session } = setup({ deps: { ops: fake.ops } });
+    await connect();
+    send('SUBSCRIBE', { id: 'ops', destination: '/topic/ops', receipt: 'r1' });
+    await until(() => t.frames.some((f) => f.headers['receipt-id'] === 'r1'));
+    expect(fake.subs.size).toBe(1);
+    const frame = new PreparedMessage({ 'message-id': 'm1', destination: '/topic/ops', 'content-type': 'application/json', 'event-type': 'overview' }, Buffer.from('{"instances":[]}'));
+    for (const s of fake.subs) s.pushEvent(frame);
+    await until(() => t.commands().includes('MESSAGE'));
+    expect(t.last('MESSAGE')!.headers).toMatchObject({ subscription: 'ops', destination: '/topic/ops', 'event-type': 'overview' });
+    send('UNSUBSCRIBE', { id: 'ops', receipt: 'u1' });
+    await until(() => t.frames.some((f) => f.headers['receipt-id'] === 'u1'));
+    expect(fake.subs.size).toBe(0);
+    send('SUBSCRIBE', { id: 'ops2', destination: '/topic/ops', receipt: 'r2' });
+    await until(() => t.frames.some((f) => f.headers['receipt-id'] === 'r2'));
+    expect(fake.subs.size).toBe(1);
+    session.onTransportClosed();
+    expect(fake.subs.size).toBe(0);
+  });
+
+  it('anyone else: ERROR forbidden, and nothing joins the feed', async () => {
+    const fake = opsFake(false);
+    const { t, connect, send } = setup({ deps: { ops: fake.ops } });
+    await connect();
+    send('SUBSCRIBE', { id: 'ops', destination: '/topic/ops', receipt: 'r1' });
+    await until(() => t.commands().includes('ERROR'));
+    expect(t.last('ERROR')!.headers).toMatchObject({ message: 'forbidden', 'receipt-id': 'r1' });
+    expect(fake.subs.size).toBe(0);
+  });
+});
+
+describe('replay budget', () => {
+  const stored = Array.from({ length: 4 }, (_, i): ChatMessage => ({ id: `h${i + 1}`, roomId: '7', senderId: '1', seq: String(i + 1), type: 'TEXT', content: `h${i + 1}`, idempotencyKey: null, createdAt: new Date().toISOString(), partition: 0, offset: String(i) }));
+  const view = (m: ChatMessage): MessageView => ({ id: m.id, roomId: m.roomId, seq: m.seq, senderId: m.senderId, type: m.type, content: m.content, createdAt: m.createdAt, unreadCount: 0 });
+  /** A session over a store of 4 messages in room 7, charging a memory bucket of `perMinute` replayed messages. */
+  function withBudget(perMinute: number, env: Record<string, string> = {}) {
+    const rates = new MemoryRateWindows();
+    const left = () => rates.chargeBucket('replay:42', 0, perMinute / 60, perMinute);
+    const s = setup({
+      env,
+      deps: {
+        replayBudget: new ReplayBudget(rates, perMinute),
+        catchUp: { messagesAfter: async (_room, after, limit) => stored.filter((m) => BigInt(m.seq) > BigInt(after)).slice(0, limit) },
+        reads: { markRead: async () => ({ lastReadSeq: '0', unreadCount: 0 }), views: async (_room, list) => list.map(view) },
+        lastBroadcastSeq: async () => '4',
+      },
+    });
+    return { ...s, left };
+  }
+
+  it('since-seq SUBSCRIBEs are charged what they replayed; one after the budget is used up is ERROR rate-limited with its receipt-id', async () => {
+    const { t, connect, send, left } = withBudget(10);
+    await connect();
+    for (const id of ['a', 'b', 'c']) {
+      send('SUBSCRIBE', { id, destination: '/topic/rooms.7', 'since-seq': '0', receipt: `r${id}` });
+      await until(() => t.frames.some((f) => f.headers['receipt-id'] === `r${id}`));
+      expect(t.last('RECEIPT')!.headers['replayed-count']).toBe('4');
+      send('UNSUBSCRIBE', { id });
+    }
+    // 3 × 4 = 12 replayed: 2 over the budget of 10 (the third replay started with 2 left).
+    expect(await left()).toBeCloseTo(-2, 0);
+    send('SUBSCRIBE', { id: 'd', destination: '/topic/rooms.7', 'since-seq': '0', receipt: 'rd' });
+    await until(() => t.ended);
+    const e = t.last('ERROR')!;
+    expect(e.headers).toMatchObject({ message: 'rate-limited', 'receipt-id': 'rd' });
+    expect(t.frames.filter((f) => f.command === 'MESSAGE' && f.headers.subscription === 'd')).toEqual([]);
+  });
+
+  it('a live client-ack subscription that fell behind its ack window is caught up from the store without being charged', async () => {
+    const { t, connect, send, bus, left } = withBudget(10, { MAX_UNACKED: '2' });
+    await connect();
+    send('SUBSCRIBE', { id: 's', destination: '/topic/rooms.7', ack: 'client-individual', receipt: 'r' });
+    await until(() => t.commands().includes('RECEIPT'));
+    for (const m of stored) await bus.publishRoom('7', [view(m)]);
+    await until(() => t.frames.filter((f) => f.command === 'MESSAGE').length === 2);
+    for (const f of t.frames.filter((x) => x.command === 'MESSAGE')) send('ACK', { id: f.headers.ack! });
+    await until(() => t.frames.filter((f) => f.command === 'MESSAGE').length === 4);
+    expect(t.frames.filter((f) => f.command === 'MESSAGE').map((f) => f.headers.seq)).toEqual(['1', '2', '3', '4']);
+    expect(await left()).toBeCloseTo(10, 0);
   });
 });

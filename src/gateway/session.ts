@@ -40,7 +40,8 @@ export class Session {
   private readonly frameBucket: TokenBucket;
   private heartbeats: Heartbeats | null = null;
   private lastReceivedAt = Date.now();
-  private wrote = false;
+  /** performance.now() of the last write: the next heart-beat is due an interval after it. */
+  private lastWriteAt = performance.now();
   private connectTimer: NodeJS.Timeout | null;
   private readonly frameDeadline: FrameDeadline;
   private expiryTimer: NodeJS.Timeout | null = null;
@@ -218,12 +219,11 @@ export class Session {
       'user-name': auth.user.id,
     });
     this.heartbeats = Heartbeats.start(negotiate(ours, cx, cy), {
-      takeWritten: () => {
-        const w = this.wrote;
-        this.wrote = false;
-        return w;
+      lastWriteAt: () => this.lastWriteAt,
+      send: (data) => {
+        this.transport.send(data);
+        this.lastWriteAt = performance.now();
       },
-      send: (data) => this.transport.send(data),
       // Not reading (flow control) is our doing, not the peer's silence.
       silentForMs: () => (this.flow.isPaused ? 0 : Date.now() - this.lastReceivedAt),
       onDead: () => {
@@ -287,7 +287,7 @@ export class Session {
       return;
     }
     this.transport.send(bytes);
-    this.wrote = true;
+    this.lastWriteAt = performance.now();
   }
 
   private receipt(frame: Frame, extra?: Record<string, string>): void {

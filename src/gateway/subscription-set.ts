@@ -4,14 +4,15 @@
 import type { Frame, PreparedMessage, StompVersion } from '../../protocol/index.js';
 import type { CatchUpDeps } from '../chat/catch-up.js';
 import type { Membership } from '../chat/membership.js';
+import type { ReplayBudget } from '../chat/replay-budget.js';
 import type { ReadService } from '../chat/reads.js';
 import type { AckPositions } from '../counters/ack-positions.js';
 import { topics } from '../fanout/fanout.js';
-import type { Hub } from '../fanout/hub.js';
+import type { Hub, TopicSubscriber } from '../fanout/hub.js';
 import type { LiveMessage } from '../fanout/live.js';
 import { appError } from '../shared/errors.js';
 import { isDecimalId, type User } from '../shared/model.js';
-import { USER_QUEUE, parseDestination, roomEventsDestination } from './destinations.js';
+import { OPS_TOPIC, USER_QUEUE, parseDestination, roomEventsDestination } from './destinations.js';
 import { catchUpSubscription, type ReplayHost } from './replay.js';
 import type { Semaphore } from './semaphore.js';
 import { RoomSubscription, TopicSubscription, type AckMode, type SubscriptionOwner } from './subscriptions.js';
@@ -25,7 +26,14 @@ export interface SubscriptionDeps {
   lastBroadcastSeq(roomId: string): Promise<string | null>;
   userReplaySlots(userId: string): Semaphore;
   newReplaySlots(): Semaphore;
+  /** Stored messages a user may have replayed per minute (since-seq and client-ack resumes; never the live path). */
+  replayBudget: Pick<ReplayBudget, 'admit' | 'charge'>;
   limits: { maxSubscriptions: number; maxUnacked: number };
+  /** The operations console's live feed (/topic/ops): administrators only. */
+  ops: {
+    isAdmin(user: User): boolean;
+    monitor: { addSubscriber(sub: TopicSubscriber): void; removeSubscriber(sub: TopicSubscriber): void };
+  };
 }
 
 /** What the set needs from its session. */
@@ -68,6 +76,7 @@ export class SubscriptionSet implements SubscriptionOwner {
     }
     const dest = parseDestination(destination);
     if (dest?.kind === 'room') return this.subscribeRoom(frame, id, dest.roomId, ack);
+    if (dest?.kind === 'ops') return this.subscribeOps(frame, id);
     if (dest?.kind !== 'room-events' && dest?.kind !== 'user-queue') throw appError('unknown-destination', `cannot SUBSCRIBE to ${destination}`);
     const roomId = dest.kind === 'room-events' ? dest.roomId : null;
     const topic = roomId === null ? topics.user(user.id) : topics.roomEvents(roomId);
@@ -83,6 +92,15 @@ export class SubscriptionSet implements SubscriptionOwner {
       throw err;
     }
     this.host.receipt(frame);
+  }
+
+  /** /topic/ops: the overview every OPS_STATS_INTERVAL_MS, from this instance's monitor (not the bus). */
+  private subscribeOps(frame: Frame, id: string): void {
+    if (!this.deps.ops.isAdmin(this.host.user)) throw appError('forbidden', `${OPS_TOPIC} is for administrators`);
+    const sub = new TopicSubscription(id, OPS_TOPIC, OPS_TOPIC, null, this.host.user.id, this);
+    this.topicSubs.set(id, sub);
+    this.host.receipt(frame);
+    this.deps.ops.monitor.addSubscriber(sub);
   }
 
   /**
@@ -161,7 +179,7 @@ export class SubscriptionSet implements SubscriptionOwner {
       sub.close();
       this.deps.hub.removeRoomSubscriber(sub.roomId, sub);
     }
-    for (const sub of this.topicSubs.values()) this.deps.hub.removeTopicSubscriber(sub.topic, sub);
+    for (const sub of this.topicSubs.values()) this.leaveTopic(sub);
     this.rooms.clear();
     this.topicSubs.clear();
   }
@@ -181,6 +199,7 @@ export class SubscriptionSet implements SubscriptionOwner {
   }
 
   catchUpLater(sub: RoomSubscription): void {
+    // Messages a live subscription has not received yet: live delivery by the store, not a replay (not charged).
     if (this.host.active()) this.catchUp(sub, null);
   }
 
@@ -192,13 +211,16 @@ export class SubscriptionSet implements SubscriptionOwner {
 
   // --- internals ------------------------------------------------------------------------------------
 
+  /** A catch-up; one a SUBSCRIBE asked for (`receiptFor`: since-seq or a client-ack resume) is a replay, charged. */
   private catchUp(sub: RoomSubscription, target: bigint | null, receiptFor?: Frame): void {
-    void catchUpSubscription(this.replayHost(sub.userId), sub, target, receiptFor);
+    void catchUpSubscription(this.replayHost(sub.userId, receiptFor !== undefined), sub, target, receiptFor);
   }
 
-  private replayHost(userId: string): ReplayHost {
+  private replayHost(userId: string, charged: boolean): ReplayHost {
     const host = this.host;
+    const budget = this.deps.replayBudget;
     return {
+      budget: charged ? { admit: () => budget.admit(userId), charge: (n) => budget.charge(userId, n) } : null,
       active: () => host.active(),
       catchUp: this.deps.catchUp,
       views: (roomId, messages) => this.deps.reads.views(roomId, messages),
@@ -221,7 +243,12 @@ export class SubscriptionSet implements SubscriptionOwner {
 
   private dropTopic(sub: TopicSubscription): void {
     if (this.topicSubs.get(sub.id) === sub) this.topicSubs.delete(sub.id);
-    this.deps.hub.removeTopicSubscriber(sub.topic, sub);
+    this.leaveTopic(sub);
+  }
+
+  private leaveTopic(sub: TopicSubscription): void {
+    if (sub.topic === OPS_TOPIC) this.deps.ops.monitor.removeSubscriber(sub);
+    else this.deps.hub.removeTopicSubscriber(sub.topic, sub);
   }
 }
 

@@ -4,12 +4,14 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequ
 import type { Logger } from 'pino';
 import type { Accounts } from '../auth/accounts.js';
 import type { Authenticator } from '../auth/authenticate.js';
+import type { BlockService } from '../chat/blocks.js';
 import type { Membership } from '../chat/membership.js';
 import type { MessageService } from '../chat/messages.js';
 import type { ReadService } from '../chat/reads.js';
 import type { RoomService } from '../chat/rooms.js';
 import { httpServerOptions } from '../metrics/http.js';
 import type { Metrics } from '../metrics/metrics.js';
+import type { OpsConsole } from '../ops/console.js';
 import { AppError, appError } from '../shared/errors.js';
 import { isTransientError } from '../shared/failures.js';
 import type { User } from '../shared/model.js';
@@ -17,6 +19,7 @@ import { decodeUtf8 } from '../shared/utf8.js';
 import type { Store } from '../store/store.js';
 import { registerAuthRoutes } from './routes/auth.js';
 import { registerMessageRoutes } from './routes/messages.js';
+import { registerOpsConsoleRoutes } from './routes/ops-console.js';
 import { registerOpsRoutes } from './routes/ops.js';
 import { registerRoomRoutes } from './routes/rooms.js';
 import { registerUserRoutes } from './routes/users.js';
@@ -29,10 +32,13 @@ export interface HttpDeps {
   accounts: Accounts;
   authenticate: Authenticator;
   rooms: RoomService;
+  blocks: BlockService;
   messages: MessageService;
   reads: Pick<ReadService, 'markRead'>;
   membership: Membership;
   metrics: Metrics;
+  /** Stored messages a user may read back per minute (history pages), shared with STOMP replays (cluster-wide). */
+  replayBudget: Pick<import('../chat/replay-budget.js').ReplayBudget, 'admit' | 'charge'>;
   /** Per-user send budget shared with STOMP (cluster-wide): false when over it. */
   userSends: { tryTake(userId: string): boolean };
   restSendsInFlight: number;
@@ -40,11 +46,15 @@ export interface HttpDeps {
   readiness: Record<string, () => Promise<void>>;
   /** When set, /metrics requires `Authorization: Bearer <metricsToken>`. */
   metricsToken: string | null;
+  /** Whether this port serves /metrics (outside production, or with a token; else only METRICS_PORT does). */
+  metricsOnPublicPort: boolean;
   timeouts: { requestMs: number; keepAliveMs: number };
   /** Sockets per remote address that are not (yet) a WebSocket; beyond it new sockets are closed at once. */
   maxSocketsPerIp: number;
   sendSchema: import('zod').ZodType<import('../chat/input.js').SendInput>;
   bodyLimit?: number;
+  /** The operations console (routes under /api/ops/, `admin` in /api/users/me). */
+  ops: Pick<OpsConsole, 'isAdmin' | 'actorOf' | 'monitor' | 'deadLetters'>;
   /** Extra plugins (metrics and access log) registered before the routes. */
   plugins?: Array<(app: FastifyInstance) => Promise<void> | void>;
 }
@@ -56,6 +66,8 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** Requires `Authorization: Bearer <jwt>`; sets request.user. */
     auth?: boolean;
+    /** With auth: only administrators (ADMIN_EMAILS); anyone else gets 403 `forbidden`. */
+    admin?: boolean;
   }
 }
 
@@ -122,6 +134,7 @@ export async function buildHttp(deps: HttpDeps): Promise<FastifyInstance> {
     const token = header && /^Bearer\s+(.+)$/i.exec(header)?.[1];
     if (!token) throw appError('unauthorized', 'missing bearer token');
     req.user = (await deps.authenticate(token)).user;
+    if (req.routeOptions.config.admin && !deps.ops.isAdmin(req.user)) throw appError('forbidden', 'administrators only');
   });
 
   for (const plugin of deps.plugins ?? []) await plugin(app);
@@ -136,6 +149,7 @@ export async function buildHttp(deps: HttpDeps): Promise<FastifyInstance> {
   registerUserRoutes(app, deps);
   registerRoomRoutes(app, deps);
   registerMessageRoutes(app, deps);
+  registerOpsConsoleRoutes(app, deps.ops);
   await registerWebClient(app);
   return app;
 }

@@ -27,6 +27,7 @@ export const schemas = {
     }),
   ]),
   roomParams: z.strictObject({ id: idSchema }),
+  userParams: z.strictObject({ id: idSchema }),
   roomList: z.strictObject({
     limit: z.coerce.number().int().min(1).max(500).default(100),
     after: idSchema.optional(),

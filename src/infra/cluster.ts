@@ -12,7 +12,9 @@ import { RedisFanoutBus } from '../fanout/redis.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { KafkaLagSource } from '../metrics/kafka-lag.js';
 import { KafkaConsumerGroups } from '../pipeline/kafka-consumers.js';
+import { KafkaDeadLetters } from '../pipeline/kafka-dead-letters.js';
 import { KafkaMessageLog, createKafka } from '../pipeline/kafka.js';
+import { KyselyDeadLetterMarks } from '../store/kysely-dead-letter-marks.js';
 import { KyselyStore } from '../store/kysely.js';
 import { Closers } from './closers.js';
 import type { Infra } from './infra.js';
@@ -55,6 +57,8 @@ export async function openClusterInfra(config: Config, log: Logger, metrics: Met
       sessionTimeoutMs: config.kafkaSessionTimeoutMs,
     });
     closers.add('consumer watchdog admin', () => consumers.close());
+    const deadLetters = new KafkaDeadLetters({ kafka, readerGroupPrefix: `${config.kafkaGroupPrefix}chat-dlt-reader` });
+    closers.add('dead letters', () => deadLetters.close());
 
     const bus = new RedisFanoutBus(config.redisUrl, log);
     closers.add('fan-out bus', () => bus.close());
@@ -72,6 +76,8 @@ export async function openClusterInfra(config: Config, log: Logger, metrics: Met
       idempotency: new RedisIdempotencyStore(redis),
       leases: new RedisLeases(redis),
       rates: new RedisRateWindows(redis),
+      deadLetters,
+      deadLetterMarks: new KyselyDeadLetterMarks(store.db),
       lag: () => lagSource.lag(),
       readiness: {
         postgres: () => store.ping(),

@@ -17,7 +17,9 @@ import { MemoryFanoutBus } from '../fanout/memory.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { MIGRATIONS_DIR } from '../paths.js';
 import { LocalConsumerGroups } from '../pipeline/local-consumers.js';
+import { LocalDeadLetters } from '../pipeline/local-dead-letters.js';
 import { LocalMessageLog } from '../pipeline/local-log.js';
+import { KyselyDeadLetterMarks } from '../store/kysely-dead-letter-marks.js';
 import { openPgliteStore } from '../store/pglite.js';
 import { Closers } from './closers.js';
 import type { Infra } from './infra.js';
@@ -57,6 +59,8 @@ export async function openEmbeddedInfra(config: Config, log: Logger, metrics: Me
       idempotency: new MemoryIdempotencyStore(),
       leases: new MemoryLeases(),
       rates: new MemoryRateWindows(),
+      deadLetters: new LocalDeadLetters(messageLog),
+      deadLetterMarks: new KyselyDeadLetterMarks(store.db),
       jwtSecret,
       readiness: {
         pglite: () => store.ping(),

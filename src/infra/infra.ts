@@ -6,7 +6,9 @@ import type { Presence } from '../counters/presence.js';
 import type { RateWindows } from '../counters/rate-windows.js';
 import type { ReadPositions } from '../counters/read-positions.js';
 import type { FanoutBus } from '../fanout/fanout.js';
+import type { DeadLetterTopic } from '../pipeline/dead-letter.js';
 import type { ConsumerGroups, MessageLog } from '../pipeline/message-log.js';
+import type { DeadLetterMarks } from '../store/dead-letter-marks.js';
 import type { Store } from '../store/store.js';
 
 export interface Infra {
@@ -22,6 +24,9 @@ export interface Infra {
   idempotency: IdempotencyStore;
   leases: Leases;
   rates: RateWindows;
+  /** The dead-letter topic read back and replayed, and the operators' marks on it (the operations console). */
+  deadLetters: DeadLetterTopic;
+  deadLetterMarks: DeadLetterMarks;
   /** The JWT secret when the mode provides one (embedded: generated once and kept in the data folder). */
   jwtSecret?: string;
   /** Dependency checks for /readyz, by name (throw when unavailable). */

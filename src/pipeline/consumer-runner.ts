@@ -83,6 +83,7 @@ export async function runBatch(records: readonly ConsumedRecord[], opts: RunnerO
     [DLT_HEADERS.sourceTopic]: record.topic,
     [DLT_HEADERS.sourcePartition]: String(record.partition),
     [DLT_HEADERS.sourceOffset]: record.offset,
+    [DLT_HEADERS.at]: new Date().toISOString(),
   });
   opts.onDeadLettered?.(record, lastErr);
   await ctl.beat();

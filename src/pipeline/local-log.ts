@@ -152,6 +152,16 @@ export class LocalMessageLog implements MessageLog {
     });
   }
 
+  /** Appends one record to an explicit partition of a topic (dead-letter replays go back where they came from). */
+  appendTo(topicName: string, partition: number, record: LogRecord): Promise<bigint> {
+    return new Promise<Placed>((resolve, reject) => {
+      const topic = this.writable(topicName);
+      if (!Number.isInteger(partition) || partition < 0 || partition >= topic.partitions.length) throw new Error(`${topicName} has no partition ${partition}`);
+      const r = checked({ key: record.key, value: record.value, headers: { ...record.headers } });
+      topic.enqueue({ kind: 'one', partition, record: r, bytes: r.value?.length ?? 0, resolve, reject });
+    }).then((p) => p.offset);
+  }
+
   /** The end offset of every partition of `topic`. */
   endOffsets(topic: string): bigint[] {
     return this.topic(topic).partitions.map((p) => p.endOffset);

@@ -1,8 +1,9 @@
 // The room list of a user (GET /api/rooms) in one query: each room with its member count, the caller's read
-// position, the last message and, for DIRECT rooms, the other member.
+// position, the last message and, for DIRECT rooms, the other member; and DIRECT rooms, one per pair.
 import { sql, type Kysely } from 'kysely';
 import { toMessage, toRoom } from './kysely-rows.js';
 import type { Database, MessageRow } from './schema.js';
+import type { Room } from '../shared/model.js';
 import type { RoomSummary } from './store.js';
 
 export async function listRoomsForUser(db: Kysely<Database>, userId: string, page?: { limit: number; afterId?: string | null }): Promise<RoomSummary[]> {
@@ -35,10 +36,11 @@ export async function listRoomsForUser(db: Kysely<Database>, userId: string, pag
           .whereRef('c.room_id', '=', 'r.id')
           .as('members'),
       sql<MessageRow | null>`CASE WHEN last.id IS NULL THEN NULL ELSE to_jsonb(last) END`.as('last_message'),
+      // The other member from the pair key, not from the members: a blocked peer is no longer a member.
       sql<{ userId: string; nickname: string } | null>`CASE WHEN r.type = 'DIRECT' THEN (
-        SELECT json_build_object('userId', pu.id::text, 'nickname', pu.nickname)
-        FROM chat_room_members pm JOIN users pu ON pu.id = pm.user_id
-        WHERE pm.room_id = r.id AND pm.user_id <> me.user_id LIMIT 1) END`.as('peer'),
+        SELECT json_build_object('userId', pu.id::text, 'nickname', pu.nickname) FROM users pu
+        WHERE pu.id = (CASE WHEN split_part(r.direct_key, ':', 1)::bigint = me.user_id
+                            THEN split_part(r.direct_key, ':', 2) ELSE split_part(r.direct_key, ':', 1) END)::bigint) END`.as('peer'),
     ])
     .where('me.user_id', '=', userId)
     .orderBy('r.id');
@@ -60,4 +62,40 @@ export async function listRoomsForUser(db: Kysely<Database>, userId: string, pag
         })
       : null,
   }));
+}
+
+const directKey = (a: string, b: string) => (BigInt(a) < BigInt(b) ? `${a}:${b}` : `${b}:${a}`);
+
+/**
+ * One DIRECT room per unordered pair (a unique key). An existing room gets back a member it lost (a block lifted,
+ * then the room opened again): `restored` names them.
+ */
+export async function findOrCreateDirectRoom(db: Kysely<Database>, a: string, b: string, name: string): Promise<{ room: Room; created: boolean; restored: string[] }> {
+  const key = directKey(a, b);
+  return db.transaction().execute(async (trx) => {
+    const inserted = await trx
+      .insertInto('chat_rooms')
+      .values({ name, type: 'DIRECT', created_by: a, direct_key: key })
+      .onConflict((oc) => oc.column('direct_key').doNothing())
+      .returningAll()
+      .executeTakeFirst();
+    if (inserted) {
+      await trx.insertInto('chat_room_members').values([a, b].map((u) => ({ room_id: inserted.id, user_id: u }))).execute();
+      return { room: toRoom(inserted), created: true, restored: [] };
+    }
+    const existing = await trx.selectFrom('chat_rooms').selectAll().where('direct_key', '=', key).executeTakeFirstOrThrow();
+    // A member put back has read everything up to now (as anyone joining a room).
+    const back = await trx
+      .insertInto('chat_room_members')
+      .values([a, b].map((u) => ({ room_id: existing.id, user_id: u, last_read_seq: sql<string>`(SELECT coalesce(max(seq), 0) FROM messages WHERE room_id = ${existing.id})` })))
+      .onConflict((oc) => oc.constraint('chat_room_members_uk').doNothing())
+      .returning('user_id')
+      .execute();
+    return { room: toRoom(existing), created: false, restored: back.map((r) => r.user_id) };
+  });
+}
+
+export async function findDirectRoom(db: Kysely<Database>, a: string, b: string): Promise<Room | null> {
+  const row = await db.selectFrom('chat_rooms').selectAll().where('direct_key', '=', directKey(a, b)).executeTakeFirst();
+  return row ? toRoom(row) : null;
 }

@@ -5,7 +5,8 @@ import pg from 'pg';
 import type { ChatMessage, MemberView, RoomVisibility } from '../shared/model.js';
 import { appError } from '../shared/errors.js';
 import * as q from './kysely-messages.js';
-import { listRoomsForUser } from './kysely-rooms.js';
+import * as blocks from './kysely-blocks.js';
+import { findDirectRoom, findOrCreateDirectRoom, listRoomsForUser } from './kysely-rooms.js';
 import { iso, toRoom, toUser } from './kysely-rows.js';
 import type { Database } from './schema.js';
 import type { NotificationInput, Store } from './store.js';
@@ -131,30 +132,12 @@ export class KyselyStore implements Store {
     });
   }
 
-  async findOrCreateDirectRoom(a: string, b: string, name: string) {
-    const [lo, hi] = BigInt(a) < BigInt(b) ? [a, b] : [b, a];
-    const key = `${lo}:${hi}`;
-    return this.db.transaction().execute(async (trx) => {
-      const inserted = await trx
-        .insertInto('chat_rooms')
-        .values({ name, type: 'DIRECT', created_by: a, direct_key: key })
-        .onConflict((oc) => oc.column('direct_key').doNothing())
-        .returningAll()
-        .executeTakeFirst();
-      if (inserted) {
-        await trx
-          .insertInto('chat_room_members')
-          .values([lo, hi].map((u) => ({ room_id: inserted.id, user_id: u })))
-          .execute();
-        return { room: toRoom(inserted), created: true };
-      }
-      const existing = await trx
-        .selectFrom('chat_rooms')
-        .selectAll()
-        .where('direct_key', '=', key)
-        .executeTakeFirstOrThrow();
-      return { room: toRoom(existing), created: false };
-    });
+  findOrCreateDirectRoom(a: string, b: string, name: string) {
+    return findOrCreateDirectRoom(this.db, a, b, name);
+  }
+
+  findDirectRoom(a: string, b: string) {
+    return findDirectRoom(this.db, a, b);
   }
 
   async getRoom(id: string) {
@@ -277,6 +260,25 @@ export class KyselyStore implements Store {
     return listRoomsForUser(this.db, userId, page);
   }
 
+  block(blockerId: string, blockedId: string, max: number) {
+    return blocks.block(this.db, blockerId, blockedId, max);
+  }
+
+  unblock(blockerId: string, blockedId: string) {
+    return blocks.unblock(this.db, blockerId, blockedId);
+  }
+
+  hasBlocked(blockerId: string, blockedId: string) {
+    return blocks.hasBlocked(this.db, blockerId, blockedId);
+  }
+
+  listBlocked(blockerId: string, limit: number) {
+    return blocks.listBlocked(this.db, blockerId, limit);
+  }
+
+  addableUserIds(adderId: string, ids: readonly string[]) {
+    return blocks.addableUserIds(this.db, adderId, ids);
+  }
 
   insertMessages(messages: readonly ChatMessage[]) {
     return q.insertMessages(this.db, messages);

@@ -34,6 +34,12 @@ export interface RoomInvitationsTable {
   created_at: Timestamp;
 }
 
+export interface UserBlocksTable {
+  blocker_id: Int8;
+  blocked_id: Int8;
+  created_at: Timestamp;
+}
+
 export interface ChatRoomMembersTable {
   id: GeneratedInt8;
   room_id: Int8;
@@ -68,6 +74,16 @@ export interface NotificationsTable {
   created_at: Timestamp;
 }
 
+export interface DeadLetterMarksTable {
+  topic: string;
+  partition: number;
+  dlt_offset: Int8;
+  action: 'replayed' | 'discarded';
+  actor: string;
+  replayed_to: string | null;
+  marked_at: Timestamp;
+}
+
 export interface Database {
   users: UsersTable;
   chat_rooms: ChatRoomsTable;
@@ -75,6 +91,8 @@ export interface Database {
   messages: MessagesTable;
   notifications: NotificationsTable;
   room_invitations: RoomInvitationsTable;
+  dead_letter_marks: DeadLetterMarksTable;
+  user_blocks: UserBlocksTable;
 }
 
 export type UserRow = Selectable<UsersTable>;

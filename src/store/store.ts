@@ -28,6 +28,14 @@ export interface Notification extends NotificationInput {
   createdAt: string;
 }
 
+export type BlockResult = 'blocked' | 'already' | 'limit';
+
+export interface BlockedUser {
+  userId: string;
+  nickname: string;
+  blockedAt: string;
+}
+
 export interface Store {
   /** Throws AppError('email-taken') when the email (case-insensitive) exists. */
   createUser(input: { email: string; passwordHash: string; nickname: string }): Promise<User>;
@@ -45,8 +53,12 @@ export interface Store {
   onlineUserIds(limit: number): Promise<string[]>;
 
   createGroupRoom(createdBy: string, name: string, memberIds: readonly string[], visibility: RoomVisibility): Promise<Room>;
-  /** One DIRECT room per unordered pair, enforced by a unique key: concurrent callers get the same room. */
-  findOrCreateDirectRoom(a: string, b: string, name: string): Promise<{ room: Room; created: boolean }>;
+  /**
+   * One DIRECT room per unordered pair, enforced by a unique key: concurrent callers get the same room. An existing
+   * room that lost one of the two (a block) gets them back, with the history: `restored` names them.
+   */
+  findOrCreateDirectRoom(a: string, b: string, name: string): Promise<{ room: Room; created: boolean; restored: string[] }>;
+  findDirectRoom(a: string, b: string): Promise<Room | null>;
   getRoom(id: string): Promise<Room | null>;
   isMember(roomId: string, userId: string): Promise<boolean>;
   /** Membership of many (room, user) pairs in one round trip, in input order (the send path checks a batch at once). */
@@ -64,6 +76,19 @@ export interface Store {
   /** The user's rooms by id, at most `limit`, with id > `afterId` when given (room-list pagination). */
   listRoomsForUser(userId: string, page?: { limit: number; afterId?: string | null }): Promise<RoomSummary[]>;
   roomIdsOfUser(userId: string): Promise<string[]>;
+
+  /** Idempotent ('already' when it was); 'limit' when the blocker already blocks `max` users (nothing added). */
+  block(blockerId: string, blockedId: string, max: number): Promise<BlockResult>;
+  /** Idempotent: true when a block was lifted. */
+  unblock(blockerId: string, blockedId: string): Promise<boolean>;
+  hasBlocked(blockerId: string, blockedId: string): Promise<boolean>;
+  /** Whom the user blocks, newest first, at most `limit`. */
+  listBlocked(blockerId: string, limit: number): Promise<BlockedUser[]>;
+  /**
+   * Of `ids`, the users `adderId` may add to a room: they exist, are not deleted and have not blocked `adderId` —
+   * one query, so a refusal takes the same time whichever the reason.
+   */
+  addableUserIds(adderId: string, ids: readonly string[]): Promise<string[]>;
 
   /** Batch insert, idempotent on message id (and on (sender, idempotency key)); returns rows inserted. */
   insertMessages(messages: readonly ChatMessage[]): Promise<number>;

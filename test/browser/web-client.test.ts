@@ -1,7 +1,7 @@
 // The web client (web/) in a real browser: Debian's Chromium driven by playwright-core, two app instances,
 // two people in two browser contexts. Sign-up through the UI, a direct room found by email, messages both ways,
 // typing, unread counts in the room list, read receipts, and an offline period after which the client shows
-// every missed message exactly once, in order (since-seq resume). Screenshots go to docs/screenshots/ with
+// every missed message exactly once, in order (since-seq resume); blocking someone and the blocked list. Screenshots go to docs/screenshots/ with
 // UPDATE_SCREENSHOTS=1 (the README's pictures), else to a temporary directory so a test run leaves the tree clean.
 import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
@@ -319,6 +319,40 @@ describe('web client in Chromium, two instances', () => {
     await page.locator('#auth-view').waitFor();
     expect(await page.evaluate(() => sessionStorage.getItem('chat.token'))).toBeNull();
     await ctx.close();
+    expect(pageErrors).toEqual([]);
+  }, 120_000);
+
+  it('block and unblock: a Block button by each person found, the Blocked people list; the blocked peer loses the direct room at once', async () => {
+    const api = new Api(s1.baseUrl);
+    const tag = randomUUID().slice(0, 6);
+    const [me, pest] = [await api.signup(`bea${tag}`), await api.signup(`pat${tag}`)];
+    const dm = await api.call('POST', '/api/rooms', pest.token, { type: 'DIRECT', peerUserId: me.id });
+    expect(dm.status).toBe(201);
+    const [ctxMe, ctxPest] = [await browser.newContext(), await browser.newContext()];
+    const [page, pestPage] = [await ctxMe.newPage(), await ctxPest.newPage()];
+    for (const p of [page, pestPage]) p.on('pageerror', (err) => pageErrors.push(`blocking: ${err.message}`));
+    await logInInUi(page, s1.baseUrl, me.email);
+    await logInInUi(pestPage, s2.baseUrl, pest.email);
+    await pestPage.locator(`#room-list li[data-room-id="${dm.body.id}"]`).waitFor();
+
+    await page.getByRole('button', { name: 'New conversation' }).click();
+    await page.getByLabel('Find people').fill(`pat${tag}`);
+    await page.getByRole('button', { name: 'Search', exact: true }).click();
+    await page.getByRole('button', { name: `Block pat${tag}` }).click();
+    await page.getByRole('button', { name: `Unblock pat${tag}` }).waitFor();
+    await page.getByRole('button', { name: 'Cancel' }).click();
+    await page.locator('#blocked-panel summary').click();
+    await until('listed as blocked', async () => (await page.locator('#blocked-list li span').allTextContents()).join() === `pat${tag}`);
+    // The blocked user's direct room with me is gone from their list (live), and they cannot open another.
+    await pestPage.locator(`#room-list li[data-room-id="${dm.body.id}"]`).waitFor({ state: 'detached', timeout: 10_000 });
+    expect((await api.call('POST', '/api/rooms', pest.token, { type: 'DIRECT', peerUserId: me.id })).status).toBe(400);
+
+    await page.locator('#blocked-list').getByRole('button', { name: `Unblock pat${tag}` }).click();
+    await page.locator('#blocked-empty').waitFor({ state: 'visible' });
+    expect(await page.locator('#blocked-list li').count()).toBe(0);
+    const again = await api.call('POST', '/api/rooms', pest.token, { type: 'DIRECT', peerUserId: me.id });
+    expect([again.status, again.body.id]).toEqual([200, dm.body.id]);
+    await Promise.all([ctxMe.close(), ctxPest.close()]);
     expect(pageErrors).toEqual([]);
   }, 120_000);
 

@@ -298,5 +298,14 @@ export function rateWindowsContract(name: string, make: () => RateWindows): void
       const left = await Promise.all(Array.from({ length: 20 }, () => rates.chargeBucket(atomic, 1, 0.001, 100)));
       expect([...left].sort((x, y) => y - x).map((x) => Math.round(x))).toEqual(Array.from({ length: 20 }, (_, i) => 99 - i));
     });
+
+    it('token bucket: a negative charge gives tokens back (a refused request refunds what it took); 0 only looks', async () => {
+      const rates = make();
+      const key = uniqueName('bucket');
+      expect(await rates.chargeBucket(key, 2, 0.001, 2)).toBeCloseTo(0, 2);
+      expect(await rates.chargeBucket(key, 1, 0.001, 2)).toBeCloseTo(-1, 2);
+      expect(await rates.chargeBucket(key, -1, 0.001, 2)).toBeCloseTo(0, 2);
+      expect(await rates.chargeBucket(key, 0, 0.001, 2)).toBeCloseTo(0, 2);
+    });
   });
 }

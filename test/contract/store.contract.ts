@@ -141,11 +141,60 @@ export function storeContract(name: string, factory: StoreFactory): void {
       expect(first.created).toBe(true);
       expect(first.room).toMatchObject({ type: 'DIRECT', visibility: 'private', createdBy: a.id });
       const again = await store.findOrCreateDirectRoom(b.id, a.id, 'ba');
-      expect(again).toEqual({ room: first.room, created: false });
+      expect(again).toEqual({ room: first.room, created: false, restored: [] });
+      expect(await store.findDirectRoom(b.id, a.id)).toEqual(first.room);
+      expect(await store.findDirectRoom(a.id, c.id)).toBeNull();
       expect((await store.memberIds([first.room.id])).get(first.room.id)?.sort()).toEqual([a.id, b.id].sort());
       const racing = await Promise.all([0, 1, 2, 3, 4].map((i) => (i % 2 ? store.findOrCreateDirectRoom(c.id, d.id, 'cd') : store.findOrCreateDirectRoom(d.id, c.id, 'dc'))));
       expect(new Set(racing.map((r) => r.room.id)).size).toBe(1);
       expect(racing.filter((r) => r.created)).toHaveLength(1);
+    });
+
+    it('blocks: idempotent, bounded per blocker, listed newest first; lifted idempotently; never oneself', async () => {
+      const [me, x, y, z] = [await user(), await user(), await user(), await user()];
+      expect(await store.block(me.id, x.id, 2)).toBe('blocked');
+      expect(await store.block(me.id, x.id, 2)).toBe('already');
+      expect(await store.block(me.id, y.id, 2)).toBe('blocked');
+      expect(await store.block(me.id, z.id, 2)).toBe('limit');
+      expect(await store.hasBlocked(me.id, z.id)).toBe(false);
+      expect([await store.hasBlocked(me.id, x.id), await store.hasBlocked(x.id, me.id)]).toEqual([true, false]);
+      const list = await store.listBlocked(me.id, 10);
+      expect(list.map((b) => b.userId).sort()).toEqual([x.id, y.id].sort());
+      expect(list[0]).toEqual({ userId: expect.any(String), nickname: expect.any(String), blockedAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT.*Z$/) });
+      expect(list.find((b) => b.userId === x.id)?.nickname).toBe(x.nickname);
+      expect(await store.listBlocked(me.id, 1)).toHaveLength(1);
+      expect(await store.unblock(me.id, x.id)).toBe(true);
+      expect(await store.unblock(me.id, x.id)).toBe(false);
+      expect(await store.block(me.id, z.id, 2)).toBe('blocked');
+      expect((await store.listBlocked(me.id, 10)).map((b) => b.userId).sort()).toEqual([y.id, z.id].sort());
+      await expect(store.block(me.id, me.id, 10)).rejects.toThrow();
+    });
+
+    it('addable users: existing, live, and not having blocked the one adding them — one answer for every refusal', async () => {
+      const [adder, open, blocker, other] = [await user(), await user(), await user(), await user()];
+      await store.block(blocker.id, adder.id, 10);
+      await store.block(adder.id, open.id, 10); // the adder's own blocks do not matter here
+      const ids = [open.id, blocker.id, NO_SUCH_ID, other.id];
+      expect((await store.addableUserIds(adder.id, ids)).sort()).toEqual([open.id, other.id].sort());
+      // A block counts against the one blocked only.
+      expect((await store.addableUserIds(other.id, [open.id, blocker.id, NO_SUCH_ID, adder.id])).sort()).toEqual([open.id, blocker.id, adder.id].sort());
+      expect(await store.addableUserIds(adder.id, [])).toEqual([]);
+    });
+
+    it('a DIRECT room that lost a member (a block) keeps its peer in the list and gets the member back, with the history, when opened again', async () => {
+      const [a, b] = [await user(), await user()];
+      const { room } = await store.findOrCreateDirectRoom(a.id, b.id, 'ab');
+      expect(await store.insertMessages([message(room.id, a.id, 1), message(room.id, b.id, 2)])).toBe(2);
+      expect(await store.removeMember(room.id, b.id)).toBe(true);
+      // The blocker's list still names the peer (from the pair, not from the members).
+      expect((await store.listRoomsForUser(a.id)).find((r) => r.id === room.id)).toMatchObject({ members: 1, peer: { userId: b.id, nickname: b.nickname } });
+      expect((await store.listRoomsForUser(b.id)).find((r) => r.id === room.id)).toBeUndefined();
+      const back = await store.findOrCreateDirectRoom(b.id, a.id, 'ba');
+      expect(back).toEqual({ room, created: false, restored: [b.id] });
+      expect(await store.isMember(room.id, b.id)).toBe(true);
+      expect((await store.messagesAfter(room.id, '0', 10)).map((m) => m.seq)).toEqual(['1', '2']);
+      // Put back as anyone joining: read up to the newest message.
+      expect((await store.listRoomsForUser(b.id)).find((r) => r.id === room.id)?.lastReadSeq).toBe('2');
     });
 
     it('stores messages idempotently (message id, room seq, sender idempotency key) and pages them by seq', async () => {

@@ -1,6 +1,6 @@
 // Claim 4, poison messages: records of chat.messages that are not chat messages are retried 3 times, then
 // dead-lettered to chat.messages.dlt with the error and their coordinates, counted in chat_dead_lettered_total,
-// and the partition goes on. scripts/dlt.ts lists and replays dead letters; a replay is idempotent on message id.
+// and the partition goes on. scripts/dlt.ts lists, replays and discards dead letters (replays idempotent on message id).
 //
 // One server process runs every role, so the metric lives in one place. In CI the suite runs serially
 // (vitest fileParallelism: false) and this server is the only member of the consumer groups. When other test
@@ -325,7 +325,9 @@ describe('poison records and the dead-letter topic (claim 4)', () => {
     expect(rows).toEqual([{ seq: (BigInt(r1.offset) + 1n).toString(), content: message.content }]);
     await waitFor(() => live.some((m) => m.headers['message-id'] === message.id), 30_000, 'the replayed message delivered');
 
-    const second = await dlTool('replay', '--from-offset', dltOffset, '--limit', '1', '--json');
+    // The first replay marked it replayed: selecting it again takes --all (without it, --from-offset would move on
+    // to the next pending record).
+    const second = await dlTool('replay', '--from-offset', dltOffset, '--limit', '1', '--all', '--json');
     const r2 = JSON.parse(second.stdout.trim()) as { offset: string };
     expect(BigInt(r2.offset)).toBeGreaterThan(BigInt(r1.offset));
     // Once the persist group has committed past the second copy, it has handled it: still one row.
@@ -371,5 +373,18 @@ describe('poison records and the dead-letter topic (claim 4)', () => {
     const h = await sender.send(`/topic/rooms.${roomId}`, 'after the replay');
     await waitFor(async () => (await stored(String(h['message-id']))).length === 1, 30_000, 'a later message stored', 50);
     await waitFor(() => live.some((m) => m.headers['message-id'] === h['message-id']), 30_000, 'a later message delivered');
+  }, 120_000);
+
+  it('dlt.ts discard marks a record (who and when): pending lists skip it, --all shows the mark, an audit line names the actor', async () => {
+    const copy = fromSource(poison[1]!.offset).find((r) => r.headers['x-consumer-group'] === `${P}chat-notify`)!;
+    const out = await dlTool('discard', '--from-offset', copy.offset, '--limit', '1', '--actor', `test-${RUN}`, '--json');
+    expect(JSON.parse(out.stdout.trim())).toEqual({ dltPartition: 0, dltOffset: copy.offset, discarded: true });
+    const audit = out.stderr.split('\n').filter((l) => l.includes('"audit":"dead-letter"')).map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(audit).toEqual([expect.objectContaining({ action: 'discarded', actor: `test-${RUN}`, offset: copy.offset })]);
+    const pending = (await dlTool('list', '--from-offset', copy.offset, '--json')).stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { offset: string });
+    expect(pending.map((r) => r.offset)).not.toContain(copy.offset);
+    const all = JSON.parse((await dlTool('list', '--from-offset', copy.offset, '--limit', '1', '--all', '--json')).stdout.trim()) as { offset: string; handled: unknown };
+    expect(all).toMatchObject({ offset: copy.offset, handled: { action: 'discarded', actor: `test-${RUN}` } });
+    expect((await dlTool('list', '--from-offset', copy.offset, '--limit', '1', '--all')).stdout).toContain(`handled=discarded by "test-${RUN}"`);
   }, 120_000);
 });

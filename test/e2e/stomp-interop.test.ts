@@ -1,7 +1,7 @@
 // STOMP interoperability against real server processes: STOMP 1.0, 1.1 and 1.2 each per its specification (raw
 // frames, byte-exact), the client libraries people use (stompit over TCP and over WebSocket, @stomp/stompjs over
 // WebSocket) through a whole chat session, frame endings, ERROR frames, TCP half-close (`printf … | nc -q1`),
-// heart-beat deadlines, authentication precedence, rate limits as flow control, and the `npm run stomp` CLI.
+// heart-beat deadlines and the server's beats on time (gaps measured raw, and clients that enforce them), authentication precedence, rate limits as flow control, and the `npm run stomp` CLI.
 //
 // Instances: A (every role, HEARTBEAT_MS=1000, an instance id with a ':' so CONNECTED shows whether it is escaped),
 // B (gateway only, HEARTBEAT_MS=3000: the other instance of cross-instance checks), and R (gateway only, 5 SENDs/s
@@ -469,6 +469,77 @@ describe('heart-beats', () => {
       expect(v10.c.heartbeats, 'no heart-beats in STOMP 1.0').toEqual([]);
     } finally {
       for (const r of runs) if (r.timer) clearInterval(r.timer);
+    }
+  }, TEST_MS);
+
+  it('the server writes at least every agreed interval, timed from its last write: traffic right after each beat never stretches a gap (raw TCP and WebSocket measure every gap; stompit and stompjs enforcing the interval stay up)', async () => {
+    // The clients ask heart-beat 0,1500 and A offers 1000: the server owes a byte every 1.5 s. After server beats,
+    // each client SENDs: its RECEIPT is written just after the beat — the worst phase for a beat on a fixed tick that
+    // skips when anything was written (the next beat then came almost 2 × 1.5 s after the RECEIPT, and stompit and
+    // stompjs, allowing 0.5 s of lateness, cut the connection).
+    const EVERY = 1500;
+    const TOLERANCE = 500;
+    const RUN_MS = 16_000;
+    const roomId = await room();
+    const stop = Date.now() + RUN_MS;
+    const sends: Array<Promise<unknown>> = [];
+    const raws = await Promise.all(
+      (['tcp', 'ws'] as const).map(async (kind) => {
+        const c = await wire(kind);
+        await c.connectWith({ 'accept-version': '1.2', host: 'chat', 'heart-beat': `0,${EVERY}`, passcode: a.token });
+        return c;
+      }),
+    );
+    const t0 = Date.now();
+    const libs = await Promise.all(
+      [stompitDriver('tcp', '1.2'), stompjsDriver('1.2')].map(async (d) => {
+        let beats = 0;
+        let inFlight = false;
+        const box: { s?: Session } = {};
+        // Every beat is answered (the library clients check by sampling, so they get as many stretched gaps as
+        // possible); an EOL that arrives with our own RECEIPT (stompjs reports it as a beat) is not a beat.
+        const onServerBeat = () => {
+          if (inFlight || !box.s || Date.now() >= stop) return;
+          beats++;
+          inFlight = true;
+          sends.push(box.s.send(ROOM(roomId), `${d.label} after beat ${beats}`).catch((e: unknown) => e).finally(() => (inFlight = false)));
+        };
+        box.s = await d.open(A, a.token, { heartBeat: [0, EVERY], incomingMarginMs: TOLERANCE, onServerBeat });
+        opened.push(box.s);
+        return { label: d.label, s: box.s, beats: () => beats };
+      }),
+    );
+    const seen = raws.map(() => 0);
+    const answered = raws.map(() => 0);
+    while (Date.now() < stop) {
+      raws.forEach((c, i) => {
+        if (c.heartbeats.length === seen[i]) return;
+        seen[i] = c.heartbeats.length;
+        if (seen[i]! % 2 === 0) {
+          answered[i]!++;
+          sends.push(c.sendWithReceipt(ROOM(roomId), `raw ${c.kind} after beat ${seen[i]}`));
+        }
+      });
+      await sleep(10);
+    }
+    await Promise.all(sends);
+    const table = raws.map((c, i) => {
+      const times = [...c.frames.map((f) => f.at), ...c.heartbeats].filter((t) => t >= c.frames[0]!.at).sort((x, y) => x - y);
+      times.push(Date.now());
+      const gaps = times.slice(1).map((t, k) => t - times[k]!);
+      return { client: `raw ${c.kind}`, beats: c.heartbeats.length, sendsAfterBeats: answered[i], maxGapMs: Math.max(...gaps), closed: c.isClosed };
+    });
+    console.table([...table, ...libs.map((l) => ({ client: l.label, beats: l.beats(), errors: JSON.stringify(l.s.errors), closed: l.s.isClosed }))]);
+    for (const row of table) {
+      expect(row.closed, row.client).toBe(false);
+      expect(row.sendsAfterBeats, `${row.client}: traffic right after beats`).toBeGreaterThanOrEqual(3);
+      expect(row.maxGapMs, `${row.client}: largest silence`).toBeLessThanOrEqual(EVERY + TOLERANCE);
+    }
+    for (const l of libs) {
+      expect(l.s.errors, l.label).toEqual([]);
+      expect(l.s.isClosed, `${l.label} cut the connection (a late server heart-beat)`).toBe(false);
+      expect(l.beats(), `${l.label}: server heart-beats seen in ${Date.now() - t0} ms`).toBeGreaterThanOrEqual(4);
+      await l.s.disconnect();
     }
   }, TEST_MS);
 

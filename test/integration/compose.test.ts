@@ -146,16 +146,15 @@ describe('compose/docker-compose.yml', () => {
 });
 
 describe('compose/prometheus/prometheus.yml', () => {
-  it('parses and scrapes /metrics of both apps', () => {
+  it('parses and scrapes /metrics of both apps on their METRICS_PORT', () => {
     const prom = parse(read('compose/prometheus/prometheus.yml')) as {
       scrape_configs: Array<{ job_name: string; metrics_path?: string; static_configs?: Array<{ targets: string[] }> }>;
     };
-    const appPort = ports('app-1').find((p) => p.host === 8080)?.container;
     const targets = prom.scrape_configs
       .filter((c) => (c.metrics_path ?? '/metrics') === '/metrics')
       .flatMap((c) => (c.static_configs ?? []).flatMap((s) => s.targets));
-    expect(targets).toContain(`app-1:${appPort}`);
-    expect(targets).toContain(`app-2:${appPort}`);
+    expect(targets).toContain(`app-1:${env('app-1').METRICS_PORT}`);
+    expect(targets).toContain(`app-2:${env('app-2').METRICS_PORT}`);
   });
 
   it('has a Grafana datasource and a dashboard with the chat_ metrics', () => {

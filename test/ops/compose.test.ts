@@ -107,16 +107,21 @@ describe('compose/docker-compose.yml for operations', () => {
     expect(receiver?.webhook_configs?.[0]?.url).toMatch(/^http:\/\/[a-z-]+\.invalid[:/]/); // a placeholder that never resolves
   });
 
-  it('scrapes both apps keeping their instance_id (honor_labels) and labels each target with its INSTANCE_ID', () => {
+  it('scrapes both apps on their metrics port (production: not on the public one) keeping their instance_id (honor_labels)', () => {
     const chat = prom.scrape_configs.find((c) => c.job_name === 'chat')!;
     expect(chat.honor_labels).toBe(true);
     for (const sc of chat.static_configs) {
       const [host, port] = sc.targets[0]!.split(':');
       const svc = services[host!]!;
-      expect(String(svc.environment?.PORT)).toBe(port);
+      expect(svc.environment?.NODE_ENV, host).toBe('production');
+      expect(String(svc.environment?.METRICS_PORT)).toBe(port);
+      expect(port).not.toBe(String(svc.environment?.PORT));
+      // reachable from Prometheus' container, never published to the host
+      expect(svc.environment?.METRICS_HOST).toBe('0.0.0.0');
+      expect((svc.ports ?? []).map(String).filter((p) => p.split(':').at(-1) === port), `${host} publishes ${port}`).toEqual([]);
       expect(sc.labels?.instance_id).toBe(svc.environment?.INSTANCE_ID);
     }
-    expect(chat.static_configs.map((s) => s.targets[0])).toEqual(['app-1:8080', 'app-2:8080']);
+    expect(chat.static_configs.map((s) => s.targets[0])).toEqual(['app-1:9464', 'app-2:9464']);
   });
 });
 

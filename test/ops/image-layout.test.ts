@@ -60,7 +60,9 @@ describe('the image layout, run without Docker', () => {
     const port = await freePort();
     const tcpPort = await freePort();
     const instanceId = `ops-image-${process.pid}`;
-    const e = env({ PORT: String(port), STOMP_TCP_PORT: String(tcpPort), HOST: '127.0.0.1', INSTANCE_ID: instanceId });
+    const metricsPort = await freePort();
+    // compose's METRICS_PORT, on a free port; loopback (compose binds it to the container network)
+    const e = env({ PORT: String(port), STOMP_TCP_PORT: String(tcpPort), HOST: '127.0.0.1', INSTANCE_ID: instanceId, METRICS_PORT: String(metricsPort), METRICS_HOST: '127.0.0.1' });
     expect(cmd[0]).toBe('node');
     const logPath = path.join(app, 'server.log');
     const log = fs.openSync(logPath, 'a');
@@ -83,7 +85,9 @@ describe('the image layout, run without Docker', () => {
       const home = await fetch(`http://127.0.0.1:${port}/`);
       expect(home.status).toBe(200);
       expect(home.headers.get('content-type')).toMatch(/text\/html/);
-      const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      // production: /metrics on its own port, not on the public one
+      expect((await fetch(`http://127.0.0.1:${port}/metrics`)).status).toBe(404);
+      const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
       expect(metrics).toContain(`instance_id="${instanceId}"`);
       // no TypeScript at run time: the process runs compiled files only
       expect(fs.existsSync(path.join(app, 'src'))).toBe(false);

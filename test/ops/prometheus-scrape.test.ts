@@ -1,10 +1,12 @@
-// A real scrape: two chat instances, Debian's Prometheus run with compose's prometheus.yml and alerts.yml (only
-// the targets, intervals and Alertmanager address substituted), a little REST and STOMP traffic, then every
+// A real scrape: two chat instances run as compose runs them (NODE_ENV=production: /metrics on METRICS_PORT only),
+// Debian's Prometheus run with compose's prometheus.yml and alerts.yml (only the targets, intervals and
+// Alertmanager address substituted), a little REST and STOMP traffic, then every
 // expression of the Grafana dashboard and every alert expression evaluated through Prometheus' HTTP API.
 //
 // Until the collectors of src/metrics/ are wired into the app (consumer-lag source, consumer-group readiness,
 // the HTTP plugin), the expressions built on them return nothing: the failure lists them and names the missing
 // wiring.
+import { createConnection } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { Api } from '../support/api.js';
@@ -41,11 +43,18 @@ const WIRING: Array<{ what: string; query: string }> = [
 
 describe('Prometheus scraping two instances with compose/prometheus/prometheus.yml', () => {
   const servers: ServerProc[] = [];
+  const metricsPortOf = new Map<ServerProc, number>();
   let prom: PromServer;
   let instant: (query: string) => Promise<Sample[]>;
 
   beforeAll(async () => {
-    servers.push(await startServer({ env: { MODE: 'cluster' } }), await startServer({ env: { MODE: 'cluster' } }));
+    // As compose runs them: production, so /metrics is served on METRICS_PORT only (bound to loopback here).
+    const metricsPorts = [await freePort(), await freePort()];
+    for (const metricsPort of metricsPorts) {
+      const env = { MODE: 'cluster', NODE_ENV: 'production', JWT_SECRET: `ops-scrape-${process.pid}-secret`, METRICS_PORT: String(metricsPort) };
+      servers.push(await startServer({ env }));
+      metricsPortOf.set(servers[servers.length - 1]!, metricsPort);
+    }
     const [a, b] = servers as [ServerProc, ServerProc];
     const compose = parse(read('compose/prometheus/prometheus.yml')) as PromConfig;
     const closedPort = await freePort(); // nothing listens: alerts to "Alertmanager" are refused at once
@@ -58,7 +67,7 @@ describe('Prometheus scraping two instances with compose/prometheus/prometheus.y
           if (job.job_name === 'chat') {
             // same shape as compose: one target per instance, labelled with its INSTANCE_ID
             expect(job.static_configs.map((s) => s.labels?.instance_id)).toEqual(['app-1', 'app-2']);
-            job.static_configs = [a, b].map((s) => ({ targets: [`127.0.0.1:${s.port}`], labels: { instance_id: s.instanceId } }));
+            job.static_configs = [a, b].map((s) => ({ targets: [`127.0.0.1:${metricsPortOf.get(s)}`], labels: { instance_id: s.instanceId } }));
           } else if (job.job_name === 'prometheus') {
             job.static_configs = [{ targets: [`127.0.0.1:${port}`] }];
           }
@@ -109,6 +118,27 @@ describe('Prometheus scraping two instances with compose/prometheus/prometheus.y
     for (const s of servers) {
       expect(await instant(`up{job="chat", instance_id="${s.instanceId}"}`), s.instanceId).toHaveLength(1);
       expect((await instant(`chat_dead_lettered_total{instance_id="${s.instanceId}"}`)).length, s.instanceId).toBe(4);
+    }
+  });
+
+  it('production, as compose runs it: /metrics answers 404 on the public port (like any unknown path), and the metrics port serves it on loopback only', async () => {
+    for (const s of servers) {
+      const pub = await fetch(`${s.baseUrl}/metrics`);
+      expect(pub.status).toBe(404);
+      expect(await pub.json()).toEqual({ error: { code: 'not-found', message: 'no route for GET /metrics' } });
+      const own = await fetch(`http://127.0.0.1:${metricsPortOf.get(s)}/metrics`);
+      expect(own.status).toBe(200);
+      const text = await own.text();
+      expect(text).toContain('chat_dead_lettered_total{');
+      expect(text).toContain(`instance_id="${s.instanceId}"`);
+      expect((await fetch(`http://127.0.0.1:${metricsPortOf.get(s)}/api/users/me`)).status).toBe(404);
+      // METRICS_HOST defaults to 127.0.0.1: another loopback address is not listened on.
+      const refused = await new Promise<string>((resolve) => {
+        const sock = createConnection({ host: '127.0.0.2', port: metricsPortOf.get(s)! });
+        sock.once('connect', () => (sock.destroy(), resolve('connected')));
+        sock.once('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message));
+      });
+      expect(refused).toBe('ECONNREFUSED');
     }
   });
 

@@ -67,7 +67,19 @@ export interface Driver {
   lib: 'raw' | 'stompit' | 'stompjs';
   transport: Transport;
   version: StompVersion;
-  open(server: Endpoint, token: string, opts?: { heartBeat?: [number, number] }): Promise<Session>;
+  open(server: Endpoint, token: string, opts?: OpenOptions): Promise<Session>;
+}
+
+export interface OpenOptions {
+  heartBeat?: [number, number];
+  /**
+   * Library clients: how late a server heart-beat may be before the library cuts the connection (stompit's
+   * heartbeatDelayMargin; stompjs's tolerance multiplier is set to 1 + this / the interval). Default: lenient (2 s,
+   * or stompjs's 2 ×), since the test machine is loaded; strict checks of the server's beats set it small.
+   */
+  incomingMarginMs?: number;
+  /** Called when a server heart-beat arrives (stompit over TCP and stompjs). */
+  onServerBeat?: () => void;
 }
 
 function safeJson(s: string): any {
@@ -352,7 +364,7 @@ export function stompitDriver(transport: Transport, version: StompVersion): Driv
         timeout: 20_000,
         // stompit cuts the connection when one incoming interval (+ this margin) passes without a byte; the test
         // machine is loaded, so give it the server's own grace.
-        heartbeatDelayMargin: 2000,
+        heartbeatDelayMargin: opts.incomingMarginMs ?? 2000,
         connectHeaders: { host: 'chat', login: 'interop', passcode: token, 'accept-version': version, 'heart-beat': `${hb[0]},${hb[1]}` },
       };
       if (transport === 'ws') {
@@ -373,6 +385,9 @@ export function stompitDriver(transport: Transport, version: StompVersion): Driv
             // stompit.connect returns the Client; its transport socket is the net.Socket.
             const sock = (c as unknown as { getTransportSocket(): NodeJS.EventEmitter }).getTransportSocket();
             sock.once('close', () => markClosed());
+            // A heart-beat is an EOL alone; stompit hides it, so it is seen on the socket.
+            const onBeat = opts.onServerBeat;
+            if (onBeat) sock.on('data', (d: Buffer) => d.length === 1 && d[0] === 0x0a && onBeat());
           }
         }),
         30_000,
@@ -398,6 +413,7 @@ class StompjsSession implements Session {
   ) {
     client.onStompError = (f) => this.errors.push({ message: f.headers.message ?? '', body: f.body, headers: f.headers as Record<string, string> });
     client.onWebSocketClose = () => (this.closed = true);
+    client.onHeartbeatLost = () => this.errors.push({ message: 'heart-beat lost', body: 'no server activity within the tolerance' });
   }
 
   get isClosed(): boolean {
@@ -483,6 +499,8 @@ export function stompjsDriver(version: StompVersion): Driver {
         reconnectDelay: 0,
         heartbeatOutgoing: hb[0],
         heartbeatIncoming: hb[1],
+        ...(opts.incomingMarginMs !== undefined && hb[1] > 0 ? { heartbeatToleranceMultiplier: 1 + opts.incomingMarginMs / hb[1] } : {}),
+        ...(opts.onServerBeat ? { onHeartbeatReceived: opts.onServerBeat } : {}),
       });
       const connected = await withDeadline(
         new Promise<Record<string, string>>((resolve, reject) => {

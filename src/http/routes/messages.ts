@@ -6,7 +6,7 @@ import { parse, schemas } from '../validation.js';
 
 export function registerMessageRoutes(
   app: FastifyInstance,
-  deps: Pick<HttpDeps, 'messages' | 'reads' | 'store' | 'metrics' | 'userSends' | 'restSendsInFlight' | 'sendSchema'>,
+  deps: Pick<HttpDeps, 'messages' | 'reads' | 'store' | 'metrics' | 'userSends' | 'restSendsInFlight' | 'sendSchema' | 'replayBudget'>,
 ): void {
   const auth = { config: { auth: true } };
   const inFlight = new Map<string, number>();
@@ -39,10 +39,16 @@ export function registerMessageRoutes(
     }
   });
 
+  // History pages (afterSeq catch-ups and older pages alike) draw from the user's replay budget: 429 once it is
+  // used up, and each page is charged what it returned.
   app.get('/api/rooms/:id/messages', auth, async (req) => {
+    const user = userOf(req);
     const { id } = parse(schemas.roomParams, req.params, 'params');
     const q = parse(schemas.history, req.query, 'query');
-    return deps.messages.history(userOf(req), id, { limit: q.limit, before: q.before ?? null, afterSeq: q.afterSeq ?? null });
+    await deps.replayBudget.admit(user.id);
+    const page = await deps.messages.history(user, id, { limit: q.limit, before: q.before ?? null, afterSeq: q.afterSeq ?? null });
+    await deps.replayBudget.charge(user.id, page.messages.length);
+    return page;
   });
 
   app.post('/api/rooms/:id/read', auth, async (req) => {

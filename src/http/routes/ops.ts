@@ -1,13 +1,14 @@
-// Operations endpoints: liveness, readiness (cached for a second: probes must not become load), metrics.
-import { timingSafeEqual } from 'node:crypto';
+// Operations endpoints: liveness, readiness (cached for a second: probes must not become load), metrics (on this
+// port only where the configuration allows it: see metricsOnPublicPort).
 import type { FastifyInstance } from 'fastify';
 import { appError } from '../../shared/errors.js';
 import { withTimeout } from '../../shared/timeout.js';
+import { metricsAuthorizer } from '../metrics-server.js';
 import type { HttpDeps } from '../server.js';
 
 const READY_CACHE_MS = 1000;
 
-export function registerOpsRoutes(app: FastifyInstance, deps: Pick<HttpDeps, 'readiness' | 'metrics' | 'metricsToken'>): void {
+export function registerOpsRoutes(app: FastifyInstance, deps: Pick<HttpDeps, 'readiness' | 'metrics' | 'metricsToken' | 'metricsOnPublicPort'>): void {
   app.get('/healthz', async () => ({ status: 'ok' }));
 
   interface Readiness {
@@ -40,12 +41,11 @@ export function registerOpsRoutes(app: FastifyInstance, deps: Pick<HttpDeps, 're
     return reply.status(r.ok ? 200 : 503).send({ status: r.ok ? 'ready' : 'not-ready', checks: r.checks });
   });
 
-  const expected = deps.metricsToken === null ? null : Buffer.from(`Bearer ${deps.metricsToken}`);
+  // Not served here: the path answers like any unknown one (404), not 401, so it does not even say it exists.
+  if (!deps.metricsOnPublicPort) return;
+  const authorized = metricsAuthorizer(deps.metricsToken);
   app.get('/metrics', async (req, reply) => {
-    if (expected) {
-      const given = Buffer.from(req.headers.authorization ?? '');
-      if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw appError('unauthorized', 'metrics need the METRICS_TOKEN bearer token');
-    }
+    if (!authorized(req.headers.authorization)) throw appError('unauthorized', 'metrics need the METRICS_TOKEN bearer token');
     reply.header('content-type', deps.metrics.registry.contentType);
     return deps.metrics.registry.metrics();
   });
