@@ -21,7 +21,7 @@ export interface PartitionProgress {
 
 export class ConsumerWatchdog {
   private coordinatorFailingSince: number | null = null;
-  /** per partition: the committed offset last seen and since when it has not moved while records waited */
+  /** per partition with records waiting: the committed offset last seen and since when it has not moved */
   private readonly seen = new Map<number, { committed: bigint; since: number }>();
 
   constructor(private readonly opts: WatchdogOptions) {}
@@ -44,8 +44,9 @@ export class ConsumerWatchdog {
     for (const p of [...this.seen.keys()]) if (!owned.has(p)) this.seen.delete(p);
     for (const p of progress) {
       const prev = this.seen.get(p.partition);
-      // Caught up, moved since last time, or working: progress. Otherwise the clock of a stall keeps running.
-      if (busy || p.end <= p.committed || !prev || prev.committed !== p.committed) this.seen.set(p.partition, { committed: p.committed, since: now });
+      // Caught up: nothing waits. Moved since last time, or working: progress. Otherwise a stall's clock keeps running.
+      if (p.end <= p.committed) this.seen.delete(p.partition);
+      else if (busy || !prev || prev.committed !== p.committed) this.seen.set(p.partition, { committed: p.committed, since: now });
     }
   }
 
