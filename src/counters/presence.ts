@@ -10,7 +10,11 @@ export interface Presence {
   sessionOpened(userId: string, sessionId: string): Promise<boolean>;
   /** Returns true when this made the user go offline. */
   sessionClosed(userId: string, sessionId: string): Promise<boolean>;
-  /** Extends the life of live sessions (call every ttl/3). */
-  refresh(sessions: ReadonlyArray<readonly [userId: string, sessionId: string]>): Promise<void>;
+  /**
+   * Extends the life of live sessions (call every ttl/3), registering again any that were lost (a Redis restart or
+   * failover) or expired meanwhile. Returns the users that had no live session before: the ones others may have
+   * seen go offline.
+   */
+  refresh(sessions: ReadonlyArray<readonly [userId: string, sessionId: string]>): Promise<string[]>;
   onlineUsers(userIds: readonly string[]): Promise<Set<string>>;
 }

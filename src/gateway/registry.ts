@@ -116,12 +116,31 @@ export class SessionRegistry {
     if (roomIds.length > 0) await this.deps.bus.publishPresence({ userId, status, lastSeenAt: at.toISOString(), roomIds });
   }
 
+  /**
+   * Users of this instance whose sessions Redis had lost (a failover or a restart) or let expire (an outage longer than
+   * the ttl): a sweep may have announced them OFFLINE meanwhile, so they are announced ONLINE again — now and at the
+   * next refresh, since a sweep that read the lost state before this refresh can still write OFFLINE after it.
+   */
+  private revived = new Set<string>();
+
   private async refresh(): Promise<void> {
     if (this.sessions.size === 0) return;
     try {
-      await this.deps.presence.refresh([...this.sessions.values()].map(({ session }) => [session.user!.id, session.id] as const));
+      const local = [...this.sessions.values()].map(({ session }) => [session.user!.id, session.id] as const);
+      const revived = await this.deps.presence.refresh(local);
+      const online = new Set(local.map(([userId]) => userId));
+      const again = [...new Set([...revived, ...this.revived])].filter((u) => online.has(u));
+      this.revived = new Set(revived);
+      if (again.length > 0) void this.announceOnline(again);
     } catch (err) {
       this.deps.log.warn({ err }, 'presence refresh failed');
+    }
+  }
+
+  /** A status write per user (a no-op where it is ONLINE already), 50 at a time. */
+  private async announceOnline(userIds: readonly string[]): Promise<void> {
+    for (let i = 0; i < userIds.length; i += 50) {
+      await Promise.all(userIds.slice(i, i + 50).map((u) => this.announce(u, 'ONLINE').catch((err: unknown) => this.deps.log.warn({ err }, 'presence update failed'))));
     }
   }
 
