@@ -43,21 +43,16 @@ export class MemoryPresence implements Presence {
     return true;
   }
 
-  async refresh(sessions: ReadonlyArray<readonly [string, string]>): Promise<string[]> {
+  async refresh(sessions: ReadonlyArray<readonly [string, string]>): Promise<void> {
     const now = this.now();
     this.maintain(now);
     const expiry = now + this.ttlMs;
-    const revived = new Set<string>();
-    const seen = new Set<string>();
     // Like ZADD: a refresh registers the session even when it had expired meanwhile.
     for (const [userId, sessionId] of sessions) {
-      if (!seen.has(userId) && !this.live(userId, now)) revived.add(userId);
-      seen.add(userId);
       let map = this.users.get(userId);
       if (!map) this.users.set(userId, (map = new Map()));
       map.set(sessionId, expiry);
     }
-    return [...revived];
   }
 
   async onlineUsers(userIds: readonly string[]): Promise<Set<string>> {

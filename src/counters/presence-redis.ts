@@ -37,26 +37,16 @@ export class RedisPresence implements Presence {
     return r === 1;
   }
 
-  async refresh(sessions: ReadonlyArray<readonly [string, string]>): Promise<string[]> {
-    if (sessions.length === 0) return [];
-    const now = Date.now();
-    const expiry = now + this.ttlMs;
+  async refresh(sessions: ReadonlyArray<readonly [string, string]>): Promise<void> {
+    if (sessions.length === 0) return;
+    const expiry = Date.now() + this.ttlMs;
     const pipe = this.redis.pipeline();
-    // Per session: its user's live sessions before it is added again (the first count per user is the one that matters).
     for (const [userId, sessionId] of sessions) {
-      pipe.zcount(keyOf(userId), `(${now}`, '+inf');
       pipe.zadd(keyOf(userId), expiry, sessionId);
       pipe.pexpire(keyOf(userId), this.ttlMs * 2);
     }
-    const res = (await pipe.exec()) ?? [];
-    const revived = new Set<string>();
-    const seen = new Set<string>();
-    sessions.forEach(([userId], i) => {
-      const [err, before] = res[i * 3] ?? [null, 1];
-      if (!seen.has(userId) && !err && Number(before) === 0) revived.add(userId);
-      seen.add(userId);
-    });
-    return [...revived];
+    const failed = ((await pipe.exec()) ?? []).find(([err]) => err);
+    if (failed) throw failed[0];
   }
 
   async onlineUsers(userIds: readonly string[]): Promise<Set<string>> {
@@ -67,7 +57,9 @@ export class RedisPresence implements Presence {
     for (const id of userIds) pipe.zcount(keyOf(id), `(${now}`, '+inf');
     const res = (await pipe.exec()) ?? [];
     res.forEach(([err, n], i) => {
-      if (!err && Number(n) > 0) out.add(userIds[i]!);
+      // An unanswered count is not "offline": the sweeper would announce everyone OFFLINE during a failover.
+      if (err) throw err;
+      if (Number(n) > 0) out.add(userIds[i]!);
     });
     return out;
   }

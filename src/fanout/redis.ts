@@ -181,6 +181,7 @@ export class RedisFanoutBus implements FanoutBus {
     this.rooms.clear();
     this.topics.clear();
     this.control = null;
+    this.replica.close();
     await Promise.allSettled([this.pub.quit(), this.sub.quit()]);
   }
 }

@@ -16,7 +16,7 @@ export interface RegisteredSession {
 
 export interface RegistryDeps {
   presence: Presence;
-  store: Pick<Store, 'setUserStatus' | 'roomIdsOfUser' | 'onlineUserIds'>;
+  store: Pick<Store, 'setUserStatus' | 'roomIdsOfUser' | 'onlineUserIds' | 'offlineUserIds'>;
   bus: Pick<FanoutBus, 'publishPresence'>;
   leases: Leases;
   instanceId: string;
@@ -117,21 +117,23 @@ export class SessionRegistry {
   }
 
   /**
-   * Users of this instance whose sessions Redis had lost (a failover or a restart) or let expire (an outage longer than
-   * the ttl): a sweep may have announced them OFFLINE meanwhile, so they are announced ONLINE again — now and at the
-   * next refresh, since a sweep that read the lost state before this refresh can still write OFFLINE after it.
+   * Also turns this instance's connected users back ONLINE where the stored status says OFFLINE: a sweep that read
+   * Redis while it was failing over, or that raced this refresh re-registering sessions Redis had lost, may have
+   * announced them OFFLINE; nothing else would undo it while they stay connected.
    */
-  private revived = new Set<string>();
-
   private async refresh(): Promise<void> {
     if (this.sessions.size === 0) return;
     try {
       const local = [...this.sessions.values()].map(({ session }) => [session.user!.id, session.id] as const);
-      const revived = await this.deps.presence.refresh(local);
-      const online = new Set(local.map(([userId]) => userId));
-      const again = [...new Set([...revived, ...this.revived])].filter((u) => online.has(u));
-      this.revived = new Set(revived);
-      if (again.length > 0) void this.announceOnline(again);
+      await this.deps.presence.refresh(local);
+      const users = [...new Set(local.map(([userId]) => userId))];
+      for (let i = 0; i < users.length; i += 5000) {
+        const offline = await this.deps.store.offlineUserIds(users.slice(i, i + 5000));
+        if (offline.length === 0) continue;
+        // Only those still connected here (a last session may have closed meanwhile: its OFFLINE stands).
+        const connected = new Set([...this.sessions.values()].map(({ session }) => session.user!.id));
+        await this.announceOnline(offline.filter((u) => connected.has(u)));
+      }
     } catch (err) {
       this.deps.log.warn({ err }, 'presence refresh failed');
     }

@@ -32,6 +32,7 @@ export async function openClusterInfra(config: Config, log: Logger, metrics: Met
     await Promise.all([redis.ping(), durable.ping()]);
     const replicaWait = { ...connections.replicaWait, observe: (outcome: 'acked' | 'timeout' | 'failed', s: number) => metrics.redisReplicaWait.observe({ outcome }, s) };
     const durableWait = new ReplicaWait(durable, replicaWait);
+    closers.add('redis replica count', () => durableWait.close());
 
     const kafka = createKafka(config.kafkaBrokers, `chat-${config.instanceId}`, log);
     const messageLog = new KafkaMessageLog({ kafka, instanceId: config.instanceId, log, metrics, lingerMs: config.produceLingerMs });

@@ -72,13 +72,19 @@ export class RedisConnections {
     let client = this.clients.get(name);
     if (client) return client;
     client = new Redis(redisOptions(this.settings, name));
-    client.on('error', (err: Error) => this.log.warn({ err, connection: name }, 'redis connection error'));
+    // One warning per outage and connection (it retries every half second): the rest at debug.
+    let failing = false;
     let wasReady = false;
+    client.on('error', (err: Error) => {
+      this.log[failing ? 'debug' : 'warn']({ err, connection: name }, 'redis connection error');
+      failing = true;
+    });
     client.on('ready', () => {
       if (wasReady) {
         this.log.info({ connection: name }, 'redis connection re-established');
         this.metrics?.redisReconnects.inc({ connection: name });
       }
+      failing = false;
       wasReady = true;
     });
     this.clients.set(name, client);

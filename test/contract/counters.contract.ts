@@ -119,25 +119,6 @@ export function presenceContract(name: string, make: (ttlMs: number) => Presence
       await presence.sessionClosed(busy, 'b');
       await presence.sessionClosed(quiet, 'q2');
     });
-
-    it('refresh registers sessions again and names the users that had no live session left (lost or expired)', async () => {
-      const ttl = 400;
-      const presence = make(ttl);
-      const [kept, lapsed] = [id(), id()];
-      await presence.sessionOpened(kept, 'k1');
-      await presence.sessionOpened(lapsed, 'l1');
-      expect(await presence.refresh([[kept, 'k1'], [lapsed, 'l1']])).toEqual([]);
-      // Only `kept` is refreshed until `lapsed` expired, as when Redis lost its entry or an outage outlasted the ttl.
-      const refresher = setInterval(() => void presence.refresh([[kept, 'k1']]), ttl / 4);
-      try {
-        await waitFor(async () => !(await presence.onlineUsers([lapsed])).has(lapsed), ttl * 5, 'the lapsed session to expire');
-      } finally {
-        clearInterval(refresher);
-      }
-      expect(await presence.refresh([[kept, 'k1'], [kept, 'k2'], [lapsed, 'l1'], [lapsed, 'l2']])).toEqual([lapsed]);
-      expect(await presence.onlineUsers([kept, lapsed])).toEqual(new Set([kept, lapsed]));
-      for (const [u, s] of [[kept, 'k1'], [kept, 'k2'], [lapsed, 'l1'], [lapsed, 'l2']] as const) await presence.sessionClosed(u, s);
-    });
   });
 }
 

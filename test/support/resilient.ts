@@ -12,6 +12,8 @@ export interface Acked {
   seq: string;
   /** attempts it took (1 = first try) */
   attempts: number;
+  /** when the RECEIPT came (ms since the epoch) */
+  at: number;
 }
 
 function connect(url: string, token: string, onClose: (why: string) => void): Promise<Client> {
@@ -96,7 +98,7 @@ export class ResilientSender {
             client.publish({ destination: `/topic/rooms.${this.roomId}`, body: key, headers: { receipt: receiptId, 'idempotency-key': key } });
           });
           this.failPending = null;
-          this.acked.push({ key, id: headers['message-id']!, seq: headers.seq!, attempts: attempt });
+          this.acked.push({ key, id: headers['message-id']!, seq: headers.seq!, attempts: attempt, at: Date.now() });
           break;
         } catch (err) {
           this.failPending = null;
