@@ -1,7 +1,9 @@
 // Clients for failover tests: a subscriber that never reconnects (so whatever it got came live, gap repairs included)
 // and records when each MESSAGE arrived; a reader that marks a room read over STOMP until each mark is RECEIPTed,
-// reconnecting after any error, and records what every RECEIPT said.
+// reconnecting after any error, and records what every RECEIPT said; the dead letters written meanwhile.
+import { randomUUID } from 'node:crypto';
 import { Client, type IFrame } from '@stomp/stompjs';
+import { Kafka, logLevel } from 'kafkajs';
 import WebSocket from 'ws';
 import { sleep, withDeadline } from './cluster.js';
 
@@ -131,5 +133,51 @@ export class ResilientReader {
 
   async close(): Promise<void> {
     await this.client?.deactivate().catch(() => {});
+  }
+}
+
+const DLT = 'chat.messages.dlt';
+
+/**
+ * Dead letters of the topic from `since` (its end offset when a test began, see dltEnd) to its end now: the test's own
+ * among them are those keyed by its rooms (other tests on the shared broker write poison records of their own rooms,
+ * which every consumer group, this test's included, dead-letters too).
+ */
+export async function deadLettersSince(brokers: string[], since: bigint): Promise<Array<{ key: string | null; headers: Record<string, string> }>> {
+  const kafka = new Kafka({ clientId: 'test-dlt-reader', brokers, logLevel: logLevel.NOTHING });
+  const until = await dltEnd(brokers);
+  if (until <= since) return [];
+  const consumer = kafka.consumer({ groupId: `test-dlt-reader-${randomUUID()}` });
+  const out: Array<{ key: string | null; headers: Record<string, string> }> = [];
+  let done!: () => void;
+  const finished = new Promise<void>((r) => (done = r));
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topic: DLT });
+    await consumer.run({
+      eachMessage: async ({ message }) => {
+        if (BigInt(message.offset) < since) return;
+        const headers = Object.fromEntries(Object.entries(message.headers ?? {}).map(([k, v]) => [k, String(v)]));
+        out.push({ key: message.key?.toString() ?? null, headers });
+        if (BigInt(message.offset) + 1n >= until) done();
+      },
+    });
+    consumer.seek({ topic: DLT, partition: 0, offset: since.toString() });
+    await withDeadline(finished, 60_000, 'reading the dead letters');
+  } finally {
+    await consumer.disconnect();
+  }
+  return out;
+}
+
+/** The dead-letter topic's end offset (its one partition). */
+export async function dltEnd(brokers: string[]): Promise<bigint> {
+  const admin = new Kafka({ clientId: 'test-dlt-offsets', brokers, logLevel: logLevel.NOTHING }).admin();
+  await admin.connect();
+  try {
+    const [p] = await admin.fetchTopicOffsets(DLT);
+    return BigInt(p?.high ?? '0');
+  } finally {
+    await admin.disconnect();
   }
 }
