@@ -42,15 +42,13 @@ function layout(opts = {}) {
   };
 }
 
+/** What every node's config starts with: where it listens and keeps its files, as a daemon. */
+const processConf = (node, host) => [`port ${node.port}`, `bind ${host}`, 'daemonize yes', `pidfile ${node.pidfile}`, `logfile ${node.logfile}`, `dir ${node.dir}`];
+
 /** A data node's config; the replica follows `primaryPort`. */
 export function redisNodeConf(node, { host = SENTINEL_DEFAULTS.host, replicaOf = null } = {}) {
   return [
-    `port ${node.port}`,
-    `bind ${host}`,
-    'daemonize yes',
-    `pidfile ${node.pidfile}`,
-    `logfile ${node.logfile}`,
-    `dir ${node.dir}`,
+    ...processConf(node, host),
     'save ""',
     'appendonly no',
     ...(replicaOf ? [`replicaof ${host} ${replicaOf}`] : []),
@@ -61,12 +59,7 @@ export function redisNodeConf(node, { host = SENTINEL_DEFAULTS.host, replicaOf =
 /** A sentinel's config (also what compose/'s `ha` profile uses: test/integration/compose.test.ts compares them). */
 export function sentinelConf(node, { host = SENTINEL_DEFAULTS.host, name = SENTINEL_DEFAULTS.name, primaryPort = SENTINEL_DEFAULTS.primaryPort, quorum = SENTINEL_DEFAULTS.quorum, downAfterMs = SENTINEL_DEFAULTS.downAfterMs, failoverTimeoutMs = SENTINEL_DEFAULTS.failoverTimeoutMs } = {}) {
   return [
-    `port ${node.port}`,
-    `bind ${host}`,
-    'daemonize yes',
-    `pidfile ${node.pidfile}`,
-    `logfile ${node.logfile}`,
-    `dir ${node.dir}`,
+    ...processConf(node, host),
     `sentinel monitor ${name} ${host} ${primaryPort} ${quorum}`,
     `sentinel down-after-milliseconds ${name} ${downAfterMs}`,
     `sentinel failover-timeout ${name} ${failoverTimeoutMs}`,

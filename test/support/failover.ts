@@ -2,34 +2,10 @@
 // and records when each MESSAGE arrived; a reader that marks a room read over STOMP until each mark is RECEIPTed,
 // reconnecting after any error, and records what every RECEIPT said; the dead letters written meanwhile.
 import { randomUUID } from 'node:crypto';
-import { Client, type IFrame } from '@stomp/stompjs';
+import type { Client } from '@stomp/stompjs';
 import { Kafka, logLevel } from 'kafkajs';
-import WebSocket from 'ws';
 import { sleep, withDeadline } from './cluster.js';
-
-function connect(url: string, token: string, onClose: (why: string) => void): Promise<Client> {
-  return withDeadline(
-    new Promise<Client>((resolve, reject) => {
-      const client = new Client({
-        webSocketFactory: () => new WebSocket(url, ['v12.stomp']),
-        connectHeaders: { passcode: token },
-        reconnectDelay: 0,
-        heartbeatIncoming: 0,
-        heartbeatOutgoing: 0,
-      });
-      let connected = false;
-      client.onConnect = () => {
-        connected = true;
-        resolve(client);
-      };
-      client.onStompError = (f: IFrame) => onClose(`ERROR ${f.headers.message}: ${f.body}`);
-      client.onWebSocketClose = () => (connected ? onClose('socket closed') : reject(new Error('closed before CONNECTED')));
-      client.activate();
-    }),
-    10_000,
-    `stomp connect ${url}`,
-  );
-}
+import { connect } from './resilient.js';
 
 export interface Delivery {
   id: string;

@@ -16,7 +16,8 @@ export interface Acked {
   at: number;
 }
 
-function connect(url: string, token: string, onClose: (why: string) => void): Promise<Client> {
+/** A @stomp/stompjs client over WebSocket, connected (5 s at most); `onClose` hears of an ERROR or a closed socket. */
+export function connect(url: string, token: string, onClose: (why: string) => void): Promise<Client> {
   return new Promise((resolve, reject) => {
     const client = new Client({
       webSocketFactory: () => new WebSocket(url, ['v12.stomp']),
@@ -30,7 +31,7 @@ function connect(url: string, token: string, onClose: (why: string) => void): Pr
       connected = true;
       resolve(client);
     };
-    client.onStompError = (f: IFrame) => onClose(`ERROR ${f.headers.message}`);
+    client.onStompError = (f: IFrame) => onClose(`ERROR ${f.headers.message}: ${f.body}`);
     client.onWebSocketClose = () => {
       if (!connected) reject(new Error('closed before CONNECTED'));
       onClose('socket closed');
