@@ -71,7 +71,8 @@ export class RedisConnections {
   get(name: RedisConnectionName): Redis {
     let client = this.clients.get(name);
     if (client) return client;
-    client = new Redis(redisOptions(this.settings, name));
+    const options = redisOptions(this.settings, name);
+    client = this.settings.redisSentinels === null ? new Redis(this.settings.redisUrl, options) : new Redis(options);
     // One warning per outage and connection (it retries every half second): the rest at debug.
     let failing = false;
     let wasReady = false;
