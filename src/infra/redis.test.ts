@@ -28,7 +28,7 @@ describe('RedisConnections', () => {
     open = new RedisConnections(settings({ REDIS_URL: 'redis://127.0.0.1:6398', REDIS_SENTINELS: '127.0.0.1:26399', REDIS_SENTINEL_NAME: 'ha' }), log);
     const o = open.get('publisher').options;
     expect(o.sentinels).toEqual([{ host: '127.0.0.1', port: 26399 }]);
-    expect([o.name, o.role, o.failoverDetector]).toEqual(['ha', 'master', true]);
+    expect([o.name, o.role, o.failoverDetector]).toEqual(['ha', 'master', false]);
     expect(open.describe()).toBe('Redis Sentinel "ha" via 127.0.0.1:26399');
     expect(open.replicaWait).toEqual({ replicas: 1, timeoutMs: 100 });
     expect(() => open!.assertReady()).toThrow(/publisher/);

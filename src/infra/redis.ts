@@ -2,6 +2,7 @@
 // REDIS_URL or Redis Sentinel (REDIS_SENTINELS, which wins), commands that wait through a reconnect or a failover
 // for at most REDIS_COMMAND_TIMEOUT_MS, a demoted primary's READONLY answered by reconnecting to the new one, and
 // the subscriber connection re-subscribing by itself (ioredis' autoResubscribe).
+import { isIP } from 'node:net';
 import { Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
@@ -50,9 +51,9 @@ export function redisOptions(s: RedisSettings, name: RedisConnectionName): Redis
     sentinels: s.redisSentinels,
     name: s.redisSentinelName,
     role: 'master',
-    // Subscribes to the sentinels' +switch-master: a client leaves the old primary at the failover, not at its
-    // first error (a primary that is cut off but alive would otherwise keep taking writes that are then lost).
-    failoverDetector: true,
+    // ioredis' own failoverDetector can end a connection for good when it fires while that connection is already
+    // reconnecting (its connect is cancelled and the client goes to `end`): RedisConnections watches instead.
+    failoverDetector: false,
     sentinelRetryStrategy: (times) => Math.min(times * 100, 1000),
     sentinelCommandTimeout: 2000,
   };
@@ -60,12 +61,39 @@ export function redisOptions(s: RedisSettings, name: RedisConnectionName): Redis
 
 export class RedisConnections {
   private readonly clients = new Map<RedisConnectionName, Redis>();
+  /** Sentinel mode: one subscription to `+switch-master` per sentinel. */
+  private readonly watchers: Redis[] = [];
 
   constructor(
     private readonly settings: RedisSettings,
     private readonly log: Logger,
     private readonly metrics?: Pick<Metrics, 'redisReconnects'>,
-  ) {}
+  ) {
+    for (const sentinel of settings.redisSentinels ?? []) this.watchers.push(this.watch(sentinel));
+  }
+
+  /**
+   * Leaves the old primary at a failover, not at its first error: a primary that is demoted while alive (a manual
+   * failover, a partition that healed) would otherwise keep serving stale reads and take writes. Only connections
+   * that are up are dropped (they reconnect through the sentinels); one that is already reconnecting is left alone.
+   */
+  private watch(sentinel: { host: string; port: number }): Redis {
+    const w = new Redis({ ...sentinel, connectionName: `chat:${this.settings.instanceId}:failover-watch`.replace(/\s/g, '_'), retryStrategy: (n) => Math.min(n * 100, 1000), maxRetriesPerRequest: null });
+    w.on('error', () => {}); // the sentinel's own outage: the data connections do not depend on this one
+    w.subscribe('+switch-master').catch(() => {});
+    w.on('message', (_channel: string, text: string) => {
+      const [name, oldHost = '', oldPort] = text.split(' ');
+      if (name !== this.settings.redisSentinelName) return;
+      // An announced host name (not an address) cannot be told apart here: then every connection on that port goes.
+      const onOld = (c: Redis) => c.stream?.remotePort === Number(oldPort) && (!isIP(oldHost) || c.stream.remoteAddress?.replace(/^::ffff:/, '') === oldHost);
+      for (const [connection, client] of this.clients) {
+        if (client.status !== 'ready' || !onOld(client)) continue;
+        this.log.info({ connection, old: `${oldHost}:${oldPort}` }, 'redis failover announced: leaving the old primary');
+        client.disconnect(true);
+      }
+    });
+    return w;
+  }
 
   /** The connection `name`, made on first use. */
   get(name: RedisConnectionName): Redis {
@@ -112,6 +140,7 @@ export class RedisConnections {
   }
 
   async close(): Promise<void> {
+    for (const w of this.watchers) w.disconnect();
     await Promise.allSettled([...this.clients.values()].map((c) => c.quit().catch(() => c.disconnect())));
     this.clients.clear();
   }

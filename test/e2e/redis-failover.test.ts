@@ -11,14 +11,14 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { redisNodePid, sentinelPrimary, startRedisSentinel, stopRedisSentinel } from '../../scripts/stack/redis-sentinel.mjs';
 import { Api, type Account } from '../support/api.js';
-import { ROOT, sleep, startServer, waitFor, type ServerProc } from '../support/cluster.js';
+import { sleep, startServer, waitFor, type ServerProc } from '../support/cluster.js';
 import { LiveSubscriber, ResilientReader, deadLettersSince, dltEnd } from '../support/failover.js';
 import { metric, percentile } from '../support/raw.js';
 import { ResilientSender } from '../support/resilient.js';
+import { TEST_SENTINEL_SET } from '../support/sentinel.js';
 import { WsStomp } from '../support/stomp.js';
 
-// This test's own set, on ports of the range reserved for it (the stack's --redis-sentinel set uses 6390/6391).
-const SET = { dir: `${ROOT}.stack/redis-sentinel-test`, primaryPort: 6395, replicaPort: 6396, sentinelPorts: [26395, 26396, 26397] };
+const SET = TEST_SENTINEL_SET;
 const ROOMS = 6;
 const SEND_PAUSE_MS = 10;
 const PRESENCE_TTL_MS = 3000;
