@@ -165,7 +165,7 @@ function requireTool(cmd, why) {
   return p;
 }
 
-function pidAlive(pid) {
+export function pidAlive(pid) {
   if (!Number.isInteger(pid) || pid <= 0) return false;
   try {
     process.kill(pid, 0);
@@ -192,13 +192,13 @@ function pidCmdline(pid) {
 }
 
 /** pid is alive and (where /proc tells) its command line contains `needle` — guards against pid reuse. */
-function pidIs(pid, needle) {
+export function pidIs(pid, needle) {
   if (!pidAlive(pid)) return false;
   const cmd = pidCmdline(pid);
   return cmd === null || cmd.includes(needle);
 }
 
-function readPidFile(file) {
+export function readPidFile(file) {
   try {
     const n = Number(fs.readFileSync(file, 'utf8').trim());
     return Number.isInteger(n) && n > 0 ? n : null;
@@ -207,7 +207,7 @@ function readPidFile(file) {
   }
 }
 
-function tail(file, lines = 40) {
+export function tail(file, lines = 40) {
   try {
     const text = fs.readFileSync(file, 'utf8');
     return text.split('\n').slice(-lines - 1).join('\n').trimEnd();
@@ -244,7 +244,7 @@ function run(cmd, args, { what, cwd = ROOT, env = process.env, timeoutMs } = {})
 }
 
 /** Polls `check` (async → truthy) until it succeeds or the deadline passes. Returns the value or null. */
-async function pollUntil(check, { timeoutMs, intervalMs = 250, onTick, tickEveryMs = 5000 }) {
+export async function pollUntil(check, { timeoutMs, intervalMs = 250, onTick, tickEveryMs = 5000 }) {
   const start = Date.now();
   let nextTick = start + tickEveryMs;
   for (;;) {
@@ -836,7 +836,7 @@ export async function stackUp({ log = defaultLog, env = process.env, migrate = t
   return { postgres, redis, kafka, ms, config };
 }
 
-async function stopPid(pid, { termWaitMs = 30_000, log, name = `pid ${pid}` } = {}) {
+export async function stopPid(pid, { termWaitMs = 30_000, log, name = `pid ${pid}` } = {}) {
   try {
     process.kill(pid, 'SIGTERM');
   } catch (e) {

@@ -32,6 +32,10 @@ describe('loadConfig', () => {
     expect(c.host).toBe('0.0.0.0');
     expect(c.databaseUrl).toBe('postgres://postgres@127.0.0.1:5432/chat');
     expect(c.redisUrl).toBe('redis://127.0.0.1:6379');
+    expect(c.redisSentinels).toBeNull();
+    expect(c.redisSentinelName).toBe('chat');
+    expect(c.redisCommandTimeoutMs).toBe(10_000);
+    expect(c.redisWaitTimeoutMs).toBe(100);
     expect(c.kafkaBrokers).toEqual(['127.0.0.1:9092']);
     expect([...c.roles].sort()).toEqual(['broadcast', 'gateway', 'notify', 'persist', 'receipts']);
     expect(c.logLevel).toBe('info');
@@ -80,6 +84,12 @@ describe('loadConfig', () => {
     ['ROLES', 'gateway,bogus'],
     ['DATABASE_URL', 'mysql://x'],
     ['REDIS_URL', 'http://x'],
+    ['REDIS_SENTINELS', 'sentinel-without-port'],
+    ['REDIS_SENTINELS', '127.0.0.1:26390,127.0.0.1:99999'],
+    ['REDIS_SENTINELS', ' , '],
+    ['REDIS_SENTINEL_NAME', 'has space'],
+    ['REDIS_COMMAND_TIMEOUT_MS', '10'],
+    ['REDIS_WAIT_TIMEOUT_MS', '-1'],
     ['LOG_LEVEL', 'loud'],
     ['MODE', 'distributed'],
     ['CONNECT_TIMEOUT_MS', '0'],
@@ -124,6 +134,15 @@ describe('loadConfig', () => {
     expect([withToken.metricsOnPublicPort, withToken.metricsPort, withToken.metricsHost]).toEqual([true, 0, '0.0.0.0']);
     expect(loadConfig({ METRICS_PORT: '9100' }).metricsPort).toBe(9100);
     expect(configError({ METRICS_PORT: '70000' }).message).toMatch(/METRICS_PORT/);
+  it('REDIS_SENTINELS: a host:port list and a primary name (REDIS_URL stays parsed but unused)', () => {
+    const c = loadConfig({ REDIS_SENTINELS: '127.0.0.1:26390, sentinel-b:26391,[::1]:26392', REDIS_SENTINEL_NAME: 'chat-ha', REDIS_WAIT_TIMEOUT_MS: '0' });
+    expect(c.redisSentinels).toEqual([
+      { host: '127.0.0.1', port: 26390 },
+      { host: 'sentinel-b', port: 26391 },
+      { host: '::1', port: 26392 },
+    ]);
+    expect(c.redisSentinelName).toBe('chat-ha');
+    expect(c.redisWaitTimeoutMs).toBe(0);
   });
 
   it('STOMP_TCP_PORT=0 turns the TCP transport off and is allowed', () => {

@@ -21,6 +21,17 @@ const schema = z
     DATA_DIR: z.string().min(1).default('data'),
     DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }).default('postgres://postgres@127.0.0.1:5432/chat'),
     REDIS_URL: z.url({ protocol: /^rediss?$/ }).default('redis://127.0.0.1:6379'),
+    // Redis Sentinel (wins over REDIS_URL): the sentinels' host:port list and the monitored primary's name.
+    REDIS_SENTINELS: z
+      .string()
+      .transform((s) => s.split(',').map((b) => b.trim()).filter(Boolean))
+      .pipe(z.array(z.string().regex(/^(\[[0-9A-Fa-f:.]+\]|[^\s:,[\]]+):\d{1,5}$/, 'expected host:port').refine(validPort, 'port out of range')).min(1))
+      .optional(),
+    REDIS_SENTINEL_NAME: z.string().regex(/^[A-Za-z0-9._-]{1,100}$/, 'letters, digits, ".", "_" and "-" only').default('chat'),
+    // How long a Redis command waits through a reconnect or a failover before it fails (server-unavailable).
+    REDIS_COMMAND_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
+    // Sentinel mode: how long a write that a guarantee rests on waits for the replica (WAIT 1); 0: never waits.
+    REDIS_WAIT_TIMEOUT_MS: nonNegativeInt.default(100),
     KAFKA_BROKERS: z
       .string()
       .default('127.0.0.1:9092')
@@ -177,6 +188,12 @@ export interface Config {
   dataDir: string;
   databaseUrl: string;
   redisUrl: string;
+  /** Redis Sentinel: when set, the app asks these sentinels for the primary named `redisSentinelName` (REDIS_URL unused). */
+  redisSentinels: Array<{ host: string; port: number }> | null;
+  redisSentinelName: string;
+  redisCommandTimeoutMs: number;
+  /** WAIT timeout after critical writes in Sentinel mode (0: none). */
+  redisWaitTimeoutMs: number;
   kafkaBrokers: string[];
   /** null: none given outside production; the embedded mode generates one, cluster mode uses DEV_JWT_SECRET. */
   jwtSecret: string | null;
@@ -243,6 +260,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     dataDir: resolve(v.DATA_DIR),
     databaseUrl: v.DATABASE_URL,
     redisUrl: v.REDIS_URL,
+    redisSentinels: v.REDIS_SENTINELS?.map(hostPort) ?? null,
+    redisSentinelName: v.REDIS_SENTINEL_NAME,
+    redisCommandTimeoutMs: v.REDIS_COMMAND_TIMEOUT_MS,
+    redisWaitTimeoutMs: v.REDIS_WAIT_TIMEOUT_MS,
     kafkaBrokers: v.KAFKA_BROKERS,
     jwtSecret: v.JWT_SECRET ?? null,
     jwtTtlSeconds: v.JWT_TTL_SECONDS,
@@ -310,4 +331,14 @@ function limitsOf(v: z.infer<typeof schema>): Limits {
     maxPendingPerIp: v.MAX_PENDING_PER_IP,
     maxConnections: v.MAX_CONNECTIONS,
   };
+}
+
+function validPort(hp: string): boolean {
+  const p = Number(hp.slice(hp.lastIndexOf(':') + 1));
+  return p >= 1 && p <= 65535;
+}
+
+function hostPort(s: string): { host: string; port: number } {
+  const i = s.lastIndexOf(':');
+  return { host: s.slice(0, i).replace(/^\[(.*)\]$/, '$1'), port: Number(s.slice(i + 1)) };
 }

@@ -115,6 +115,12 @@ export class KyselyStore implements Store {
     return rows.map((r) => r.id);
   }
 
+  async offlineUserIds(ids: readonly string[]) {
+    if (ids.length === 0) return [];
+    const rows = await this.db.selectFrom('users').select('id').where('id', 'in', [...ids]).where('status', '=', 'OFFLINE').execute();
+    return rows.map((r) => r.id);
+  }
+
   async createGroupRoom(createdBy: string, name: string, memberIds: readonly string[], visibility: RoomVisibility) {
     return this.db.transaction().execute(async (trx) => {
       const room = await trx

@@ -51,6 +51,8 @@ export interface Store {
   setUserStatus(userId: string, status: 'ONLINE' | 'OFFLINE', at: Date): Promise<boolean>;
   /** Users whose stored status is ONLINE (the presence sweeper checks them against live sessions). */
   onlineUserIds(limit: number): Promise<string[]>;
+  /** Those of `ids` whose stored status is OFFLINE (an instance turns its connected users back ONLINE). */
+  offlineUserIds(ids: readonly string[]): Promise<string[]>;
 
   createGroupRoom(createdBy: string, name: string, memberIds: readonly string[], visibility: RoomVisibility): Promise<Room>;
   /**
