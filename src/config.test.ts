@@ -134,6 +134,8 @@ describe('loadConfig', () => {
     expect([withToken.metricsOnPublicPort, withToken.metricsPort, withToken.metricsHost]).toEqual([true, 0, '0.0.0.0']);
     expect(loadConfig({ METRICS_PORT: '9100' }).metricsPort).toBe(9100);
     expect(configError({ METRICS_PORT: '70000' }).message).toMatch(/METRICS_PORT/);
+  });
+
   it('REDIS_SENTINELS: a host:port list and a primary name (REDIS_URL stays parsed but unused)', () => {
     const c = loadConfig({ REDIS_SENTINELS: '127.0.0.1:26390, sentinel-b:26391,[::1]:26392', REDIS_SENTINEL_NAME: 'chat-ha', REDIS_WAIT_TIMEOUT_MS: '0' });
     expect(c.redisSentinels).toEqual([
