@@ -28,6 +28,7 @@ import { attachWebSocketGateway, type WsGateway } from './gateway/ws.js';
 import { buildHttp } from './http/server.js';
 import type { Infra } from './infra/infra.js';
 import { withHttpObservability } from './metrics/http.js';
+import { createWebhook, webhookScope } from './notifications/webhook.js';
 import type { Metrics } from './metrics/metrics.js';
 import { BROADCAST_GROUP, broadcastHandler } from './pipeline/broadcast.js';
 import type { ConsumerGroup } from './pipeline/message-log.js';
@@ -92,6 +93,7 @@ function buildConsumers(config: Config, infra: Infra, s: Services, metrics: Metr
       events: s.events,
       cachedPositions: (roomId) => infra.positions.get(roomId),
       positions: (roomId) => s.reads.positions(roomId),
+      webhookScope: webhookScope(config),
     }),
   );
   add('receipts', RECEIPTS_GROUP, TOPICS.readReceipts, receiptsHandler(store, infra.positions));
@@ -152,7 +154,9 @@ function buildGateway(config: Config, log: Logger, infra: Infra, s: Services, me
 
 export async function startApp(config: Config, log: Logger, infra: Infra, metrics: Metrics): Promise<App> {
   const cleanups: Cleanups = [];
-  const services = buildServices(config, infra, cleanups);
+  const webhook = createWebhook(config, infra.store, metrics, log);
+  // webhookDeliveries: failed webhook deliveries for the operations console (list, retry, discard).
+  const services = { ...buildServices(config, infra, cleanups), webhookDeliveries: webhook.deliveries };
   const consumers = buildConsumers(config, infra, services, metrics);
   const { hub, gate, registry, sessionDeps } = buildGateway(config, log, infra, services, metrics, cleanups);
   const openSession = (transport: Transport, urlToken: string | null = null) => new Session(transport, sessionDeps, urlToken);
@@ -194,6 +198,7 @@ export async function startApp(config: Config, log: Logger, infra: Infra, metric
   await http.listen({ port: config.port, host: config.host, backlog: LISTEN_BACKLOG });
   if (config.roles.has('gateway') && config.stompTcpPort > 0) tcp = await listenTcp(config, log, openSession, admit);
   await Promise.all(consumers.map((c) => c.start()));
+  webhook.worker?.start();
   const port = (http.server.address() as { port: number }).port;
   const stompTcpPort = tcp ? (tcp.server.address() as { port: number }).port : null;
   log.info({ port, stompTcpPort, roles: [...config.roles], instanceId: config.instanceId, mode: config.mode }, 'chat server started');
@@ -208,6 +213,7 @@ export async function startApp(config: Config, log: Logger, infra: Infra, metric
       await step('gateways', () => Promise.allSettled([ws?.close(), tcp?.close(), http.close()]));
       // 3. Leave the consumer groups (partitions move at once), then the rest, then the adapters.
       await step('consumers', () => Promise.allSettled(consumers.map((c) => c.close())), 8000);
+      await step('webhook worker', () => webhook.worker?.close());
       for (const fn of cleanups.reverse()) await step('cleanup', fn);
       await step('infrastructure', () => infra.close(), 20_000);
     }));

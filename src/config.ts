@@ -90,6 +90,16 @@ const schema = z
     SHUTDOWN_GRACE_MS: positiveInt.default(25_000),
     // A session not refreshed for this long counts as gone (bounds how long a killed instance's users stay online).
     PRESENCE_TTL_MS: z.coerce.number().int().min(1000).default(30_000),
+    // Offline notifications by webhook (src/notifications/; API.md has the policy these settings tune).
+    NOTIFY_WEBHOOK_URL: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }).optional(),
+    NOTIFY_WEBHOOK_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
+    NOTIFY_WEBHOOK_WINDOW_MS: z.coerce.number().int().min(0).max(600_000).default(2000),
+    NOTIFY_WEBHOOK_MAX_MESSAGES: z.coerce.number().int().min(1).max(500).default(50),
+    NOTIFY_WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
+    NOTIFY_WEBHOOK_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(8),
+    NOTIFY_WEBHOOK_BACKOFF_MS: z.coerce.number().int().min(10).default(1000),
+    NOTIFY_WEBHOOK_BACKOFF_MAX_MS: z.coerce.number().int().min(10).default(60_000),
+    NOTIFY_WEBHOOK_GIVE_UP_MS: z.coerce.number().int().min(1000).default(3_600_000),
   })
   .superRefine((v, ctx) => {
     if (!v.JWT_SECRET && v.NODE_ENV === 'production') {
@@ -98,6 +108,12 @@ const schema = z
         path: ['JWT_SECRET'],
         message: 'is required when NODE_ENV is production (a development secret is used only outside production)',
       });
+    }
+    if (v.NOTIFY_WEBHOOK_URL && !v.NOTIFY_WEBHOOK_SECRET && v.NODE_ENV === 'production') {
+      ctx.addIssue({ code: 'custom', path: ['NOTIFY_WEBHOOK_SECRET'], message: 'is required with NOTIFY_WEBHOOK_URL when NODE_ENV is production (unsigned webhooks only outside production)' });
+    }
+    if (v.NOTIFY_WEBHOOK_BACKOFF_MAX_MS < v.NOTIFY_WEBHOOK_BACKOFF_MS) {
+      ctx.addIssue({ code: 'custom', path: ['NOTIFY_WEBHOOK_BACKOFF_MAX_MS'], message: 'must be at least NOTIFY_WEBHOOK_BACKOFF_MS' });
     }
   });
 
@@ -138,6 +154,24 @@ export interface AccountLimits {
   roomsPerUserPerHour: number;
 }
 
+/** The offline-notification webhook's settings (NOTIFY_WEBHOOK_*); all durations in ms. */
+export interface WebhookConfig {
+  url: string;
+  /** null: unsigned POSTs (outside production only). */
+  secret: string | null;
+  /** A member's messages of a room within this window go out in one POST. */
+  windowMs: number;
+  /** Messages per POST at most (more in a window: several POSTs). */
+  maxMessages: number;
+  timeoutMs: number;
+  /** POSTs in flight at once per instance running the worker. */
+  concurrency: number;
+  backoffMs: number;
+  backoffMaxMs: number;
+  /** A delivery still failing this long after its first attempt is given up (recorded failed). */
+  giveUpMs: number;
+}
+
 export interface Config {
   mode: Mode;
   env: 'development' | 'test' | 'production';
@@ -171,6 +205,8 @@ export interface Config {
   kafkaGroupPrefix: string;
   shutdownGraceMs: number;
   presenceTtlMs: number;
+  /** null when NOTIFY_WEBHOOK_URL is not set. */
+  webhook: WebhookConfig | null;
 }
 
 export class ConfigError extends Error {
@@ -250,5 +286,18 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     kafkaGroupPrefix: v.KAFKA_GROUP_PREFIX,
     shutdownGraceMs: v.SHUTDOWN_GRACE_MS,
     presenceTtlMs: v.PRESENCE_TTL_MS,
+    webhook: v.NOTIFY_WEBHOOK_URL
+      ? {
+          url: v.NOTIFY_WEBHOOK_URL,
+          secret: v.NOTIFY_WEBHOOK_SECRET ?? null,
+          windowMs: v.NOTIFY_WEBHOOK_WINDOW_MS,
+          maxMessages: v.NOTIFY_WEBHOOK_MAX_MESSAGES,
+          timeoutMs: v.NOTIFY_WEBHOOK_TIMEOUT_MS,
+          concurrency: v.NOTIFY_WEBHOOK_CONCURRENCY,
+          backoffMs: v.NOTIFY_WEBHOOK_BACKOFF_MS,
+          backoffMaxMs: v.NOTIFY_WEBHOOK_BACKOFF_MAX_MS,
+          giveUpMs: v.NOTIFY_WEBHOOK_GIVE_UP_MS,
+        }
+      : null,
   };
 }

@@ -121,14 +121,14 @@ export async function advanceReadSeq(db: Kysely<Database>, roomId: string, userI
   return row?.last_read_seq ?? '0';
 }
 
-export async function insertNotifications(db: Kysely<Database>, rows: readonly NotificationInput[]): Promise<number> {
+export async function insertNotifications(db: Kysely<Database>, rows: readonly NotificationInput[], webhookScope: string | null = null): Promise<number> {
   if (rows.length === 0) return 0;
   if (rows.length > MAX_ROWS_PER_INSERT) {
     let n = 0;
-    for (let i = 0; i < rows.length; i += MAX_ROWS_PER_INSERT) n += await insertNotifications(db, rows.slice(i, i + MAX_ROWS_PER_INSERT));
+    for (let i = 0; i < rows.length; i += MAX_ROWS_PER_INSERT) n += await insertNotifications(db, rows.slice(i, i + MAX_ROWS_PER_INSERT), webhookScope);
     return n;
   }
-  const res = await db
+  const insert = db
     .insertInto('notifications')
     .values(
       rows.map((r) => ({
@@ -140,9 +140,23 @@ export async function insertNotifications(db: Kysely<Database>, rows: readonly N
         preview: r.preview,
       })),
     )
-    .onConflict((oc) => oc.constraint('notifications_user_message_uk').doNothing())
-    .executeTakeFirst();
-  return Number(res.numInsertedOrUpdatedRows ?? 0);
+    .onConflict((oc) => oc.constraint('notifications_user_message_uk').doNothing());
+  if (webhookScope === null) return Number((await insert.executeTakeFirst()).numInsertedOrUpdatedRows ?? 0);
+  // One statement: the outbox gets exactly the notification rows this call inserted, so a redelivered record
+  // (rows already there) queues no second webhook, and a crash leaves both or neither.
+  const row = await db
+    .with('ins', () => insert.returning(['user_id', 'room_id', 'message_id', 'seq']))
+    .with('outbox', (qb) =>
+      qb
+        .insertInto('webhook_outbox')
+        .columns(['scope', 'user_id', 'room_id', 'message_id', 'seq'])
+        .expression((eb) => eb.selectFrom('ins').select([sql<string>`${webhookScope}::text`.as('scope'), 'user_id', 'room_id', 'message_id', 'seq']))
+        .onConflict((oc) => oc.constraint('webhook_outbox_user_message_uk').doNothing()),
+    )
+    .selectFrom('ins')
+    .select((eb) => eb.fn.countAll<string>().as('n'))
+    .executeTakeFirstOrThrow();
+  return Number(row.n);
 }
 
 export async function listNotifications(db: Kysely<Database>, userId: string, limit: number): Promise<Notification[]> {

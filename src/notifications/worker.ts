@@ -1,0 +1,160 @@
+// The webhook delivery worker: runs in every process with the `notify` role when NOTIFY_WEBHOOK_URL is set. It
+// forms deliveries from the outbox (one per member, room and window), claims due ones under a lease, POSTs each
+// (at most `concurrency` at once per process) and settles it: deleted after a 2xx, retried with backoff, or given
+// up and kept as a failed delivery. All of its state is in the store, so a restart or a crash loses nothing: a
+// killed worker's claimed deliveries come due again when their lease ends, and go out again under the same id.
+// It never holds up the chat: the notify consumer only writes outbox rows, and nothing waits for a POST.
+import type { Logger } from 'pino';
+import type { WebhookConfig } from '../config.js';
+import type { WebhookMetrics } from '../metrics/webhook.js';
+import type { Store } from '../store/store.js';
+import { postWebhook, type Post } from './http-post.js';
+import type { ClaimedDelivery, WebhookOutbox } from './outbox.js';
+import { backoffDelay, classify, type AttemptResult } from './policy.js';
+import { deliveryBody, deliveryRequest } from './signature.js';
+
+/** (user, room) pairs looked at per formation pass. */
+const MAX_GROUPS_PER_PASS = 500;
+
+export interface WebhookWorkerDeps {
+  outbox: Pick<WebhookOutbox, 'formWebhookDeliveries' | 'claimWebhookDeliveries' | 'completeWebhookDelivery' | 'failWebhookDelivery'>;
+  /** Membership now: a member who left the room gets no webhook for it. */
+  areMembers: Store['areMembers'];
+  settings: WebhookConfig;
+  /** Deployment scope of the outbox rows (KAFKA_GROUP_PREFIX). */
+  scope: string;
+  metrics: WebhookMetrics;
+  log: Logger;
+  post?: Post;
+  random?: () => number;
+}
+
+export class WebhookWorker {
+  /** How often the outbox is looked at (and deliveries formed): half the window, within 50 ms .. 1 s. */
+  readonly pollMs: number;
+  /** A claimed delivery is due again after this (its worker died): the request timeout plus a margin. */
+  readonly leaseMs: number;
+  private readonly inFlight = new Set<Promise<void>>();
+  private readonly abort = new AbortController();
+  private readonly post: Post;
+  private timer: NodeJS.Timeout | null = null;
+  private pass: Promise<void> | null = null;
+  private lastFormed = 0;
+  /** The last claim filled every free slot: more may be due, so claim again as soon as a slot frees. */
+  private more = false;
+  private closed = false;
+
+  constructor(private readonly deps: WebhookWorkerDeps) {
+    const s = deps.settings;
+    this.pollMs = Math.min(1000, Math.max(50, Math.floor(s.windowMs / 2)));
+    this.leaseMs = s.timeoutMs + Math.max(2000, s.timeoutMs);
+    this.post = deps.post ?? postWebhook;
+  }
+
+  start(): void {
+    this.schedule(0);
+  }
+
+  /** POSTs in flight now (never more than the concurrency setting). */
+  get active(): number {
+    return this.inFlight.size;
+  }
+
+  /** Stops claiming, aborts the POSTs in flight (their deliveries are due again at once) and waits for them. */
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.abort.abort();
+    await this.pass;
+    await Promise.allSettled([...this.inFlight]);
+  }
+
+  private schedule(ms: number): void {
+    if (this.closed) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => this.run(), ms);
+    this.timer.unref();
+  }
+
+  private run(): void {
+    this.timer = null;
+    if (this.closed || this.pass) return;
+    this.pass = this.claimAndSend()
+      .catch((err: unknown) => this.deps.log.warn({ err }, 'webhook worker pass failed (retried next pass)'))
+      .finally(() => {
+        this.pass = null;
+        this.schedule(this.more && this.inFlight.size < this.deps.settings.concurrency ? 0 : this.pollMs);
+      });
+  }
+
+  private async claimAndSend(): Promise<void> {
+    const { outbox, settings: s, scope } = this.deps;
+    if (Date.now() - this.lastFormed >= this.pollMs) {
+      this.lastFormed = Date.now();
+      await outbox.formWebhookDeliveries(scope, s.windowMs, s.maxMessages, MAX_GROUPS_PER_PASS);
+    }
+    const free = s.concurrency - this.inFlight.size;
+    this.more = false;
+    if (free <= 0 || this.closed) return;
+    const claimed = await outbox.claimWebhookDeliveries(scope, free, this.leaseMs);
+    this.more = claimed.length === free;
+    if (claimed.length === 0) return;
+    // If this fails, the claims' leases run out and they come due again.
+    const member = await this.deps.areMembers(claimed.map((d) => ({ roomId: d.roomId, userId: d.userId })));
+    claimed.forEach((d, i) => {
+      const p = this.deliver(d, member[i] ?? false)
+        .catch((err: unknown) => this.deps.log.warn({ err, deliveryId: d.id }, 'webhook delivery not settled (due again when its lease ends)'))
+        .finally(() => {
+          this.inFlight.delete(p);
+          if (this.more) this.schedule(0);
+        });
+      this.inFlight.add(p);
+    });
+  }
+
+  private async deliver(d: ClaimedDelivery, isMember: boolean): Promise<void> {
+    const { outbox, settings: s, metrics } = this.deps;
+    if (!isMember || (d.messages.length === 0 && d.unstored === 0)) {
+      if (await outbox.completeWebhookDelivery(d.id, d.leaseToken)) metrics.deliveries.inc({ outcome: 'dropped' });
+      return;
+    }
+    if (d.unstored > 0) {
+      // The persist group is behind: wait for the messages to be stored (the give-up clock runs meanwhile).
+      await this.settleFailure(d, { status: null, error: 'network', retryAfterMs: null }, 'retry', `${d.unstored} message(s) not stored yet`);
+      return;
+    }
+    const request = deliveryRequest(deliveryBody(d), s.secret, Date.now());
+    const t0 = performance.now();
+    const result = await this.post(s.url, request, s.timeoutMs, this.abort.signal);
+    if (result.error === 'aborted') {
+      // Shutting down: due again at once, for whichever worker is next.
+      await outbox.failWebhookDelivery(d.id, d.leaseToken, { retryInMs: 0, giveUpMs: s.giveUpMs, status: null, error: 'worker stopped' });
+      return;
+    }
+    metrics.requestDuration.observe((performance.now() - t0) / 1000);
+    const verdict = classify(result);
+    metrics.requests.inc({ outcome: verdict.outcome });
+    if (verdict.action === 'delivered') {
+      if (await outbox.completeWebhookDelivery(d.id, d.leaseToken)) {
+        metrics.deliveries.inc({ outcome: 'delivered' });
+        metrics.messagesDelivered.inc(d.messages.length);
+      } else {
+        // Another worker took it over after our lease ended: it delivers it again under the same id.
+        this.deps.log.warn({ deliveryId: d.id }, 'webhook delivered after its lease ended');
+      }
+      return;
+    }
+    const detail = result.status !== null ? `HTTP ${result.status}` : (result.detail ?? result.error ?? 'failed');
+    await this.settleFailure(d, result, verdict.action, detail);
+  }
+
+  private async settleFailure(d: ClaimedDelivery, result: AttemptResult, action: 'retry' | 'fail', error: string): Promise<void> {
+    const { settings: s } = this.deps;
+    const retryInMs = action === 'retry' ? backoffDelay(d.attempts, { baseMs: s.backoffMs, maxMs: s.backoffMaxMs }, this.deps.random, result.retryAfterMs) : null;
+    const state = await this.deps.outbox.failWebhookDelivery(d.id, d.leaseToken, { retryInMs, giveUpMs: s.giveUpMs, status: result.status, error });
+    if (state === 'failed') {
+      this.deps.metrics.deliveries.inc({ outcome: 'failed' });
+      this.deps.log.warn({ deliveryId: d.id, userId: d.userId, roomId: d.roomId, attempts: d.attempts, error }, 'webhook delivery given up (listed as failed; an operator can retry it)');
+    }
+  }
+}
