@@ -52,6 +52,6 @@ export function backoffDelay(attempt: number, b: Backoff, random: () => number =
 export function parseRetryAfter(value: string | null, nowMs: number): number | null {
   if (!value) return null;
   if (/^\d{1,9}$/.test(value.trim())) return Number(value.trim()) * 1000;
-  const at = Date.parse(value);
+  const at = /GMT$/.test(value.trim()) ? Date.parse(value) : Number.NaN;
   return Number.isNaN(at) ? null : Math.max(0, at - nowMs);
 }
