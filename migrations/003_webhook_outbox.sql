@@ -1,8 +1,9 @@
 -- Offline notifications by webhook (NOTIFY_WEBHOOK_URL). The notify consumer writes one outbox row per offline
--- member and message in the same statement as the notification row (so a redelivered record adds none); the
+-- member and message in the same statement as the notification row, idempotent on (scope, user, message); the
 -- delivery worker groups a member's rows of a room into deliveries (one POST each, at most the message cap) and
--- retries each until the receiver answers 2xx (then the delivery and its rows are deleted) or it is given up
--- (state 'failed', kept for an operator to list, retry or discard).
+-- retries each until the receiver answers 2xx ('delivered') or it is given up ('failed', kept for an operator to
+-- list, retry or discard). Settled deliveries and their rows are kept a while (so a redelivered Kafka record
+-- queues nothing again), then pruned.
 -- `scope` separates deployments that share a database (it is KAFKA_GROUP_PREFIX, as for the consumer groups).
 -- Frozen in time: never edit an applied migration; add a new numbered file instead.
 
@@ -12,7 +13,8 @@ CREATE TABLE webhook_deliveries (
   user_id       bigint      NOT NULL,
   room_id       bigint      NOT NULL,
   message_count integer     NOT NULL,
-  state         text        NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'failed')),
+  state         text        NOT NULL DEFAULT 'pending'
+                CHECK (state IN ('pending', 'failed', 'delivered', 'dropped', 'discarded')),
   attempts      integer     NOT NULL DEFAULT 0,
   created_at    timestamptz NOT NULL DEFAULT now(),
   -- The give-up clock: when the delivery was formed, or when an operator retried it.
@@ -23,10 +25,13 @@ CREATE TABLE webhook_deliveries (
   lease_token   uuid,
   last_status   integer,
   last_error    text,
-  failed_at     timestamptz
+  failed_at     timestamptz,
+  -- When it was delivered, dropped (the member left) or discarded by an operator: pruned some days later.
+  settled_at    timestamptz
 );
 CREATE INDEX webhook_deliveries_due_idx ON webhook_deliveries (scope, next_at) WHERE state = 'pending';
 CREATE INDEX webhook_deliveries_failed_idx ON webhook_deliveries (scope, failed_at DESC, id) WHERE state = 'failed';
+CREATE INDEX webhook_deliveries_settled_idx ON webhook_deliveries (scope, settled_at) WHERE settled_at IS NOT NULL;
 
 CREATE TABLE webhook_outbox (
   id          bigserial PRIMARY KEY,
@@ -37,7 +42,7 @@ CREATE TABLE webhook_outbox (
   seq         bigint      NOT NULL,
   created_at  timestamptz NOT NULL DEFAULT now(),
   delivery_id uuid REFERENCES webhook_deliveries (id) ON DELETE CASCADE,
-  CONSTRAINT webhook_outbox_user_message_uk UNIQUE (user_id, message_id)
+  CONSTRAINT webhook_outbox_scope_user_message_uk UNIQUE (scope, user_id, message_id)
 );
 CREATE INDEX webhook_outbox_unassigned_idx ON webhook_outbox (scope, user_id, room_id, seq) WHERE delivery_id IS NULL;
 CREATE INDEX webhook_outbox_delivery_idx ON webhook_outbox (delivery_id);

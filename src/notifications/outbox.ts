@@ -55,8 +55,13 @@ export interface WebhookOutbox {
    * a delivery not settled by then is due again (its holder died). Each claim counts as an attempt.
    */
   claimWebhookDeliveries(scope: string, limit: number, leaseMs: number): Promise<ClaimedDelivery[]>;
-  /** Deletes a delivery (delivered, or dropped) and its outbox rows; false when the lease was lost meanwhile. */
-  completeWebhookDelivery(id: string, leaseToken: string): Promise<boolean>;
+  /**
+   * Settles a delivery as delivered (2xx) or dropped (the member left); false when the lease was lost meanwhile.
+   * Settled deliveries keep their outbox rows (a redelivered record queues nothing) until pruned.
+   */
+  completeWebhookDelivery(id: string, leaseToken: string, outcome?: 'delivered' | 'dropped'): Promise<boolean>;
+  /** Deletes up to `limit` deliveries settled (delivered, dropped, discarded) more than `olderThanMs` ago, with their rows. */
+  pruneWebhookDeliveries(scope: string, olderThanMs: number, limit: number): Promise<number>;
   /** Records a failed attempt: pending again after the delay, or failed; null when the lease was lost. */
   failWebhookDelivery(id: string, leaseToken: string, failure: DeliveryFailure): Promise<'pending' | 'failed' | null>;
   /** Failed deliveries, most recently failed first; `before` is the cursor of the previous page. */
@@ -64,6 +69,6 @@ export interface WebhookOutbox {
   countFailedWebhookDeliveries(scope: string): Promise<number>;
   /** Failed deliveries back to pending, due now, their give-up clock and attempts restarted. Returns the ids moved. */
   retryWebhookDeliveries(scope: string, ids: readonly string[]): Promise<string[]>;
-  /** Deletes failed deliveries. Returns the ids deleted. */
+  /** Settles failed deliveries as discarded (never sent). Returns the ids discarded. */
   discardWebhookDeliveries(scope: string, ids: readonly string[]): Promise<string[]>;
 }

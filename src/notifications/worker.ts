@@ -15,9 +15,15 @@ import { deliveryBody, deliveryRequest } from './signature.js';
 
 /** (user, room) pairs looked at per formation pass. */
 const MAX_GROUPS_PER_PASS = 500;
+/**
+ * Settled deliveries are kept this long: a Kafka record redelivered within it (a consumer crash before its commit)
+ * queues no second webhook. Pruned a batch at a time, once a minute.
+ */
+export const SETTLED_RETENTION_MS = 7 * 24 * 3600_000;
+const PRUNE_EVERY_MS = 60_000;
 
 export interface WebhookWorkerDeps {
-  outbox: Pick<WebhookOutbox, 'formWebhookDeliveries' | 'claimWebhookDeliveries' | 'completeWebhookDelivery' | 'failWebhookDelivery'>;
+  outbox: Pick<WebhookOutbox, 'formWebhookDeliveries' | 'claimWebhookDeliveries' | 'completeWebhookDelivery' | 'failWebhookDelivery' | 'pruneWebhookDeliveries'>;
   /** Membership now: a member who left the room gets no webhook for it. */
   areMembers: Store['areMembers'];
   settings: WebhookConfig;
@@ -40,6 +46,7 @@ export class WebhookWorker {
   private timer: NodeJS.Timeout | null = null;
   private pass: Promise<void> | null = null;
   private lastFormed = 0;
+  private lastPruned = 0;
   /** The last claim filled every free slot: more may be due, so claim again as soon as a slot frees. */
   private more = false;
   private closed = false;
@@ -93,6 +100,10 @@ export class WebhookWorker {
       this.lastFormed = Date.now();
       await outbox.formWebhookDeliveries(scope, s.windowMs, s.maxMessages, MAX_GROUPS_PER_PASS);
     }
+    if (Date.now() - this.lastPruned >= PRUNE_EVERY_MS) {
+      this.lastPruned = Date.now();
+      await outbox.pruneWebhookDeliveries(scope, SETTLED_RETENTION_MS, 1000);
+    }
     const free = s.concurrency - this.inFlight.size;
     this.more = false;
     if (free <= 0 || this.closed) return;
@@ -115,10 +126,11 @@ export class WebhookWorker {
   private async deliver(d: ClaimedDelivery, isMember: boolean): Promise<void> {
     const { outbox, settings: s, metrics } = this.deps;
     if (!isMember || (d.messages.length === 0 && d.unstored === 0)) {
-      if (await outbox.completeWebhookDelivery(d.id, d.leaseToken)) metrics.deliveries.inc({ outcome: 'dropped' });
+      if (await outbox.completeWebhookDelivery(d.id, d.leaseToken, 'dropped')) metrics.deliveries.inc({ outcome: 'dropped' });
       return;
     }
     if (d.unstored > 0) {
+      this.deps.log.debug({ deliveryId: d.id, attempt: d.attempts, unstored: d.unstored }, 'webhook delivery waits for its messages to be stored');
       // The persist group is behind: wait for the messages to be stored (the give-up clock runs meanwhile).
       await this.settleFailure(d, { status: null, error: 'network', retryAfterMs: null }, 'retry', `${d.unstored} message(s) not stored yet`);
       return;
@@ -133,6 +145,7 @@ export class WebhookWorker {
     }
     metrics.requestDuration.observe((performance.now() - t0) / 1000);
     const verdict = classify(result);
+    this.deps.log.debug({ deliveryId: d.id, attempt: d.attempts, messages: d.messages.length, status: result.status, error: result.error }, 'webhook attempt');
     metrics.requests.inc({ outcome: verdict.outcome });
     if (verdict.action === 'delivered') {
       if (await outbox.completeWebhookDelivery(d.id, d.leaseToken)) {

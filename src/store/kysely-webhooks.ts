@@ -93,9 +93,27 @@ export class KyselyWebhookOutbox implements WebhookOutbox {
     return [...out.values()];
   }
 
-  async completeWebhookDelivery(id: string, leaseToken: string) {
-    const res = await this.db.deleteFrom('webhook_deliveries').where('id', '=', id).where('lease_token', '=', leaseToken).executeTakeFirst();
-    return Number(res.numDeletedRows) > 0;
+  async completeWebhookDelivery(id: string, leaseToken: string, outcome: 'delivered' | 'dropped' = 'delivered') {
+    const res = await this.db
+      .updateTable('webhook_deliveries')
+      .set({ state: outcome, lease_token: null, settled_at: sql`now()` })
+      .where('id', '=', id)
+      .where('lease_token', '=', leaseToken)
+      .where('state', '=', 'pending')
+      .executeTakeFirst();
+    return Number(res.numUpdatedRows) > 0;
+  }
+
+  async pruneWebhookDeliveries(scope: string, olderThanMs: number, limit: number) {
+    const { rows } = await sql<{ n: string }>`
+      WITH gone AS (
+        DELETE FROM webhook_deliveries WHERE id IN (
+          SELECT id FROM webhook_deliveries
+          WHERE scope = ${scope} AND settled_at IS NOT NULL AND settled_at < now() - ${ms(olderThanMs)}
+          LIMIT ${limit})
+        RETURNING 1)
+      SELECT count(*) AS n FROM gone`.execute(this.db);
+    return Number(rows[0]?.n ?? 0);
   }
 
   async failWebhookDelivery(id: string, leaseToken: string, f: DeliveryFailure) {
@@ -108,7 +126,7 @@ export class KyselyWebhookOutbox implements WebhookOutbox {
       FROM (SELECT id, (${f.retryInMs}::bigint IS NULL
                         OR now() + ${ms(f.retryInMs ?? 0)} > started_at + ${ms(f.giveUpMs)}) AS give_up
             FROM webhook_deliveries WHERE id = ${id}) g
-      WHERE d.id = g.id AND d.lease_token = ${leaseToken}
+      WHERE d.id = g.id AND d.lease_token = ${leaseToken} AND d.state = 'pending'
       RETURNING d.state`.execute(this.db);
     return rows[0]?.state ?? null;
   }
@@ -177,7 +195,8 @@ export class KyselyWebhookOutbox implements WebhookOutbox {
   async discardWebhookDeliveries(scope: string, ids: readonly string[]) {
     if (ids.length === 0) return [];
     const rows = await this.db
-      .deleteFrom('webhook_deliveries')
+      .updateTable('webhook_deliveries')
+      .set({ state: 'discarded', settled_at: sql`now()` })
       .where('scope', '=', scope)
       .where('state', '=', 'failed')
       .where('id', 'in', [...ids])

@@ -29,6 +29,7 @@ export class KyselyStore implements Store {
   formWebhookDeliveries: W['formWebhookDeliveries'] = (...a) => this.webhooks.formWebhookDeliveries(...a);
   claimWebhookDeliveries: W['claimWebhookDeliveries'] = (...a) => this.webhooks.claimWebhookDeliveries(...a);
   completeWebhookDelivery: W['completeWebhookDelivery'] = (...a) => this.webhooks.completeWebhookDelivery(...a);
+  pruneWebhookDeliveries: W['pruneWebhookDeliveries'] = (...a) => this.webhooks.pruneWebhookDeliveries(...a);
   failWebhookDelivery: W['failWebhookDelivery'] = (...a) => this.webhooks.failWebhookDelivery(...a);
   listFailedWebhookDeliveries: W['listFailedWebhookDeliveries'] = (...a) => this.webhooks.listFailedWebhookDeliveries(...a);
   countFailedWebhookDeliveries: W['countFailedWebhookDeliveries'] = (...a) => this.webhooks.countFailedWebhookDeliveries(...a);

@@ -74,7 +74,7 @@ export interface WebhookDeliveriesTable {
   user_id: Int8;
   room_id: Int8;
   message_count: number;
-  state: Generated<'pending' | 'failed'>;
+  state: Generated<'pending' | 'failed' | 'delivered' | 'dropped' | 'discarded'>;
   attempts: Generated<number>;
   created_at: Timestamp;
   started_at: Timestamp;
@@ -83,6 +83,7 @@ export interface WebhookDeliveriesTable {
   last_status: number | null;
   last_error: string | null;
   failed_at: Date | null;
+  settled_at: Date | null;
 }
 
 export interface WebhookOutboxTable {

@@ -1,7 +1,7 @@
 // The webhook outbox part of the Store contract (src/notifications/outbox.ts), run against PostgreSQL and PGlite by
 // store.test.ts: outbox rows written with the notification rows and only with them, deliveries formed per member,
-// room and window with the message cap, exclusive claims under leases (also when claimed concurrently), settling,
-// give-up, and the operators' list / retry / discard. Each test works in a scope of its own, so the rows of other
+// room and window with the message cap, idempotent across redeliveries until pruned, exclusive claims under leases
+// (also when claimed concurrently), settling, give-up, and the operators' list / retry / discard. Each test works in a scope of its own, so the rows of other
 // runs and servers on the shared database never show.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -54,21 +54,36 @@ export function webhookOutboxContract(name: string, factory: StoreFactory): void
       users.flatMap((u) => messages.map((m) => ({ userId: u.id, roomId: m.roomId, messageId: m.id, seq: m.seq, senderId: m.senderId, preview: m.content })));
     const byUser = (list: ClaimedDelivery[]) => new Map(list.map((d) => [d.userId, d]));
 
-    it('queues outbox rows with the notification rows only when given a scope, and only for rows it inserted', async () => {
-      const { members, messages, room, sender } = await fixture(2, 3);
-      const [b, c] = members as [User, User];
+    it('queues outbox rows with the notification rows when given a scope, once per (scope, user, message) until pruned', async () => {
+      const { members, messages, room, sender } = await fixture(3, 3);
+      const [b, c, e] = members as [User, User, User];
       const s = scope();
-      expect(await store.insertNotifications(rows(messages, [b]), null)).toBe(3); // no webhook: nothing queued
+      expect(await store.insertNotifications(rows(messages, [e]), null)).toBe(3); // no webhook: nothing queued
+      // b's rows were written by another deployment sharing the database: queued here all the same
+      expect(await store.insertNotifications(rows(messages, [b]), null)).toBe(3);
       expect(await store.insertNotifications([...rows(messages, [b]), ...rows(messages.slice(0, 1), [c])], s)).toBe(1);
       expect(await store.insertNotifications(rows(messages.slice(0, 1), [c]), s)).toBe(0); // a redelivered record
-      expect(await store.formWebhookDeliveries(s, 0, 50, 100)).toBe(1);
-      const [d] = await store.claimWebhookDeliveries(s, 10, LONG);
+      expect(await store.formWebhookDeliveries(s, 0, 50, 100)).toBe(2);
+      const claimed = byUser(await store.claimWebhookDeliveries(s, 10, LONG));
+      const d = claimed.get(c.id)!;
       expect(d).toEqual({ id: expect.any(String), leaseToken: expect.any(String), userId: c.id, roomId: room.id, attempts: 1, messages: [expect.any(Object)], unstored: 0 });
+      expect(claimed.get(b.id)!.messages.map((m) => m.id)).toEqual(messages.map((m) => m.id));
       const m = messages[0]!;
-      // The message JSON of API.md; unread: both members are at read position 0.
-      expect(d!.messages[0]).toEqual({ id: m.id, roomId: room.id, seq: m.seq, senderId: sender.id, type: 'TEXT', content: m.content, createdAt: m.createdAt, unreadCount: 2 });
+      // The message JSON of API.md; unread: all three members are at read position 0.
+      expect(d.messages[0]).toEqual({ id: m.id, roomId: room.id, seq: m.seq, senderId: sender.id, type: 'TEXT', content: m.content, createdAt: m.createdAt, unreadCount: 3 });
       expect(await store.claimWebhookDeliveries(s, 10, LONG)).toEqual([]); // leased
       expect(await store.claimWebhookDeliveries(scope(), 10, LONG)).toEqual([]); // another deployment sees nothing
+
+      // Delivered: a record redelivered afterwards still queues nothing, until the settled delivery is pruned.
+      for (const x of claimed.values()) expect(await store.completeWebhookDelivery(x.id, x.leaseToken)).toBe(true);
+      expect(await store.completeWebhookDelivery(d.id, d.leaseToken)).toBe(false); // settled already
+      await store.insertNotifications(rows(messages.slice(0, 1), [c]), s);
+      expect(await store.formWebhookDeliveries(s, 0, 50, 100)).toBe(0);
+      expect(await store.pruneWebhookDeliveries(s, LONG, 100)).toBe(0); // settled just now: kept
+      expect(await store.pruneWebhookDeliveries(s, 0, 1)).toBe(1); // a batch at a time
+      expect(await store.pruneWebhookDeliveries(s, 0, 100)).toBe(1);
+      await store.insertNotifications(rows(messages.slice(0, 1), [c]), s);
+      expect(await store.formWebhookDeliveries(s, 0, 50, 100)).toBe(1);
     });
 
     it('forms one delivery per member and room once the oldest row is a window old, at most the cap each, in seq order', async () => {
@@ -111,10 +126,10 @@ export function webhookOutboxContract(name: string, factory: StoreFactory): void
       expect(await store.completeWebhookDelivery(first!.id, first!.leaseToken)).toBe(false);
       expect(await store.failWebhookDelivery(first!.id, first!.leaseToken, { retryInMs: 0, giveUpMs: LONG, status: 500, error: 'late' })).toBeNull();
       expect(await store.completeWebhookDelivery(again.id, again.leaseToken)).toBe(true);
-      expect(await store.claimWebhookDeliveries(s2, 10, 1)).toEqual([]); // completed: gone
+      expect(await store.claimWebhookDeliveries(s2, 10, 1)).toEqual([]); // delivered: never due again
     });
 
-    it('settles attempts: retry after the delay, fail at once, give up after the give-up time; completed ones are gone', async () => {
+    it('settles attempts: retry after the delay, fail at once, give up after the give-up time', async () => {
       const { members, messages } = await fixture(3, 1);
       const [b, c, e] = members as [User, User, User];
       const s = scope();
@@ -165,6 +180,7 @@ export function webhookOutboxContract(name: string, factory: StoreFactory): void
       expect(await store.retryWebhookDeliveries(s, [r1])).toEqual([]); // pending now, not failed
       expect(await store.retryWebhookDeliveries(scope(), [d1])).toEqual([]); // another deployment's
       expect(await store.discardWebhookDeliveries(s, [d1, unknown])).toEqual([d1]);
+      expect(await store.retryWebhookDeliveries(s, [d1])).toEqual([]); // discarded: never sent
       expect((await store.listFailedWebhookDeliveries(s, { limit: 10 })).deliveries.map((d) => d.id).sort()).toEqual([...rest].sort());
       const retried = await store.claimWebhookDeliveries(s, 10, LONG);
       expect(retried.map((d) => d.id).sort()).toEqual([r1, r2].sort());

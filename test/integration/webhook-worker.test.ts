@@ -85,7 +85,8 @@ describe('webhook delivery worker (PGlite, real receiver)', () => {
       expect(receiver.acceptedMessageIds(u.id).sort()).toEqual(messages.map((m) => m.id).sort());
       for (const r of receiver.forUser(u.id)) expect(r.body.messages.map((m) => Number(m.seq))).toEqual(r.body.messages.map((m) => Number(m.seq)).sort((a, b) => a - b));
     }
-    expect(await value(metrics.deliveries, 'delivered')).toBe(4);
+    // counted once settled in the store (just after the receiver's answer)
+    await waitFor(async () => (await value(metrics.deliveries, 'delivered')) === 4, 10_000, 'four deliveries counted');
     expect((await metrics.messagesDelivered.get()).values[0]!.value).toBe(10);
     expect(receiver.received).toHaveLength(4);
   });

@@ -9,6 +9,8 @@ export interface Received {
   deliveryId: string;
   signature: string | undefined;
   contentType: string | undefined;
+  /** Every request header, as received. */
+  headers: Record<string, string>;
   raw: string;
   body: { id: string; type: string; userId: string; roomId: string; count: number; messages: Array<{ id: string; seq: string; roomId: string; senderId: string; content: string }> };
   verified: boolean;
@@ -21,7 +23,8 @@ export type Answer = number | 'hang';
 
 export class WebhookReceiver {
   readonly received: Received[] = [];
-  answer: (r: Received) => Answer = () => 204;
+  /** May be async (e.g. forwarding the request to another receiver and answering with its status). */
+  answer: (r: Received) => Answer | Promise<Answer> = () => 204;
   private server: Server;
   private readonly hung: ServerResponse[] = [];
 
@@ -106,13 +109,14 @@ export class WebhookReceiver {
       deliveryId: String(req.headers['x-chat-delivery']),
       signature,
       contentType: req.headers['content-type'],
+      headers: Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, String(v)])),
       raw,
       body,
       verified: verifySignature(signature, this.secret, raw, Date.now()),
       status: null,
     };
     this.received.push(r);
-    const answer = this.answer(r);
+    const answer = await this.answer(r);
     if (answer === 'hang') {
       this.hung.push(res);
       return;
