@@ -286,18 +286,21 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     kafkaGroupPrefix: v.KAFKA_GROUP_PREFIX,
     shutdownGraceMs: v.SHUTDOWN_GRACE_MS,
     presenceTtlMs: v.PRESENCE_TTL_MS,
-    webhook: v.NOTIFY_WEBHOOK_URL
-      ? {
-          url: v.NOTIFY_WEBHOOK_URL,
-          secret: v.NOTIFY_WEBHOOK_SECRET ?? null,
-          windowMs: v.NOTIFY_WEBHOOK_WINDOW_MS,
-          maxMessages: v.NOTIFY_WEBHOOK_MAX_MESSAGES,
-          timeoutMs: v.NOTIFY_WEBHOOK_TIMEOUT_MS,
-          concurrency: v.NOTIFY_WEBHOOK_CONCURRENCY,
-          backoffMs: v.NOTIFY_WEBHOOK_BACKOFF_MS,
-          backoffMaxMs: v.NOTIFY_WEBHOOK_BACKOFF_MAX_MS,
-          giveUpMs: v.NOTIFY_WEBHOOK_GIVE_UP_MS,
-        }
-      : null,
+    webhook: webhookConfig(v),
+  };
+}
+
+function webhookConfig(v: z.infer<typeof schema>): WebhookConfig | null {
+  if (!v.NOTIFY_WEBHOOK_URL) return null;
+  return {
+    url: v.NOTIFY_WEBHOOK_URL,
+    secret: v.NOTIFY_WEBHOOK_SECRET ?? null,
+    windowMs: v.NOTIFY_WEBHOOK_WINDOW_MS,
+    maxMessages: v.NOTIFY_WEBHOOK_MAX_MESSAGES,
+    timeoutMs: v.NOTIFY_WEBHOOK_TIMEOUT_MS,
+    concurrency: v.NOTIFY_WEBHOOK_CONCURRENCY,
+    backoffMs: v.NOTIFY_WEBHOOK_BACKOFF_MS,
+    backoffMaxMs: v.NOTIFY_WEBHOOK_BACKOFF_MAX_MS,
+    giveUpMs: v.NOTIFY_WEBHOOK_GIVE_UP_MS,
   };
 }
