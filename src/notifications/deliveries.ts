@@ -37,6 +37,11 @@ export class WebhookDeliveries {
     private readonly log: Logger,
   ) {}
 
+  /** How many failed deliveries wait for an operator (for an overview). */
+  failedCount(): Promise<number> {
+    return this.outbox.countFailedWebhookDeliveries(this.scope);
+  }
+
   /** Most recently failed first. Throws AppError `invalid-request` naming `limit` or `before`. */
   async listFailed(query: { limit?: unknown; before?: unknown } = {}): Promise<FailedPage> {
     const page = parse(pageSchema, query);
@@ -47,7 +52,10 @@ export class WebhookDeliveries {
     return { ...list, total };
   }
 
-  /** Failed deliveries due again now. `notFound`: ids that are not failed deliveries (any more). */
+  /**
+   * Failed deliveries due again now, under the same delivery ids, with a fresh give-up clock. `notFound`: ids that
+   * are not failed deliveries (any more). Throws AppError `invalid-request` (field `ids`) unless 1..500 UUIDs.
+   */
   async retry(ids: unknown, actor: string): Promise<{ retried: string[]; notFound: string[] }> {
     const wanted = parse(idsSchema, ids, 'ids');
     const retried = await this.outbox.retryWebhookDeliveries(this.scope, wanted);

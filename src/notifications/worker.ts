@@ -132,7 +132,7 @@ export class WebhookWorker {
     if (d.unstored > 0) {
       this.deps.log.debug({ deliveryId: d.id, attempt: d.attempts, unstored: d.unstored }, 'webhook delivery waits for its messages to be stored');
       // The persist group is behind: wait for the messages to be stored (the give-up clock runs meanwhile).
-      await this.settleFailure(d, { status: null, error: 'network', retryAfterMs: null }, 'retry', `${d.unstored} message(s) not stored yet`);
+      await this.settleFailure(d, { status: null, error: null, retryAfterMs: null }, 'retry', `${d.unstored} message(s) not stored yet`);
       return;
     }
     const request = deliveryRequest(deliveryBody(d), s.secret, Date.now());

@@ -1,6 +1,6 @@
 // The webhook outbox (src/notifications/outbox.ts) in PostgreSQL or PGlite: deliveries formed, claimed and
 // settled with row locks (FOR UPDATE SKIP LOCKED) and leases, so any number of workers share the table safely.
-import { sql, type Kysely } from 'kysely';
+import { sql, type Kysely, type UpdateObject } from 'kysely';
 import type { ClaimedDelivery, DeliveryFailure, FailedDelivery, WebhookOutbox } from '../notifications/outbox.js';
 import type { MessageView } from '../shared/model.js';
 import { iso } from './kysely-rows.js';
@@ -179,24 +179,20 @@ export class KyselyWebhookOutbox implements WebhookOutbox {
     return Number(row?.n ?? 0);
   }
 
-  async retryWebhookDeliveries(scope: string, ids: readonly string[]) {
-    if (ids.length === 0) return [];
-    const rows = await this.db
-      .updateTable('webhook_deliveries')
-      .set({ state: 'pending', attempts: 0, started_at: sql`now()`, next_at: sql`now()`, failed_at: null, lease_token: null })
-      .where('scope', '=', scope)
-      .where('state', '=', 'failed')
-      .where('id', 'in', [...ids])
-      .returning('id')
-      .execute();
-    return rows.map((r) => r.id);
+  retryWebhookDeliveries(scope: string, ids: readonly string[]) {
+    return this.updateFailed(scope, ids, { state: 'pending', attempts: 0, started_at: sql`now()`, next_at: sql`now()`, failed_at: null, lease_token: null });
   }
 
-  async discardWebhookDeliveries(scope: string, ids: readonly string[]) {
+  discardWebhookDeliveries(scope: string, ids: readonly string[]) {
+    return this.updateFailed(scope, ids, { state: 'discarded', settled_at: sql`now()` });
+  }
+
+  /** Applies `set` to those of `ids` that are failed deliveries of the scope; returns their ids. */
+  private async updateFailed(scope: string, ids: readonly string[], set: UpdateObject<Database, 'webhook_deliveries'>): Promise<string[]> {
     if (ids.length === 0) return [];
     const rows = await this.db
       .updateTable('webhook_deliveries')
-      .set({ state: 'discarded', settled_at: sql`now()` })
+      .set(set)
       .where('scope', '=', scope)
       .where('state', '=', 'failed')
       .where('id', 'in', [...ids])

@@ -13,7 +13,7 @@ import { signature } from '../../src/notifications/signature.js';
 import { Api, type Account } from '../support/api.js';
 import { ROOT, freePort, startServer, waitFor, type ServerProc } from '../support/cluster.js';
 import { WsStomp } from '../support/stomp.js';
-import { WebhookReceiver, type Received } from '../support/webhook-receiver.js';
+import { WebhookReceiver, expectDeliveredOnce, sendMessages, webhookTestEnv, type Received } from '../support/webhook-receiver.js';
 
 const SECRET = 'embedded-webhook-secret-0123';
 const dir = mkdtempSync(join(tmpdir(), 'chat-webhook-embedded-'));
@@ -50,36 +50,9 @@ async function forward(r: Pick<Received, 'raw' | 'headers'>, headers: Record<str
   return res.status;
 }
 
-const embedded = () =>
-  startServer({
-    env: {
-      MODE: 'embedded',
-      DATA_DIR: dir,
-      NOTIFY_WEBHOOK_URL: proxy.url,
-      NOTIFY_WEBHOOK_SECRET: SECRET,
-      NOTIFY_WEBHOOK_WINDOW_MS: '200',
-      NOTIFY_WEBHOOK_TIMEOUT_MS: '1000',
-      NOTIFY_WEBHOOK_BACKOFF_MS: '100',
-      NOTIFY_WEBHOOK_BACKOFF_MAX_MS: '400',
-    },
-  });
-
-async function send(n: number, label: string): Promise<string[]> {
-  const ids: string[] = [];
-  for (let i = 0; i < n; i++) {
-    const r = await api.send(sender, room, `${label} ${i}`);
-    expect(r.status).toBe(202);
-    ids.push(r.body.message.id);
-  }
-  return ids;
-}
-
-async function deliveredExactlyOnce(ids: string[], what: string): Promise<void> {
-  const mine = (u: Account) => proxy.acceptedMessageIds(u.id).filter((id) => ids.includes(id)).sort();
-  await waitFor(() => offline.every((u) => mine(u).length >= ids.length), 60_000, () => `${what}: ${offline.map((u) => mine(u).length).join('/')} of ${ids.length}`);
-  for (const u of offline) expect(mine(u), `${what}: ${u.id}`).toEqual([...ids].sort());
-  for (const u of [sender, online]) expect(proxy.forUser(u.id), `${what}: ${u.id}`).toEqual([]);
-}
+const embedded = () => startServer({ env: { MODE: 'embedded', DATA_DIR: dir, ...webhookTestEnv(proxy.url, SECRET) } });
+const send = (n: number, label: string) => sendMessages(api, sender, room, n, label);
+const deliveredExactlyOnce = (ids: string[], what: string) => expectDeliveredOnce(proxy, ids, offline, [sender, online], what);
 
 beforeAll(async () => {
   writeFileSync(join(dir, 'receiver.mjs'), readmeReceiver());

@@ -12,7 +12,7 @@ import { testLogger } from '../contract/support.js';
 import { Api, type Account } from '../support/api.js';
 import { startServer, waitFor, type ServerProc } from '../support/cluster.js';
 import { WsStomp } from '../support/stomp.js';
-import { WebhookReceiver } from '../support/webhook-receiver.js';
+import { WebhookReceiver, expectDeliveredOnce, sendMessages, webhookTestEnv } from '../support/webhook-receiver.js';
 
 const SECRET = 'e2e-webhook-secret-0123456789';
 const GIVE_UP_MS = 10_000;
@@ -29,39 +29,13 @@ let doomed: Account;
 let room: string;
 const closers: Array<() => Promise<unknown>> = [];
 
-const webhookEnv = (url: string) => ({
-  NOTIFY_WEBHOOK_URL: url,
-  NOTIFY_WEBHOOK_SECRET: SECRET,
-  NOTIFY_WEBHOOK_WINDOW_MS: '200',
-  NOTIFY_WEBHOOK_TIMEOUT_MS: '1000',
-  NOTIFY_WEBHOOK_BACKOFF_MS: '100',
-  NOTIFY_WEBHOOK_BACKOFF_MAX_MS: '400',
-  NOTIFY_WEBHOOK_GIVE_UP_MS: String(GIVE_UP_MS),
-  LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'debug', // one line per POST attempt: what a failure here needs
-});
-
-/** Sends `n` messages from the sender; returns their ids. */
-async function send(n: number, label: string): Promise<string[]> {
-  const ids: string[] = [];
-  for (let i = 0; i < n; i++) {
-    const r = await api.send(sender, room, `${label} ${i}`);
-    expect(r.status).toBe(202);
-    ids.push(r.body.message.id);
-  }
-  return ids;
-}
-
-/** Waits until every offline member has accepted each of `ids` exactly once, and nobody else got any of them. */
-async function deliveredExactlyOnce(ids: string[], what: string): Promise<void> {
-  const sorted = [...ids].sort();
-  const mine = (u: Account) => receiver.acceptedMessageIds(u.id).filter((id) => ids.includes(id)).sort();
-  // Generous: every engineer's notify group on the shared broker writes the same notification rows, and one held
-  // open by another run stalls ours (the notifications test of rest-api.test.ts waits as long).
-  await waitFor(() => offline.every((u) => mine(u).length >= ids.length), 60_000, () => `${what}: ${offline.map((u) => mine(u).length).join('/')} of ${ids.length}; received ${JSON.stringify(receiver.received.map((r) => [r.body.userId, r.deliveryId.slice(0, 8), r.status, r.body.messages.map((m) => m.content)]))}`);
-  for (const u of offline) expect(mine(u), `${what}: member ${u.id}`).toEqual(sorted);
-  for (const u of [sender, online]) expect(receiver.forUser(u.id), `${what}: ${u.id} has a live session or sent them`).toEqual([]);
-  for (const r of receiver.received) expect(r.verified, `signature of ${r.deliveryId}`).toBe(true);
-}
+const webhookEnv = (url: string) =>
+  webhookTestEnv(url, SECRET, {
+    NOTIFY_WEBHOOK_GIVE_UP_MS: String(GIVE_UP_MS),
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'debug', // one line per POST attempt: what a failure here needs
+  });
+const send = (n: number, label: string) => sendMessages(api, sender, room, n, label);
+const deliveredExactlyOnce = (ids: string[], what: string) => expectDeliveredOnce(receiver, ids, offline, [sender, online], what);
 
 async function metric(server: ServerProc, line: RegExp): Promise<number> {
   const text = await (await fetch(`${server.baseUrl}/metrics`)).text();

@@ -131,6 +131,14 @@ describe('webhook delivery worker (PGlite, real receiver)', () => {
     expect(receiver.forUser(leaver.id)).toEqual([]);
     expect(await value(metrics.deliveries, 'dropped')).toBe(1);
     expect(await value(metrics.requests, 'http_5xx')).toBeGreaterThanOrEqual(2);
+    // the refused one is kept as failed until an operator discards it
+    const ops = new WebhookDeliveries(db.store, scope, testLogger());
+    const [refusedDelivery] = (await ops.listFailed()).deliveries;
+    expect(refusedDelivery).toMatchObject({ userId: refused.id, lastStatus: 401, lastError: 'HTTP 401' });
+    expect(refusedDelivery!.attempts).toBeGreaterThan(1); // the 500s and refused connections before the 401
+    expect(await ops.discard([refusedDelivery!.id, refusedDelivery!.id.replace(/^./, '0')], 'tester')).toEqual({ discarded: [refusedDelivery!.id], notFound: [refusedDelivery!.id.replace(/^./, '0')] });
+    expect(await ops.failedCount()).toBe(0);
+    expect(await ops.retry([refusedDelivery!.id], 'tester')).toEqual({ retried: [], notFound: [refusedDelivery!.id] });
   });
 
   it('gives up after the give-up time; the operators\' service lists it and a retry delivers it under the same id', async () => {
@@ -146,6 +154,7 @@ describe('webhook delivery worker (PGlite, real receiver)', () => {
     expect(failed).toMatchObject({ userId: members[0]!.id, count: 3, attempts, lastStatus: 503, lastError: 'HTTP 503' });
     expect(await value(metrics.deliveries, 'failed')).toBe(1);
     expect((await ops.listFailed()).total).toBe(1);
+    expect(await ops.failedCount()).toBe(1);
 
     receiver.answer = () => 200;
     expect(await ops.retry([failed.id], 'tester')).toEqual({ retried: [failed.id], notFound: [] });
@@ -153,6 +162,7 @@ describe('webhook delivery worker (PGlite, real receiver)', () => {
     expect([...receiver.accepted().keys()]).toEqual([failed.id]);
     expect(receiver.acceptedMessageIds()).toEqual(messages.map((m) => m.id));
     expect((await ops.listFailed()).total).toBe(0);
+    expect(await ops.failedCount()).toBe(0);
     await expect(ops.retry(['not-a-uuid'], 'tester')).rejects.toMatchObject({ code: 'invalid-request', field: 'ids' });
     await expect(ops.listFailed({ limit: 0 })).rejects.toMatchObject({ code: 'invalid-request', field: 'limit' });
     await expect(ops.listFailed({ before: 'x' })).rejects.toMatchObject({ code: 'invalid-request', field: 'before' });

@@ -3,7 +3,10 @@
 // closed: connection refused) and come back on the same port.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { expect } from 'vitest';
 import { verifySignature } from '../../src/notifications/signature.js';
+import type { Account, Api } from './api.js';
+import { waitFor } from './cluster.js';
 
 export interface Received {
   deliveryId: string;
@@ -124,4 +127,44 @@ export class WebhookReceiver {
     r.status = answer;
     res.writeHead(answer).end();
   }
+}
+
+/** A server's NOTIFY_WEBHOOK_* for tests: fast window, timeout and retries. */
+export function webhookTestEnv(url: string, secret: string, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    NOTIFY_WEBHOOK_URL: url,
+    NOTIFY_WEBHOOK_SECRET: secret,
+    NOTIFY_WEBHOOK_WINDOW_MS: '200',
+    NOTIFY_WEBHOOK_TIMEOUT_MS: '1000',
+    NOTIFY_WEBHOOK_BACKOFF_MS: '100',
+    NOTIFY_WEBHOOK_BACKOFF_MAX_MS: '400',
+    ...extra,
+  };
+}
+
+/** Sends `n` messages over REST, one after the other; returns their ids. */
+export async function sendMessages(api: Api, sender: Account, roomId: string, n: number, label: string): Promise<string[]> {
+  const ids: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const r = await api.send(sender, roomId, `${label} ${i}`);
+    expect(r.status).toBe(202);
+    ids.push(r.body.message.id);
+  }
+  return ids;
+}
+
+/**
+ * Waits until each of `offline` has accepted every one of `ids` exactly once (by message id, across deliveries;
+ * a delivery id accepted twice counts once, as a receiver that dedupes sees it), checks that none of `others` got
+ * any POST and that every POST's signature verified.
+ */
+export async function expectDeliveredOnce(receiver: WebhookReceiver, ids: string[], offline: Account[], others: Account[], what: string): Promise<void> {
+  const mine = (u: Account) => receiver.acceptedMessageIds(u.id).filter((id) => ids.includes(id)).sort();
+  const seen = () => JSON.stringify(receiver.received.map((r) => [r.body.userId, r.deliveryId.slice(0, 8), r.status, r.body.messages.map((m) => m.content)]));
+  // Generous: on a shared database, every run's notify group writes the same notification rows, and one held open
+  // by another run stalls ours (rest-api.test.ts's notifications test waits as long).
+  await waitFor(() => offline.every((u) => mine(u).length >= ids.length), 60_000, () => `${what}: ${offline.map((u) => mine(u).length).join('/')} of ${ids.length}; received ${seen()}`);
+  for (const u of offline) expect(mine(u), `${what}: member ${u.id}`).toEqual([...ids].sort());
+  for (const u of others) expect(receiver.forUser(u.id), `${what}: ${u.id} sent them or has a live session`).toEqual([]);
+  for (const r of receiver.received) expect(r.verified, `signature of ${r.deliveryId}`).toBe(true);
 }
