@@ -70,7 +70,7 @@ afterAll(async () => {
 });
 
 describe('offline notifications by webhook (cluster)', () => {
-  it('POSTs signed, coalesced deliveries to offline members only; a member who left gets none for later messages', async () => {
+  it('POSTs signed deliveries to offline members only; a member who left gets none for later messages', async () => {
     const ids = await send(4, 'first');
     await deliveredExactlyOnce(ids, 'first messages');
     const r = receiver.forUser(offline[0]!.id)[0]!;
@@ -79,6 +79,7 @@ describe('offline notifications by webhook (cluster)', () => {
     expect(r.body).toMatchObject({ id: r.deliveryId, type: 'offline-messages', userId: offline[0]!.id, roomId: room, count: r.body.messages.length });
     expect(r.body.messages[0]).toEqual({ id: expect.any(String), roomId: room, seq: expect.stringMatching(/^\d+$/), senderId: sender.id, type: 'TEXT', content: expect.stringMatching(/^first /), createdAt: expect.any(String), unreadCount: 5 });
     const posts = offline.map((u) => receiver.forUser(u.id).length);
+    // Coalescing is asserted exactly in webhook-worker.test.ts; here REST sends on a busy machine may span windows.
     console.log(`[webhook] 4 messages x ${offline.length} offline members: ${posts.join('/')} POSTs`);
 
     const leaver = offline.pop()!;
