@@ -13,6 +13,8 @@ export interface ClaimedDelivery {
   roomId: string;
   /** Attempts including this one. */
   attempts: number;
+  /** Whether the user is a member of the room now (a member who left gets nothing more). */
+  member: boolean;
   /** The outbox rows' messages as stored, oldest first; unreadCount as of now. */
   messages: MessageView[];
   /** Outbox rows whose message is not stored yet (the persist group is behind). */
@@ -52,14 +54,15 @@ export interface WebhookOutbox {
   formWebhookDeliveries(scope: string, windowMs: number, maxMessages: number, maxGroups: number): Promise<number>;
   /**
    * Takes up to `limit` due pending deliveries (skipping those another worker holds) and leases them for `leaseMs`:
-   * a delivery not settled by then is due again (its holder died). Each claim counts as an attempt.
+   * a delivery not settled by then is due again (its holder died). Each claim counts as an attempt. One round trip.
    */
   claimWebhookDeliveries(scope: string, limit: number, leaseMs: number): Promise<ClaimedDelivery[]>;
   /**
-   * Settles a delivery as delivered (2xx) or dropped (the member left); false when the lease was lost meanwhile.
-   * Settled deliveries keep their outbox rows (a redelivered record queues nothing) until pruned.
+   * Settles deliveries as delivered (2xx) or dropped (the member left), in one statement; returns the ids settled
+   * (not those whose lease was lost meanwhile). Settled deliveries keep their outbox rows (a redelivered record
+   * queues nothing) until pruned.
    */
-  completeWebhookDelivery(id: string, leaseToken: string, outcome?: 'delivered' | 'dropped'): Promise<boolean>;
+  completeWebhookDeliveries(settled: ReadonlyArray<{ id: string; leaseToken: string; outcome: 'delivered' | 'dropped' }>): Promise<string[]>;
   /** Deletes up to `limit` deliveries settled (delivered, dropped, discarded) more than `olderThanMs` ago, with their rows. */
   pruneWebhookDeliveries(scope: string, olderThanMs: number, limit: number): Promise<number>;
   /** Records a failed attempt: pending again after the delay, or failed; null when the lease was lost. */

@@ -21,7 +21,6 @@ export function createWebhook(config: Config, store: Store, metrics: Metrics, lo
     if (config.webhook.secret === null) wlog.warn('NOTIFY_WEBHOOK_SECRET is not set: webhook POSTs go out unsigned (refused in production)');
     worker = new WebhookWorker({
       outbox: store,
-      areMembers: (pairs) => store.areMembers(pairs),
       settings: config.webhook,
       scope: config.kafkaGroupPrefix,
       metrics: metrics.webhook,

@@ -7,7 +7,6 @@
 import type { Logger } from 'pino';
 import type { WebhookConfig } from '../config.js';
 import type { WebhookMetrics } from '../metrics/webhook.js';
-import type { Store } from '../store/store.js';
 import { postWebhook, type Post } from './http-post.js';
 import type { ClaimedDelivery, WebhookOutbox } from './outbox.js';
 import { backoffDelay, classify, type AttemptResult } from './policy.js';
@@ -23,9 +22,7 @@ export const SETTLED_RETENTION_MS = 7 * 24 * 3600_000;
 const PRUNE_EVERY_MS = 60_000;
 
 export interface WebhookWorkerDeps {
-  outbox: Pick<WebhookOutbox, 'formWebhookDeliveries' | 'claimWebhookDeliveries' | 'completeWebhookDelivery' | 'failWebhookDelivery' | 'pruneWebhookDeliveries'>;
-  /** Membership now: a member who left the room gets no webhook for it. */
-  areMembers: Store['areMembers'];
+  outbox: Pick<WebhookOutbox, 'formWebhookDeliveries' | 'claimWebhookDeliveries' | 'completeWebhookDeliveries' | 'failWebhookDelivery' | 'pruneWebhookDeliveries'>;
   settings: WebhookConfig;
   /** Deployment scope of the outbox rows (KAFKA_GROUP_PREFIX). */
   scope: string;
@@ -44,6 +41,8 @@ export class WebhookWorker {
   private readonly abort = new AbortController();
   private readonly post: Post;
   private timer: NodeJS.Timeout | null = null;
+  /** Delivered or dropped, to be settled in the store with the next pass (one statement for all). */
+  private settled: Array<{ id: string; leaseToken: string; outcome: 'delivered' | 'dropped'; messages: number }> = [];
   private pass: Promise<void> | null = null;
   private lastFormed = 0;
   private lastPruned = 0;
@@ -74,6 +73,7 @@ export class WebhookWorker {
     this.abort.abort();
     await this.pass;
     await Promise.allSettled([...this.inFlight]);
+    await this.settle().catch((err: unknown) => this.deps.log.warn({ err }, 'webhook deliveries not settled at shutdown (sent again later)'));
   }
 
   private schedule(ms: number): void {
@@ -94,8 +94,26 @@ export class WebhookWorker {
       });
   }
 
+  /** Settles what was delivered or dropped since the last pass, in one statement. */
+  private async settle(): Promise<void> {
+    if (this.settled.length === 0) return;
+    const batch = this.settled;
+    this.settled = [];
+    const done = new Set(await this.deps.outbox.completeWebhookDeliveries(batch));
+    for (const x of batch) {
+      if (!done.has(x.id)) {
+        // Another worker took it over after our lease ended: it goes out again under the same id.
+        this.deps.log.warn({ deliveryId: x.id }, 'webhook delivery settled after its lease ended');
+        continue;
+      }
+      this.deps.metrics.deliveries.inc({ outcome: x.outcome });
+      if (x.outcome === 'delivered') this.deps.metrics.messagesDelivered.inc(x.messages);
+    }
+  }
+
   private async claimAndSend(): Promise<void> {
     const { outbox, settings: s, scope } = this.deps;
+    await this.settle();
     if (Date.now() - this.lastFormed >= this.pollMs) {
       this.lastFormed = Date.now();
       await outbox.formWebhookDeliveries(scope, s.windowMs, s.maxMessages, MAX_GROUPS_PER_PASS);
@@ -110,23 +128,22 @@ export class WebhookWorker {
     const claimed = await outbox.claimWebhookDeliveries(scope, free, this.leaseMs);
     this.more = claimed.length === free;
     if (claimed.length === 0) return;
-    // If this fails, the claims' leases run out and they come due again.
-    const member = await this.deps.areMembers(claimed.map((d) => ({ roomId: d.roomId, userId: d.userId })));
-    claimed.forEach((d, i) => {
-      const p = this.deliver(d, member[i] ?? false)
+    for (const d of claimed) {
+      const p = this.deliver(d)
         .catch((err: unknown) => this.deps.log.warn({ err, deliveryId: d.id }, 'webhook delivery not settled (due again when its lease ends)'))
         .finally(() => {
           this.inFlight.delete(p);
-          if (this.more) this.schedule(0);
+          // Claim again once half the slots are free (not one claim per finished POST), or settle soon.
+          this.schedule(this.more && this.inFlight.size <= s.concurrency / 2 ? 0 : Math.min(this.pollMs, 100));
         });
       this.inFlight.add(p);
-    });
+    }
   }
 
-  private async deliver(d: ClaimedDelivery, isMember: boolean): Promise<void> {
+  private async deliver(d: ClaimedDelivery): Promise<void> {
     const { outbox, settings: s, metrics } = this.deps;
-    if (!isMember || (d.messages.length === 0 && d.unstored === 0)) {
-      if (await outbox.completeWebhookDelivery(d.id, d.leaseToken, 'dropped')) metrics.deliveries.inc({ outcome: 'dropped' });
+    if (!d.member || (d.messages.length === 0 && d.unstored === 0)) {
+      this.settled.push({ id: d.id, leaseToken: d.leaseToken, outcome: 'dropped', messages: 0 });
       return;
     }
     if (d.unstored > 0) {
@@ -148,13 +165,7 @@ export class WebhookWorker {
     this.deps.log.debug({ deliveryId: d.id, attempt: d.attempts, messages: d.messages.length, status: result.status, error: result.error }, 'webhook attempt');
     metrics.requests.inc({ outcome: verdict.outcome });
     if (verdict.action === 'delivered') {
-      if (await outbox.completeWebhookDelivery(d.id, d.leaseToken)) {
-        metrics.deliveries.inc({ outcome: 'delivered' });
-        metrics.messagesDelivered.inc(d.messages.length);
-      } else {
-        // Another worker took it over after our lease ended: it delivers it again under the same id.
-        this.deps.log.warn({ deliveryId: d.id }, 'webhook delivered after its lease ended');
-      }
+      this.settled.push({ id: d.id, leaseToken: d.leaseToken, outcome: 'delivered', messages: d.messages.length });
       return;
     }
     const detail = result.status !== null ? `HTTP ${result.status}` : (result.detail ?? result.error ?? 'failed');

@@ -8,6 +8,24 @@ import type { Database } from './schema.js';
 
 const ms = (n: number) => sql`(${n}::bigint * interval '1 millisecond')`;
 
+interface ClaimRow {
+  delivery_id: string;
+  lease_token: string;
+  user_id: string;
+  delivery_room_id: string;
+  attempts: number;
+  member: boolean;
+  has_row: boolean;
+  id: string | null;
+  room_id: string;
+  seq: string;
+  sender_id: string;
+  type: MessageView['type'];
+  content: string;
+  created_at: Date | string;
+  unread: string;
+}
+
 export class KyselyWebhookOutbox implements WebhookOutbox {
   constructor(private readonly db: Kysely<Database>) {}
 
@@ -46,62 +64,54 @@ export class KyselyWebhookOutbox implements WebhookOutbox {
 
   async claimWebhookDeliveries(scope: string, limit: number, leaseMs: number): Promise<ClaimedDelivery[]> {
     if (limit <= 0) return [];
-    const { rows: claimed } = await sql<{ id: string; lease_token: string; user_id: string; room_id: string; attempts: number }>`
+    // One round trip: lease the due deliveries, and read their messages as stored (unread counts from the stored
+    // read positions) and whether the member is still in the room.
+    const { rows } = await sql<ClaimRow>`
       WITH due AS (
         SELECT id FROM webhook_deliveries
         WHERE scope = ${scope} AND state = 'pending' AND next_at <= now()
         ORDER BY next_at
         LIMIT ${limit}
         FOR UPDATE SKIP LOCKED
+      ), claimed AS (
+        UPDATE webhook_deliveries d
+        SET lease_token = gen_random_uuid(), next_at = now() + ${ms(leaseMs)}, attempts = d.attempts + 1
+        FROM due WHERE d.id = due.id
+        RETURNING d.id, d.lease_token, d.user_id, d.room_id, d.attempts
       )
-      UPDATE webhook_deliveries d
-      SET lease_token = gen_random_uuid(), next_at = now() + ${ms(leaseMs)}, attempts = d.attempts + 1
-      FROM due WHERE d.id = due.id
-      RETURNING d.id, d.lease_token, d.user_id, d.room_id, d.attempts`.execute(this.db);
-    if (claimed.length === 0) return [];
-    // The messages as stored, with their unread counts from the stored read positions.
-    const { rows } = await sql<{
-      delivery_id: string;
-      id: string | null;
-      room_id: string;
-      seq: string;
-      sender_id: string;
-      type: MessageView['type'];
-      content: string;
-      created_at: Date | string;
-      unread: string;
-    }>`
-      SELECT o.delivery_id, m.id, m.room_id, m.seq, m.sender_id, m.type, m.content, m.created_at,
+      SELECT c.id AS delivery_id, c.lease_token, c.user_id, c.room_id AS delivery_room_id, c.attempts,
+             EXISTS (SELECT 1 FROM chat_room_members cm WHERE cm.room_id = c.room_id AND cm.user_id = c.user_id) AS member,
+             o.id IS NOT NULL AS has_row, m.id, m.room_id, m.seq, m.sender_id, m.type, m.content, m.created_at,
              (SELECT count(*) FROM chat_room_members cm
               WHERE cm.room_id = m.room_id AND cm.user_id <> m.sender_id AND cm.last_read_seq < m.seq) AS unread
-      FROM webhook_outbox o LEFT JOIN messages m ON m.id = o.message_id
-      WHERE o.delivery_id = ANY(${claimed.map((c) => c.id)}::uuid[])
-      ORDER BY o.delivery_id, o.seq`.execute(this.db);
-    const out = new Map<string, ClaimedDelivery>(
-      claimed.map((c) => [
-        c.id,
-        { id: c.id, leaseToken: c.lease_token, userId: c.user_id, roomId: c.room_id, attempts: c.attempts, messages: [], unstored: 0 },
-      ]),
-    );
+      FROM claimed c
+      LEFT JOIN webhook_outbox o ON o.delivery_id = c.id
+      LEFT JOIN messages m ON m.id = o.message_id
+      ORDER BY c.id, o.seq`.execute(this.db);
+    const out = new Map<string, ClaimedDelivery>();
     for (const r of rows) {
-      const d = out.get(r.delivery_id)!;
-      if (r.id === null) d.unstored++;
-      else {
-        d.messages.push({ id: r.id, roomId: r.room_id, seq: r.seq, senderId: r.sender_id, type: r.type, content: r.content, createdAt: iso(r.created_at)!, unreadCount: Number(r.unread) });
+      let d = out.get(r.delivery_id);
+      if (!d) {
+        d = { id: r.delivery_id, leaseToken: r.lease_token, userId: r.user_id, roomId: r.delivery_room_id, attempts: r.attempts, member: r.member, messages: [], unstored: 0 };
+        out.set(d.id, d);
       }
+      if (!r.has_row) continue;
+      if (r.id === null) d.unstored++;
+      else d.messages.push({ id: r.id, roomId: r.room_id, seq: r.seq, senderId: r.sender_id, type: r.type, content: r.content, createdAt: iso(r.created_at)!, unreadCount: Number(r.unread) });
     }
     return [...out.values()];
   }
 
-  async completeWebhookDelivery(id: string, leaseToken: string, outcome: 'delivered' | 'dropped' = 'delivered') {
-    const res = await this.db
-      .updateTable('webhook_deliveries')
-      .set({ state: outcome, lease_token: null, settled_at: sql`now()` })
-      .where('id', '=', id)
-      .where('lease_token', '=', leaseToken)
-      .where('state', '=', 'pending')
-      .executeTakeFirst();
-    return Number(res.numUpdatedRows) > 0;
+  async completeWebhookDeliveries(settled: ReadonlyArray<{ id: string; leaseToken: string; outcome: 'delivered' | 'dropped' }>) {
+    if (settled.length === 0) return [];
+    const { rows } = await sql<{ id: string }>`
+      UPDATE webhook_deliveries d
+      SET state = v.outcome, lease_token = NULL, settled_at = now()
+      FROM unnest(${settled.map((x) => x.id)}::uuid[], ${settled.map((x) => x.leaseToken)}::uuid[], ${settled.map((x) => x.outcome)}::text[])
+           AS v(id, token, outcome)
+      WHERE d.id = v.id AND d.lease_token = v.token AND d.state = 'pending'
+      RETURNING d.id`.execute(this.db);
+    return rows.map((r) => r.id);
   }
 
   async pruneWebhookDeliveries(scope: string, olderThanMs: number, limit: number) {

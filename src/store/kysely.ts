@@ -28,7 +28,7 @@ export class KyselyStore implements Store {
   // The webhook outbox, in kysely-webhooks.ts.
   formWebhookDeliveries: W['formWebhookDeliveries'] = (...a) => this.webhooks.formWebhookDeliveries(...a);
   claimWebhookDeliveries: W['claimWebhookDeliveries'] = (...a) => this.webhooks.claimWebhookDeliveries(...a);
-  completeWebhookDelivery: W['completeWebhookDelivery'] = (...a) => this.webhooks.completeWebhookDelivery(...a);
+  completeWebhookDeliveries: W['completeWebhookDeliveries'] = (...a) => this.webhooks.completeWebhookDeliveries(...a);
   pruneWebhookDeliveries: W['pruneWebhookDeliveries'] = (...a) => this.webhooks.pruneWebhookDeliveries(...a);
   failWebhookDelivery: W['failWebhookDelivery'] = (...a) => this.webhooks.failWebhookDelivery(...a);
   listFailedWebhookDeliveries: W['listFailedWebhookDeliveries'] = (...a) => this.webhooks.listFailedWebhookDeliveries(...a);

@@ -53,6 +53,8 @@ export function webhookOutboxContract(name: string, factory: StoreFactory): void
     const rows = (messages: ChatMessage[], users: User[]) =>
       users.flatMap((u) => messages.map((m) => ({ userId: u.id, roomId: m.roomId, messageId: m.id, seq: m.seq, senderId: m.senderId, preview: m.content })));
     const byUser = (list: ClaimedDelivery[]) => new Map(list.map((d) => [d.userId, d]));
+    const complete = async (d: ClaimedDelivery, outcome: 'delivered' | 'dropped' = 'delivered') =>
+      (await store.completeWebhookDeliveries([{ id: d.id, leaseToken: d.leaseToken, outcome }])).length === 1;
 
     it('queues outbox rows with the notification rows when given a scope, once per (scope, user, message) until pruned', async () => {
       const { members, messages, room, sender } = await fixture(3, 3);
@@ -66,7 +68,7 @@ export function webhookOutboxContract(name: string, factory: StoreFactory): void
       expect(await store.formWebhookDeliveries(s, 0, 50, 100)).toBe(2);
       const claimed = byUser(await store.claimWebhookDeliveries(s, 10, LONG));
       const d = claimed.get(c.id)!;
-      expect(d).toEqual({ id: expect.any(String), leaseToken: expect.any(String), userId: c.id, roomId: room.id, attempts: 1, messages: [expect.any(Object)], unstored: 0 });
+      expect(d).toEqual({ id: expect.any(String), leaseToken: expect.any(String), userId: c.id, roomId: room.id, attempts: 1, member: true, messages: [expect.any(Object)], unstored: 0 });
       expect(claimed.get(b.id)!.messages.map((m) => m.id)).toEqual(messages.map((m) => m.id));
       const m = messages[0]!;
       // The message JSON of API.md; unread: all three members are at read position 0.
@@ -75,8 +77,10 @@ export function webhookOutboxContract(name: string, factory: StoreFactory): void
       expect(await store.claimWebhookDeliveries(scope(), 10, LONG)).toEqual([]); // another deployment sees nothing
 
       // Delivered: a record redelivered afterwards still queues nothing, until the settled delivery is pruned.
-      for (const x of claimed.values()) expect(await store.completeWebhookDelivery(x.id, x.leaseToken)).toBe(true);
-      expect(await store.completeWebhookDelivery(d.id, d.leaseToken)).toBe(false); // settled already
+      const settled = [...claimed.values()].map((x) => ({ id: x.id, leaseToken: x.leaseToken, outcome: 'delivered' as const }));
+      expect((await store.completeWebhookDeliveries(settled)).sort()).toEqual(settled.map((x) => x.id).sort()); // one statement
+      expect(await complete(d)).toBe(false); // settled already
+      expect(await store.completeWebhookDeliveries([])).toEqual([]);
       await store.insertNotifications(rows(messages.slice(0, 1), [c]), s);
       expect(await store.formWebhookDeliveries(s, 0, 50, 100)).toBe(0);
       expect(await store.pruneWebhookDeliveries(s, LONG, 100)).toBe(0); // settled just now: kept
@@ -123,9 +127,9 @@ export function webhookOutboxContract(name: string, factory: StoreFactory): void
       const again = await waitFor(async () => (await store.claimWebhookDeliveries(s2, 10, LONG))[0], 10_000, 'a lapsed lease due again');
       expect(again).toMatchObject({ id: first!.id, attempts: 2 });
       expect(again.leaseToken).not.toBe(first!.leaseToken);
-      expect(await store.completeWebhookDelivery(first!.id, first!.leaseToken)).toBe(false);
+      expect(await complete(first!)).toBe(false);
       expect(await store.failWebhookDelivery(first!.id, first!.leaseToken, { retryInMs: 0, giveUpMs: LONG, status: 500, error: 'late' })).toBeNull();
-      expect(await store.completeWebhookDelivery(again.id, again.leaseToken)).toBe(true);
+      expect(await complete(again)).toBe(true);
       expect(await store.claimWebhookDeliveries(s2, 10, 1)).toEqual([]); // delivered: never due again
     });
 
@@ -185,17 +189,22 @@ export function webhookOutboxContract(name: string, factory: StoreFactory): void
       const retried = await store.claimWebhookDeliveries(s, 10, LONG);
       expect(retried.map((d) => d.id).sort()).toEqual([r1, r2].sort());
       expect(retried.map((d) => d.attempts)).toEqual([1, 1]);
-      for (const d of retried) expect(await store.completeWebhookDelivery(d.id, d.leaseToken)).toBe(true);
+      for (const d of retried) expect(await complete(d)).toBe(true);
       expect(await store.countFailedWebhookDeliveries(s)).toBe(rest.length);
     });
 
-    it('reports outbox rows whose message is not stored yet', async () => {
-      const { members, room, sender } = await fixture(1, 0);
+    it('reports outbox rows whose message is not stored yet, and members who left the room since', async () => {
+      const { members, room, sender, messages } = await fixture(2, 1);
+      const [b, c] = members as [User, User];
       const s = scope();
-      await store.insertNotifications([{ userId: members[0]!.id, roomId: room.id, messageId: randomUUID(), seq: String(++seq), senderId: sender.id, preview: 'x' }], s);
+      await store.insertNotifications([{ userId: b.id, roomId: room.id, messageId: randomUUID(), seq: String(++seq), senderId: sender.id, preview: 'x' }], s);
+      await store.insertNotifications(rows(messages, [c]), s);
+      await store.removeMember(room.id, c.id);
       await store.formWebhookDeliveries(s, 0, 50, 100);
-      const [d] = await store.claimWebhookDeliveries(s, 10, LONG);
-      expect(d).toMatchObject({ messages: [], unstored: 1 });
+      const claimed = byUser(await store.claimWebhookDeliveries(s, 10, LONG));
+      expect(claimed.get(b.id)).toMatchObject({ member: true, messages: [], unstored: 1 });
+      expect(claimed.get(c.id)).toMatchObject({ member: false, messages: [{ id: messages[0]!.id }], unstored: 0 });
+      expect(await complete(claimed.get(c.id)!, 'dropped')).toBe(true);
     });
   });
 }
