@@ -165,6 +165,9 @@ describe('webhook delivery worker (PGlite, real receiver)', () => {
     expect((await ops.listFailed()).total).toBe(0);
     expect(await ops.failedCount()).toBe(0);
     await expect(ops.retry(['not-a-uuid'], 'tester')).rejects.toMatchObject({ code: 'invalid-request', field: 'ids' });
+    await expect(ops.retry([], 'tester')).rejects.toMatchObject({ code: 'invalid-request', field: 'ids' });
+    await expect(ops.discard(Array.from({ length: 501 }, () => randomUUID()), 'tester')).rejects.toMatchObject({ code: 'invalid-request', field: 'ids' });
+    await expect(ops.listFailed({ limit: 501 })).rejects.toMatchObject({ code: 'invalid-request', field: 'limit' });
     await expect(ops.listFailed({ limit: 0 })).rejects.toMatchObject({ code: 'invalid-request', field: 'limit' });
     await expect(ops.listFailed({ before: 'x' })).rejects.toMatchObject({ code: 'invalid-request', field: 'before' });
   });
