@@ -122,6 +122,16 @@ const schema = z
     OPS_STATS_INTERVAL_MS: z.coerce.number().int().min(200).max(60_000).default(1000),
     OPS_INSTANCE_TIMEOUT_MS: z.coerce.number().int().min(1000).max(600_000).default(5000),
     OPS_HISTORY_SECONDS: z.coerce.number().int().min(30).max(3600).default(300),
+    // Offline notifications by webhook (src/notifications/; API.md has the policy these settings tune).
+    NOTIFY_WEBHOOK_URL: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }).optional(),
+    NOTIFY_WEBHOOK_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
+    NOTIFY_WEBHOOK_WINDOW_MS: z.coerce.number().int().min(0).max(600_000).default(2000),
+    NOTIFY_WEBHOOK_MAX_MESSAGES: z.coerce.number().int().min(1).max(500).default(50),
+    NOTIFY_WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
+    NOTIFY_WEBHOOK_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(8),
+    NOTIFY_WEBHOOK_BACKOFF_MS: z.coerce.number().int().min(10).default(1000),
+    NOTIFY_WEBHOOK_BACKOFF_MAX_MS: z.coerce.number().int().min(10).default(60_000),
+    NOTIFY_WEBHOOK_GIVE_UP_MS: z.coerce.number().int().min(1000).default(3_600_000),
   })
   .superRefine((v, ctx) => {
     if (v.OPS_INSTANCE_TIMEOUT_MS < 2 * v.OPS_STATS_INTERVAL_MS) {
@@ -133,6 +143,12 @@ const schema = z
         path: ['JWT_SECRET'],
         message: 'is required when NODE_ENV is production (a development secret is used only outside production)',
       });
+    }
+    if (v.NOTIFY_WEBHOOK_URL && !v.NOTIFY_WEBHOOK_SECRET && v.NODE_ENV === 'production') {
+      ctx.addIssue({ code: 'custom', path: ['NOTIFY_WEBHOOK_SECRET'], message: 'is required with NOTIFY_WEBHOOK_URL when NODE_ENV is production (unsigned webhooks only outside production)' });
+    }
+    if (v.NOTIFY_WEBHOOK_BACKOFF_MAX_MS < v.NOTIFY_WEBHOOK_BACKOFF_MS) {
+      ctx.addIssue({ code: 'custom', path: ['NOTIFY_WEBHOOK_BACKOFF_MAX_MS'], message: 'must be at least NOTIFY_WEBHOOK_BACKOFF_MS' });
     }
   });
 
@@ -174,6 +190,24 @@ export interface AccountLimits {
   /** Refill of the per-address sign-up bucket (may be a fraction: the default is 10 an hour). */
   signupPerSecPerIp: number;
   roomsPerUserPerHour: number;
+}
+
+/** The offline-notification webhook's settings (NOTIFY_WEBHOOK_*); all durations in ms. */
+export interface WebhookConfig {
+  url: string;
+  /** null: unsigned POSTs (outside production only). */
+  secret: string | null;
+  /** A member's messages of a room within this window go out in one POST. */
+  windowMs: number;
+  /** Messages per POST at most (more in a window: several POSTs). */
+  maxMessages: number;
+  timeoutMs: number;
+  /** POSTs in flight at once per instance running the worker. */
+  concurrency: number;
+  backoffMs: number;
+  backoffMaxMs: number;
+  /** A delivery still failing this long after its first attempt is given up (recorded failed). */
+  giveUpMs: number;
 }
 
 export interface Config {
@@ -220,6 +254,8 @@ export interface Config {
   kafkaGroupPrefix: string;
   shutdownGraceMs: number;
   presenceTtlMs: number;
+  /** null when NOTIFY_WEBHOOK_URL is not set. */
+  webhook: WebhookConfig | null;
   ops: OpsSettings;
 }
 
@@ -309,6 +345,22 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       instanceTimeoutMs: v.OPS_INSTANCE_TIMEOUT_MS,
       historySeconds: v.OPS_HISTORY_SECONDS,
     },
+    webhook: webhookConfig(v),
+  };
+}
+
+function webhookConfig(v: z.infer<typeof schema>): WebhookConfig | null {
+  if (!v.NOTIFY_WEBHOOK_URL) return null;
+  return {
+    url: v.NOTIFY_WEBHOOK_URL,
+    secret: v.NOTIFY_WEBHOOK_SECRET ?? null,
+    windowMs: v.NOTIFY_WEBHOOK_WINDOW_MS,
+    maxMessages: v.NOTIFY_WEBHOOK_MAX_MESSAGES,
+    timeoutMs: v.NOTIFY_WEBHOOK_TIMEOUT_MS,
+    concurrency: v.NOTIFY_WEBHOOK_CONCURRENCY,
+    backoffMs: v.NOTIFY_WEBHOOK_BACKOFF_MS,
+    backoffMaxMs: v.NOTIFY_WEBHOOK_BACKOFF_MAX_MS,
+    giveUpMs: v.NOTIFY_WEBHOOK_GIVE_UP_MS,
   };
 }
 

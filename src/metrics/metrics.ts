@@ -10,6 +10,7 @@ import {
   type ReadinessProvider,
 } from './consumer-lag.js';
 import { CONSUMER_GROUP_TOPICS } from './kafka-lag.js';
+import { webhookMetrics, type WebhookMetrics } from './webhook.js';
 
 /** The consumer groups of src/pipeline/ (label values of the per-group metrics). */
 export const CONSUMER_GROUPS: readonly string[] = Object.freeze(CONSUMER_GROUP_TOPICS.map((g) => g.group));
@@ -63,6 +64,8 @@ export interface Metrics {
   /** route = the route pattern (`/api/rooms/:id`) or `unmatched`; see http.ts. */
   httpRequests: Counter<'method' | 'route' | 'status'>;
   httpDuration: Histogram<'method' | 'route'>;
+  /** The offline-notification webhook (metrics/webhook.ts). */
+  webhook: WebhookMetrics;
   /** Computes chat_kafka_consumer_lag from `source` on every scrape (null detaches). */
   setLagSource(source: LagSource | null): void;
   /** Reports chat_consumer_group_ready from `provider` on every scrape (null detaches). */
@@ -145,6 +148,7 @@ export function createMetrics(instanceId: string, opts: MetricsOptions = {}): Me
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers,
     }),
+    webhook: webhookMetrics(registers),
     setLagSource: (source) => consumers.lag.attach(source),
     setConsumerGroupReadiness: (provider) => consumers.ready.attach(provider),
   };
