@@ -169,7 +169,7 @@ export async function startApp(config: Config, log: Logger, infra: Infra, metric
   const consumers = buildConsumers(config, infra, services, metrics);
   let sessions = () => 0;
   const groups = () => consumers.map((c) => ({ group: c.groupId, ready: c.healthy }));
-  const ops = await startOpsConsole({ config, log, infra, metrics, sessions: () => sessions(), groups });
+  const ops = await startOpsConsole({ config, log, infra, metrics, sessions: () => sessions(), groups, webhookDeliveries: webhook.deliveries });
   cleanups.push(() => ops.close());
   const { hub, gate, registry, sessionDeps } = buildGateway(config, log, infra, services, metrics, ops, cleanups);
   sessions = () => registry.size;

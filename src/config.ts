@@ -152,63 +152,17 @@ const schema = z
     }
   });
 
-export interface Limits {
-  maxFrameBytes: number;
-  maxContentBytes: number;
-  maxHeaders: number;
-  maxHeaderBytes: number;
-  maxSubscriptions: number;
-  maxOutboxBytes: number;
-  maxTransactions: number;
-  maxTransactionFrames: number;
-  maxTransactionBytes: number;
-  maxUnacked: number;
-  maxReplaysPerConnection: number;
-  maxReplaysPerUser: number;
-  /** Stored messages replayed per user per minute, over every instance (a token bucket of that size). */
-  replayMessagesPerMin: number;
-  maxPendingPerIp: number;
-  maxConnections: number;
-}
+/** The per-connection and per-user limits of API.md (limitsOf below). */
+export type Limits = ReturnType<typeof limitsOf>;
 
-export interface RateLimits {
-  connPerSec: number;
-  connBurst: number;
-  userPerSec: number;
-  userBurst: number;
-  framesPerSec: number;
-  framesBurst: number;
-  abuseMs: number;
-  restSendsInFlight: number;
-}
+/** Token buckets and abuse bounds of SENDs and frames (ratesOf below). */
+export type RateLimits = ReturnType<typeof ratesOf>;
 
-export interface AccountLimits {
-  loginFailuresPerAccount: number;
-  loginFailuresPerIp: number;
-  loginWindowMs: number;
-  signupBurstPerIp: number;
-  /** Refill of the per-address sign-up bucket (may be a fraction: the default is 10 an hour). */
-  signupPerSecPerIp: number;
-  roomsPerUserPerHour: number;
-}
+/** Login throttling, sign-ups (the refill per second may be a fraction: 10 an hour) and room creation (accountsOf below). */
+export type AccountLimits = ReturnType<typeof accountsOf>;
 
-/** The offline-notification webhook's settings (NOTIFY_WEBHOOK_*); all durations in ms. */
-export interface WebhookConfig {
-  url: string;
-  /** null: unsigned POSTs (outside production only). */
-  secret: string | null;
-  /** A member's messages of a room within this window go out in one POST. */
-  windowMs: number;
-  /** Messages per POST at most (more in a window: several POSTs). */
-  maxMessages: number;
-  timeoutMs: number;
-  /** POSTs in flight at once per instance running the worker. */
-  concurrency: number;
-  backoffMs: number;
-  backoffMaxMs: number;
-  /** A delivery still failing this long after its first attempt is given up (recorded failed). */
-  giveUpMs: number;
-}
+/** The offline-notification webhook's settings (NOTIFY_WEBHOOK_*, webhookConfig below); all durations in ms. */
+export type WebhookConfig = NonNullable<ReturnType<typeof webhookConfig>>;
 
 export interface Config {
   mode: Mode;
@@ -316,24 +270,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     frameTimeoutMs: v.FRAME_TIMEOUT_MS,
     httpRequestTimeoutMs: v.HTTP_REQUEST_TIMEOUT_MS,
     httpKeepAliveTimeoutMs: v.HTTP_KEEPALIVE_TIMEOUT_MS,
-    rate: {
-      connPerSec: v.RATE_CONN_PER_SEC,
-      connBurst: v.RATE_CONN_BURST,
-      userPerSec: v.RATE_USER_PER_SEC,
-      userBurst: v.RATE_USER_BURST,
-      framesPerSec: v.RATE_FRAMES_PER_SEC,
-      framesBurst: v.RATE_FRAMES_BURST,
-      abuseMs: v.RATE_ABUSE_MS,
-      restSendsInFlight: v.MAX_REST_SENDS_IN_FLIGHT,
-    },
-    accounts: {
-      loginFailuresPerAccount: v.LOGIN_FAILURES_PER_ACCOUNT,
-      loginFailuresPerIp: v.LOGIN_FAILURES_PER_IP,
-      loginWindowMs: v.LOGIN_WINDOW_MS,
-      signupBurstPerIp: v.SIGNUP_BURST_PER_IP,
-      signupPerSecPerIp: v.SIGNUP_PER_SEC_PER_IP ?? v.SIGNUP_PER_HOUR_PER_IP / 3600,
-      roomsPerUserPerHour: v.ROOMS_PER_USER_PER_HOUR,
-    },
+    rate: ratesOf(v),
+    accounts: accountsOf(v),
     produceLingerMs: v.PRODUCE_LINGER_MS,
     kafkaSessionTimeoutMs: v.KAFKA_SESSION_TIMEOUT_MS,
     kafkaGroupPrefix: v.KAFKA_GROUP_PREFIX,
@@ -349,10 +287,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   };
 }
 
-function webhookConfig(v: z.infer<typeof schema>): WebhookConfig | null {
+function webhookConfig(v: z.infer<typeof schema>) {
   if (!v.NOTIFY_WEBHOOK_URL) return null;
   return {
     url: v.NOTIFY_WEBHOOK_URL,
+    /** null: unsigned POSTs (outside production only). */
     secret: v.NOTIFY_WEBHOOK_SECRET ?? null,
     windowMs: v.NOTIFY_WEBHOOK_WINDOW_MS,
     maxMessages: v.NOTIFY_WEBHOOK_MAX_MESSAGES,
@@ -365,7 +304,7 @@ function webhookConfig(v: z.infer<typeof schema>): WebhookConfig | null {
 }
 
 /** The per-connection and per-user limits of API.md. */
-function limitsOf(v: z.infer<typeof schema>): Limits {
+function limitsOf(v: z.infer<typeof schema>) {
   return {
     maxFrameBytes: v.MAX_FRAME_BYTES,
     maxContentBytes: v.MAX_CONTENT_BYTES,
@@ -379,6 +318,7 @@ function limitsOf(v: z.infer<typeof schema>): Limits {
     maxUnacked: v.MAX_UNACKED,
     maxReplaysPerConnection: v.MAX_REPLAYS_PER_CONNECTION,
     maxReplaysPerUser: v.MAX_REPLAYS_PER_USER,
+    /** Stored messages replayed per user per minute, over every instance (a token bucket of that size). */
     replayMessagesPerMin: v.REPLAY_MESSAGES_PER_MIN,
     maxPendingPerIp: v.MAX_PENDING_PER_IP,
     maxConnections: v.MAX_CONNECTIONS,
@@ -393,4 +333,28 @@ function validPort(hp: string): boolean {
 function hostPort(s: string): { host: string; port: number } {
   const i = s.lastIndexOf(':');
   return { host: s.slice(0, i).replace(/^\[(.*)\]$/, '$1'), port: Number(s.slice(i + 1)) };
+}
+
+function ratesOf(v: z.infer<typeof schema>) {
+  return {
+    connPerSec: v.RATE_CONN_PER_SEC,
+    connBurst: v.RATE_CONN_BURST,
+    userPerSec: v.RATE_USER_PER_SEC,
+    userBurst: v.RATE_USER_BURST,
+    framesPerSec: v.RATE_FRAMES_PER_SEC,
+    framesBurst: v.RATE_FRAMES_BURST,
+    abuseMs: v.RATE_ABUSE_MS,
+    restSendsInFlight: v.MAX_REST_SENDS_IN_FLIGHT,
+  };
+}
+
+function accountsOf(v: z.infer<typeof schema>) {
+  return {
+    loginFailuresPerAccount: v.LOGIN_FAILURES_PER_ACCOUNT,
+    loginFailuresPerIp: v.LOGIN_FAILURES_PER_IP,
+    loginWindowMs: v.LOGIN_WINDOW_MS,
+    signupBurstPerIp: v.SIGNUP_BURST_PER_IP,
+    signupPerSecPerIp: v.SIGNUP_PER_SEC_PER_IP ?? v.SIGNUP_PER_HOUR_PER_IP / 3600,
+    roomsPerUserPerHour: v.ROOMS_PER_USER_PER_HOUR,
+  };
 }
