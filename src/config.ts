@@ -152,10 +152,8 @@ const schema = z
     }
   });
 
-/** The per-connection and per-user limits of API.md (limitsOf below). */
+/** The per-connection and per-user limits of API.md; the token buckets and abuse bounds of SENDs and frames. */
 export type Limits = ReturnType<typeof limitsOf>;
-
-/** Token buckets and abuse bounds of SENDs and frames (ratesOf below). */
 export type RateLimits = ReturnType<typeof ratesOf>;
 
 /** Login throttling, sign-ups (the refill per second may be a fraction: 10 an hour) and room creation (accountsOf below). */
