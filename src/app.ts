@@ -31,6 +31,7 @@ import { startMetricsServer, type MetricsServer } from './http/metrics-server.js
 import { buildHttp } from './http/server.js';
 import type { Infra } from './infra/infra.js';
 import { withHttpObservability } from './metrics/http.js';
+import { createWebhook, webhookScope } from './notifications/webhook.js';
 import type { Metrics } from './metrics/metrics.js';
 import { startOpsConsole, type OpsConsole } from './ops/console.js';
 import { BROADCAST_GROUP, broadcastHandler } from './pipeline/broadcast.js';
@@ -100,6 +101,7 @@ function buildConsumers(config: Config, infra: Infra, s: Services, metrics: Metr
       events: s.events,
       cachedPositions: (roomId) => infra.positions.get(roomId),
       positions: (roomId) => s.reads.positions(roomId),
+      webhookScope: webhookScope(config),
     }),
   );
   add('receipts', RECEIPTS_GROUP, TOPICS.readReceipts, receiptsHandler(store, infra.positions));
@@ -161,11 +163,13 @@ function buildGateway(config: Config, log: Logger, infra: Infra, s: Services, me
 
 export async function startApp(config: Config, log: Logger, infra: Infra, metrics: Metrics): Promise<App> {
   const cleanups: Cleanups = [];
-  const services = buildServices(config, infra, cleanups);
+  const webhook = createWebhook(config, infra.store, metrics, log);
+  // webhookDeliveries: failed webhook deliveries for the operations console (list, retry, discard).
+  const services = { ...buildServices(config, infra, cleanups), webhookDeliveries: webhook.deliveries };
   const consumers = buildConsumers(config, infra, services, metrics);
   let sessions = () => 0;
   const groups = () => consumers.map((c) => ({ group: c.groupId, ready: c.healthy }));
-  const ops = await startOpsConsole({ config, log, infra, metrics, sessions: () => sessions(), groups });
+  const ops = await startOpsConsole({ config, log, infra, metrics, sessions: () => sessions(), groups, webhookDeliveries: webhook.deliveries });
   cleanups.push(() => ops.close());
   const { hub, gate, registry, sessionDeps } = buildGateway(config, log, infra, services, metrics, ops, cleanups);
   sessions = () => registry.size;
@@ -211,6 +215,7 @@ export async function startApp(config: Config, log: Logger, infra: Infra, metric
   if (config.roles.has('gateway') && config.stompTcpPort > 0) tcp = await listenTcp(config, log, openSession, admit);
   const metricsServer = await listenMetrics(config, metrics);
   await Promise.all(consumers.map((c) => c.start()));
+  webhook.worker?.start();
   const port = (http.server.address() as { port: number }).port;
   const stompTcpPort = tcp ? (tcp.server.address() as { port: number }).port : null;
   log.info({ port, stompTcpPort, metricsPort: metricsServer?.port ?? null, roles: [...config.roles], instanceId: config.instanceId, mode: config.mode }, 'chat server started');
@@ -225,6 +230,7 @@ export async function startApp(config: Config, log: Logger, infra: Infra, metric
       await step('gateways', () => Promise.allSettled([ws?.close(), tcp?.close(), http.close(), metricsServer?.close()]));
       // 3. Leave the consumer groups (partitions move at once), then the rest, then the adapters.
       await step('consumers', () => Promise.allSettled(consumers.map((c) => c.close())), 8000);
+      await step('webhook worker', () => webhook.worker?.close());
       for (const fn of cleanups.reverse()) await step('cleanup', fn);
       await step('infrastructure', () => infra.close(), 20_000);
     }));

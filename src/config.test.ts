@@ -32,6 +32,10 @@ describe('loadConfig', () => {
     expect(c.host).toBe('0.0.0.0');
     expect(c.databaseUrl).toBe('postgres://postgres@127.0.0.1:5432/chat');
     expect(c.redisUrl).toBe('redis://127.0.0.1:6379');
+    expect(c.redisSentinels).toBeNull();
+    expect(c.redisSentinelName).toBe('chat');
+    expect(c.redisCommandTimeoutMs).toBe(10_000);
+    expect(c.redisWaitTimeoutMs).toBe(100);
     expect(c.kafkaBrokers).toEqual(['127.0.0.1:9092']);
     expect([...c.roles].sort()).toEqual(['broadcast', 'gateway', 'notify', 'persist', 'receipts']);
     expect(c.logLevel).toBe('info');
@@ -80,6 +84,12 @@ describe('loadConfig', () => {
     ['ROLES', 'gateway,bogus'],
     ['DATABASE_URL', 'mysql://x'],
     ['REDIS_URL', 'http://x'],
+    ['REDIS_SENTINELS', 'sentinel-without-port'],
+    ['REDIS_SENTINELS', '127.0.0.1:26390,127.0.0.1:99999'],
+    ['REDIS_SENTINELS', ' , '],
+    ['REDIS_SENTINEL_NAME', 'has space'],
+    ['REDIS_COMMAND_TIMEOUT_MS', '10'],
+    ['REDIS_WAIT_TIMEOUT_MS', '-1'],
     ['LOG_LEVEL', 'loud'],
     ['MODE', 'distributed'],
     ['CONNECT_TIMEOUT_MS', '0'],
@@ -126,6 +136,17 @@ describe('loadConfig', () => {
     expect(configError({ METRICS_PORT: '70000' }).message).toMatch(/METRICS_PORT/);
   });
 
+  it('REDIS_SENTINELS: a host:port list and a primary name (REDIS_URL stays parsed but unused)', () => {
+    const c = loadConfig({ REDIS_SENTINELS: '127.0.0.1:26390, sentinel-b:26391,[::1]:26392', REDIS_SENTINEL_NAME: 'chat-ha', REDIS_WAIT_TIMEOUT_MS: '0' });
+    expect(c.redisSentinels).toEqual([
+      { host: '127.0.0.1', port: 26390 },
+      { host: 'sentinel-b', port: 26391 },
+      { host: '::1', port: 26392 },
+    ]);
+    expect(c.redisSentinelName).toBe('chat-ha');
+    expect(c.redisWaitTimeoutMs).toBe(0);
+  });
+
   it('STOMP_TCP_PORT=0 turns the TCP transport off and is allowed', () => {
     expect(loadConfig({ NODE_ENV: 'test', STOMP_TCP_PORT: '0' }).stompTcpPort).toBe(0);
   });
@@ -140,13 +161,44 @@ describe('loadConfig', () => {
     expect(configError({ OPS_STATS_INTERVAL_MS: '50' }).message).toContain('OPS_STATS_INTERVAL_MS');
     expect(configError({ OPS_HISTORY_SECONDS: '5' }).message).toContain('OPS_HISTORY_SECONDS');
   });
+
+  it('NOTIFY_WEBHOOK_*: off by default; an http(s) URL, a secret of 16+, sane defaults, a signed webhook required in production', () => {
+    expect(loadConfig({ NODE_ENV: 'test' }).webhook).toBeNull();
+    expect(loadConfig({ NODE_ENV: 'test', NOTIFY_WEBHOOK_URL: 'https://hooks.example.com/chat', NOTIFY_WEBHOOK_SECRET: 'whsec-0123456789abcdef' }).webhook).toEqual({
+      url: 'https://hooks.example.com/chat',
+      secret: 'whsec-0123456789abcdef',
+      windowMs: 2000,
+      maxMessages: 50,
+      timeoutMs: 10_000,
+      concurrency: 8,
+      backoffMs: 1000,
+      backoffMaxMs: 60_000,
+      giveUpMs: 3_600_000,
+    });
+    const url = 'http://127.0.0.1:9/hook';
+    expect(loadConfig({ NODE_ENV: 'development', NOTIFY_WEBHOOK_URL: url }).webhook?.secret).toBeNull(); // unsigned outside production
+    for (const bad of ['ftp://example.com/x', 'file:///etc/passwd', 'not a url', 'javascript:alert(1)']) {
+      expect(configError({ NODE_ENV: 'test', NOTIFY_WEBHOOK_URL: bad }).message).toContain('NOTIFY_WEBHOOK_URL');
+    }
+    expect(configError({ NODE_ENV: 'test', NOTIFY_WEBHOOK_URL: url, NOTIFY_WEBHOOK_SECRET: 'short' }).message).toContain('NOTIFY_WEBHOOK_SECRET');
+    const prod = { NODE_ENV: 'production', JWT_SECRET: 'a-production-secret-of-enough-length', NOTIFY_WEBHOOK_URL: url };
+    expect(configError(prod).message).toMatch(/required with NOTIFY_WEBHOOK_URL[\s\S]*NOTIFY_WEBHOOK_SECRET/);
+    expect(loadConfig({ ...prod, NOTIFY_WEBHOOK_SECRET: 'whsec-0123456789abcdef' }).webhook?.url).toBe(url);
+    const timing = loadConfig({ NODE_ENV: 'test', NOTIFY_WEBHOOK_URL: url, NOTIFY_WEBHOOK_WINDOW_MS: '0', NOTIFY_WEBHOOK_TIMEOUT_MS: '500', NOTIFY_WEBHOOK_BACKOFF_MS: '20', NOTIFY_WEBHOOK_BACKOFF_MAX_MS: '20', NOTIFY_WEBHOOK_GIVE_UP_MS: '1000', NOTIFY_WEBHOOK_MAX_MESSAGES: '1', NOTIFY_WEBHOOK_CONCURRENCY: '1' }).webhook;
+    expect(timing).toMatchObject({ windowMs: 0, timeoutMs: 500, backoffMs: 20, backoffMaxMs: 20, giveUpMs: 1000, maxMessages: 1, concurrency: 1 });
+    for (const [name, v] of [['NOTIFY_WEBHOOK_MAX_MESSAGES', '0'], ['NOTIFY_WEBHOOK_MAX_MESSAGES', '501'], ['NOTIFY_WEBHOOK_TIMEOUT_MS', '50'], ['NOTIFY_WEBHOOK_CONCURRENCY', '0'], ['NOTIFY_WEBHOOK_GIVE_UP_MS', '10'], ['NOTIFY_WEBHOOK_WINDOW_MS', '-1'], ['NOTIFY_WEBHOOK_BACKOFF_MS', 'x']] as const) {
+      expect(configError({ NODE_ENV: 'test', NOTIFY_WEBHOOK_URL: url, [name]: v }).message, `${name}=${v}`).toContain(name);
+    }
+    expect(configError({ NODE_ENV: 'test', NOTIFY_WEBHOOK_URL: url, NOTIFY_WEBHOOK_BACKOFF_MS: '5000', NOTIFY_WEBHOOK_BACKOFF_MAX_MS: '1000' }).message).toContain('NOTIFY_WEBHOOK_BACKOFF_MAX_MS');
+  });
 });
 
 describe('start-up with a bad value', () => {
-  it('PORT=abc stops the process with exit code 1 and a message naming PORT', async () => {
+  /** Starts the compiled server with `env`; resolves with its exit code and stderr (it must exit within 30 s). */
+  async function startBad(env: Record<string, string>): Promise<{ code: number | null; stderr: string }> {
     const child = spawn(process.execPath, ['dist/src/main.js'], {
       cwd: ROOT,
-      env: { ...process.env, NODE_ENV: 'test', PORT: 'abc' },
+      env: { ...process.env, NODE_ENV: 'test', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stderr = '';
@@ -155,15 +207,28 @@ describe('start-up with a bad value', () => {
     const code = await new Promise<number | null>((resolve, reject) => {
       const t = setTimeout(() => {
         child.kill('SIGKILL');
-        reject(new Error(`dist/src/main.js with PORT=abc did not exit within 30 s; stderr: ${stderr}`));
+        reject(new Error(`dist/src/main.js with ${JSON.stringify(env)} did not exit within 30 s; stderr: ${stderr}`));
       }, 30_000);
       child.once('exit', (c) => {
         clearTimeout(t);
         resolve(c);
       });
     });
+    return { code, stderr };
+  }
+
+  it('PORT=abc stops the process with exit code 1 and a message naming PORT', async () => {
+    const { code, stderr } = await startBad({ PORT: 'abc' });
     expect(code).toBe(1);
     expect(stderr).toContain('PORT');
     expect(stderr).not.toMatch(/\n\s+at /); // a message, not a stack trace
+  });
+
+  it('a webhook URL without a secret in production stops the process, naming NOTIFY_WEBHOOK_SECRET', async () => {
+    const { code, stderr } = await startBad({ MODE: 'embedded', NODE_ENV: 'production', JWT_SECRET: 'a-production-secret-of-enough-length', NOTIFY_WEBHOOK_URL: 'https://hooks.example.com/chat' });
+    expect(code).toBe(1);
+    expect(stderr).toContain('NOTIFY_WEBHOOK_SECRET');
+    expect(stderr).not.toContain('MODE'); // the only complaint
+    expect(stderr).not.toMatch(/\n\s+at /);
   });
 });

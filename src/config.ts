@@ -21,6 +21,17 @@ const schema = z
     DATA_DIR: z.string().min(1).default('data'),
     DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }).default('postgres://postgres@127.0.0.1:5432/chat'),
     REDIS_URL: z.url({ protocol: /^rediss?$/ }).default('redis://127.0.0.1:6379'),
+    // Redis Sentinel (wins over REDIS_URL): the sentinels' host:port list and the monitored primary's name.
+    REDIS_SENTINELS: z
+      .string()
+      .transform((s) => s.split(',').map((b) => b.trim()).filter(Boolean))
+      .pipe(z.array(z.string().regex(/^(\[[0-9A-Fa-f:.]+\]|[^\s:,[\]]+):\d{1,5}$/, 'expected host:port').refine(validPort, 'port out of range')).min(1))
+      .optional(),
+    REDIS_SENTINEL_NAME: z.string().regex(/^[A-Za-z0-9._-]{1,100}$/, 'letters, digits, ".", "_" and "-" only').default('chat'),
+    // How long a Redis command waits through a reconnect or a failover before it fails (server-unavailable).
+    REDIS_COMMAND_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
+    // Sentinel mode: how long a write that a guarantee rests on waits for the replica (WAIT 1); 0: never waits.
+    REDIS_WAIT_TIMEOUT_MS: nonNegativeInt.default(100),
     KAFKA_BROKERS: z
       .string()
       .default('127.0.0.1:9092')
@@ -114,6 +125,16 @@ const schema = z
     OPS_STATS_INTERVAL_MS: z.coerce.number().int().min(200).max(60_000).default(1000),
     OPS_INSTANCE_TIMEOUT_MS: z.coerce.number().int().min(1000).max(600_000).default(5000),
     OPS_HISTORY_SECONDS: z.coerce.number().int().min(30).max(3600).default(300),
+    // Offline notifications by webhook (src/notifications/; API.md has the policy these settings tune).
+    NOTIFY_WEBHOOK_URL: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }).optional(),
+    NOTIFY_WEBHOOK_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
+    NOTIFY_WEBHOOK_WINDOW_MS: z.coerce.number().int().min(0).max(600_000).default(2000),
+    NOTIFY_WEBHOOK_MAX_MESSAGES: z.coerce.number().int().min(1).max(500).default(50),
+    NOTIFY_WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
+    NOTIFY_WEBHOOK_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(8),
+    NOTIFY_WEBHOOK_BACKOFF_MS: z.coerce.number().int().min(10).default(1000),
+    NOTIFY_WEBHOOK_BACKOFF_MAX_MS: z.coerce.number().int().min(10).default(60_000),
+    NOTIFY_WEBHOOK_GIVE_UP_MS: z.coerce.number().int().min(1000).default(3_600_000),
   })
   .superRefine((v, ctx) => {
     if (v.OPS_INSTANCE_TIMEOUT_MS < 2 * v.OPS_STATS_INTERVAL_MS) {
@@ -126,47 +147,23 @@ const schema = z
         message: 'is required when NODE_ENV is production (a development secret is used only outside production)',
       });
     }
+    if (v.NOTIFY_WEBHOOK_URL && !v.NOTIFY_WEBHOOK_SECRET && v.NODE_ENV === 'production') {
+      ctx.addIssue({ code: 'custom', path: ['NOTIFY_WEBHOOK_SECRET'], message: 'is required with NOTIFY_WEBHOOK_URL when NODE_ENV is production (unsigned webhooks only outside production)' });
+    }
+    if (v.NOTIFY_WEBHOOK_BACKOFF_MAX_MS < v.NOTIFY_WEBHOOK_BACKOFF_MS) {
+      ctx.addIssue({ code: 'custom', path: ['NOTIFY_WEBHOOK_BACKOFF_MAX_MS'], message: 'must be at least NOTIFY_WEBHOOK_BACKOFF_MS' });
+    }
   });
 
-export interface Limits {
-  maxFrameBytes: number;
-  maxContentBytes: number;
-  maxHeaders: number;
-  maxHeaderBytes: number;
-  maxSubscriptions: number;
-  maxOutboxBytes: number;
-  maxTransactions: number;
-  maxTransactionFrames: number;
-  maxTransactionBytes: number;
-  maxUnacked: number;
-  maxReplaysPerConnection: number;
-  maxReplaysPerUser: number;
-  /** Stored messages replayed per user per minute, over every instance (a token bucket of that size). */
-  replayMessagesPerMin: number;
-  maxPendingPerIp: number;
-  maxConnections: number;
-}
+/** The per-connection and per-user limits of API.md; the token buckets and abuse bounds of SENDs and frames. */
+export type Limits = ReturnType<typeof limitsOf>;
+export type RateLimits = ReturnType<typeof ratesOf>;
 
-export interface RateLimits {
-  connPerSec: number;
-  connBurst: number;
-  userPerSec: number;
-  userBurst: number;
-  framesPerSec: number;
-  framesBurst: number;
-  abuseMs: number;
-  restSendsInFlight: number;
-}
+/** Login throttling, sign-ups (the refill per second may be a fraction: 10 an hour) and room creation (accountsOf below). */
+export type AccountLimits = ReturnType<typeof accountsOf>;
 
-export interface AccountLimits {
-  loginFailuresPerAccount: number;
-  loginFailuresPerIp: number;
-  loginWindowMs: number;
-  signupBurstPerIp: number;
-  /** Refill of the per-address sign-up bucket (may be a fraction: the default is 10 an hour). */
-  signupPerSecPerIp: number;
-  roomsPerUserPerHour: number;
-}
+/** The offline-notification webhook's settings (NOTIFY_WEBHOOK_*, webhookConfig below); all durations in ms. */
+export type WebhookConfig = NonNullable<ReturnType<typeof webhookConfig>>;
 
 export interface Config {
   mode: Mode;
@@ -180,6 +177,12 @@ export interface Config {
   dataDir: string;
   databaseUrl: string;
   redisUrl: string;
+  /** Redis Sentinel: when set, the app asks these sentinels for the primary named `redisSentinelName` (REDIS_URL unused). */
+  redisSentinels: Array<{ host: string; port: number }> | null;
+  redisSentinelName: string;
+  redisCommandTimeoutMs: number;
+  /** WAIT timeout after critical writes in Sentinel mode (0: none). */
+  redisWaitTimeoutMs: number;
   kafkaBrokers: string[];
   /** null: none given outside production; the embedded mode generates one, cluster mode uses DEV_JWT_SECRET. */
   jwtSecret: string | null;
@@ -207,6 +210,8 @@ export interface Config {
   kafkaGroupPrefix: string;
   shutdownGraceMs: number;
   presenceTtlMs: number;
+  /** null when NOTIFY_WEBHOOK_URL is not set. */
+  webhook: WebhookConfig | null;
   ops: OpsSettings;
 }
 
@@ -247,6 +252,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     dataDir: resolve(v.DATA_DIR),
     databaseUrl: v.DATABASE_URL,
     redisUrl: v.REDIS_URL,
+    redisSentinels: v.REDIS_SENTINELS?.map(hostPort) ?? null,
+    redisSentinelName: v.REDIS_SENTINEL_NAME,
+    redisCommandTimeoutMs: v.REDIS_COMMAND_TIMEOUT_MS,
+    redisWaitTimeoutMs: v.REDIS_WAIT_TIMEOUT_MS,
     kafkaBrokers: v.KAFKA_BROKERS,
     jwtSecret: v.JWT_SECRET ?? null,
     jwtTtlSeconds: v.JWT_TTL_SECONDS,
@@ -263,24 +272,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     frameTimeoutMs: v.FRAME_TIMEOUT_MS,
     httpRequestTimeoutMs: v.HTTP_REQUEST_TIMEOUT_MS,
     httpKeepAliveTimeoutMs: v.HTTP_KEEPALIVE_TIMEOUT_MS,
-    rate: {
-      connPerSec: v.RATE_CONN_PER_SEC,
-      connBurst: v.RATE_CONN_BURST,
-      userPerSec: v.RATE_USER_PER_SEC,
-      userBurst: v.RATE_USER_BURST,
-      framesPerSec: v.RATE_FRAMES_PER_SEC,
-      framesBurst: v.RATE_FRAMES_BURST,
-      abuseMs: v.RATE_ABUSE_MS,
-      restSendsInFlight: v.MAX_REST_SENDS_IN_FLIGHT,
-    },
-    accounts: {
-      loginFailuresPerAccount: v.LOGIN_FAILURES_PER_ACCOUNT,
-      loginFailuresPerIp: v.LOGIN_FAILURES_PER_IP,
-      loginWindowMs: v.LOGIN_WINDOW_MS,
-      signupBurstPerIp: v.SIGNUP_BURST_PER_IP,
-      signupPerSecPerIp: v.SIGNUP_PER_SEC_PER_IP ?? v.SIGNUP_PER_HOUR_PER_IP / 3600,
-      roomsPerUserPerHour: v.ROOMS_PER_USER_PER_HOUR,
-    },
+    rate: ratesOf(v),
+    accounts: accountsOf(v),
     produceLingerMs: v.PRODUCE_LINGER_MS,
     kafkaSessionTimeoutMs: v.KAFKA_SESSION_TIMEOUT_MS,
     kafkaAppendTimeoutMs: v.KAFKA_APPEND_TIMEOUT_MS,
@@ -293,11 +286,28 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       instanceTimeoutMs: v.OPS_INSTANCE_TIMEOUT_MS,
       historySeconds: v.OPS_HISTORY_SECONDS,
     },
+    webhook: webhookConfig(v),
+  };
+}
+
+function webhookConfig(v: z.infer<typeof schema>) {
+  if (!v.NOTIFY_WEBHOOK_URL) return null;
+  return {
+    url: v.NOTIFY_WEBHOOK_URL,
+    /** null: unsigned POSTs (outside production only). */
+    secret: v.NOTIFY_WEBHOOK_SECRET ?? null,
+    windowMs: v.NOTIFY_WEBHOOK_WINDOW_MS,
+    maxMessages: v.NOTIFY_WEBHOOK_MAX_MESSAGES,
+    timeoutMs: v.NOTIFY_WEBHOOK_TIMEOUT_MS,
+    concurrency: v.NOTIFY_WEBHOOK_CONCURRENCY,
+    backoffMs: v.NOTIFY_WEBHOOK_BACKOFF_MS,
+    backoffMaxMs: v.NOTIFY_WEBHOOK_BACKOFF_MAX_MS,
+    giveUpMs: v.NOTIFY_WEBHOOK_GIVE_UP_MS,
   };
 }
 
 /** The per-connection and per-user limits of API.md. */
-function limitsOf(v: z.infer<typeof schema>): Limits {
+function limitsOf(v: z.infer<typeof schema>) {
   return {
     maxFrameBytes: v.MAX_FRAME_BYTES,
     maxContentBytes: v.MAX_CONTENT_BYTES,
@@ -311,8 +321,43 @@ function limitsOf(v: z.infer<typeof schema>): Limits {
     maxUnacked: v.MAX_UNACKED,
     maxReplaysPerConnection: v.MAX_REPLAYS_PER_CONNECTION,
     maxReplaysPerUser: v.MAX_REPLAYS_PER_USER,
+    /** Stored messages replayed per user per minute, over every instance (a token bucket of that size). */
     replayMessagesPerMin: v.REPLAY_MESSAGES_PER_MIN,
     maxPendingPerIp: v.MAX_PENDING_PER_IP,
     maxConnections: v.MAX_CONNECTIONS,
+  };
+}
+
+function validPort(hp: string): boolean {
+  const p = Number(hp.slice(hp.lastIndexOf(':') + 1));
+  return p >= 1 && p <= 65535;
+}
+
+function hostPort(s: string): { host: string; port: number } {
+  const i = s.lastIndexOf(':');
+  return { host: s.slice(0, i).replace(/^\[(.*)\]$/, '$1'), port: Number(s.slice(i + 1)) };
+}
+
+function ratesOf(v: z.infer<typeof schema>) {
+  return {
+    connPerSec: v.RATE_CONN_PER_SEC,
+    connBurst: v.RATE_CONN_BURST,
+    userPerSec: v.RATE_USER_PER_SEC,
+    userBurst: v.RATE_USER_BURST,
+    framesPerSec: v.RATE_FRAMES_PER_SEC,
+    framesBurst: v.RATE_FRAMES_BURST,
+    abuseMs: v.RATE_ABUSE_MS,
+    restSendsInFlight: v.MAX_REST_SENDS_IN_FLIGHT,
+  };
+}
+
+function accountsOf(v: z.infer<typeof schema>) {
+  return {
+    loginFailuresPerAccount: v.LOGIN_FAILURES_PER_ACCOUNT,
+    loginFailuresPerIp: v.LOGIN_FAILURES_PER_IP,
+    loginWindowMs: v.LOGIN_WINDOW_MS,
+    signupBurstPerIp: v.SIGNUP_BURST_PER_IP,
+    signupPerSecPerIp: v.SIGNUP_PER_SEC_PER_IP ?? v.SIGNUP_PER_HOUR_PER_IP / 3600,
+    roomsPerUserPerHour: v.ROOMS_PER_USER_PER_HOUR,
   };
 }

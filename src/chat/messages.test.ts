@@ -1,8 +1,10 @@
 // MessageService when the log does not acknowledge: a send never handed to the log frees its idempotency key at
 // once; a send in doubt keeps the key until the log knows, so a retry under the same key answers with the message
-// that landed (never a second record), or writes it anew when it surely did not land.
+// that landed (never a second record), or writes it anew when it surely did not land. And a claim that stays
+// pending (its completion lost with a failed-over Redis primary) is answered from the store, not with `conflict`.
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { MemoryIdempotencyStore } from '../counters/idempotency-memory.js';
+import type { IdempotencyStore } from '../counters/idempotency.js';
 import { LogUnavailableError } from '../pipeline/message-log.js';
 import type { Appended, ChatMessage, NewMessage, User } from '../shared/model.js';
 import { MessageService } from './messages.js';
@@ -94,5 +96,48 @@ describe('MessageService: sends the log did not acknowledge', () => {
     await new Promise((r) => setImmediate(r));
     vi.advanceTimersByTime(30_000);
     expect(renew).toHaveBeenCalledTimes(3);
+  });
+});
+
+describe('MessageService.send with a claim that stays pending', () => {
+  it('answers with the stored message of that key once the store has it', async () => {
+    const stored: ChatMessage = {
+      id: 'm-1',
+      roomId: '3',
+      seq: '42',
+      senderId: '7',
+      type: 'TEXT',
+      content: 'hello',
+      idempotencyKey: 'k-1',
+      createdAt: new Date().toISOString(),
+      partition: 0,
+      offset: '41',
+    };
+    let storeHasIt = false;
+    setTimeout(() => (storeHasIt = true), 100);
+    const appended: unknown[] = [];
+    const idempotency: IdempotencyStore = {
+      claim: async () => ({ state: 'pending', messageId: 'm-1' }),
+      complete: async () => {},
+      release: async () => {},
+      renew: async () => {},
+    };
+    const service = new MessageService({
+      store: {
+        findMessageByIdempotencyKey: async () => (storeHasIt ? stored : null),
+        messagesAfter: async () => [],
+        messagesBefore: async () => [],
+      },
+      log: { append: async (m) => (appended.push(m), { seq: '1', offset: '0', partition: 0 }) as never, appendAtomically: async () => [] },
+      idempotency,
+      membership: { require: async () => {}, check: async (pairs) => pairs.map(() => true) },
+      reads: { views: async () => [] },
+      claimWaitMs: 3000,
+    });
+    const t0 = Date.now();
+    const result = await service.send(user, '3', { content: 'hello', type: 'TEXT', idempotencyKey: 'k-1' });
+    expect(result).toEqual({ message: stored, duplicate: true });
+    expect(appended).toEqual([]);
+    expect(Date.now() - t0).toBeLessThan(2000);
   });
 });

@@ -169,16 +169,22 @@ export class MessageService {
     }
   }
 
-  /** Another send with this key is in flight: wait for its outcome (or take the key over if it gave up). */
+  /**
+   * Another send with this key is in flight: wait for its outcome (or take the key over if it gave up). The store is
+   * asked too, every quarter second: a claim whose completion Redis lost (a failover) stays pending until it expires,
+   * though its message is stored.
+   */
   private async waitForOther(p: Pending, message: NewMessage): Promise<SendResult> {
     const key = p.input.idempotencyKey!;
     const deadline = Date.now() + (this.deps.claimWaitMs ?? 10_000);
-    for (;;) {
+    for (let round = 1; ; round++) {
       await new Promise((r) => setTimeout(r, 20));
       const record = await this.claim(p.user.id, key, message.id);
       if (record instanceof Error) throw record;
       if (record === null) return this.append(p.user.id, key, message);
       if (record.state === 'done') return { message: record.message, duplicate: true };
+      const stored = round % 12 === 0 ? await this.deps.store.findMessageByIdempotencyKey(p.user.id, key).catch(() => null) : null;
+      if (stored) return { message: stored, duplicate: true };
       if (Date.now() > deadline) throw appError('conflict', 'a send with this idempotency key is still in progress', 'idempotencyKey');
     }
   }

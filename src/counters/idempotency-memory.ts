@@ -31,7 +31,9 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
       this.keys.set(k, JSON.stringify({ state: 'pending', messageId }), this.pendingTtlMs);
       return null;
     }
-    return JSON.parse(raw) as IdempotencyRecord;
+    const record = JSON.parse(raw) as IdempotencyRecord;
+    // The same claim again (the port's rule for a resend) owns the key, as in Redis.
+    return record.state === 'pending' && record.messageId === messageId ? null : record;
   }
 
   async complete(senderId: string, key: string, message: ChatMessage): Promise<void> {

@@ -1,7 +1,10 @@
-// Idempotency keys in Redis: SET NX claims a key; the completed message is stored under it for a day.
+// Idempotency keys in Redis: SET NX claims a key; the completed message is stored under it for a day. With a
+// replica (Sentinel), a claim is acknowledged by the replica before the send goes on, so a failover cannot forget a
+// key whose message is being appended (the retry would append it a second time before the store knew the first).
 import type { Redis } from 'ioredis';
 import type { ChatMessage } from '../shared/model.js';
 import type { IdempotencyRecord, IdempotencyStore } from './idempotency.js';
+import type { ReplicaWait } from './replica-wait-redis.js';
 
 const PENDING_TTL_S = 30; // a send that crashed mid-way frees its key after this
 const DONE_TTL_S = 86_400;
@@ -18,13 +21,27 @@ function parse(raw: string | null): IdempotencyRecord | null {
 }
 
 export class RedisIdempotencyStore implements IdempotencyStore {
-  constructor(private readonly redis: Pick<Redis, 'set' | 'get' | 'del' | 'eval'>) {}
+  constructor(
+    private readonly redis: Pick<Redis, 'set' | 'get' | 'del' | 'eval'>,
+    private readonly replica?: ReplicaWait,
+  ) {}
 
   async claim(senderId: string, key: string, messageId: string): Promise<IdempotencyRecord | null> {
     const k = keyOf(senderId, key);
+    const mark = this.replica?.mark() ?? 0;
     const ok = await this.redis.set(k, `pending:${messageId}`, 'EX', PENDING_TTL_S, 'NX');
-    if (ok === 'OK') return null;
-    return parse(await this.redis.get(k)) ?? this.claim(senderId, key, messageId);
+    const existing = ok === 'OK' ? null : parse(await this.redis.get(k));
+    // ioredis sends a command again after a reconnect when its answer was lost: the claim then finds itself.
+    const owned = ok === 'OK' || (existing?.state === 'pending' && existing.messageId === messageId);
+    if (!owned) return existing ?? this.claim(senderId, key, messageId);
+    try {
+      await this.replica?.replicated(mark);
+    } catch (err) {
+      // Whether the claim survived the failover is unknown: free it (best effort) and let the send fail.
+      await this.redis.del(k).catch(() => {});
+      throw err;
+    }
+    return null;
   }
 
   async complete(senderId: string, key: string, message: ChatMessage): Promise<void> {

@@ -9,7 +9,10 @@ export type IdempotencyRecord = { state: 'pending'; messageId: string } | { stat
  * (sender, idempotency key) stays the durable backstop when this cache forgets.
  */
 export interface IdempotencyStore {
-  /** null when this caller now owns the key; otherwise what the key already maps to. */
+  /**
+   * null when this caller now owns the key; otherwise what the key already maps to. The same claim made again (same
+   * message id: a command resent after a reconnect) owns the key too.
+   */
   claim(senderId: string, key: string, messageId: string): Promise<IdempotencyRecord | null>;
   complete(senderId: string, key: string, message: ChatMessage): Promise<void>;
   release(senderId: string, key: string): Promise<void>;

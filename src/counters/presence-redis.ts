@@ -45,7 +45,8 @@ export class RedisPresence implements Presence {
       pipe.zadd(keyOf(userId), expiry, sessionId);
       pipe.pexpire(keyOf(userId), this.ttlMs * 2);
     }
-    await pipe.exec();
+    const failed = ((await pipe.exec()) ?? []).find(([err]) => err);
+    if (failed) throw failed[0];
   }
 
   async onlineUsers(userIds: readonly string[]): Promise<Set<string>> {
@@ -56,7 +57,9 @@ export class RedisPresence implements Presence {
     for (const id of userIds) pipe.zcount(keyOf(id), `(${now}`, '+inf');
     const res = (await pipe.exec()) ?? [];
     res.forEach(([err, n], i) => {
-      if (!err && Number(n) > 0) out.add(userIds[i]!);
+      // An unanswered count is not "offline": the sweeper would announce everyone OFFLINE during a failover.
+      if (err) throw err;
+      if (Number(n) > 0) out.add(userIds[i]!);
     });
     return out;
   }

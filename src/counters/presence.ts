@@ -10,7 +10,7 @@ export interface Presence {
   sessionOpened(userId: string, sessionId: string): Promise<boolean>;
   /** Returns true when this made the user go offline. */
   sessionClosed(userId: string, sessionId: string): Promise<boolean>;
-  /** Extends the life of live sessions (call every ttl/3). */
+  /** Extends the life of live sessions (call every ttl/3), registering again any that Redis lost or let expire. */
   refresh(sessions: ReadonlyArray<readonly [userId: string, sessionId: string]>): Promise<void>;
   onlineUsers(userIds: readonly string[]): Promise<Set<string>>;
 }

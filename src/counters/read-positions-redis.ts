@@ -1,6 +1,8 @@
-// Read positions in Redis: one hash per room (field = user id, value = seq), Lua for atomic max.
+// Read positions in Redis: one hash per room (field = user id, value = seq), Lua for atomic max. With a replica
+// (Sentinel), a move is acknowledged by the replica before it is answered, so a failover cannot move it back.
 import type { Redis } from 'ioredis';
 import type { ReadPositions } from './read-positions.js';
+import type { ReplicaWait } from './replica-wait-redis.js';
 
 const keyOf = (roomId: string) => `chat:reads:${roomId}`;
 // Marks a room as loaded even when nobody has read anything yet.
@@ -24,12 +26,18 @@ end
 return 1`;
 
 export class RedisReadPositions implements ReadPositions {
-  constructor(private readonly redis: Redis) {}
+  constructor(
+    private readonly redis: Pick<Redis, 'eval' | 'hgetall'>,
+    private readonly replica?: ReplicaWait,
+  ) {}
 
   async advance(roomId: string, userId: string, seq: string) {
+    const mark = this.replica?.mark() ?? 0;
     const r = (await this.redis.eval(ADVANCE, 1, keyOf(roomId), userId, seq)) as [string, number] | null;
     if (!r) return null;
-    return { lastReadSeq: String(r[0]), moved: Number(r[1]) === 1 };
+    const moved = Number(r[1]) === 1;
+    if (moved) await this.replica?.replicated(mark);
+    return { lastReadSeq: String(r[0]), moved };
   }
 
   async load(roomId: string, positions: ReadonlyMap<string, string>) {

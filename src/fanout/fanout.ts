@@ -66,6 +66,11 @@ export interface FanoutBus {
   publishPresence(change: PresenceChange): Promise<void>;
   /** Registers the one control listener of this process (membership and presence changes of every instance). */
   listenControl(handlers: ControlHandlers): Promise<void>;
+  /**
+   * Registers the one listener told when this process' subscriptions are active again after the bus lost them (a
+   * reconnect, a failover): whatever was published meanwhile was lost for this process. Absent: never lost.
+   */
+  onResubscribed?(listener: () => void): void;
 
   close(): Promise<void>;
 }

@@ -76,6 +76,7 @@ export class Hub {
   start(): void {
     this.recheckTimer = setInterval(() => void this.recheck(), this.deps.recheckMs ?? 5000);
     this.recheckTimer.unref();
+    this.deps.bus.onResubscribed?.(() => void this.repairAfterOutage());
   }
 
   close(): void {
@@ -134,6 +135,21 @@ export class Hub {
       for (const sub of state.subscribers) sub.push(live);
     }
     this.deps.metrics.messagesDelivered.inc(messages.length * state.subscribers.size);
+  }
+
+  /**
+   * The bus was down for this process: every room that already delivered something repairs up to the room's last
+   * broadcast seq now, instead of at its next message (a quiet room would otherwise keep the gap until then).
+   */
+  private async repairAfterOutage(): Promise<void> {
+    const states = [...this.rooms.values()].filter((s) => s.lastSeq !== null);
+    this.deps.log.info({ rooms: states.length }, 'fan-out subscriptions back: repairing what the outage lost');
+    await Promise.all(
+      states.map(async (state) => {
+        const high = await this.deps.bus.lastBroadcastSeq(state.roomId).catch(() => null);
+        if (high !== null) this.onBatch(state, { roomId: state.roomId, prevSeq: high, messages: [] });
+      }),
+    );
   }
 
   /** Delivers stored messages in (lastSeq, upTo] that the bus lost, waiting for the persist consumer if needed. */

@@ -1,8 +1,10 @@
 // The fan-out bus on Redis Pub/Sub: one connection publishes (and keeps the per-room last-seq keys), one
-// dedicated connection subscribes. ioredis re-subscribes every channel after a reconnect; what was published
-// meanwhile is gone for this process (at most once), which the hub's prevSeq gap repair covers for room messages.
-import { Redis } from 'ioredis';
+// dedicated connection subscribes. ioredis re-subscribes every channel after a reconnect (a restart or a Sentinel
+// failover); what was published meanwhile is gone for this process (at most once), which the hub's prevSeq gap
+// repair covers for room messages — on the room's next publish, or at once through `onResubscribed`.
+import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import { ReplicaWait, type ReplicaWaitOptions } from '../counters/replica-wait-redis.js';
 import type { MessageView } from '../shared/model.js';
 import type { BusEvent, ControlHandlers, FanoutBus, MembershipChange, PresenceChange, RoomBatch } from './fanout.js';
 import { decodeControl, decodeEvent, decodeRoomBatch, encodeEvent } from './wire.js';
@@ -12,11 +14,12 @@ const CONTROL = 'chat:control';
 const lastSeqKey = (roomId: string) => `chat:room-last-seq:${roomId}`;
 const topicChannel = (topic: string) => `chat:${topic}`;
 
-// KEYS: last-seq key, channel. ARGV: fallback prev ('' = none), then (seq, message JSON) pairs in seq order.
+// KEYS: last-seq key, channel. ARGV: the publisher's own last seq for the room ('' = none: it wins when the key is
+// lower or gone — a restart or a failover lost the newest write), then (seq, message JSON) pairs in seq order.
 // Publishes the messages above the recorded seq as one batch `{"p":prev,"m":[...]}` and records the last one.
 const PUBLISH_ROOM = `
 local prev = redis.call('GET', KEYS[1])
-if not prev and ARGV[1] ~= '' then prev = ARGV[1] end
+if ARGV[1] ~= '' and ((not prev) or tonumber(ARGV[1]) > tonumber(prev)) then prev = ARGV[1] end
 local p = tonumber(prev or '0')
 local parts = {}
 local last = nil
@@ -33,27 +36,46 @@ return #parts`;
 
 type WithPublishRoom = Redis & { chatPublishRoom(k1: string, k2: string, ...argv: string[]): Promise<number> };
 
+/** The bus' two connections (src/infra/redis.ts makes them), used by nothing else, and the WAIT policy. */
+export interface RedisFanoutConnections {
+  publisher: Redis;
+  subscriber: Redis;
+  /** WAIT after each publish, so the room's last seq survives a failover (replicas 0: none). */
+  replicaWait?: ReplicaWaitOptions;
+}
+
 export class RedisFanoutBus implements FanoutBus {
   private readonly pub: WithPublishRoom;
   private readonly sub: Redis;
+  private readonly replica: ReplicaWait;
   private readonly rooms = new Map<string, (batch: RoomBatch) => void>();
   private readonly topics = new Map<string, (event: BusEvent) => void>();
   private control: ControlHandlers | null = null;
+  private resubscribed: (() => void) | null = null;
   /**
-   * This process's memory of each room's last published seq: after a Redis restart the last-seq keys are gone,
-   * and this keeps the prevSeq chain intact so gateways still see (and repair) the gap the restart left.
+   * This process's memory of each room's last published seq: after a Redis restart or failover the last-seq key is
+   * gone or older, and this keeps the prevSeq chain intact so gateways still see (and repair) the gap it left.
    */
   private readonly lastPublished = new Map<string, string>();
 
   constructor(
-    url: string,
+    connections: RedisFanoutConnections,
     private readonly log: Logger,
   ) {
-    this.pub = new Redis(url, { maxRetriesPerRequest: 2, enableAutoPipelining: true }) as WithPublishRoom;
+    this.pub = connections.publisher as WithPublishRoom;
     this.pub.defineCommand('chatPublishRoom', { numberOfKeys: 2, lua: PUBLISH_ROOM });
-    this.sub = new Redis(url, { maxRetriesPerRequest: null });
-    for (const c of [this.pub, this.sub]) c.on('error', (err) => log.warn({ err }, 'redis fan-out connection error'));
+    this.sub = connections.subscriber;
+    this.replica = new ReplicaWait(this.pub, connections.replicaWait ?? { replicas: 0, timeoutMs: 0 });
     this.sub.on('message', (channel: string, payload: string) => this.dispatch(channel, payload));
+    let connected = this.sub.status === 'ready';
+    this.sub.on('ready', () => {
+      if (!connected) return void (connected = true);
+      // ioredis has just sent the SUBSCRIBEs again: a PING answered after them means they are active.
+      this.sub.ping().then(
+        () => this.resubscribed?.(),
+        (err: unknown) => this.log.warn({ err }, 'fan-out subscriber ping after reconnect failed'),
+      );
+    });
   }
 
   private dispatch(channel: string, payload: string): void {
@@ -84,7 +106,10 @@ export class RedisFanoutBus implements FanoutBus {
     if (messages.length === 0) return;
     const argv: string[] = [this.lastPublished.get(roomId) ?? ''];
     for (const m of messages) argv.push(m.seq, JSON.stringify(m));
+    const mark = this.replica.mark();
     await this.pub.chatPublishRoom(lastSeqKey(roomId), ROOM_PREFIX + roomId, ...argv);
+    // A rejection (failover under way) fails the publish: the broadcast consumer publishes the batch again.
+    await this.replica.replicated(mark);
     const last = messages[messages.length - 1]!.seq;
     const known = this.lastPublished.get(roomId);
     if (known === undefined && this.lastPublished.size >= 100_000) this.lastPublished.clear();
@@ -97,7 +122,22 @@ export class RedisFanoutBus implements FanoutBus {
 
   async subscribeRoom(roomId: string, onBatch: (batch: RoomBatch) => void): Promise<void> {
     this.rooms.set(roomId, onBatch);
-    await this.sub.subscribe(ROOM_PREFIX + roomId);
+    await this.subscribe(ROOM_PREFIX + roomId, () => this.rooms.get(roomId) === onBatch && this.rooms.delete(roomId));
+  }
+
+  /** A SUBSCRIBE that failed (timed out during an outage) may still be applied later: it is undone then. */
+  private async subscribe(channel: string, forget: () => void): Promise<void> {
+    try {
+      await this.sub.subscribe(channel);
+    } catch (err) {
+      forget();
+      this.sub.unsubscribe(channel).catch(() => {});
+      throw err;
+    }
+  }
+
+  onResubscribed(listener: () => void): void {
+    this.resubscribed = listener;
   }
 
   async unsubscribeRoom(roomId: string): Promise<void> {
@@ -110,8 +150,9 @@ export class RedisFanoutBus implements FanoutBus {
   }
 
   async subscribeTopic(topic: string, onEvent: (event: BusEvent) => void): Promise<void> {
-    this.topics.set(topicChannel(topic), onEvent);
-    await this.sub.subscribe(topicChannel(topic));
+    const channel = topicChannel(topic);
+    this.topics.set(channel, onEvent);
+    await this.subscribe(channel, () => this.topics.get(channel) === onEvent && this.topics.delete(channel));
   }
 
   async unsubscribeTopic(topic: string): Promise<void> {
@@ -140,6 +181,7 @@ export class RedisFanoutBus implements FanoutBus {
     this.rooms.clear();
     this.topics.clear();
     this.control = null;
+    this.replica.close();
     await Promise.allSettled([this.pub.quit(), this.sub.quit()]);
   }
 }

@@ -16,7 +16,7 @@ export interface RegisteredSession {
 
 export interface RegistryDeps {
   presence: Presence;
-  store: Pick<Store, 'setUserStatus' | 'roomIdsOfUser' | 'onlineUserIds'>;
+  store: Pick<Store, 'setUserStatus' | 'roomIdsOfUser' | 'onlineUserIds' | 'offlineUserIds'>;
   bus: Pick<FanoutBus, 'publishPresence'>;
   leases: Leases;
   instanceId: string;
@@ -116,12 +116,33 @@ export class SessionRegistry {
     if (roomIds.length > 0) await this.deps.bus.publishPresence({ userId, status, lastSeenAt: at.toISOString(), roomIds });
   }
 
+  /**
+   * Also turns this instance's connected users back ONLINE where the stored status says OFFLINE: a sweep that read
+   * Redis while it was failing over, or that raced this refresh re-registering sessions Redis had lost, may have
+   * announced them OFFLINE; nothing else would undo it while they stay connected.
+   */
   private async refresh(): Promise<void> {
     if (this.sessions.size === 0) return;
     try {
-      await this.deps.presence.refresh([...this.sessions.values()].map(({ session }) => [session.user!.id, session.id] as const));
+      const local = [...this.sessions.values()].map(({ session }) => [session.user!.id, session.id] as const);
+      await this.deps.presence.refresh(local);
+      const users = [...new Set(local.map(([userId]) => userId))];
+      for (let i = 0; i < users.length; i += 5000) {
+        const offline = await this.deps.store.offlineUserIds(users.slice(i, i + 5000));
+        if (offline.length === 0) continue;
+        // Only those still connected here (a last session may have closed meanwhile: its OFFLINE stands).
+        const connected = new Set([...this.sessions.values()].map(({ session }) => session.user!.id));
+        await this.announceOnline(offline.filter((u) => connected.has(u)));
+      }
     } catch (err) {
       this.deps.log.warn({ err }, 'presence refresh failed');
+    }
+  }
+
+  /** A status write per user (a no-op where it is ONLINE already), 50 at a time. */
+  private async announceOnline(userIds: readonly string[]): Promise<void> {
+    for (let i = 0; i < userIds.length; i += 50) {
+      await Promise.all(userIds.slice(i, i + 50).map((u) => this.announce(u, 'ONLINE').catch((err: unknown) => this.deps.log.warn({ err }, 'presence update failed'))));
     }
   }
 

@@ -19,7 +19,7 @@ import { decodeUtf8 } from '../shared/utf8.js';
 import type { Store } from '../store/store.js';
 import { registerAuthRoutes } from './routes/auth.js';
 import { registerMessageRoutes } from './routes/messages.js';
-import { registerOpsConsoleRoutes } from './routes/ops-console.js';
+import { registerOpsConsoleRoutes, registerWebhookDeliveryRoutes } from './routes/ops-console.js';
 import { registerOpsRoutes } from './routes/ops.js';
 import { registerRoomRoutes } from './routes/rooms.js';
 import { registerUserRoutes } from './routes/users.js';
@@ -54,7 +54,7 @@ export interface HttpDeps {
   sendSchema: import('zod').ZodType<import('../chat/input.js').SendInput>;
   bodyLimit?: number;
   /** The operations console (routes under /api/ops/, `admin` in /api/users/me). */
-  ops: Pick<OpsConsole, 'isAdmin' | 'actorOf' | 'monitor' | 'deadLetters'>;
+  ops: Pick<OpsConsole, 'isAdmin' | 'actorOf' | 'monitor' | 'deadLetters' | 'webhookDeliveries'>;
   /** Extra plugins (metrics and access log) registered before the routes. */
   plugins?: Array<(app: FastifyInstance) => Promise<void> | void>;
 }
@@ -150,6 +150,7 @@ export async function buildHttp(deps: HttpDeps): Promise<FastifyInstance> {
   registerRoomRoutes(app, deps);
   registerMessageRoutes(app, deps);
   registerOpsConsoleRoutes(app, deps.ops);
+  registerWebhookDeliveryRoutes(app, deps.ops);
   await registerWebClient(app);
   return app;
 }

@@ -1,5 +1,4 @@
 // MODE=cluster: the real PostgreSQL, Redis and Kafka at their URLs (what `npm run stack:up` provides).
-import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import { RedisAckPositions } from '../counters/ack-positions-redis.js';
@@ -8,6 +7,7 @@ import { RedisLeases } from '../counters/leases-redis.js';
 import { RedisPresence } from '../counters/presence-redis.js';
 import { RedisRateWindows } from '../counters/rate-windows-redis.js';
 import { RedisReadPositions } from '../counters/read-positions-redis.js';
+import { ReplicaWait } from '../counters/replica-wait-redis.js';
 import { RedisFanoutBus } from '../fanout/redis.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { KafkaLagSource } from '../metrics/kafka-lag.js';
@@ -18,6 +18,7 @@ import { KyselyDeadLetterMarks } from '../store/kysely-dead-letter-marks.js';
 import { KyselyStore } from '../store/kysely.js';
 import { Closers } from './closers.js';
 import type { Infra } from './infra.js';
+import { RedisConnections, redactUrl } from './redis.js';
 
 export async function openClusterInfra(config: Config, log: Logger, metrics: Metrics): Promise<Infra> {
   const closers = new Closers(log);
@@ -26,10 +27,14 @@ export async function openClusterInfra(config: Config, log: Logger, metrics: Met
     closers.add('store', () => store.close());
     await store.ping();
 
-    const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 2, enableAutoPipelining: true });
-    redis.on('error', (err) => log.warn({ err }, 'redis connection error'));
-    closers.add('redis', () => redis.quit());
-    await redis.ping();
+    const connections = new RedisConnections(config, log, metrics);
+    closers.add('redis', () => connections.close());
+    const redis = connections.get('commands');
+    const durable = connections.get('durable');
+    await Promise.all([redis.ping(), durable.ping()]);
+    const replicaWait = { ...connections.replicaWait, observe: (outcome: 'acked' | 'timeout' | 'failed', s: number) => metrics.redisReplicaWait.observe({ outcome }, s) };
+    const durableWait = new ReplicaWait(durable, replicaWait);
+    closers.add('redis replica count', () => durableWait.close());
 
     const kafka = createKafka(config.kafkaBrokers, `chat-${config.instanceId}`, log);
     const messageLog = new KafkaMessageLog({
@@ -60,20 +65,20 @@ export async function openClusterInfra(config: Config, log: Logger, metrics: Met
     const deadLetters = new KafkaDeadLetters({ kafka, readerGroupPrefix: `${config.kafkaGroupPrefix}chat-dlt-reader` });
     closers.add('dead letters', () => deadLetters.close());
 
-    const bus = new RedisFanoutBus(config.redisUrl, log);
+    const bus = new RedisFanoutBus({ publisher: connections.get('publisher'), subscriber: connections.get('subscriber'), replicaWait }, log);
     closers.add('fan-out bus', () => bus.close());
     await bus.ping();
 
     return {
-      description: `cluster: PostgreSQL ${redactUrl(config.databaseUrl)}, Redis ${redactUrl(config.redisUrl)}, Kafka ${config.kafkaBrokers.join(',')}`,
+      description: `cluster: PostgreSQL ${redactUrl(config.databaseUrl)}, ${connections.describe()}, Kafka ${config.kafkaBrokers.join(',')}`,
       store,
       messageLog,
       consumers,
       bus,
       presence: new RedisPresence(redis, config.presenceTtlMs),
-      positions: new RedisReadPositions(redis),
+      positions: new RedisReadPositions(durable, durableWait),
       acks: new RedisAckPositions(redis),
-      idempotency: new RedisIdempotencyStore(redis),
+      idempotency: new RedisIdempotencyStore(durable, durableWait),
       leases: new RedisLeases(redis),
       rates: new RedisRateWindows(redis),
       deadLetters,
@@ -81,7 +86,11 @@ export async function openClusterInfra(config: Config, log: Logger, metrics: Met
       lag: () => lagSource.lag(),
       readiness: {
         postgres: () => store.ping(),
-        redis: async () => void (await redis.ping()),
+        // Every connection up (none reconnecting or looking for a new primary), and the primary answering.
+        redis: async () => {
+          connections.assertReady();
+          await redis.ping();
+        },
         kafka: () => messageLog.ping(),
       },
       close: () => closers.closeAll(),
@@ -89,16 +98,5 @@ export async function openClusterInfra(config: Config, log: Logger, metrics: Met
   } catch (err) {
     await closers.closeAll();
     throw err;
-  }
-}
-
-/** A URL without its password, for logs. */
-export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return url;
   }
 }

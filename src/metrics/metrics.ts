@@ -10,12 +10,16 @@ import {
   type ReadinessProvider,
 } from './consumer-lag.js';
 import { CONSUMER_GROUP_TOPICS } from './kafka-lag.js';
+import { webhookMetrics, type WebhookMetrics } from './webhook.js';
 
 /** The consumer groups of src/pipeline/ (label values of the per-group metrics). */
 export const CONSUMER_GROUPS: readonly string[] = Object.freeze(CONSUMER_GROUP_TOPICS.map((g) => g.group));
 
 /** Ways a message enters the system (label `via` of chat_messages_sent_total). */
 export const SEND_PATHS = Object.freeze(['stomp', 'rest'] as const);
+
+/** The app's Redis connections (label `connection`; src/infra/redis.ts makes them). */
+export const REDIS_CONNECTIONS = Object.freeze(['commands', 'durable', 'publisher', 'subscriber'] as const);
 
 /**
  * prom-client default gauges whose names end in `_total`, which Prometheus reserves for counters
@@ -59,9 +63,15 @@ export interface Metrics {
   persistedMessages: Counter;
   gapRepairs: Counter;
   slowConsumersClosed: Counter;
+  /** A Redis connection came back (a restart, a network cut, or a Sentinel failover to a new primary). */
+  redisReconnects: Counter<'connection'>;
+  /** WAIT 1 after critical writes (Sentinel mode): how long it took and whether the replica acknowledged in time. */
+  redisReplicaWait: Histogram<'outcome'>;
   /** route = the route pattern (`/api/rooms/:id`) or `unmatched`; see http.ts. */
   httpRequests: Counter<'method' | 'route' | 'status'>;
   httpDuration: Histogram<'method' | 'route'>;
+  /** The offline-notification webhook (metrics/webhook.ts). */
+  webhook: WebhookMetrics;
   /** Computes chat_kafka_consumer_lag from `source` on every scrape (null detaches). */
   setLagSource(source: LagSource | null): void;
   /** Reports chat_consumer_group_ready from `provider` on every scrape (null detaches). */
@@ -137,6 +147,7 @@ export function createMetrics(instanceId: string, opts: MetricsOptions = {}): Me
     persistedMessages: new Counter({ name: 'chat_messages_persisted_total', help: 'Message rows inserted', registers }),
     gapRepairs: new Counter({ name: 'chat_fanout_gap_repairs_total', help: 'Messages recovered from the store after a fan-out gap', registers }),
     slowConsumersClosed: new Counter({ name: 'chat_slow_consumers_closed_total', help: 'Sessions closed for exceeding the output bound', registers }),
+    ...redisMetrics(registers),
     httpRequests: new Counter({
       name: 'chat_http_requests_total',
       help: 'HTTP requests answered, by method, route pattern (or unmatched) and status code',
@@ -150,9 +161,24 @@ export function createMetrics(instanceId: string, opts: MetricsOptions = {}): Me
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers,
     }),
+    webhook: webhookMetrics(registers),
     setLagSource: (source) => consumers.lag.attach(source),
     setConsumerGroupReadiness: (provider) => consumers.ready.attach(provider),
   };
+}
+
+/** Redis connections coming back, and the WAIT for the replica after critical writes (Sentinel mode). */
+function redisMetrics(registers: Registry[]): Pick<Metrics, 'redisReconnects' | 'redisReplicaWait'> {
+  const redisReconnects = new Counter({ name: 'chat_redis_reconnects_total', help: 'Redis connections re-established (restart, network cut, failover)', labelNames: ['connection'], registers });
+  for (const connection of REDIS_CONNECTIONS) redisReconnects.inc({ connection }, 0);
+  const redisReplicaWait = new Histogram({
+    name: 'chat_redis_replica_wait_seconds',
+    help: 'WAIT for the replica after a write a guarantee rests on (Sentinel mode), by outcome',
+    labelNames: ['outcome'],
+    buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5],
+    registers,
+  });
+  return { redisReconnects, redisReplicaWait };
 }
 
 /** The consumer groups' metrics: lag and readiness computed at scrape time, per-group counters from zero. */

@@ -72,6 +72,22 @@ describe('AlertTracker: the rules of alerts.yml on the cluster view', () => {
     expect(states(at(310_000, [{ ...lag[0]!, lag: 1000 }]), 'ChatConsumerLagHigh')).toEqual([]);
   });
 
+  it('ChatWebhookDeliveriesFailed: a delivery given up within 15 minutes, for 1 minute', () => {
+    const h = run(20, 10_000, (i, at) => ({ at, webhookDeliveries: { delivered: i, failed: i >= 3 ? 1 : 0 } }));
+    expect(states(h[2]!, 'ChatWebhookDeliveriesFailed')).toEqual([]);
+    expect(states(h[3]!, 'ChatWebhookDeliveriesFailed')).toEqual(['pending']);
+    expect(states(h[9]!, 'ChatWebhookDeliveriesFailed')).toEqual(['firing']); // 60 s after the first failure
+    expect(h[9]!.find((a) => a.name === 'ChatWebhookDeliveriesFailed')!.labels).toEqual({});
+  });
+
+  it('ChatWebhookReceiverFailing: more than half of the POSTs failing over 5 minutes, for 5 minutes; exactly half does not', () => {
+    const failing = run(70, 10_000, (i, at) => ({ at, webhookRequests: { ok: i * 2, http_5xx: i * 3 } }));
+    expect(states(failing[1]!, 'ChatWebhookReceiverFailing')).toEqual(['pending']);
+    expect(states(failing[31]!, 'ChatWebhookReceiverFailing')).toEqual(['firing']);
+    const half = run(10, 10_000, (i, at) => ({ at, webhookRequests: { ok: i, timeout: i } }));
+    expect(states(half[9]!, 'ChatWebhookReceiverFailing')).toEqual([]);
+  });
+
   it('ChatInstanceDown: an instance silent past the timeout, firing after a minute; a goodbye is not an outage', () => {
     let now = 0;
     const view = new ClusterView({ timeoutMs: 5000, now: () => now });

@@ -91,6 +91,24 @@ const CONDITIONS: Record<AlertName, (input: AlertInput) => Condition[] | null> =
       const p = histogramQuantile(t.quantile, bucketIncrease(samples[0]!, samples[samples.length - 1]!));
       return p !== null && p > t.above ? [{ labels: { instance_id: i.sample.id }, value: p }] : [];
     }),
+  // Both webhook rules sum over the cluster, as their PromQL does (no by()).
+  ChatWebhookDeliveriesFailed: ({ instances }) => {
+    const t = ALERT_THRESHOLDS.ChatWebhookDeliveriesFailed;
+    const failed = instances.reduce((n, i) => n + (windowIncrease(within(i.window, t.windowSeconds), (s) => s.counters.webhookDeliveries.failed ?? 0) ?? 0), 0);
+    return failed > t.above ? [{ labels: {}, value: failed }] : [];
+  },
+  ChatWebhookReceiverFailing: ({ instances }) => {
+    const t = ALERT_THRESHOLDS.ChatWebhookReceiverFailing;
+    let all = 0;
+    let failing = 0;
+    for (const i of instances) {
+      const samples = within(i.window, t.windowSeconds);
+      const total = (s: InstanceSample) => Object.values(s.counters.webhookRequests).reduce((a, b) => a + b, 0);
+      all += windowIncrease(samples, total) ?? 0;
+      failing += windowIncrease(samples, (s) => total(s) - (s.counters.webhookRequests.ok ?? 0)) ?? 0;
+    }
+    return all > 0 && failing / all > t.above ? [{ labels: {}, value: failing / all }] : [];
+  },
 };
 
 export class AlertTracker {

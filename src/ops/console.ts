@@ -1,9 +1,11 @@
 // The operations console's parts on one instance, wired from the app: who is an administrator (ADMIN_EMAILS), the
-// monitor (stats over the bus, overview, alerts, /topic/ops) and the dead letters (list, replay, discard).
+// monitor (stats over the bus, overview, alerts, /topic/ops), the dead letters (list, replay, discard) and the
+// given-up webhook deliveries (list, retry, discard).
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import type { Infra } from '../infra/infra.js';
 import type { Metrics } from '../metrics/metrics.js';
+import type { WebhookDeliveries } from '../notifications/deliveries.js';
 import type { User } from '../shared/model.js';
 import { DeadLetters } from './dead-letters.js';
 import { OpsMonitor } from './monitor.js';
@@ -12,6 +14,8 @@ import { StatsSampler } from './stats.js';
 export interface OpsConsole {
   monitor: OpsMonitor;
   deadLetters: DeadLetters;
+  /** Offline-notification webhook deliveries that were given up (list, retry, discard). */
+  webhookDeliveries: WebhookDeliveries;
   /** Administrators are the accounts whose e-mail is in ADMIN_EMAILS (case-insensitive). */
   isAdmin(user: Pick<User, 'email'>): boolean;
   /** How audit lines name a user. */
@@ -28,6 +32,7 @@ export interface OpsConsoleDeps {
   sessions(): number;
   /** This process' consumer groups and whether each is up (the readiness the metrics report). */
   groups(): Array<{ group: string; ready: boolean }>;
+  webhookDeliveries: WebhookDeliveries;
 }
 
 export async function startOpsConsole(deps: OpsConsoleDeps): Promise<OpsConsole> {
@@ -50,7 +55,7 @@ export async function startOpsConsole(deps: OpsConsoleDeps): Promise<OpsConsole>
     bus: infra.bus,
     sampler,
     lag: infra.lag ? () => infra.lag!() : null,
-    counts: { deadLetters: () => deadLetters.pending() },
+    counts: { deadLetters: () => deadLetters.pending(), failedDeliveries: () => deps.webhookDeliveries.failedCount() },
     log: opsLog,
   });
   await monitor.start();
@@ -58,6 +63,7 @@ export async function startOpsConsole(deps: OpsConsoleDeps): Promise<OpsConsole>
   return {
     monitor,
     deadLetters,
+    webhookDeliveries: deps.webhookDeliveries,
     isAdmin: (user) => admins.has(user.email.toLowerCase()),
     actorOf: (user) => `user:${user.id} ${user.email}`,
     close: () => monitor.close(),

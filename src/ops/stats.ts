@@ -30,6 +30,9 @@ export const sampleSchema = z.object({
     deadLettered: counterMap,
     httpApi: count,
     httpApi5xx: count,
+    /** chat_webhook_requests_total by outcome and chat_webhook_deliveries_total by outcome (empty without a webhook). */
+    webhookRequests: counterMap.default({}),
+    webhookDeliveries: counterMap.default({}),
     /** SEND -> MESSAGE latency (chat_message_e2e_latency_seconds): [upper bound in s (+Inf as null), cumulative count]. */
     e2e: z.array(z.tuple([z.number().positive().nullable(), count])).max(40),
   }),
@@ -77,7 +80,7 @@ export class StatsSampler {
     const get = async (metric: string): Promise<Values> => ((await this.deps.registry.getSingleMetric(metric)?.get())?.values ?? []) as Values;
     // prom-client sets these gauges in their sibling's collect: run that first.
     await Promise.all([get('process_cpu_user_seconds_total'), get('nodejs_heap_size_total_bytes')]);
-    const [connections, sent, delivered, errors, dead, http, e2e, cpu, rss, heap] = (await Promise.all(
+    const [connections, sent, delivered, errors, dead, http, e2e, cpu, rss, heap, hookRequests, hookDeliveries] = (await Promise.all(
       [
         'chat_sessions_active',
         'chat_messages_sent_total',
@@ -89,8 +92,10 @@ export class StatsSampler {
         'process_cpu_seconds_total',
         'process_resident_memory_bytes',
         'nodejs_heap_size_used_bytes',
+        'chat_webhook_requests_total',
+        'chat_webhook_deliveries_total',
       ].map(get),
-    )) as [Values, Values, Values, Values, Values, Values, Values, Values, Values, Values];
+    )) as Values[] as [Values, Values, Values, Values, Values, Values, Values, Values, Values, Values, Values, Values];
     const sum = (vs: Values) => vs.reduce((a, v) => a + v.value, 0);
     const byLabel = (vs: Values, label: string) => Object.fromEntries(vs.map((v) => [String(v.labels[label]), v.value]));
     const api = http.filter((v) => String(v.labels.route).startsWith('/api/'));
@@ -117,6 +122,8 @@ export class StatsSampler {
         deadLettered: byLabel(dead, 'group'),
         httpApi: sum(api),
         httpApi5xx: sum(api.filter((v) => String(v.labels.status).startsWith('5'))),
+        webhookRequests: byLabel(hookRequests, 'outcome'),
+        webhookDeliveries: byLabel(hookDeliveries, 'outcome'),
         e2e: e2e
           .filter((v) => v.metricName?.endsWith('_bucket'))
           .map((v) => [v.labels.le === '+Inf' ? null : Number(v.labels.le), v.value] as [number | null, number])

@@ -5,7 +5,8 @@
 // Unread counts are kept incrementally, per room and member, in this consumer's memory: a partition's records
 // arrive in order, so each batch only adds its own messages. The store is asked (one COUNT query for all of them)
 // only when a member's count is unknown here or their read position moved since — never per message or per batch
-// for a member who is just receiving. After a gap in the partition's offsets (a rebalance, a restart) the
+// for a member who is just receiving. With a webhook, the same statement queues the new rows for it
+// (src/notifications/). After a gap in the partition's offsets (a rebalance, a restart) the
 // partition's counts are dropped and rebuilt the same way.
 import type { Events } from '../chat/events.js';
 import type { MembersCache } from '../chat/members-cache.js';
@@ -30,6 +31,8 @@ export interface NotifyDeps {
   maxRooms?: number;
   /** At most one `unread` event per member and room in this window (the latest count wins). */
   unreadEveryMs?: number;
+  /** When set (NOTIFY_WEBHOOK_URL), offline members' new notifications are queued for the webhook in this scope. */
+  webhookScope?: string | null;
 }
 
 interface MemberCount {
@@ -70,7 +73,7 @@ export function notifyHandler(deps: NotifyDeps): BatchHandler {
     const members = await deps.members.memberIds([...byRoom.keys()]);
     const online = await presence.onlineUsers([...new Set([...members.values()].flat())]);
 
-    await store.insertNotifications(offlineNotifications(messages, members, online));
+    await store.insertNotifications(offlineNotifications(messages, members, online), deps.webhookScope ?? null);
 
     // Online members: counts, initialised from the store only where unknown or where the reader moved.
     const updates: Array<{ roomId: string; userId: string; list: ChatMessage[]; readSeq: bigint; base: number | null }> = [];

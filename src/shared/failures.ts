@@ -27,6 +27,10 @@ function isTransientSqlState(code: string): boolean {
   );
 }
 
+// ioredis during a restart or a Sentinel failover: a command that waited too long, one aborted with its connection,
+// a demoted primary (READONLY), a node still loading or without its primary, no sentinel answering.
+const REDIS_UNAVAILABLE = /Command timed out|Command aborted due to connection close|^READONLY |^LOADING |^MASTERDOWN |All sentinels are unreachable/;
+
 const TRANSIENT_MESSAGE =
   /Connection terminated|Connection is closed|connect ECONNREFUSED|timeout exceeded when trying to connect|Client has encountered a connection error|MaxRetriesPerRequest|KafkaJS.*(Connection|broker|timeout)/i;
 
@@ -35,7 +39,8 @@ export function isTransientError(err: unknown): boolean {
   for (const e of causes(err)) {
     const code = e.code;
     if (typeof code === 'string' && (TRANSIENT_NODE_CODES.has(code) || isTransientSqlState(code))) return true;
-    if (TRANSIENT_MESSAGE.test(String(e.message ?? ''))) return true;
+    const message = String(e.message ?? '');
+    if (TRANSIENT_MESSAGE.test(message) || REDIS_UNAVAILABLE.test(message)) return true;
     if (e.retriable === true) return true;
   }
   return false;

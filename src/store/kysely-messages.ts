@@ -121,13 +121,14 @@ export async function advanceReadSeq(db: Kysely<Database>, roomId: string, userI
   return row?.last_read_seq ?? '0';
 }
 
-export async function insertNotifications(db: Kysely<Database>, rows: readonly NotificationInput[]): Promise<number> {
+export async function insertNotifications(db: Kysely<Database>, rows: readonly NotificationInput[], webhookScope: string | null = null): Promise<number> {
   if (rows.length === 0) return 0;
   if (rows.length > MAX_ROWS_PER_INSERT) {
     let n = 0;
-    for (let i = 0; i < rows.length; i += MAX_ROWS_PER_INSERT) n += await insertNotifications(db, rows.slice(i, i + MAX_ROWS_PER_INSERT));
+    for (let i = 0; i < rows.length; i += MAX_ROWS_PER_INSERT) n += await insertNotifications(db, rows.slice(i, i + MAX_ROWS_PER_INSERT), webhookScope);
     return n;
   }
+  if (webhookScope !== null) return insertNotificationsWithOutbox(db, rows, webhookScope);
   const res = await db
     .insertInto('notifications')
     .values(
@@ -143,6 +144,32 @@ export async function insertNotifications(db: Kysely<Database>, rows: readonly N
     .onConflict((oc) => oc.constraint('notifications_user_message_uk').doNothing())
     .executeTakeFirst();
   return Number(res.numInsertedOrUpdatedRows ?? 0);
+}
+
+/**
+ * One statement for both tables: a crash leaves both or neither. The outbox row is idempotent on its own key
+ * (scope, user, message), not on whether this statement created the notification row: another deployment sharing
+ * the database may have written that one first.
+ */
+async function insertNotificationsWithOutbox(db: Kysely<Database>, rows: readonly NotificationInput[], scope: string): Promise<number> {
+  const { rows: out } = await sql<{ n: string }>`
+    WITH input AS (
+      SELECT * FROM unnest(${rows.map((r) => r.userId)}::bigint[], ${rows.map((r) => r.roomId)}::bigint[],
+                           ${rows.map((r) => r.messageId)}::uuid[], ${rows.map((r) => r.seq)}::bigint[],
+                           ${rows.map((r) => r.senderId)}::bigint[], ${rows.map((r) => r.preview)}::text[])
+             AS t(user_id, room_id, message_id, seq, sender_id, preview)
+    ), ins AS (
+      INSERT INTO notifications (user_id, room_id, message_id, seq, sender_id, preview)
+      SELECT user_id, room_id, message_id, seq, sender_id, preview FROM input
+      ON CONFLICT ON CONSTRAINT notifications_user_message_uk DO NOTHING
+      RETURNING 1
+    ), outbox AS (
+      INSERT INTO webhook_outbox (scope, user_id, room_id, message_id, seq)
+      SELECT ${scope}::text, user_id, room_id, message_id, seq FROM input
+      ON CONFLICT ON CONSTRAINT webhook_outbox_scope_user_message_uk DO NOTHING
+    )
+    SELECT count(*) AS n FROM ins`.execute(db);
+  return Number(out[0]?.n ?? 0);
 }
 
 export async function listNotifications(db: Kysely<Database>, userId: string, limit: number): Promise<Notification[]> {

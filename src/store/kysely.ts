@@ -8,8 +8,10 @@ import * as q from './kysely-messages.js';
 import * as blocks from './kysely-blocks.js';
 import { findDirectRoom, findOrCreateDirectRoom, listRoomsForUser } from './kysely-rooms.js';
 import { iso, toRoom, toUser } from './kysely-rows.js';
+import { KyselyWebhookOutbox } from './kysely-webhooks.js';
 import type { Database } from './schema.js';
 import type { NotificationInput, Store } from './store.js';
+import type { WebhookOutbox as W } from '../notifications/outbox.js';
 
 const UNIQUE_VIOLATION = '23505';
 
@@ -23,10 +25,22 @@ export type KyselyStoreOptions =
 
 export class KyselyStore implements Store {
   readonly db: Kysely<Database>;
+  private webhooks!: KyselyWebhookOutbox;
+  // The webhook outbox, in kysely-webhooks.ts.
+  formWebhookDeliveries: W['formWebhookDeliveries'] = (...a) => this.webhooks.formWebhookDeliveries(...a);
+  claimWebhookDeliveries: W['claimWebhookDeliveries'] = (...a) => this.webhooks.claimWebhookDeliveries(...a);
+  completeWebhookDeliveries: W['completeWebhookDeliveries'] = (...a) => this.webhooks.completeWebhookDeliveries(...a);
+  pruneWebhookDeliveries: W['pruneWebhookDeliveries'] = (...a) => this.webhooks.pruneWebhookDeliveries(...a);
+  failWebhookDelivery: W['failWebhookDelivery'] = (...a) => this.webhooks.failWebhookDelivery(...a);
+  listFailedWebhookDeliveries: W['listFailedWebhookDeliveries'] = (...a) => this.webhooks.listFailedWebhookDeliveries(...a);
+  countFailedWebhookDeliveries: W['countFailedWebhookDeliveries'] = (...a) => this.webhooks.countFailedWebhookDeliveries(...a);
+  retryWebhookDeliveries: W['retryWebhookDeliveries'] = (...a) => this.webhooks.retryWebhookDeliveries(...a);
+  discardWebhookDeliveries: W['discardWebhookDeliveries'] = (...a) => this.webhooks.discardWebhookDeliveries(...a);
 
   constructor(options: KyselyStoreOptions) {
     if ('db' in options) {
       this.db = options.db;
+      this.webhooks = new KyselyWebhookOutbox(this.db);
       return;
     }
     const pool = new pg.Pool({ connectionString: options.connectionString, max: options.max ?? 10 });
@@ -35,6 +49,7 @@ export class KyselyStore implements Store {
     pool.on('error', () => {});
     pool.on('connect', (client) => client.on('error', () => {}));
     this.db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+    this.webhooks = new KyselyWebhookOutbox(this.db);
   }
 
   async createUser(input: { email: string; passwordHash: string; nickname: string }) {
@@ -112,6 +127,12 @@ export class KyselyStore implements Store {
 
   async onlineUserIds(limit: number) {
     const rows = await this.db.selectFrom('users').select('id').where('status', '=', 'ONLINE').orderBy('id').limit(limit).execute();
+    return rows.map((r) => r.id);
+  }
+
+  async offlineUserIds(ids: readonly string[]) {
+    if (ids.length === 0) return [];
+    const rows = await this.db.selectFrom('users').select('id').where('id', 'in', [...ids]).where('status', '=', 'OFFLINE').execute();
     return rows.map((r) => r.id);
   }
 
@@ -316,8 +337,8 @@ export class KyselyStore implements Store {
     return q.advanceReadSeq(this.db, roomId, userId, seq, unreadCount);
   }
 
-  insertNotifications(rows: readonly NotificationInput[]) {
-    return q.insertNotifications(this.db, rows);
+  insertNotifications(rows: readonly NotificationInput[], webhookScope?: string | null) {
+    return q.insertNotifications(this.db, rows, webhookScope ?? null);
   }
 
   listNotifications(userId: string, limit: number) {

@@ -84,6 +84,35 @@ export interface DeadLetterMarksTable {
   marked_at: Timestamp;
 }
 
+export interface WebhookDeliveriesTable {
+  id: string;
+  scope: string;
+  user_id: Int8;
+  room_id: Int8;
+  message_count: number;
+  state: Generated<'pending' | 'failed' | 'delivered' | 'dropped' | 'discarded'>;
+  attempts: Generated<number>;
+  created_at: Timestamp;
+  started_at: Timestamp;
+  next_at: Timestamp;
+  lease_token: string | null;
+  last_status: number | null;
+  last_error: string | null;
+  failed_at: Date | null;
+  settled_at: Date | null;
+}
+
+export interface WebhookOutboxTable {
+  id: GeneratedInt8;
+  scope: string;
+  user_id: Int8;
+  room_id: Int8;
+  message_id: string;
+  seq: Int8;
+  created_at: Timestamp;
+  delivery_id: string | null;
+}
+
 export interface Database {
   users: UsersTable;
   chat_rooms: ChatRoomsTable;
@@ -93,6 +122,8 @@ export interface Database {
   room_invitations: RoomInvitationsTable;
   dead_letter_marks: DeadLetterMarksTable;
   user_blocks: UserBlocksTable;
+  webhook_deliveries: WebhookDeliveriesTable;
+  webhook_outbox: WebhookOutboxTable;
 }
 
 export type UserRow = Selectable<UsersTable>;

@@ -1,4 +1,5 @@
 // The store port: users, rooms, memberships, messages and notifications in durable storage.
+import type { WebhookOutbox } from '../notifications/outbox.js';
 import type { ChatMessage, MemberView, Room, RoomVisibility, User } from '../shared/model.js';
 
 export interface UserWithSecret extends User {
@@ -36,7 +37,7 @@ export interface BlockedUser {
   blockedAt: string;
 }
 
-export interface Store {
+export interface Store extends WebhookOutbox {
   /** Throws AppError('email-taken') when the email (case-insensitive) exists. */
   createUser(input: { email: string; passwordHash: string; nickname: string }): Promise<User>;
   findUserByEmail(email: string): Promise<UserWithSecret | null>;
@@ -51,6 +52,8 @@ export interface Store {
   setUserStatus(userId: string, status: 'ONLINE' | 'OFFLINE', at: Date): Promise<boolean>;
   /** Users whose stored status is ONLINE (the presence sweeper checks them against live sessions). */
   onlineUserIds(limit: number): Promise<string[]>;
+  /** Those of `ids` whose stored status is OFFLINE (an instance turns its connected users back ONLINE). */
+  offlineUserIds(ids: readonly string[]): Promise<string[]>;
 
   createGroupRoom(createdBy: string, name: string, memberIds: readonly string[], visibility: RoomVisibility): Promise<Room>;
   /**
@@ -108,7 +111,11 @@ export interface Store {
   /** Moves a read position forward only; returns the position after the update. */
   advanceReadSeq(roomId: string, userId: string, seq: string, unreadCount: number | null): Promise<string>;
 
-  insertNotifications(rows: readonly NotificationInput[]): Promise<number>;
+  /**
+   * Idempotent on (user, message); returns rows inserted. With a `webhookScope`, each row inserted (not one that
+   * was there) also gets its webhook outbox row, in the same statement (src/notifications/outbox.ts).
+   */
+  insertNotifications(rows: readonly NotificationInput[], webhookScope?: string | null): Promise<number>;
   listNotifications(userId: string, limit: number): Promise<Notification[]>;
 
   ping(): Promise<void>;

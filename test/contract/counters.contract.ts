@@ -176,6 +176,17 @@ export function idempotencyContract(name: string, make: () => IdempotencyUnderTe
       expect(await store.claim(id(), key, randomUUID())).toBeNull();
     });
 
+    it('the same claim made again (a command resent after a reconnect) still owns the key; another does not', async () => {
+      const { store } = make();
+      const [sender, key] = [id(), uniqueName('k')];
+      const mine = randomUUID();
+      expect(await store.claim(sender, key, mine)).toBeNull();
+      expect(await store.claim(sender, key, mine)).toBeNull();
+      expect(await store.claim(sender, key, randomUUID())).toEqual({ state: 'pending', messageId: mine });
+      await store.complete(sender, key, chatMessage(sender, key));
+      expect((await store.claim(sender, key, mine))?.state).toBe('done');
+    });
+
     it('release frees a claim (a failed send may be retried)', async () => {
       const { store } = make();
       const [sender, key] = [id(), uniqueName('k')];

@@ -80,6 +80,10 @@ export function storeContract(name: string, factory: StoreFactory): void {
       expect(await store.onlineUserIds(1_000_000)).toContain(u.id);
       expect(await store.setUserStatus(u.id, 'OFFLINE', at)).toBe(true);
       expect(await store.onlineUserIds(1_000_000)).not.toContain(u.id);
+      const other = await user();
+      await store.setUserStatus(other.id, 'ONLINE', at);
+      expect(await store.offlineUserIds([u.id, other.id, '999999999999'])).toEqual([u.id]);
+      expect(await store.offlineUserIds([])).toEqual([]);
     });
 
     it('creates group rooms with their members and answers membership questions, in input order', async () => {

@@ -8,24 +8,29 @@ import { openPgliteStore, type PgliteStore } from '../../src/store/pglite.js';
 import type { Store } from '../../src/store/store.js';
 import { storeContract } from './store.contract.js';
 import { tempDir } from './support.js';
+import { webhookOutboxContract } from './webhook-outbox.contract.js';
 
-storeContract('PostgreSQL', {
+const postgres = {
   open: async () => new KyselyStore({ connectionString: process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/chat', max: 4 }),
-  close: (store) => store.close(),
-});
+  close: (store: Store) => store.close(),
+};
+storeContract('PostgreSQL', postgres);
+webhookOutboxContract('PostgreSQL', postgres);
 
 const folder = await tempDir('contract-pglite');
 afterAll(() => folder.remove());
 const opened = new Map<Store, PgliteStore>();
 
-storeContract('PGlite', {
+const pglite = {
   open: async () => {
     const db = await openPgliteStore(folder.dir, MIGRATIONS_DIR);
     opened.set(db.store, db);
     return db.store;
   },
-  close: (store) => opened.get(store)!.close(),
-});
+  close: (store: Store) => opened.get(store)!.close(),
+};
+storeContract('PGlite', pglite);
+webhookOutboxContract('PGlite', pglite);
 
 describe('PGlite store: migrations', () => {
   it('applies every migration to a new folder once, and none again when reopened; the data stays', async () => {

@@ -1,5 +1,6 @@
 // Presence: online while any session lives on any instance; an instance killed with SIGKILL leaves
 // nobody online longer than the presence TTL allows; presence events reach the user's rooms.
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Api } from '../support/api.js';
 import { startServer, waitFor, type ServerProc } from '../support/cluster.js';
@@ -64,5 +65,30 @@ describe('presence across instances', () => {
     console.log(`[presence] offline ${ms} ms after SIGKILL (TTL ${TTL_MS} ms)`);
     // Bound: TTL (last refresh at most TTL/3 before the kill) + one sweep period (TTL/2) + slack.
     expect(ms).toBeLessThan(TTL_MS * 2 + 2000);
+  });
+
+  it('a connected user wrongly stored OFFLINE (a sweep that read Redis mid-failover) is ONLINE again within a refresh', async () => {
+    const [watcher, user] = await api.pair('revive');
+    const roomId = await api.group(watcher, [user]);
+    const s = await WsStomp.connect(a.wsUrl, user.token);
+    const w = await WsStomp.connect(b.wsUrl, watcher.token);
+    const events: Received[] = [];
+    await w.subscribe(`/topic/rooms.${roomId}.events`, (m) => events.push(m));
+    await waitFor(async () => (await statusOf(watcher, roomId, user.id)).status === 'ONLINE', 10_000, 'online');
+    const db = new pg.Client({ connectionString: process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/chat' });
+    await db.connect();
+    try {
+      // What the sweeper writes when Redis answers that the user has no live session.
+      await db.query(`UPDATE users SET status = 'OFFLINE' WHERE id = $1`, [user.id]);
+    } finally {
+      await db.end();
+    }
+    const t0 = Date.now();
+    await waitFor(async () => (await statusOf(watcher, roomId, user.id)).status === 'ONLINE', 10_000, 'online again', 50);
+    const ms = Date.now() - t0;
+    console.log(`[presence] a wrong OFFLINE undone after ${ms} ms (refresh every TTL/3 = ${Math.floor(TTL_MS / 3)} ms)`);
+    expect(ms).toBeLessThan(TTL_MS + 1000);
+    await waitFor(() => events.some((e) => e.headers['event-type'] === 'presence' && e.body.userId === user.id && e.body.status === 'ONLINE'), 5000, 'the ONLINE event');
+    await Promise.all([s.close(), w.close()]);
   });
 });

@@ -145,6 +145,58 @@ describe('compose/docker-compose.yml', () => {
   });
 });
 
+describe('compose profile `ha`: Redis with failover', () => {
+  const ha = ['redis-primary', 'redis-replica', 'redis-sentinel-1', 'redis-sentinel-2', 'redis-sentinel-3'];
+  const haEnv = Object.fromEntries(
+    read('compose/ha.env')
+      .split('\n')
+      .filter((l) => /^[A-Z_]+=/.test(l))
+      .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+  );
+  const script = (name: string) => (service(name).command as string[]).join(' ');
+
+  it('adds a primary, a replica and three sentinels, all in the profile only (the default stack is unchanged)', () => {
+    for (const name of ha) expect((service(name) as { profiles?: string[] }).profiles, name).toEqual(['ha']);
+    for (const [name, s] of Object.entries(services)) if (!ha.includes(name)) expect((s as { profiles?: string[] }).profiles, name).toBeUndefined();
+    expect(service('redis-replica').command).toEqual(expect.arrayContaining(['--replicaof', 'redis-primary', '6379']));
+    for (const name of ['redis-primary', 'redis-replica']) expect(service(name).command).toEqual(expect.arrayContaining(['--replica-announce-ip', name]));
+  });
+
+  it('its sentinels monitor the primary with the failover settings of the local set (scripts/stack/redis-sentinel.mjs)', async () => {
+    const lib = (await import(pathToFileURL(`${root}scripts/stack/redis-sentinel.mjs`).href)) as {
+      SENTINEL_DEFAULTS: { name: string };
+      sentinelConf: (node: { port: number; dir: string; pidfile: string; logfile: string }) => string;
+    };
+    const local = lib
+      .sentinelConf({ port: 26390, dir: '/x', pidfile: '/x/p', logfile: '/x/l' })
+      .split('\n')
+      .filter((l) => l.startsWith('sentinel '))
+      .map((l) => l.replace(/^sentinel monitor (\S+) \S+ \d+ (\d+)$/, 'sentinel monitor $1 redis-primary 6379 $2'));
+    expect(local.length).toBeGreaterThanOrEqual(4);
+    for (const name of ['redis-sentinel-1', 'redis-sentinel-2', 'redis-sentinel-3']) {
+      const s = script(name);
+      for (const line of local) expect(s, `${name}: ${line}`).toContain(`'${line}'`);
+      expect(s).toContain("'sentinel resolve-hostnames yes'");
+      expect(s).toContain('"sentinel announce-ip $$0"');
+      expect((service(name).command as string[]).at(-1), 'announces its own service name').toBe(name);
+      expect(service(name).entrypoint).toEqual(['sh', '-c']);
+    }
+  });
+
+  it('compose/ha.env points both apps at the three sentinels; without it they keep REDIS_URL', async () => {
+    const lib = (await import(pathToFileURL(`${root}scripts/stack/redis-sentinel.mjs`).href)) as { SENTINEL_DEFAULTS: { name: string } };
+    expect(haEnv.REDIS_SENTINELS?.split(',')).toEqual(['redis-sentinel-1:26379', 'redis-sentinel-2:26379', 'redis-sentinel-3:26379']);
+    expect(haEnv.REDIS_SENTINEL_NAME).toBe(lib.SENTINEL_DEFAULTS.name);
+    for (const app of ['app-1', 'app-2']) {
+      expect(env(app).REDIS_SENTINELS).toBe('${REDIS_SENTINELS:-}');
+      expect(env(app).REDIS_SENTINEL_NAME).toBe('${REDIS_SENTINEL_NAME:-chat}');
+      const deps = service(app).depends_on as Record<string, { condition: string; required?: boolean }>;
+      for (const s of ['redis-sentinel-1', 'redis-sentinel-2', 'redis-sentinel-3']) expect(deps[s]).toEqual({ condition: 'service_healthy', required: false });
+    }
+    expect(read('compose/docker-compose.yml')).toContain('docker compose -f compose/docker-compose.yml --env-file compose/ha.env --profile ha up --build');
+  });
+});
+
 describe('compose/prometheus/prometheus.yml', () => {
   it('parses and scrapes /metrics of both apps on their METRICS_PORT', () => {
     const prom = parse(read('compose/prometheus/prometheus.yml')) as {

@@ -71,6 +71,10 @@ describe('createMetrics: the exposition', () => {
       'chat_http_requests_total',
       'chat_http_request_duration_seconds',
       'chat_consumer_group_ready',
+      'chat_webhook_requests_total',
+      'chat_webhook_request_duration_seconds',
+      'chat_webhook_deliveries_total',
+      'chat_webhook_messages_delivered_total',
     ]) {
       expect(text, name).toMatch(new RegExp(`^# TYPE ${name} `, 'm'));
     }
@@ -88,6 +92,9 @@ describe('createMetrics: the exposition', () => {
     expect(stomp.map((s) => s.labels.code).sort()).toEqual([...STOMP_ERROR_CODES].sort());
     expect(series(text, 'chat_messages_sent_total').map((s) => s.labels.via).sort()).toEqual(['rest', 'stomp']);
     expect(series(text, 'chat_kafka_consumed_records_total')).toHaveLength(4);
+    // the webhook's outcomes (alerts ChatWebhookDeliveriesFailed and ChatWebhookReceiverFailing)
+    expect(series(text, 'chat_webhook_deliveries_total').map((s) => [s.labels.outcome, s.value])).toEqual([['delivered', 0], ['failed', 0], ['dropped', 0]]);
+    expect(series(text, 'chat_webhook_requests_total').map((s) => s.labels.outcome)).toEqual(['ok', 'http_4xx', 'http_5xx', 'http_other', 'timeout', 'network']);
     for (const s of [...dead, ...stomp]) {
       expect(s.value).toBe(0);
       expect(s.labels.instance_id).toBe('ops-zero');

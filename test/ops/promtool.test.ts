@@ -45,7 +45,7 @@ describe('compose/prometheus with promtool', () => {
     expect(r.status, r.output).toBe(0);
   });
 
-  it('has the seven alerts, each with for:, a severity and annotations saying what it means and what to do', () => {
+  it('has the nine alerts, each with for:, a severity and annotations saying what it means and what to do', () => {
     expect(alerts.map((a) => a.alert).sort()).toEqual(
       [
         'ChatConsumerGroupNotReady',
@@ -55,6 +55,8 @@ describe('compose/prometheus with promtool', () => {
         'ChatHttp5xxRateHigh',
         'ChatInstanceDown',
         'ChatStompErrorRateHigh',
+        'ChatWebhookDeliveriesFailed',
+        'ChatWebhookReceiverFailing',
       ].sort(),
     );
     const metricOf: Record<string, string> = {
@@ -65,6 +67,8 @@ describe('compose/prometheus with promtool', () => {
       ChatStompErrorRateHigh: 'chat_stomp_errors_total',
       ChatInstanceDown: 'up',
       ChatE2eLatencyP99High: 'chat_message_e2e_latency_seconds_bucket',
+      ChatWebhookDeliveriesFailed: 'chat_webhook_deliveries_total',
+      ChatWebhookReceiverFailing: 'chat_webhook_requests_total',
     };
     for (const a of alerts) {
       expect(a.expr, a.alert).toContain(metricOf[a.alert]);
@@ -132,6 +136,8 @@ describe('promtool check metrics on a live instance', () => {
       expect(text).toContain(`chat_dead_lettered_total{group="${group}",instance_id="${server.instanceId}"} 0`);
     }
     expect(text).toContain(`chat_stomp_errors_total{code="server-unavailable",instance_id="${server.instanceId}"} 0`);
+    expect(text).toContain(`chat_webhook_deliveries_total{outcome="failed",instance_id="${server.instanceId}"} 0`);
+    expect(text).toContain(`chat_webhook_requests_total{outcome="ok",instance_id="${server.instanceId}"} 0`);
     expect(text).not.toMatch(/^nodejs_active_handles_total/m);
   });
 });

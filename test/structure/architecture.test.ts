@@ -39,9 +39,9 @@ const folder = (file: string) => /^src\/([^/]+)\//.exec(file)?.[1] ?? (file.star
 
 // Client libraries of the infrastructure live in their adapters only.
 const ADAPTER_LIBRARIES: Record<string, RegExp> = {
-  ioredis: /^src\/(counters\/[a-z-]+-redis|fanout\/redis|infra\/cluster)\.ts$/,
+  ioredis: /^src\/(counters\/[a-z-]+-redis|fanout\/redis|infra\/(cluster|redis))\.ts$/,
   kafkajs: /^src\/(pipeline\/kafka(-consumers|-dead-letters|js)?|metrics\/kafka-lag)\.ts$/,
-  kysely: /^src\/store\/(kysely|kysely-messages|kysely-rooms|kysely-dead-letter-marks|kysely-blocks|schema|pglite)\.ts$/,
+  kysely: /^src\/store\/(kysely|kysely-messages|kysely-rooms|kysely-dead-letter-marks|kysely-blocks|kysely-webhooks|schema|pglite)\.ts$/,
   pg: /^src\/store\/(kysely|migrate)\.ts$/,
   '@electric-sql/pglite': /^src\/store\/pglite\.ts$/,
 };

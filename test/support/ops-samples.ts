@@ -14,6 +14,8 @@ export interface SampleOptions {
   deadLettered?: Record<string, number>;
   httpApi?: number;
   httpApi5xx?: number;
+  webhookRequests?: Record<string, number>;
+  webhookDeliveries?: Record<string, number>;
   /** Cumulative observations per bound of E2E_BOUNDS (then +Inf = the last). */
   e2e?: number[];
   groups?: Array<{ group: string; ready: boolean }>;
@@ -42,6 +44,8 @@ export function sample(o: SampleOptions): InstanceSample {
       deadLettered: o.deadLettered ?? { 'chat-persist': 0 },
       httpApi: o.httpApi ?? 0,
       httpApi5xx: o.httpApi5xx ?? 0,
+      webhookRequests: o.webhookRequests ?? {},
+      webhookDeliveries: o.webhookDeliveries ?? {},
       e2e: [...E2E_BOUNDS.map((le, i) => [le, e2e[i] ?? 0] as [number, number]), [null, e2e[e2e.length - 1] ?? 0]],
     },
     groups: o.groups ?? [{ group: 'chat-persist', ready: true }],

@@ -12,8 +12,11 @@ export interface Acked {
   seq: string;
   /** attempts it took (1 = first try) */
   attempts: number;
+  /** when the RECEIPT came (ms since the epoch) */
+  at: number;
 }
 
+/** A @stomp/stompjs client over WebSocket, connected (5 s at most); `onClose` hears of an ERROR or a closed socket. */
 export function connectStomp(url: string, token: string, onClose: (why: string) => void): Promise<Client> {
   return new Promise((resolve, reject) => {
     const client = new Client({
@@ -28,7 +31,7 @@ export function connectStomp(url: string, token: string, onClose: (why: string) 
       connected = true;
       resolve(client);
     };
-    client.onStompError = (f: IFrame) => onClose(`ERROR ${f.headers.message}`);
+    client.onStompError = (f: IFrame) => onClose(`ERROR ${f.headers.message}: ${f.body}`);
     client.onWebSocketClose = () => {
       if (!connected) reject(new Error('closed before CONNECTED'));
       onClose('socket closed');
@@ -96,7 +99,7 @@ export class ResilientSender {
             client.publish({ destination: `/topic/rooms.${this.roomId}`, body: key, headers: { receipt: receiptId, 'idempotency-key': key } });
           });
           this.failPending = null;
-          this.acked.push({ key, id: headers['message-id']!, seq: headers.seq!, attempts: attempt });
+          this.acked.push({ key, id: headers['message-id']!, seq: headers.seq!, attempts: attempt, at: Date.now() });
           break;
         } catch (err) {
           this.failPending = null;

@@ -1,5 +1,5 @@
-// The console's record panels, each a spec for RecordTable. Adding one (e.g. failed webhook deliveries: its
-// list and retry routes under /api/ops/, its count in the overview) is one more entry here.
+// The console's record panels, each a spec for RecordTable (its list and action routes under /api/ops/, its count in
+// the overview's `counts`): the dead letters, and the offline-notification webhook deliveries that were given up.
 import { h } from '../dom.js';
 import { RecordTable } from './record-table.js';
 
@@ -37,6 +37,35 @@ export const PANELS = [
           actions: [
             { label: 'Replay', path: '/api/ops/dead-letters/replay', verb: 'Replaying' },
             { label: 'Discard', path: '/api/ops/dead-letters/discard', verb: 'Discarding' },
+          ],
+        },
+        api,
+      ),
+  },
+  {
+    id: 'webhook-deliveries',
+    create: (api) =>
+      new RecordTable(
+        {
+          id: 'webhook-deliveries',
+          title: 'Failed webhook deliveries',
+          countKey: 'failedDeliveries',
+          listPath: '/api/ops/webhook-deliveries',
+          handledToggle: false,
+          keyOf: (r) => r.id,
+          refOf: (r) => ({ id: r.id }),
+          describe: (r) => `delivery ${r.id}`,
+          columns: [
+            { title: 'Delivery', cell: (r) => h('code', {}, r.id) },
+            { title: 'Failed', cell: (r) => time(r.failedAt) },
+            { title: 'User / room', cell: (r) => `${r.userId} / ${r.roomId}` },
+            { title: 'Messages', cell: (r) => String(r.count) },
+            { title: 'Attempts', cell: (r) => String(r.attempts) },
+            { title: 'Last answer', cell: (r) => h('span', { class: 'ops-error' }, [r.lastStatus, r.lastError].filter((x) => x !== null && x !== undefined).join(' ')) },
+          ],
+          actions: [
+            { label: 'Retry', path: '/api/ops/webhook-deliveries/retry', verb: 'Retrying' },
+            { label: 'Discard', path: '/api/ops/webhook-deliveries/discard', verb: 'Discarding' },
           ],
         },
         api,

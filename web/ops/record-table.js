@@ -13,6 +13,7 @@ import { h } from '../dom.js';
  *   columns: Array<{ title: string, cell: (r: any) => string | Node }>,
  *   actions: Array<{ label: string, path: string, verb: string }>,   POST { records: [ref] }
  *   describe: (r: any) => string,                       a row's name for screen readers
+ *   handledToggle?: boolean,                            false: no "show handled" switch (nothing handled is kept)
  * }} TableSpec
  */
 
@@ -40,7 +41,7 @@ export class RecordTable {
       { class: 'ops-panel', id: spec.id, 'aria-labelledby': `${spec.id}-title` },
       h('div', { class: 'ops-panel-head' },
         h('h3', { id: `${spec.id}-title` }, spec.title, ' ', h('span', { class: 'muted' }, '('), this.count, h('span', { class: 'muted' }, ' pending)')),
-        h('label', { class: 'ops-toggle' }, toggle, ' show handled'),
+        spec.handledToggle === false ? null : h('label', { class: 'ops-toggle' }, toggle, ' show handled'),
         ...this.selectionButtons,
       ),
       h('div', { class: 'ops-table-wrap' },
