@@ -104,11 +104,10 @@ const schema = z
     SIGNUP_PER_SEC_PER_IP: z.coerce.number().positive().optional(),
     // Rooms: created per user per hour (each may add up to 1000 members), and members invited per room per hour.
     ROOMS_PER_USER_PER_HOUR: positiveInt.default(100),
-    // Producer batching window: sends of this many ms go to Kafka in one request.
+    // Producer: sends within PRODUCE_LINGER_MS share a request; one not acknowledged (acks=all) within
+    // KAFKA_APPEND_TIMEOUT_MS gets server-unavailable (a retry under its idempotency key finds it if it landed).
     PRODUCE_LINGER_MS: z.coerce.number().int().min(0).max(1000).default(2),
     KAFKA_SESSION_TIMEOUT_MS: z.coerce.number().int().min(3000).default(10_000),
-    // A SEND Kafka has not acknowledged (acks=all) after this long gets server-unavailable (it may still land:
-    // retry under the same idempotency key and the retry answers with the message if it did).
     KAFKA_APPEND_TIMEOUT_MS: z.coerce.number().int().min(1000).max(300_000).default(15_000),
     // Prefix of the consumer group ids (separate deployments, or test runs, sharing one broker).
     KAFKA_GROUP_PREFIX: z.string().regex(/^[A-Za-z0-9._-]*$/, 'letters, digits, ".", "_" and "-" only').default(''),
@@ -215,13 +214,8 @@ export interface Config {
   ops: OpsSettings;
 }
 
-export interface OpsSettings {
-  /** Lower-cased e-mails of the administrators (ADMIN_EMAILS). */
-  adminEmails: ReadonlySet<string>;
-  statsIntervalMs: number;
-  instanceTimeoutMs: number;
-  historySeconds: number;
-}
+/** The operations console: administrators (lower-cased ADMIN_EMAILS), stats interval, instance timeout, history. */
+export type OpsSettings = ReturnType<typeof opsOf>;
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
@@ -280,12 +274,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     kafkaGroupPrefix: v.KAFKA_GROUP_PREFIX,
     shutdownGraceMs: v.SHUTDOWN_GRACE_MS,
     presenceTtlMs: v.PRESENCE_TTL_MS,
-    ops: {
-      adminEmails: new Set(v.ADMIN_EMAILS),
-      statsIntervalMs: v.OPS_STATS_INTERVAL_MS,
-      instanceTimeoutMs: v.OPS_INSTANCE_TIMEOUT_MS,
-      historySeconds: v.OPS_HISTORY_SECONDS,
-    },
+    ops: opsOf(v),
     webhook: webhookConfig(v),
   };
 }
@@ -359,5 +348,14 @@ function accountsOf(v: z.infer<typeof schema>) {
     signupBurstPerIp: v.SIGNUP_BURST_PER_IP,
     signupPerSecPerIp: v.SIGNUP_PER_SEC_PER_IP ?? v.SIGNUP_PER_HOUR_PER_IP / 3600,
     roomsPerUserPerHour: v.ROOMS_PER_USER_PER_HOUR,
+  };
+}
+
+function opsOf(v: z.infer<typeof schema>) {
+  return {
+    adminEmails: new Set(v.ADMIN_EMAILS) as ReadonlySet<string>,
+    statsIntervalMs: v.OPS_STATS_INTERVAL_MS,
+    instanceTimeoutMs: v.OPS_INSTANCE_TIMEOUT_MS,
+    historySeconds: v.OPS_HISTORY_SECONDS,
   };
 }
