@@ -310,7 +310,6 @@ function limitsOf(v: z.infer<typeof schema>) {
     maxUnacked: v.MAX_UNACKED,
     maxReplaysPerConnection: v.MAX_REPLAYS_PER_CONNECTION,
     maxReplaysPerUser: v.MAX_REPLAYS_PER_USER,
-    /** Stored messages replayed per user per minute, over every instance (a token bucket of that size). */
     replayMessagesPerMin: v.REPLAY_MESSAGES_PER_MIN,
     maxPendingPerIp: v.MAX_PENDING_PER_IP,
     maxConnections: v.MAX_CONNECTIONS,
@@ -318,8 +317,7 @@ function limitsOf(v: z.infer<typeof schema>) {
 }
 
 function validPort(hp: string): boolean {
-  const p = Number(hp.slice(hp.lastIndexOf(':') + 1));
-  return p >= 1 && p <= 65535;
+  return ((p) => p >= 1 && p <= 65535)(hostPort(hp).port);
 }
 
 function hostPort(s: string): { host: string; port: number } {
