@@ -329,7 +329,12 @@ export async function ensureKafka({ log = defaultLog, config = resolveConfig(), 
   }
   try {
     const r = await startKafkaNodes({ ports, version, log, topics: false });
-    if (r.started.length) updateStarted('kafka', { version, brokers, nodes: ports.map((port, i) => ({ port, pid: r.pids[i] })), startedAt: new Date().toISOString() });
+    if (r.started.length) {
+      // Nodes started earlier (another port set) stay recorded, so `down` stops them too.
+      const earlier = (readStarted().kafka?.nodes ?? []).filter((n) => !ports.includes(n.port) && nodePid(n.port) !== null);
+      const nodes = [...earlier, ...ports.map((port, i) => ({ port, pid: r.pids[i] }))];
+      updateStarted('kafka', { version, brokers, nodes, startedAt: new Date().toISOString() });
+    }
     return { started: r.started.length > 0, brokers, version, startMs: r.ms };
   } finally {
     fs.rmSync(lock, { force: true });
