@@ -13,11 +13,9 @@
 //               accepted order; direct = every sender calls producer.send() itself (kafkajs may then reorder
 //               concurrent calls before they reach the wire, even within one partition)
 import { randomUUID } from 'node:crypto';
-import { Kafka, Partitioners, logLevel, type Consumer, type Producer } from 'kafkajs';
-import { fixKafkajsRequestQueue } from '../src/pipeline/kafkajs-request-queue-fix.js';
+import { Kafka, Partitioners, logLevel, type Consumer, type Producer } from '../src/pipeline/kafkajs.js';
 import { Flags, appendResults, fmt, printTable, progress, round, sleep } from './lib.js';
 
-fixKafkajsRequestQueue();
 
 interface RunResult {
   variant: 'A key=roomId' | 'B key=userId';

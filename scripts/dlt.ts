@@ -23,17 +23,15 @@
 import { randomUUID } from 'node:crypto';
 import { hostname, userInfo } from 'node:os';
 import { pathToFileURL } from 'node:url';
-import { Kafka, logLevel, type logCreator } from 'kafkajs';
+import { Kafka, logLevel, type logCreator } from '../src/pipeline/kafkajs.js';
 import { pino } from 'pino';
 import { DeadLetters, toEntry, type DeadLetterEntry } from '../src/ops/dead-letters.js';
 import type { DeadLetterRecord } from '../src/pipeline/dead-letter.js';
 import { KafkaDeadLetters } from '../src/pipeline/kafka-dead-letters.js';
-import { fixKafkajsRequestQueue } from '../src/pipeline/kafkajs-request-queue-fix.js';
 import type { DeadLetterMark } from '../src/store/dead-letter-marks.js';
 import { KyselyDeadLetterMarks } from '../src/store/kysely-dead-letter-marks.js';
 import { KyselyStore } from '../src/store/kysely.js';
 
-fixKafkajsRequestQueue();
 
 class UsageError extends Error {}
 

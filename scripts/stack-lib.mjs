@@ -1,78 +1,49 @@
-// Local infrastructure for development and tests: PostgreSQL, Redis and a real single-node Kafka (KRaft)
-// run from Apache Kafka's own jars (Maven Central) with the local JDK — no Docker.
+// Local infrastructure for development and tests: PostgreSQL, Redis and a real Kafka (KRaft: one node, or three
+// replicated ones with --kafka-nodes 3) run from Apache Kafka's own jars (Maven Central) with the local JDK — no Docker.
 //
 // Plain Node ESM so it runs before anything is compiled. Used by scripts/stack.mjs (CLI: up|down|status)
 // and scripts/test.mjs (`npm test`). Everything it creates lives in <repo>/.stack (gitignored):
 //   .stack/started.json         which services `up` started itself (only those are stopped by `down`)
-//   .stack/kafka/lib/           broker jars (copy-dependencies of scripts/kafka/pom.xml), lib.sha256 = pom hash
-//   .stack/kafka/server.properties, cluster-id, data/, logs/server.log, kafka.out, kafka.pid
+//   .stack/kafka/               Kafka jars per version and one folder per node (scripts/stack/kafka-node.mjs)
 //   .stack/redis/               fallback dir/log for a Redis started by us when /var/lib/redis is unusable
 //
-// Environment: DATABASE_URL, REDIS_URL, KAFKA_BROKERS (same defaults as the app, see API.md).
+// Environment: DATABASE_URL, REDIS_URL, KAFKA_BROKERS (same defaults as the app, see API.md), KAFKA_VERSION.
 
 import { spawn, spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 
-import kafkajs from 'kafkajs';
-
-// Node 24 loads the .ts directly (type stripping): the same fix the app installs, so no 1 ms timer loop and no
-// TimeoutNegativeWarning from an admin client here either.
-import { fixKafkajsRequestQueue } from '../src/pipeline/kafkajs-request-queue-fix.ts';
 import pg from 'pg';
 import { Redis } from 'ioredis';
 
-const { Kafka, logLevel: KafkaLogLevel } = kafkajs;
-fixKafkajsRequestQueue();
+import { TOPICS, brokerLine, ensureTopics as ensureTopicsAt, kafkaClient, kafkaProbe } from './stack/kafka-admin.mjs';
+import { DEFAULT_KAFKA_PORT, brokersOf, clusterPorts, startKafkaNodes, stopKafkaNodes } from './stack/kafka-cluster.mjs';
+import { KAFKA_DIR, kafkaServerProperties, nodePid, requestedKafkaVersion } from './stack/kafka-node.mjs';
+import {
+  ROOT,
+  STACK_DIR,
+  StackError,
+  defaultLog,
+  pidIs,
+  pollUntil,
+  readPidFile,
+  readStarted,
+  run,
+  stopPid,
+  tail,
+  tcpCheck,
+  updateStarted,
+  which,
+} from './stack/proc.mjs';
 
-export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-export const STACK_DIR = path.join(ROOT, '.stack');
-export const KAFKA_DIR = path.join(STACK_DIR, 'kafka');
+export { ROOT, STACK_DIR, StackError, TOPICS, defaultLog, kafkaServerProperties, tcpCheck, which };
 export const REDIS_FALLBACK_DIR = path.join(STACK_DIR, 'redis');
-export const KAFKA_POM = path.join(ROOT, 'scripts', 'kafka', 'pom.xml');
-export const KAFKA_LOG4J = path.join(ROOT, 'scripts', 'kafka', 'log4j.properties');
-const STARTED_FILE = path.join(STACK_DIR, 'started.json');
-
-const K = {
-  lib: path.join(KAFKA_DIR, 'lib'),
-  libHash: path.join(KAFKA_DIR, 'lib.sha256'),
-  props: path.join(KAFKA_DIR, 'server.properties'),
-  clusterId: path.join(KAFKA_DIR, 'cluster-id'),
-  data: path.join(KAFKA_DIR, 'data'),
-  logs: path.join(KAFKA_DIR, 'logs'),
-  out: path.join(KAFKA_DIR, 'kafka.out'),
-  pid: path.join(KAFKA_DIR, 'kafka.pid'),
-  lock: path.join(KAFKA_DIR, 'start.lock'),
-};
 
 export const DEFAULTS = Object.freeze({
   DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/chat',
   REDIS_URL: 'redis://127.0.0.1:6379',
   KAFKA_BROKERS: '127.0.0.1:9092',
 });
-
-/** Topics the application needs; created idempotently by `up` (replication factor 1). */
-export const TOPICS = Object.freeze([
-  { topic: 'chat.messages', numPartitions: 6 },
-  { topic: 'chat.read-receipts', numPartitions: 3 },
-  { topic: 'chat.messages.dlt', numPartitions: 1 },
-]);
-
-export const KAFKA_START_TIMEOUT_MS = 90_000;
-const KAFKA_HEAP = '-Xmx512m';
-
-/** An error whose message is meant for the user as is (no stack trace needed). */
-export class StackError extends Error {
-  constructor(message) {
-    super(message);
-    this.name = 'StackError';
-  }
-}
-
-export const defaultLog = (msg) => console.log(`[stack] ${msg}`);
 
 // ---------------------------------------------------------------------------------------------------------
 // configuration and small helpers
@@ -110,6 +81,8 @@ export function resolveConfig(env = process.env) {
     redis: { host: stripBrackets(redis.hostname) || '127.0.0.1', port: Number(redis.port || 6379) },
     kafkaBrokers,
     kafka: kafkaBrokers.map(parseHostPort),
+    /** false: KAFKA_BROKERS not given, so `--kafka-nodes 3` may choose the three default ports. */
+    kafkaExplicit: Boolean(env.KAFKA_BROKERS?.trim()),
   };
 }
 
@@ -125,139 +98,6 @@ function parseHostPort(s) {
 
 export function isLocalHost(host) {
   return ['127.0.0.1', 'localhost', '::1', '0.0.0.0', '::', ''].includes(host.toLowerCase());
-}
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-/** Resolves true when a TCP connection to host:port succeeds within timeoutMs. */
-export function tcpCheck(host, port, timeoutMs = 1000) {
-  return new Promise((resolve) => {
-    const sock = net.connect({ host, port });
-    const done = (ok) => {
-      sock.removeAllListeners();
-      sock.destroy();
-      resolve(ok);
-    };
-    sock.setTimeout(timeoutMs, () => done(false));
-    sock.once('connect', () => done(true));
-    sock.once('error', () => done(false));
-  });
-}
-
-/** Absolute path of an executable on PATH, or null. */
-export function which(cmd) {
-  for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
-    if (!dir) continue;
-    const p = path.join(dir, cmd);
-    try {
-      fs.accessSync(p, fs.constants.X_OK);
-      if (fs.statSync(p).isFile()) return p;
-    } catch {
-      /* not here */
-    }
-  }
-  return null;
-}
-
-function requireTool(cmd, why) {
-  const p = which(cmd);
-  if (!p) throw new StackError(`\`${cmd}\` is not on PATH — it is needed ${why}`);
-  return p;
-}
-
-export function pidAlive(pid) {
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-  } catch (e) {
-    return e.code === 'EPERM';
-  }
-  // A zombie (exited, not yet reaped) counts as dead.
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-    if (state === 'Z' || state === 'X') return false;
-  } catch {
-    /* no procfs: trust kill(0) */
-  }
-  return true;
-}
-
-function pidCmdline(pid) {
-  try {
-    return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ');
-  } catch {
-    return null;
-  }
-}
-
-/** pid is alive and (where /proc tells) its command line contains `needle` — guards against pid reuse. */
-export function pidIs(pid, needle) {
-  if (!pidAlive(pid)) return false;
-  const cmd = pidCmdline(pid);
-  return cmd === null || cmd.includes(needle);
-}
-
-export function readPidFile(file) {
-  try {
-    const n = Number(fs.readFileSync(file, 'utf8').trim());
-    return Number.isInteger(n) && n > 0 ? n : null;
-  } catch {
-    return null;
-  }
-}
-
-export function tail(file, lines = 40) {
-  try {
-    const text = fs.readFileSync(file, 'utf8');
-    return text.split('\n').slice(-lines - 1).join('\n').trimEnd();
-  } catch {
-    return null;
-  }
-}
-
-function readStarted() {
-  try {
-    return JSON.parse(fs.readFileSync(STARTED_FILE, 'utf8'));
-  } catch {
-    return {};
-  }
-}
-
-function updateStarted(service, value) {
-  fs.mkdirSync(STACK_DIR, { recursive: true });
-  const s = readStarted();
-  if (value === undefined) delete s[service];
-  else s[service] = value;
-  fs.writeFileSync(STARTED_FILE, JSON.stringify(s, null, 2) + '\n');
-}
-
-/** Runs a command to completion, capturing output; throws StackError with the output on failure. */
-function run(cmd, args, { what, cwd = ROOT, env = process.env, timeoutMs } = {}) {
-  const r = spawnSync(cmd, args, { cwd, env, encoding: 'utf8', timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 });
-  if (r.error) throw new StackError(`${what ?? cmd} failed to run: ${r.error.message}`);
-  if (r.status !== 0) {
-    const out = `${r.stdout ?? ''}${r.stderr ?? ''}`.trim().split('\n').slice(-40).join('\n');
-    throw new StackError(`${what ?? cmd} failed (exit ${r.status ?? r.signal}):\n${out}`);
-  }
-  return r.stdout ?? '';
-}
-
-/** Polls `check` (async → truthy) until it succeeds or the deadline passes. Returns the value or null. */
-export async function pollUntil(check, { timeoutMs, intervalMs = 250, onTick, tickEveryMs = 5000 }) {
-  const start = Date.now();
-  let nextTick = start + tickEveryMs;
-  for (;;) {
-    const v = await check();
-    if (v) return v;
-    const now = Date.now();
-    if (now - start >= timeoutMs) return null;
-    if (onTick && now >= nextTick) {
-      onTick(now - start);
-      nextTick += tickEveryMs;
-    }
-    await sleep(intervalMs);
-  }
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -463,208 +303,58 @@ export async function ensureRedis({ log = defaultLog, config = resolveConfig() }
 // ---------------------------------------------------------------------------------------------------------
 // Kafka
 
-function kafkaClient(brokers, { connectionTimeout = 3000, requestTimeout = 10_000, retries = 0 } = {}) {
-  return new Kafka({
-    clientId: 'stack',
-    brokers,
-    logLevel: KafkaLogLevel.NOTHING,
-    connectionTimeout,
-    requestTimeout,
-    retry: { retries, initialRetryTime: 200, maxRetryTime: 2000 },
-  });
-}
-
-/** One attempt: resolves the cluster description when a kafkajs admin can connect, else null. */
-async function kafkaProbe(brokers) {
-  const admin = kafkaClient(brokers, { connectionTimeout: 1500, requestTimeout: 5000 }).admin();
-  try {
-    await admin.connect();
-    const c = await admin.describeCluster();
-    return c.brokers.length > 0 ? c : null;
-  } catch {
-    return null;
-  } finally {
-    await admin.disconnect().catch(() => {});
-  }
-}
-
 /**
- * Waits until a kafkajs admin can connect to KAFKA_BROKERS and the cluster has a broker.
- * Logs progress every few seconds. `isAlive` (optional) lets it fail fast when the broker process died.
- * Returns the elapsed milliseconds; throws StackError (with the broker log tail when it is ours) on timeout.
+ * Makes Kafka reachable at KAFKA_BROKERS: reuses brokers that already answer (checking they are enough for
+ * `nodes`, and of the requested Kafka line), otherwise starts `nodes` local KRaft nodes (scripts/stack/
+ * kafka-cluster.mjs). Without KAFKA_BROKERS, three nodes listen on 9092, 9094 and 9096.
  */
-export async function waitForKafka({
-  log = defaultLog,
-  config = resolveConfig(),
-  timeoutMs = KAFKA_START_TIMEOUT_MS,
-  isAlive,
-  showLog = true,
-} = {}) {
-  const start = Date.now();
-  let died = false;
-  const ok = await pollUntil(
-    async () => {
-      if (isAlive && !isAlive()) return (died = true);
-      return kafkaProbe(config.kafkaBrokers);
-    },
-    {
-      timeoutMs,
-      intervalMs: 500,
-      tickEveryMs: 3000,
-      onTick: (ms) => log(`kafka: waiting for ${config.kafkaBrokers.join(',')} ... ${Math.round(ms / 1000)} s`),
-    },
-  );
-  if (ok && !died) return Date.now() - start;
-  const what = died ? 'the Kafka broker process exited during start-up' : `Kafka did not become ready within ${Math.round(timeoutMs / 1000)} s`;
-  throw new StackError(showLog ? `${what}\n${kafkaLogTail()}` : `${what} (KAFKA_BROKERS=${config.kafkaBrokers.join(',')})`);
-}
-
-export function kafkaLogTail(lines = 40) {
-  const parts = [];
-  for (const f of [path.join(K.logs, 'server.log'), K.out]) {
-    const t = tail(f, lines);
-    if (t) parts.push(`--- tail of ${path.relative(ROOT, f)} ---\n${t}`);
+export async function ensureKafka({ log = defaultLog, config = resolveConfig(), nodes = 1, version = requestedKafkaVersion() } = {}) {
+  const ports = config.kafkaExplicit ? config.kafka.map((b) => b.port) : clusterPorts(DEFAULT_KAFKA_PORT, nodes);
+  const brokers = config.kafkaExplicit ? config.kafkaBrokers : brokersOf(ports);
+  const hosts = config.kafkaExplicit ? config.kafka : ports.map((port) => ({ host: '127.0.0.1', port }));
+  const answering = (await Promise.all(hosts.map((b) => tcpCheck(b.host, b.port)))).some(Boolean);
+  if (answering && ports.every((p) => nodePid(p) === null)) return reuseKafka({ log, brokers, hosts, nodes, version });
+  if (!hosts.every((b) => isLocalHost(b.host))) {
+    throw new StackError(`Kafka is not reachable at ${brokers.join(',')} (KAFKA_BROKERS) and it is not local, so it cannot be started`);
   }
-  return parts.length ? parts.join('\n') : '(no broker log found under .stack/kafka)';
-}
-
-function sha256File(file) {
-  return createHash('sha256').update(fs.readFileSync(file)).digest('hex');
-}
-
-function javaMajorVersion(java) {
-  const r = spawnSync(java, ['-version'], { encoding: 'utf8' });
-  const m = /version "(\d+)(?:\.(\d+))?/.exec(`${r.stderr}${r.stdout}`);
-  if (!m) return null;
-  return m[1] === '1' ? Number(m[2]) : Number(m[1]);
-}
-
-function libReady() {
-  try {
-    const jars = fs.readdirSync(K.lib).filter((f) => f.endsWith('.jar'));
-    return jars.some((f) => f.startsWith('kafka_2.13-')) && fs.readFileSync(K.libHash, 'utf8').trim() === sha256File(KAFKA_POM);
-  } catch {
-    return false;
+  if (ports.length !== nodes) {
+    throw new StackError(`KAFKA_BROKERS lists ${ports.length} brokers but --kafka-nodes is ${nodes}; list one host:port per node`);
   }
-}
-
-/** Broker jars in .stack/kafka/lib (mvn copy-dependencies of scripts/kafka/pom.xml); cached by the pom's hash. */
-export function ensureKafkaJars({ log = defaultLog } = {}) {
-  if (libReady()) {
-    log('kafka: broker jars cached in .stack/kafka/lib');
-    return false;
-  }
-  const mvn = requireTool('mvn', 'to fetch the Kafka broker jars from Maven Central (first run, or after scripts/kafka/pom.xml changed)');
   fs.mkdirSync(KAFKA_DIR, { recursive: true });
-  const tmp = path.join(KAFKA_DIR, `lib.tmp-${process.pid}`);
-  fs.rmSync(tmp, { recursive: true, force: true });
-  log('kafka: fetching broker jars with Maven (scripts/kafka/pom.xml → .stack/kafka/lib) ...');
-  const t0 = Date.now();
-  run(mvn, ['-q', '-B', '-f', KAFKA_POM, 'dependency:copy-dependencies', `-DoutputDirectory=${tmp}`], {
-    what: 'mvn dependency:copy-dependencies',
-    timeoutMs: 15 * 60_000,
-  });
-  const jars = fs.existsSync(tmp) ? fs.readdirSync(tmp).filter((f) => f.endsWith('.jar')) : [];
-  if (!jars.some((f) => f.startsWith('kafka_2.13-'))) {
-    throw new StackError(`mvn copy-dependencies produced no kafka_2.13 jar in ${tmp}`);
+  const lock = path.join(KAFKA_DIR, 'start.lock');
+  if (!acquireLock(lock)) {
+    log('kafka: another `stack up` is starting Kafka; waiting for it');
+    await pollUntil(() => kafkaProbe(brokers), { timeoutMs: 120_000, intervalMs: 500 });
+    return { started: false, brokers };
   }
-  fs.rmSync(K.lib, { recursive: true, force: true });
-  fs.renameSync(tmp, K.lib);
-  fs.writeFileSync(K.libHash, sha256File(KAFKA_POM) + '\n');
-  log(`kafka: ${jars.length} jars fetched in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-  return true;
-}
-
-/** server.properties for a combined broker+controller (KRaft) node 1 listening on host:port (controller port+1). */
-export function kafkaServerProperties({ host = '127.0.0.1', port = 9092 } = {}) {
-  const h = host === 'localhost' || host === '' || host === '0.0.0.0' ? '127.0.0.1' : host;
-  const controllerPort = port + 1;
-  const fmt = (x) => (x.includes(':') ? `[${x}]` : x);
-  return `# Written by scripts/stack-lib.mjs on every start; edit the script, not this file.
-process.roles=broker,controller
-node.id=1
-controller.quorum.voters=1@${fmt(h)}:${controllerPort}
-listeners=PLAINTEXT://${fmt(h)}:${port},CONTROLLER://${fmt(h)}:${controllerPort}
-advertised.listeners=PLAINTEXT://${fmt(h)}:${port}
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
-controller.listener.names=CONTROLLER
-inter.broker.listener.name=PLAINTEXT
-log.dirs=${K.data}
-
-num.network.threads=3
-num.io.threads=4
-num.recovery.threads.per.data.dir=1
-num.partitions=1
-default.replication.factor=1
-min.insync.replicas=1
-offsets.topic.replication.factor=1
-offsets.topic.num.partitions=10
-transaction.state.log.replication.factor=1
-transaction.state.log.min.isr=1
-transaction.state.log.num.partitions=10
-group.initial.rebalance.delay.ms=0
-group.min.session.timeout.ms=3000
-auto.create.topics.enable=false
-delete.topic.enable=true
-
-# Keep everything written during development/benchmarks for 30 days (tests read topics from the beginning).
-log.retention.hours=720
-log.retention.bytes=-1
-log.segment.bytes=268435456
-log.retention.check.interval.ms=300000
-# The cleaner (compacted __consumer_offsets) would otherwise take 128 MiB of the 512 MiB heap.
-log.cleaner.dedupe.buffer.size=33554432
-`;
-}
-
-function kafkaJvmArgs() {
-  return [
-    KAFKA_HEAP,
-    '-XX:+UseG1GC',
-    '-XX:MaxGCPauseMillis=20',
-    '-Djava.awt.headless=true',
-    `-Dlog4j.configuration=${new URL(`file://${KAFKA_LOG4J}`).href}`,
-    `-Dkafka.logs.dir=${K.logs}`,
-    '-cp',
-    `${K.lib}${path.sep}*`,
-  ];
-}
-
-function readMetaClusterId() {
   try {
-    const m = /^cluster\.id=(.+)$/m.exec(fs.readFileSync(path.join(K.data, 'meta.properties'), 'utf8'));
-    return m ? m[1].trim() : null;
-  } catch {
-    return null;
+    const r = await startKafkaNodes({ ports, version, log, topics: false });
+    if (r.started.length) {
+      // Nodes started earlier (another port set) stay recorded, so `down` stops them too.
+      const earlier = (readStarted().kafka?.nodes ?? []).filter((n) => !ports.includes(n.port) && nodePid(n.port) !== null);
+      const nodes = [...earlier, ...ports.map((port, i) => ({ port, pid: r.pids[i] }))];
+      updateStarted('kafka', { version, brokers, nodes, startedAt: new Date().toISOString() });
+    }
+    return { started: r.started.length > 0, brokers, version, startMs: r.ms };
+  } finally {
+    fs.rmSync(lock, { force: true });
   }
 }
 
-/** Formats .stack/kafka/data once (KRaft). The cluster id is kept in .stack/kafka/cluster-id. */
-function formatKafkaStorage({ log, java }) {
-  const existing = readMetaClusterId();
-  if (existing) {
-    if (!fs.existsSync(K.clusterId)) fs.writeFileSync(K.clusterId, existing + '\n');
-    return false;
+/** Brokers someone else started: enough of them, and of the Kafka line asked for (4.x by default). */
+async function reuseKafka({ log, brokers, hosts, nodes, version }) {
+  const cluster = await pollUntil(() => kafkaProbe(brokers), { timeoutMs: 60_000, intervalMs: 500 });
+  if (!cluster) throw new StackError(`Kafka at ${brokers.join(',')} accepts connections but does not answer as a cluster`);
+  if (cluster.brokers.length < nodes) {
+    throw new StackError(`Kafka at ${brokers.join(',')} has ${cluster.brokers.length} broker(s), ${nodes} asked for; stop it (npm run stack:down) or point KAFKA_BROKERS elsewhere`);
   }
-  let clusterId = fs.existsSync(K.clusterId) ? fs.readFileSync(K.clusterId, 'utf8').trim() : '';
-  if (!clusterId) {
-    clusterId = run(java, [...kafkaJvmArgs(), 'kafka.tools.StorageTool', 'random-uuid'], { what: 'kafka StorageTool random-uuid' })
-      .trim()
-      .split('\n')
-      .pop()
-      .trim();
-    fs.writeFileSync(K.clusterId, clusterId + '\n');
+  const line = await brokerLine(hosts[0].host, hosts[0].port).catch(() => null);
+  const wanted = Number(version.split('.')[0]);
+  if (line !== null && line !== wanted) {
+    throw new StackError(`Kafka at ${brokers.join(',')} is a ${line}.x broker but Kafka ${version} is asked for (KAFKA_VERSION); stop it or set KAFKA_VERSION`);
   }
-  log(`kafka: formatting storage .stack/kafka/data (cluster id ${clusterId})`);
-  run(java, [...kafkaJvmArgs(), 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', K.props, '--ignore-formatted'], {
-    what: 'kafka StorageTool format',
-  });
-  return true;
-}
-
-function ourKafkaPid() {
-  const pid = readPidFile(K.pid);
-  return pid && pidIs(pid, 'kafka.Kafka') ? pid : null;
+  log(`kafka: reachable at ${brokers.join(',')} (${cluster.brokers.length} broker${cluster.brokers.length > 1 ? 's' : ''}${line ? `, Kafka ${line}.x` : ''})`);
+  return { started: false, brokers };
 }
 
 function acquireLock(file) {
@@ -675,142 +365,16 @@ function acquireLock(file) {
     } catch (e) {
       if (e.code !== 'EEXIST') throw e;
       const holder = readPidFile(file);
-      if (holder && holder !== process.pid && pidAlive(holder)) return false;
+      if (holder && holder !== process.pid && pidIs(holder, 'node')) return false;
       fs.rmSync(file, { force: true }); // stale
     }
   }
   return false;
 }
 
-/**
- * Makes Kafka reachable at KAFKA_BROKERS: reuses a broker that already answers, otherwise starts the local
- * single-node KRaft broker from .stack/kafka (fetching jars / formatting storage on first use).
- */
-export async function ensureKafka({ log = defaultLog, config = resolveConfig() } = {}) {
-  const brokers = config.kafkaBrokers;
-  const answering = (await Promise.all(config.kafka.map((b) => tcpCheck(b.host, b.port)))).some(Boolean);
-  const running = ourKafkaPid();
-  const runningPort = readStarted().kafka?.port ?? 9092;
-  // Our broker counts only when KAFKA_BROKERS points at it (it may still be starting, port not open yet).
-  const ours = running && config.kafka.some((b) => isLocalHost(b.host) && b.port === runningPort) ? running : null;
-  if (answering || ours) {
-    const ms = await waitForKafka({ log, config, isAlive: ours ? () => pidAlive(ours) : undefined, showLog: Boolean(ours) });
-    log(`kafka: reachable at ${brokers.join(',')}${ours ? ` (our broker, pid ${ours})` : ''}${ms > 1500 ? ` after ${(ms / 1000).toFixed(1)} s` : ''}`);
-    return { started: false, pid: ours };
-  }
-  const { host, port } = config.kafka[0];
-  if (!isLocalHost(host)) {
-    throw new StackError(`Kafka is not reachable at ${brokers.join(',')} (KAFKA_BROKERS) and ${host} is not local, so it cannot be started`);
-  }
-  if (running) {
-    throw new StackError(
-      `the stack's Kafka broker (pid ${running}) listens on port ${runningPort}, not on ${brokers.join(',')}; run \`npm run stack:down\` first`,
-    );
-  }
-  fs.mkdirSync(KAFKA_DIR, { recursive: true });
-  if (!acquireLock(K.lock)) {
-    log('kafka: another `stack up` is starting the broker; waiting for it');
-    await waitForKafka({ log, config });
-    return { started: false };
-  }
-  try {
-    const javaHome = process.env.JAVA_HOME && path.join(process.env.JAVA_HOME, 'bin', 'java');
-    const java = javaHome && fs.existsSync(javaHome) ? javaHome : requireTool('java', 'to run the local Kafka broker (JDK/JRE 11 or newer)');
-    const major = javaMajorVersion(java);
-    if (major !== null && major < 11) throw new StackError(`Kafka needs Java 11 or newer; \`java\` on PATH is ${major}`);
-    ensureKafkaJars({ log });
-    fs.mkdirSync(K.data, { recursive: true });
-    fs.mkdirSync(K.logs, { recursive: true });
-    fs.writeFileSync(K.props, kafkaServerProperties({ host, port }));
-    formatKafkaStorage({ log, java });
-
-    log(`kafka: starting broker (KRaft, ${host}:${port}, controller ${port + 1}, ${KAFKA_HEAP}); log .stack/kafka/logs/server.log`);
-    const t0 = Date.now();
-    const out = fs.openSync(K.out, 'a');
-    fs.writeSync(out, `\n=== ${new Date().toISOString()} starting broker ===\n`);
-    let exited = null;
-    const child = spawn(java, [...kafkaJvmArgs(), 'kafka.Kafka', K.props], {
-      cwd: KAFKA_DIR,
-      detached: true,
-      stdio: ['ignore', out, out],
-    });
-    fs.closeSync(out);
-    child.on('error', (e) => (exited = e.message));
-    child.on('exit', (code, signal) => (exited = `exit ${code ?? signal}`));
-    child.unref();
-    if (!child.pid) throw new StackError(`could not start java: ${exited ?? 'no pid'}`);
-    fs.writeFileSync(K.pid, String(child.pid) + '\n');
-    updateStarted('kafka', { pid: child.pid, host, port, startedAt: new Date().toISOString() });
-
-    try {
-      await waitForKafka({ log, config, isAlive: () => exited === null && pidAlive(child.pid) });
-    } catch (e) {
-      if (exited === null && pidAlive(child.pid)) {
-        log('kafka: broker did not become ready; stopping it');
-        await stopPid(child.pid, { termWaitMs: 10_000 });
-      }
-      fs.rmSync(K.pid, { force: true });
-      updateStarted('kafka', undefined);
-      throw e;
-    }
-    const ms = Date.now() - t0;
-    log(`kafka: broker ready at ${host}:${port} in ${(ms / 1000).toFixed(1)} s (pid ${child.pid})`);
-    return { started: true, pid: child.pid, startMs: ms };
-  } finally {
-    fs.rmSync(K.lock, { force: true });
-  }
-}
-
-/** Creates the application topics (idempotent; adds partitions when an existing topic has fewer) and waits for leaders. */
-export async function ensureTopics({ log = defaultLog, config = resolveConfig(), topics = TOPICS, timeoutMs = 30_000 } = {}) {
-  const admin = kafkaClient(config.kafkaBrokers, { retries: 5 }).admin();
-  await admin.connect();
-  try {
-    const existing = new Set(await admin.listTopics());
-    const missing = topics.filter((t) => !existing.has(t.topic));
-    if (missing.length) {
-      await admin.createTopics({
-        topics: missing.map((t) => ({ topic: t.topic, numPartitions: t.numPartitions, replicationFactor: 1 })),
-        waitForLeaders: true,
-        timeout: timeoutMs,
-      });
-      log(`kafka: created topics ${missing.map((t) => `${t.topic}(${t.numPartitions})`).join(', ')}`);
-    }
-    const present = topics.filter((t) => existing.has(t.topic));
-    if (present.length) {
-      const md = await admin.fetchTopicMetadata({ topics: present.map((t) => t.topic) });
-      for (const t of present) {
-        const have = md.topics.find((x) => x.name === t.topic)?.partitions.length ?? 0;
-        if (have < t.numPartitions) {
-          await admin.createPartitions({ topicPartitions: [{ topic: t.topic, count: t.numPartitions }] });
-          log(`kafka: ${t.topic}: partitions ${have} → ${t.numPartitions}`);
-        } else if (have > t.numPartitions) {
-          log(`kafka: WARNING ${t.topic} has ${have} partitions (expected ${t.numPartitions}); leaving it`);
-        }
-      }
-    }
-    // Wait until every partition of every topic has a leader in the metadata.
-    let last = '';
-    const ok = await pollUntil(
-      async () => {
-        try {
-          const md = await admin.fetchTopicMetadata({ topics: topics.map((t) => t.topic) });
-          return topics.every((t) => {
-            const parts = md.topics.find((x) => x.name === t.topic)?.partitions ?? [];
-            return parts.length >= t.numPartitions && parts.every((p) => p.leader >= 0 && p.partitionErrorCode === 0);
-          });
-        } catch (e) {
-          last = e.message;
-          return false;
-        }
-      },
-      { timeoutMs, intervalMs: 200, onTick: (ms) => log(`kafka: waiting for topic metadata (${Math.round(ms / 1000)} s)`) },
-    );
-    if (!ok) throw new StackError(`Kafka topic metadata not available within ${timeoutMs / 1000} s${last ? `: ${last}` : ''}`);
-    log(`kafka: topics ready: ${topics.map((t) => `${t.topic}(${t.numPartitions})`).join(', ')}`);
-  } finally {
-    await admin.disconnect().catch(() => {});
-  }
+/** Creates the application topics on KAFKA_BROKERS (replication 3 on a cluster of three or more). */
+export function ensureTopics({ log = defaultLog, config = resolveConfig(), brokers = config.kafkaBrokers, ...rest } = {}) {
+  return ensureTopicsAt({ brokers, log, ...rest });
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -820,7 +384,7 @@ export async function ensureTopics({ log = defaultLog, config = resolveConfig(),
  * Makes PostgreSQL (+ database + migrations), Redis and Kafka (+ topics) available. Idempotent.
  * Resolves { postgres, redis, kafka, ms }; throws StackError naming what is missing or broken.
  */
-export async function stackUp({ log = defaultLog, env = process.env, migrate = true } = {}) {
+export async function stackUp({ log = defaultLog, env = process.env, migrate = true, kafkaNodes = 1, kafkaVersion = requestedKafkaVersion(env) } = {}) {
   const t0 = Date.now();
   const config = resolveConfig(env);
   fs.mkdirSync(STACK_DIR, { recursive: true });
@@ -828,49 +392,33 @@ export async function stackUp({ log = defaultLog, env = process.env, migrate = t
   await ensureDatabase({ log, config });
   if (migrate) await runMigrations({ log, config });
   const redis = await ensureRedis({ log, config });
-  const kafka = await ensureKafka({ log, config });
-  await ensureTopics({ log, config });
+  const kafka = await ensureKafka({ log, config, nodes: kafkaNodes, version: kafkaVersion });
+  await ensureTopics({ log, brokers: kafka.brokers });
   const ms = Date.now() - t0;
   const started = [postgres.started && 'postgres', redis.started && 'redis', kafka.started && 'kafka'].filter(Boolean);
   log(`up in ${(ms / 1000).toFixed(1)} s — ${started.length ? `started: ${started.join(', ')}` : 'everything was already running'}`);
-  return { postgres, redis, kafka, ms, config };
+  if (kafkaNodes > 1) log(`kafka: ${kafkaNodes} nodes; run the app with KAFKA_BROKERS=${kafka.brokers.join(',')}`);
+  return { postgres, redis, kafka, ms, config: { ...config, kafkaBrokers: kafka.brokers } };
 }
 
-export async function stopPid(pid, { termWaitMs = 30_000, log, name = `pid ${pid}` } = {}) {
-  try {
-    process.kill(pid, 'SIGTERM');
-  } catch (e) {
-    if (e.code === 'ESRCH') return 'gone';
-    throw e;
-  }
-  const gone = await pollUntil(async () => !pidAlive(pid), {
-    timeoutMs: termWaitMs,
-    intervalMs: 200,
-    onTick: log ? (ms) => log(`${name}: waiting for exit (${Math.round(ms / 1000)} s)`) : undefined,
-  });
-  if (gone) return 'terminated';
-  try {
-    process.kill(pid, 'SIGKILL');
-  } catch {
-    /* exited meanwhile */
-  }
-  await pollUntil(async () => !pidAlive(pid), { timeoutMs: 5000, intervalMs: 100 });
-  return 'killed';
-}
-
-/** Stops only what stackUp started (Kafka via .stack/kafka/kafka.pid; Redis/PostgreSQL per .stack/started.json). */
+/** Stops only what stackUp started (per .stack/started.json). */
 export async function stackDown({ log = defaultLog } = {}) {
   const started = readStarted();
 
-  const kpid = readPidFile(K.pid);
-  if (kpid && pidIs(kpid, 'kafka.Kafka')) {
-    log(`kafka: stopping broker pid ${kpid} (SIGTERM, up to 30 s)`);
-    const how = await stopPid(kpid, { termWaitMs: 30_000, log, name: 'kafka' });
-    log(`kafka: broker ${how === 'killed' ? 'did not stop in 30 s; killed (SIGKILL)' : 'stopped'}`);
-  } else {
-    log(kpid ? `kafka: pid ${kpid} from kafka.pid is not running` : 'kafka: not started by stack; leaving it');
+  const nodes = started.kafka?.nodes ?? [];
+  // A single broker started by an earlier version of this script (.stack/kafka/kafka.pid).
+  const legacy = readPidFile(path.join(KAFKA_DIR, 'kafka.pid'));
+  if (legacy && pidIs(legacy, 'kafka.Kafka')) {
+    log(`kafka: stopping broker pid ${legacy} (SIGTERM, up to 30 s)`);
+    await stopPid(legacy, { termWaitMs: 30_000, log, name: 'kafka' });
   }
-  fs.rmSync(K.pid, { force: true });
+  fs.rmSync(path.join(KAFKA_DIR, 'kafka.pid'), { force: true });
+  if (nodes.length) {
+    log(`kafka: stopping ${nodes.length} node${nodes.length > 1 ? 's' : ''} (${nodes.map((n) => n.port).join(', ')}; SIGTERM, up to 30 s)`);
+    await stopKafkaNodes({ ports: nodes.map((n) => n.port), log });
+  } else if (!legacy) {
+    log('kafka: not started by stack; leaving it');
+  }
   updateStarted('kafka', undefined);
 
   if (started.redis) {
@@ -923,19 +471,20 @@ export async function stackStatus({ log = defaultLog, env = process.env } = {}) 
   res.redis = { up: !rErr, detail: rDetail };
   log(`redis     ${config.redis.host}:${config.redis.port}  ${rDetail}`);
 
-  const kpid = ourKafkaPid();
-  const cluster = await kafkaProbe(config.kafkaBrokers);
-  let kDetail = cluster ? `up (cluster ${cluster.clusterId}, ${cluster.brokers.length} broker)` : 'DOWN';
-  kDetail += kpid ? `, our broker pid ${kpid}` : ', not started by stack';
+  const ours = started.kafka?.nodes ?? [];
+  const brokers = ours.length ? started.kafka.brokers : config.kafkaBrokers;
+  const cluster = await kafkaProbe(brokers);
+  let kDetail = cluster ? `up (cluster ${cluster.clusterId}, ${cluster.brokers.length} broker${cluster.brokers.length > 1 ? 's' : ''})` : 'DOWN';
+  kDetail += ours.length ? `, started by stack: Kafka ${started.kafka.version}, pids ${ours.map((n) => nodePid(n.port) ?? 'gone').join(' ')}` : ', not started by stack';
   if (cluster) {
-    const admin = kafkaClient(config.kafkaBrokers).admin();
+    const admin = kafkaClient(brokers).admin();
     try {
       await admin.connect();
       const names = new Set(await admin.listTopics());
       const md = await admin.fetchTopicMetadata({ topics: TOPICS.map((t) => t.topic).filter((t) => names.has(t)) });
       kDetail += `, topics: ${TOPICS.map((t) => {
-        const n = md.topics.find((x) => x.name === t.topic)?.partitions.length;
-        return n ? `${t.topic}(${n})` : `${t.topic}(MISSING)`;
+        const parts = md.topics.find((x) => x.name === t.topic)?.partitions;
+        return parts ? `${t.topic}(${parts.length}×${parts[0]?.replicas.length ?? 0})` : `${t.topic}(MISSING)`;
       }).join(' ')}`;
     } catch (e) {
       kDetail += `, topics: ? (${e.message})`;
@@ -943,8 +492,7 @@ export async function stackStatus({ log = defaultLog, env = process.env } = {}) 
       await admin.disconnect().catch(() => {});
     }
   }
-  kDetail += libReady() ? '; jars cached' : '; jars not fetched';
-  res.kafka = { up: Boolean(cluster), pid: kpid, detail: kDetail };
-  log(`kafka     ${config.kafkaBrokers.join(',')}  ${kDetail}`);
+  res.kafka = { up: Boolean(cluster), detail: kDetail };
+  log(`kafka     ${brokers.join(',')}  ${kDetail}`);
   return res;
 }

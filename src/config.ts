@@ -104,9 +104,11 @@ const schema = z
     SIGNUP_PER_SEC_PER_IP: z.coerce.number().positive().optional(),
     // Rooms: created per user per hour (each may add up to 1000 members), and members invited per room per hour.
     ROOMS_PER_USER_PER_HOUR: positiveInt.default(100),
-    // Producer batching window: sends of this many ms go to Kafka in one request.
+    // Producer: sends within PRODUCE_LINGER_MS share a request; one not acknowledged (acks=all) within
+    // KAFKA_APPEND_TIMEOUT_MS gets server-unavailable (a retry under its idempotency key finds it if it landed).
     PRODUCE_LINGER_MS: z.coerce.number().int().min(0).max(1000).default(2),
     KAFKA_SESSION_TIMEOUT_MS: z.coerce.number().int().min(3000).default(10_000),
+    KAFKA_APPEND_TIMEOUT_MS: z.coerce.number().int().min(1000).max(300_000).default(15_000),
     // Prefix of the consumer group ids (separate deployments, or test runs, sharing one broker).
     KAFKA_GROUP_PREFIX: z.string().regex(/^[A-Za-z0-9._-]*$/, 'letters, digits, ".", "_" and "-" only').default(''),
     SHUTDOWN_GRACE_MS: positiveInt.default(25_000),
@@ -203,6 +205,7 @@ export interface Config {
   accounts: AccountLimits;
   produceLingerMs: number;
   kafkaSessionTimeoutMs: number;
+  kafkaAppendTimeoutMs: number;
   kafkaGroupPrefix: string;
   shutdownGraceMs: number;
   presenceTtlMs: number;
@@ -211,13 +214,8 @@ export interface Config {
   ops: OpsSettings;
 }
 
-export interface OpsSettings {
-  /** Lower-cased e-mails of the administrators (ADMIN_EMAILS). */
-  adminEmails: ReadonlySet<string>;
-  statsIntervalMs: number;
-  instanceTimeoutMs: number;
-  historySeconds: number;
-}
+/** The operations console: administrators (lower-cased ADMIN_EMAILS), stats interval, instance timeout, history. */
+export type OpsSettings = ReturnType<typeof opsOf>;
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
@@ -272,15 +270,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     accounts: accountsOf(v),
     produceLingerMs: v.PRODUCE_LINGER_MS,
     kafkaSessionTimeoutMs: v.KAFKA_SESSION_TIMEOUT_MS,
+    kafkaAppendTimeoutMs: v.KAFKA_APPEND_TIMEOUT_MS,
     kafkaGroupPrefix: v.KAFKA_GROUP_PREFIX,
     shutdownGraceMs: v.SHUTDOWN_GRACE_MS,
     presenceTtlMs: v.PRESENCE_TTL_MS,
-    ops: {
-      adminEmails: new Set(v.ADMIN_EMAILS),
-      statsIntervalMs: v.OPS_STATS_INTERVAL_MS,
-      instanceTimeoutMs: v.OPS_INSTANCE_TIMEOUT_MS,
-      historySeconds: v.OPS_HISTORY_SECONDS,
-    },
+    ops: opsOf(v),
     webhook: webhookConfig(v),
   };
 }
@@ -316,7 +310,6 @@ function limitsOf(v: z.infer<typeof schema>) {
     maxUnacked: v.MAX_UNACKED,
     maxReplaysPerConnection: v.MAX_REPLAYS_PER_CONNECTION,
     maxReplaysPerUser: v.MAX_REPLAYS_PER_USER,
-    /** Stored messages replayed per user per minute, over every instance (a token bucket of that size). */
     replayMessagesPerMin: v.REPLAY_MESSAGES_PER_MIN,
     maxPendingPerIp: v.MAX_PENDING_PER_IP,
     maxConnections: v.MAX_CONNECTIONS,
@@ -324,8 +317,7 @@ function limitsOf(v: z.infer<typeof schema>) {
 }
 
 function validPort(hp: string): boolean {
-  const p = Number(hp.slice(hp.lastIndexOf(':') + 1));
-  return p >= 1 && p <= 65535;
+  return ((p) => p >= 1 && p <= 65535)(hostPort(hp).port);
 }
 
 function hostPort(s: string): { host: string; port: number } {
@@ -354,5 +346,14 @@ function accountsOf(v: z.infer<typeof schema>) {
     signupBurstPerIp: v.SIGNUP_BURST_PER_IP,
     signupPerSecPerIp: v.SIGNUP_PER_SEC_PER_IP ?? v.SIGNUP_PER_HOUR_PER_IP / 3600,
     roomsPerUserPerHour: v.ROOMS_PER_USER_PER_HOUR,
+  };
+}
+
+function opsOf(v: z.infer<typeof schema>) {
+  return {
+    adminEmails: new Set(v.ADMIN_EMAILS) as ReadonlySet<string>,
+    statsIntervalMs: v.OPS_STATS_INTERVAL_MS,
+    instanceTimeoutMs: v.OPS_INSTANCE_TIMEOUT_MS,
+    historySeconds: v.OPS_HISTORY_SECONDS,
   };
 }

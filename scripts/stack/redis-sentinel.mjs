@@ -11,7 +11,7 @@ import path from 'node:path';
 
 import { Redis } from 'ioredis';
 
-import { STACK_DIR, StackError, defaultLog, pidIs, pollUntil, readPidFile, stopPid, tail, tcpCheck, which } from '../stack-lib.mjs';
+import { STACK_DIR, StackError, defaultLog, pidIs, pollUntil, readPidFile, stopPid, tail, tcpCheck, which } from './proc.mjs';
 
 /** The set `stack:up -- --redis-sentinel` starts. Failover settings: a primary silent for 1 s is down (quorum 2). */
 export const SENTINEL_DEFAULTS = Object.freeze({

@@ -4,7 +4,7 @@
 // leave committed, and the checks cost one query per batch instead of one per message.
 import { randomUUID } from 'node:crypto';
 import type { IdempotencyRecord, IdempotencyStore } from '../counters/idempotency.js';
-import type { MessageLog } from '../pipeline/message-log.js';
+import type { LogUnavailableError, MessageLog } from '../pipeline/message-log.js';
 import { appError } from '../shared/errors.js';
 import type { ChatMessage, MessageView, NewMessage, User } from '../shared/model.js';
 import type { Store } from '../store/store.js';
@@ -38,6 +38,8 @@ interface Pending {
 }
 
 const MAX_BATCH = 500;
+/** How often a claim in doubt gets its pending lifetime (30 s) back. */
+const RENEW_MS = 10_000;
 
 export class MessageService {
   private queue: Pending[] = [];
@@ -122,12 +124,32 @@ export class MessageService {
     try {
       chat = { ...message, ...(await this.deps.log.append(message)) };
     } catch (err) {
-      // Not acknowledged: let the client retry under the same key.
-      if (key !== null) await this.deps.idempotency.release(senderId, key).catch(() => {});
+      if (key !== null) await this.unclaim(senderId, key, message, err);
       throw appError('server-unavailable', 'the message log did not acknowledge the message; retry', undefined, err);
     }
     if (key !== null) await this.deps.idempotency.complete(senderId, key, chat).catch(() => {});
     return { message: chat, duplicate: false };
+  }
+
+  /**
+   * After a send the log did not acknowledge. Never sent: the key is free at once (a retry appends the message). Sent
+   * and in doubt: the key stays pending (renewed) until the log knows — then it maps to the message if it landed, so
+   * a retry answers with it instead of writing a second one, or is freed if it did not. When even the log cannot tell
+   * (its producer failed mid-request), the claim runs out by itself and the store answers a later retry.
+   */
+  private async unclaim(senderId: string, key: string, message: NewMessage, err: unknown): Promise<void> {
+    const doubt = (err as Partial<LogUnavailableError>)?.name === 'LogUnavailableError' && (err as LogUnavailableError).inDoubt ? (err as LogUnavailableError) : null;
+    const { idempotency } = this.deps;
+    if (!doubt) return idempotency.release(senderId, key).catch(() => {});
+    const renewal = setInterval(() => void idempotency.renew(senderId, key, message.id).catch(() => {}), RENEW_MS);
+    renewal.unref();
+    void doubt.outcome
+      .then(async (outcome) => {
+        if (outcome === null) await idempotency.release(senderId, key);
+        else if (outcome !== 'unknown') await idempotency.complete(senderId, key, { ...message, ...outcome });
+      })
+      .catch(() => {})
+      .finally(() => clearInterval(renewal));
   }
 
   /**
@@ -182,7 +204,9 @@ export class MessageService {
     try {
       appended = fresh.length > 0 ? await this.deps.log.appendAtomically(fresh) : [];
     } catch (err) {
-      await Promise.all(items.map((it, i) => claims[i] === null && it.input.idempotencyKey !== null ? this.deps.idempotency.release(user.id, it.input.idempotencyKey).catch(() => {}) : null));
+      await Promise.all(
+        items.map((it, i) => (claims[i] === null && it.input.idempotencyKey !== null ? this.unclaim(user.id, it.input.idempotencyKey, messages[i]!, inDoubtOfTransaction(err)) : null)),
+      );
       throw appError('server-unavailable', 'the transaction was not committed', undefined, err);
     }
     let k = 0;
@@ -213,4 +237,14 @@ export class MessageService {
     const list = page.slice(0, q.limit);
     return { messages: await this.deps.reads.views(roomId, list), nextCursor: more ? list[list.length - 1]!.seq : null };
   }
+}
+
+/**
+ * A transaction in doubt commits all its messages or none; its outcome names only the first one's place, so each
+ * message's claim is kept until it runs out (the store answers a later retry) unless the transaction surely aborted.
+ */
+function inDoubtOfTransaction(err: unknown): unknown {
+  const doubt = err as Partial<LogUnavailableError>;
+  if (doubt?.name !== 'LogUnavailableError' || !doubt.inDoubt) return err;
+  return { name: 'LogUnavailableError', inDoubt: true, outcome: doubt.outcome!.then((o) => (o === null ? null : 'unknown')) };
 }

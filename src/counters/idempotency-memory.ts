@@ -43,4 +43,12 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
   async release(senderId: string, key: string): Promise<void> {
     this.keys.delete(`${senderId}:${key}`);
   }
+
+  async renew(senderId: string, key: string, messageId: string): Promise<void> {
+    const k = `${senderId}:${key}`;
+    const raw = this.keys.get(k);
+    if (raw === undefined) return;
+    const record = JSON.parse(raw) as IdempotencyRecord;
+    if (record.state === 'pending' && record.messageId === messageId) this.keys.set(k, raw, this.pendingTtlMs);
+  }
 }

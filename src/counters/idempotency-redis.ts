@@ -11,6 +11,9 @@ const DONE_TTL_S = 86_400;
 
 const keyOf = (senderId: string, key: string) => `chat:idem:${senderId}:${key}`;
 
+// Only this very claim gets its lifetime back: a done key or another sender's claim is not touched.
+const RENEW = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('EXPIRE', KEYS[1], ARGV[2]) end return 0`;
+
 function parse(raw: string | null): IdempotencyRecord | null {
   if (raw === null) return null;
   if (raw.startsWith('pending:')) return { state: 'pending', messageId: raw.slice(8) };
@@ -19,7 +22,7 @@ function parse(raw: string | null): IdempotencyRecord | null {
 
 export class RedisIdempotencyStore implements IdempotencyStore {
   constructor(
-    private readonly redis: Pick<Redis, 'set' | 'get' | 'del'>,
+    private readonly redis: Pick<Redis, 'set' | 'get' | 'del' | 'eval'>,
     private readonly replica?: ReplicaWait,
   ) {}
 
@@ -47,5 +50,9 @@ export class RedisIdempotencyStore implements IdempotencyStore {
 
   async release(senderId: string, key: string): Promise<void> {
     await this.redis.del(keyOf(senderId, key));
+  }
+
+  async renew(senderId: string, key: string, messageId: string): Promise<void> {
+    await this.redis.eval(RENEW, 1, keyOf(senderId, key), `pending:${messageId}`, PENDING_TTL_S);
   }
 }

@@ -16,4 +16,9 @@ export interface IdempotencyStore {
   claim(senderId: string, key: string, messageId: string): Promise<IdempotencyRecord | null>;
   complete(senderId: string, key: string, message: ChatMessage): Promise<void>;
   release(senderId: string, key: string): Promise<void>;
+  /**
+   * Gives a pending claim of `messageId` a full pending lifetime again (while its send's outcome is still unknown);
+   * a key that is done, gone or claimed for another message is left as it is.
+   */
+  renew(senderId: string, key: string, messageId: string): Promise<void>;
 }

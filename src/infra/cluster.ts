@@ -37,7 +37,14 @@ export async function openClusterInfra(config: Config, log: Logger, metrics: Met
     closers.add('redis replica count', () => durableWait.close());
 
     const kafka = createKafka(config.kafkaBrokers, `chat-${config.instanceId}`, log);
-    const messageLog = new KafkaMessageLog({ kafka, instanceId: config.instanceId, log, metrics, lingerMs: config.produceLingerMs });
+    const messageLog = new KafkaMessageLog({
+      kafka,
+      instanceId: config.instanceId,
+      log,
+      metrics,
+      lingerMs: config.produceLingerMs,
+      appendTimeoutMs: config.kafkaAppendTimeoutMs,
+    });
     await messageLog.connect();
     closers.add('message log', () => messageLog.close());
 
@@ -47,6 +54,14 @@ export async function openClusterInfra(config: Config, log: Logger, metrics: Met
     closers.add('lag admin', () => lagAdmin.disconnect());
     const lagSource = new KafkaLagSource({ admin: lagAdmin, groupPrefix: config.kafkaGroupPrefix });
 
+    const consumers = new KafkaConsumerGroups({
+      kafka,
+      log,
+      metrics,
+      deadLetter: messageLog,
+      sessionTimeoutMs: config.kafkaSessionTimeoutMs,
+    });
+    closers.add('consumer watchdog admin', () => consumers.close());
     const deadLetters = new KafkaDeadLetters({ kafka, readerGroupPrefix: `${config.kafkaGroupPrefix}chat-dlt-reader` });
     closers.add('dead letters', () => deadLetters.close());
 
@@ -58,7 +73,7 @@ export async function openClusterInfra(config: Config, log: Logger, metrics: Met
       description: `cluster: PostgreSQL ${redactUrl(config.databaseUrl)}, ${connections.describe()}, Kafka ${config.kafkaBrokers.join(',')}`,
       store,
       messageLog,
-      consumers: new KafkaConsumerGroups({ kafka, log, metrics, deadLetter: messageLog, sessionTimeoutMs: config.kafkaSessionTimeoutMs }),
+      consumers,
       bus,
       presence: new RedisPresence(redis, config.presenceTtlMs),
       positions: new RedisReadPositions(durable, durableWait),

@@ -42,6 +42,12 @@ export interface Metrics {
   e2eLatency: Histogram;
   produceLatency: Histogram;
   produceBatchSize: Histogram;
+  /** Records whose caller's deadline passed while Kafka still had them (their outcome came later). */
+  produceInDoubt: Counter;
+  /** Idempotent producers replaced after a fatal send error (new producer id, fresh sequence numbers). */
+  producerResets: Counter;
+  /** Consumers replaced because their group stopped moving while records waited (the watchdog). */
+  consumerRestarts: Counter<'group'>;
   consumerBatchSize: Histogram<'group'>;
   consumedRecords: Counter<'group'>;
   /**
@@ -126,6 +132,13 @@ export function createMetrics(instanceId: string, opts: MetricsOptions = {}): Me
       buckets: [1, 2, 5, 10, 20, 50, 100, 200, 500],
       registers,
     }),
+    produceInDoubt: new Counter({
+      name: 'chat_kafka_produce_in_doubt_total',
+      help: 'Records whose caller timed out while Kafka still had them in flight (the caller got server-unavailable)',
+      registers,
+    }),
+    producerResets: new Counter({ name: 'chat_kafka_producer_resets_total', help: 'Idempotent producers replaced after a fatal send error', registers }),
+    consumerRestarts: consumers.consumerRestarts,
     consumedRecords: consumers.consumedRecords,
     consumerLag: consumers.consumerLag,
     consumerLagErrors: consumers.consumerLagErrors,
@@ -197,11 +210,18 @@ function consumerMetrics(registers: Registry[], groupPrefix: string) {
 
   const consumedRecords = new Counter({ name: 'chat_kafka_consumed_records_total', help: 'Records processed and committed', labelNames: ['group'], registers });
   const deadLettered = new Counter({ name: 'chat_dead_lettered_total', help: 'Records sent to chat.messages.dlt', labelNames: ['group'], registers });
+  const consumerRestarts = new Counter({
+    name: 'chat_kafka_consumer_restarts_total',
+    help: 'Consumers replaced because their group stopped moving while records waited, or crashed',
+    labelNames: ['group'],
+    registers,
+  });
   for (const name of CONSUMER_GROUPS) {
     const group = groupPrefix + name;
     consumedRecords.inc({ group }, 0);
     deadLettered.inc({ group }, 0);
+    consumerRestarts.inc({ group }, 0);
   }
 
-  return { lag, ready, consumerLag, consumerLagErrors, consumerGroupReady, consumedRecords, deadLettered };
+  return { lag, ready, consumerLag, consumerLagErrors, consumerGroupReady, consumedRecords, deadLettered, consumerRestarts };
 }

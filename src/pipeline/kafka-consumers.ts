@@ -1,10 +1,13 @@
 // Consumer groups on Apache Kafka (kafkajs): commit after the work is durable, retries and dead letters through
-// runBatch, a crashed consumer replaced, a batch lost to a rebalance abandoned.
-import type { Consumer, Kafka } from 'kafkajs';
+// runBatch, a batch lost to a rebalance abandoned, a consumer that crashed, lost its coordinator or stopped moving
+// replaced (consumer-watchdog.ts), shutdown bounded.
+import type { Admin, Consumer, EachBatchPayload, Kafka } from './kafkajs.js';
 import type { Logger } from 'pino';
 import type { Metrics } from '../metrics/metrics.js';
 import { causes } from '../shared/failures.js';
+import { withTimeout } from '../shared/timeout.js';
 import { runBatch } from './consumer-runner.js';
+import { ConsumerWatchdog, isCoordinatorError, type PartitionProgress } from './consumer-watchdog.js';
 import type { ConsumedRecord, ConsumerGroup, ConsumerGroupOptions, ConsumerGroups, MessageLog } from './message-log.js';
 import { TOPICS } from './message-log.js';
 
@@ -19,29 +22,70 @@ export interface KafkaConsumerGroupsOptions {
   maxAttempts?: number;
   backoffMs?: number;
   concurrency?: number;
+  /** A partition of ours with records waiting, no batch at work and no commit for this long gets a fresh consumer (default 2 × session timeout, at least 10 s). */
+  stallMs?: number;
 }
 
 export class KafkaConsumerGroups implements ConsumerGroups {
+  /** One admin for every group's watchdog (committed offsets and partition ends). */
+  private admin: Admin | null = null;
+
   constructor(private readonly opts: KafkaConsumerGroupsOptions) {}
 
   create(options: ConsumerGroupOptions): ConsumerGroup {
-    return new KafkaConsumerGroup({ ...this.opts, ...options, log: this.opts.log.child({ group: options.groupId }) });
+    return new KafkaConsumerGroup({ ...this.opts, ...options, log: this.opts.log.child({ group: options.groupId }) }, () => this.sharedAdmin());
+  }
+
+  private async sharedAdmin(): Promise<Admin> {
+    if (!this.admin) {
+      const admin = this.opts.kafka.admin();
+      this.admin = admin;
+      await admin.connect().catch((err: unknown) => {
+        this.admin = null;
+        throw err;
+      });
+    }
+    return this.admin;
+  }
+
+  async close(): Promise<void> {
+    await withTimeout(this.admin?.disconnect() ?? Promise.resolve(), 5000).catch(() => {});
   }
 }
 
 type KafkaConsumerGroupOptions = KafkaConsumerGroupsOptions & ConsumerGroupOptions;
 
+const WATCH_EVERY_MS = 1000;
+const PROGRESS_EVERY_MS = 4000;
+const CLOSE_MS = 10_000;
+const METADATA_MAX_AGE_MS = 5000;
+
 /**
  * A consumer group that commits a partition's offset only after the handler made the batch durable (see
- * runBatch for retries, poison isolation and dead letters). A crashed kafkajs consumer is replaced.
+ * runBatch for retries, poison isolation and dead letters). A consumer that crashed, lost its coordinator or stopped
+ * moving while records wait (ConsumerWatchdog) is replaced by a fresh one.
  */
 class KafkaConsumerGroup implements ConsumerGroup {
   private consumer: Consumer;
   private stopping = false;
-  private crashed = false;
+  private down = false;
+  private replacing: Promise<void> | null = null;
+  private assigned: number[] = [];
+  /** Batches in the handler right now (the watchdog does not count a partition at work as stalled). */
+  private working = 0;
+  private timer: NodeJS.Timeout | null = null;
+  private lastProgressCheck = 0;
+  private readonly watchdog: ConsumerWatchdog;
 
-  constructor(private readonly opts: KafkaConsumerGroupOptions) {
+  constructor(
+    private readonly opts: KafkaConsumerGroupOptions,
+    private readonly admin: () => Promise<Admin>,
+  ) {
     this.consumer = this.create();
+    this.watchdog = new ConsumerWatchdog({
+      coordinatorGraceMs: Math.max(5000, opts.sessionTimeoutMs / 2),
+      stallMs: opts.stallMs ?? Math.max(10_000, 2 * opts.sessionTimeoutMs),
+    });
   }
 
   get groupId(): string {
@@ -49,7 +93,7 @@ class KafkaConsumerGroup implements ConsumerGroup {
   }
 
   get healthy(): boolean {
-    return !this.crashed;
+    return !this.down;
   }
 
   private create(): Consumer {
@@ -67,30 +111,102 @@ class KafkaConsumerGroup implements ConsumerGroup {
       // fetches/s kept an idle instance at 8.5 % of a core) and the batch size under load (fewer commits and
       // store queries per record).
       ...(opts.batching === 'throughput' ? { minBytes: 64 * 1024, maxWaitTimeInMs: 100 } : { minBytes: 1, maxWaitTimeInMs: 500 }),
-      retry: { initialRetryTime: 200, retries: Number.MAX_SAFE_INTEGER, maxRetryTime: 5000 },
+      // kafkajs fetches by the leaders in its metadata and refreshes it only when it is older than this: after a
+      // leader moved (a node killed), the partition waits that long for the new leader (5 min by default).
+      metadataMaxAge: METADATA_MAX_AGE_MS,
+      // Bounded, so a node that stays down ends the attempt (kafkajs then restarts the consumer itself, with fresh
+      // metadata) instead of a fetcher retrying its dead leader without end while the partition moved elsewhere.
+      retry: { initialRetryTime: 200, retries: 8, maxRetryTime: 3000 },
     });
   }
 
   async start(): Promise<void> {
-    const consumer = this.consumer;
-    const { log, groupId, metrics } = this.opts;
+    await this.run(this.consumer);
+    this.timer ??= setInterval(() => void this.watch(), WATCH_EVERY_MS);
+  }
+
+  private async run(consumer: Consumer): Promise<void> {
+    const { log } = this.opts;
     const { GROUP_JOIN, CRASH } = consumer.events;
     consumer.on(GROUP_JOIN, ({ payload }) => {
-      this.crashed = false;
+      if (consumer !== this.consumer) return;
+      this.down = false;
+      this.assigned = payload.memberAssignment[this.opts.topic] ?? [];
       log.info({ groupId: payload.groupId, partitions: payload.memberAssignment, durationMs: payload.duration }, 'consumer group joined');
     });
     consumer.on(CRASH, ({ payload }) => {
       log.error({ err: payload.error, groupId: payload.groupId, restart: payload.restart }, 'consumer crashed');
       // kafkajs restarts by itself only after retriable errors; any other crash would leave the group without
       // this member for good. Start over with a fresh consumer instead.
-      if (!payload.restart && !this.stopping && consumer === this.consumer) {
-        this.crashed = true;
-        setTimeout(() => void this.restart(consumer), 1000);
+      if (!payload.restart && consumer === this.consumer) {
+        this.down = true;
+        setTimeout(() => void this.replace('crashed'), 1000);
       }
     });
-    await this.consumer.connect();
-    await this.consumer.subscribe({ topic: this.opts.topic, fromBeginning: true });
-    const runner = {
+    await consumer.connect();
+    await consumer.subscribe({ topic: this.opts.topic, fromBeginning: true });
+    await consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: this.opts.concurrency ?? 3,
+      eachBatch: (payload) => this.handleBatch(consumer, payload),
+    });
+  }
+
+  private async handleBatch(consumer: Consumer, { batch, heartbeat, isRunning, isStale, resolveOffset }: EachBatchPayload): Promise<void> {
+    const { log, groupId, metrics } = this.opts;
+    const records: ConsumedRecord[] = batch.messages.map((m) => ({
+      topic: batch.topic,
+      partition: batch.partition,
+      offset: m.offset,
+      key: m.key ? m.key.toString() : null,
+      value: m.value,
+      headers: Object.fromEntries(Object.entries(m.headers ?? {}).map(([k, v]) => [k, Buffer.isBuffer(v) ? v.toString() : String(v ?? '')])),
+    }));
+    if (records.length === 0) return;
+    // A heartbeat that reports a rebalance (or an unknown member) means this batch is no longer ours: stop
+    // working on it and commit nothing; the next owner redoes it idempotently.
+    let lost = false;
+    const beat = async () => {
+      try {
+        await heartbeat();
+      } catch (err) {
+        if (isMembershipError(err)) lost = true;
+      }
+    };
+    const alive = () => !lost && isRunning() && !isStale() && !this.stopping && consumer === this.consumer;
+    this.working++;
+    let done: boolean;
+    try {
+      done = await runBatch(records, this.runner(), { beat, alive });
+    } finally {
+      this.working--;
+    }
+    if (!done || !alive()) return;
+    const last = records[records.length - 1]!;
+    resolveOffset(last.offset);
+    try {
+      await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: (BigInt(last.offset) + 1n).toString() }]);
+      this.watchdog.commitSucceeded();
+    } catch (err) {
+      // The work is durable and idempotent either way: a partition's next owner (or this member's next commit)
+      // starts from the last commit and skips what is already stored.
+      if (isCoordinatorError(err)) {
+        this.watchdog.coordinatorFailed(Date.now());
+        log.warn({ err, groupId, partition: batch.partition }, 'offset commit refused by the group coordinator');
+        return;
+      }
+      if (!isMembershipError(err)) throw err;
+      log.warn({ err, groupId, partition: batch.partition }, 'offset commit lost to a rebalance');
+      return;
+    }
+    metrics.consumedRecords.inc({ group: groupId }, records.length);
+    metrics.consumerBatchSize.observe({ group: groupId }, records.length);
+  }
+
+  private runner() {
+    const { log, groupId, metrics } = this.opts;
+    return {
       groupId,
       handler: this.opts.handler,
       maxAttempts: this.opts.maxAttempts,
@@ -101,76 +217,77 @@ class KafkaConsumerGroup implements ConsumerGroup {
         log.error({ err, groupId, partition: record.partition, offset: record.offset }, 'record dead-lettered');
         metrics.deadLettered.inc({ group: groupId });
       },
-      onTransientFailure: (err: unknown, attempt: number) =>
-        log.warn({ err, groupId, attempt }, 'consumer batch failed on an unavailable service; retrying'),
+      onTransientFailure: (err: unknown, attempt: number) => log.warn({ err, groupId, attempt }, 'consumer batch failed on an unavailable service; retrying'),
     };
-    await this.consumer.run({
-      autoCommit: false,
-      eachBatchAutoResolve: false,
-      partitionsConsumedConcurrently: this.opts.concurrency ?? 3,
-      eachBatch: async ({ batch, heartbeat, isRunning, isStale, resolveOffset }) => {
-        const records: ConsumedRecord[] = batch.messages.map((m) => ({
-          topic: batch.topic,
-          partition: batch.partition,
-          offset: m.offset,
-          key: m.key ? m.key.toString() : null,
-          value: m.value,
-          headers: Object.fromEntries(
-            Object.entries(m.headers ?? {}).map(([k, v]) => [k, Buffer.isBuffer(v) ? v.toString() : String(v ?? '')]),
-          ),
-        }));
-        if (records.length === 0) return;
-        // A heartbeat that reports a rebalance (or an unknown member) means this batch is no longer ours: stop
-        // working on it and commit nothing; the next owner redoes it idempotently.
-        let lost = false;
-        const beat = async () => {
-          try {
-            await heartbeat();
-          } catch (err) {
-            if (isMembershipError(err)) lost = true;
-          }
-        };
-        const alive = () => !lost && isRunning() && !isStale() && !this.stopping;
-        const done = await runBatch(records, runner, { beat, alive });
-        if (!done || !alive()) return;
-        const last = records[records.length - 1]!;
-        resolveOffset(last.offset);
-        try {
-          await this.consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: (BigInt(last.offset) + 1n).toString() }]);
-        } catch (err) {
-          if (!isMembershipError(err)) throw err;
-          // Evicted while working (e.g. a long retry): the work is durable and idempotent; the partition's next
-          // owner starts from the last commit and skips what is already stored.
-          log.warn({ err, groupId, partition: batch.partition }, 'offset commit lost to a rebalance');
-          return;
-        }
-        metrics.consumedRecords.inc({ group: groupId }, records.length);
-        metrics.consumerBatchSize.observe({ group: groupId }, records.length);
-      },
-    });
   }
 
-  private async restart(old: Consumer): Promise<void> {
-    if (this.stopping || old !== this.consumer) return;
-    await old.disconnect().catch(() => {});
-    this.consumer = this.create();
-    try {
-      await this.start();
-      this.opts.log.warn({ groupId: this.opts.groupId }, 'consumer restarted after a crash');
-    } catch (err) {
-      this.opts.log.error({ err, groupId: this.opts.groupId }, 'consumer restart failed; retrying');
-      setTimeout(() => void this.restart(this.consumer), 2000);
+  /** Every WATCH_EVERY_MS: the watchdog's verdict; every PROGRESS_EVERY_MS, what the log says about our partitions. */
+  private async watch(): Promise<void> {
+    if (this.stopping || this.replacing || this.down) return;
+    const now = Date.now();
+    if (now - this.lastProgressCheck >= PROGRESS_EVERY_MS) {
+      this.lastProgressCheck = now;
+      try {
+        this.watchdog.observe(await this.progress(), Date.now(), this.working > 0);
+      } catch {
+        // Kafka does not answer: nothing to conclude (the consumer's own retries are at work).
+      }
     }
+    const why = this.watchdog.verdict(Date.now());
+    if (why) await this.replace(why);
+  }
+
+  private async progress(): Promise<PartitionProgress[]> {
+    if (this.assigned.length === 0) return [];
+    const admin = await this.admin();
+    const { topic, groupId } = this.opts;
+    const [ends, committed] = await Promise.all([admin.fetchTopicOffsets(topic), admin.fetchOffsets({ groupId, topics: [topic] })]);
+    const offsets = new Map((committed.find((t) => t.topic === topic)?.partitions ?? []).map((p) => [p.partition, BigInt(p.offset)]));
+    const mine = new Set(this.assigned);
+    return ends
+      .filter((e) => mine.has(e.partition))
+      .map((e) => ({ partition: e.partition, end: BigInt(e.high), committed: (offsets.get(e.partition) ?? -1n) < 0n ? BigInt(e.low) : offsets.get(e.partition)! }));
+  }
+
+  /** A fresh consumer in place of the current one (which leaves the group, within a bound). */
+  private replace(why: string): Promise<void> {
+    if (this.stopping) return Promise.resolve();
+    this.replacing ??= (async () => {
+      const { log, groupId, metrics } = this.opts;
+      log.warn({ groupId, why }, 'replacing the consumer');
+      metrics.consumerRestarts.inc({ group: groupId });
+      this.down = true;
+      const old = this.consumer;
+      this.consumer = this.create();
+      this.assigned = [];
+      this.watchdog.reset();
+      await withTimeout(old.disconnect(), CLOSE_MS).catch((err: unknown) => log.warn({ err, groupId }, 'old consumer did not leave cleanly'));
+      for (let attempt = 1; !this.stopping; attempt++) {
+        try {
+          await this.run(this.consumer);
+          log.warn({ groupId }, 'consumer replaced');
+          return;
+        } catch (err) {
+          log.error({ err, groupId, attempt }, 'consumer start failed; retrying');
+          await withTimeout(this.consumer.disconnect(), CLOSE_MS).catch(() => {});
+          this.consumer = this.create();
+          await new Promise((r) => setTimeout(r, Math.min(10_000, 1000 * attempt)));
+        }
+      }
+    })().finally(() => (this.replacing = null));
+    return this.replacing;
   }
 
   async close(): Promise<void> {
     this.stopping = true;
-    // disconnect() leaves the group at once, so the partitions move without waiting for the session timeout.
-    await this.consumer.disconnect();
+    if (this.timer) clearInterval(this.timer);
+    // disconnect() leaves the group at once, so the partitions move without waiting for the session timeout — unless
+    // the coordinator cannot be reached: then the bound keeps shutdown going (the session timeout frees them).
+    await withTimeout(this.consumer.disconnect(), CLOSE_MS).catch((err: unknown) => this.opts.log.warn({ err, groupId: this.opts.groupId }, 'consumer did not leave the group in time'));
   }
 }
 
-const MEMBERSHIP_TYPES = new Set(['REBALANCE_IN_PROGRESS', 'UNKNOWN_MEMBER_ID', 'ILLEGAL_GENERATION', 'NOT_COORDINATOR']);
+const MEMBERSHIP_TYPES = new Set(['REBALANCE_IN_PROGRESS', 'UNKNOWN_MEMBER_ID', 'ILLEGAL_GENERATION']);
 
 /** Errors that mean this consumer no longer owns its partitions (kafkajs may wrap them). */
 function isMembershipError(err: unknown): boolean {

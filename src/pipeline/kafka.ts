@@ -1,18 +1,16 @@
 // The message log on Apache Kafka (kafkajs): batching producer, explicit partitions, seq = offset + 1.
 // Its consumer groups are in kafka-consumers.ts.
 import { randomUUID } from 'node:crypto';
-import { Kafka, Partitioners, logLevel as KafkaLogLevel, type Admin, type Producer, type RecordMetadata } from 'kafkajs';
+import { Kafka, Partitioners, logLevel as KafkaLogLevel, type Admin, type Producer } from './kafkajs.js';
 import type { Logger } from 'pino';
 import type { Metrics } from '../metrics/metrics.js';
 import type { Appended, NewMessage } from '../shared/model.js';
-import { seqFromOffset } from '../shared/model.js';
 import { withTimeout } from '../shared/timeout.js';
-import { fixKafkajsRequestQueue } from './kafkajs-request-queue-fix.js';
+import { ProduceLane, placeRecords } from './kafka-lane.js';
 import type { MessageLog } from './message-log.js';
-import { TOPICS, type TopicNames } from './message-log.js';
+import { LogUnavailableError, TOPICS, type TopicNames } from './message-log.js';
 
 export function createKafka(brokers: string[], clientId: string, log: Logger): Kafka {
-  fixKafkajsRequestQueue();
   const kafkaLog = log.child({ component: 'kafkajs' });
   return new Kafka({
     clientId,
@@ -37,9 +35,9 @@ export function partitionFor(roomId: string, partitions: number): number {
 }
 
 /**
- * Idempotent (no duplicate or reordered records on retry), one request in flight. Retries are unbounded inside
- * kafkajs (bounding them voids the idempotence guarantee); our own append timeout bounds what a client waits.
- * Partitions are chosen explicitly (partitionFor), so the partitioner is never consulted.
+ * Idempotent (no duplicate or reordered records on retry), one request in flight (ProduceLane also keeps it to one
+ * send at a time). Retries are unbounded inside kafkajs (bounding them voids the idempotence guarantee); the lane's
+ * deadline bounds what a caller waits. Partitions are chosen explicitly, so the partitioner is never consulted.
  */
 const PRODUCER_OPTIONS = {
   idempotent: true,
@@ -48,30 +46,6 @@ const PRODUCER_OPTIONS = {
   createPartitioner: Partitioners.DefaultPartitioner,
   retry: { initialRetryTime: 100, retries: Number.MAX_SAFE_INTEGER, maxRetryTime: 2000 },
 };
-
-/**
- * Records of one partition keep their order within a produce request, so their offsets are base, base+1, …:
- * maps each record (by its partition, in request order) to its offset and seq. Throws when the response lacks a
- * partition the request wrote to.
- */
-export function assignOffsets(partitions: readonly number[], result: readonly RecordMetadata[]): Appended[] {
-  const base = new Map(result.map((r) => [r.partition, BigInt(r.baseOffset ?? '-1')]));
-  const next = new Map<number, bigint>();
-  return partitions.map((partition) => {
-    const b = base.get(partition);
-    if (b === undefined || b < 0n) throw new Error(`no offset for partition ${partition} in the produce response`);
-    const offset = next.get(partition) ?? b;
-    next.set(partition, offset + 1n);
-    return { partition, offset: offset.toString(), seq: seqFromOffset(offset) };
-  });
-}
-
-interface Pending {
-  message: NewMessage;
-  partition: number;
-  resolve(a: Appended): void;
-  reject(e: unknown): void;
-}
 
 export interface KafkaMessageLogOptions {
   kafka: Kafka;
@@ -89,108 +63,89 @@ export interface KafkaMessageLogOptions {
 }
 
 /**
- * kafkajs has no linger.ms: batching is ours. Appends are queued; one produce request is in flight at a time and
- * carries everything queued meanwhile (Nagle-style), so under load batches grow by themselves and at low load the
- * added latency is at most `lingerMs`.
+ * kafkajs has no linger.ms: batching is ours (ProduceLane). Appends and published records are queued; one produce
+ * request is in flight at a time and carries everything queued meanwhile (Nagle-style), so under load batches grow
+ * by themselves and at low load the added latency is at most `lingerMs`.
  */
 export class KafkaMessageLog implements MessageLog {
-  private readonly producer: Producer;
+  private readonly lane: ProduceLane;
   private txProducer: Producer | null = null;
   private txChain: Promise<unknown> = Promise.resolve();
   readonly admin: Admin;
-  private partitions = 0;
-  private queue: Pending[] = [];
-  private inFlight = false;
-  private timer: NodeJS.Timeout | null = null;
+  /** Partition count per topic, read at connect (records are placed explicitly: room id mod partitions). */
+  private readonly partitions = new Map<string, number>();
   private closed = false;
-  private readonly topic: string;
+  private readonly topics: TopicNames;
 
   constructor(private readonly opts: KafkaMessageLogOptions) {
-    this.topic = opts.topics?.messages ?? TOPICS.messages;
-    this.producer = opts.kafka.producer(PRODUCER_OPTIONS);
+    this.topics = opts.topics ?? TOPICS;
+    this.lane = new ProduceLane({
+      createProducer: () => opts.kafka.producer(PRODUCER_OPTIONS),
+      log: opts.log,
+      metrics: opts.metrics,
+      lingerMs: opts.lingerMs,
+      maxBatch: opts.maxBatch ?? 500,
+      timeoutMs: opts.appendTimeoutMs ?? 15_000,
+    });
     this.admin = opts.kafka.admin();
   }
 
   async connect(): Promise<void> {
-    await this.producer.connect();
+    await this.lane.connect();
     await this.admin.connect();
-    const meta = await this.admin.fetchTopicMetadata({ topics: [this.topic] });
-    this.partitions = meta.topics[0]?.partitions.length ?? 0;
-    if (this.partitions === 0) throw new Error(`topic ${this.topic} has no partitions (run npm run stack:up)`);
+    const names = Object.values(this.topics);
+    const meta = await this.admin.fetchTopicMetadata({ topics: names });
+    for (const t of meta.topics) this.partitions.set(t.name, t.partitions.length);
+    for (const name of names) {
+      if (!this.partitions.get(name)) throw new Error(`topic ${name} has no partitions (run npm run stack:up)`);
+    }
+  }
+
+  private partitionOf(topic: string, key: string): number {
+    const n = this.partitions.get(topic) ?? 1;
+    return /^\d+$/.test(key) ? partitionFor(key, n) : hashPartition(key, n);
   }
 
   append(message: NewMessage): Promise<Appended> {
-    if (this.closed) return Promise.reject(new Error('message log closed'));
-    return new Promise<Appended>((resolve, reject) => {
-      this.queue.push({ message, partition: partitionFor(message.roomId, this.partitions), resolve, reject });
-      this.schedule();
-    });
-  }
-
-  private schedule(): void {
-    if (this.inFlight || this.timer || this.queue.length === 0) return;
-    this.timer = setTimeout(() => {
-      this.timer = null;
-      void this.flush();
-    }, this.opts.lingerMs);
-  }
-
-  private async flush(): Promise<void> {
-    if (this.inFlight || this.queue.length === 0) return;
-    this.inFlight = true;
-    const batch = this.queue.splice(0, this.opts.maxBatch ?? 500);
-    const started = performance.now();
-    try {
-      const result = await withTimeout(
-        this.producer.send({
-          topic: this.topic,
-          acks: -1,
-          messages: batch.map((p) => ({ key: p.message.roomId, partition: p.partition, value: JSON.stringify(p.message) })),
-        }),
-        this.opts.appendTimeoutMs ?? 15_000,
-        'kafka produce timed out',
-      );
-      let appended: Appended[];
-      try {
-        appended = assignOffsets(batch.map((p) => p.partition), result);
-      } catch (err) {
-        for (const p of batch) p.reject(err);
-        return;
-      }
-      batch.forEach((p, i) => p.resolve(appended[i]!));
-      this.opts.metrics.produceBatchSize.observe(batch.length);
-      this.opts.metrics.produceLatency.observe((performance.now() - started) / 1000);
-    } catch (err) {
-      this.opts.log.warn({ err, count: batch.length }, 'kafka produce failed');
-      for (const p of batch) p.reject(err);
-    } finally {
-      this.inFlight = false;
-      this.schedule();
-    }
+    if (this.closed) return Promise.reject(new LogUnavailableError('message log closed', false));
+    const topic = this.topics.messages;
+    return this.lane.send({ topic, partition: partitionFor(message.roomId, this.partitions.get(topic)!), key: message.roomId, value: JSON.stringify(message) });
   }
 
   appendAtomically(messages: readonly NewMessage[]): Promise<Appended[]> {
     // kafkajs allows one open transaction per producer: commits of this instance are serialised.
-    const run = this.txChain.then(async () => {
-      const producer = await this.transactional();
-      const tx = await producer.transaction();
-      try {
-        const partitions = messages.map((m) => partitionFor(m.roomId, this.partitions));
-        const result = await tx.send({
-          topic: this.topic,
-          acks: -1,
-          messages: messages.map((m, i) => ({ key: m.roomId, partition: partitions[i], value: JSON.stringify(m) })),
-        });
-        const appended = assignOffsets(partitions, result);
-        await tx.commit();
-        return appended;
-      } catch (err) {
-        await tx.abort().catch(() => {});
-        throw err;
-      }
-    });
+    const run = this.txChain.then(() => this.transaction(messages));
     this.txChain = run.catch(() => {});
-    return run;
+    const timeoutMs = this.opts.appendTimeoutMs ?? 15_000;
+    return withTimeout(run, timeoutMs).catch((err: unknown) => {
+      if ((err as { code?: string }).code !== 'ETIMEDOUT') throw err;
+      // The transaction may still commit (or abort): the caller learns which through the error's outcome.
+      const outcome = run.then((a) => a[0] ?? null, () => null);
+      throw new LogUnavailableError('the transaction was not committed in time; it may still commit', true, outcome);
+    });
+  }
+
+  private async transaction(messages: readonly NewMessage[]): Promise<Appended[]> {
+    const producer = await this.transactional();
+    const tx = await producer.transaction();
+    try {
+      const topic = this.topics.messages;
+      const records = messages.map((m) => ({ topic, partition: partitionFor(m.roomId, this.partitions.get(topic)!), key: m.roomId, value: JSON.stringify(m) }));
+      const result = await tx.send({ topic, acks: -1, messages: records });
+      const appended = placeRecords(records, result);
+      await tx.commit();
+      return appended;
+    } catch (err) {
+      try {
+        await tx.abort();
+      } catch {
+        // A transaction that can neither commit nor abort leaves the producer unusable: start a new one.
+        const broken = this.txProducer;
+        this.txProducer = null;
+        await broken?.disconnect().catch(() => {});
+      }
+      throw err;
+    }
   }
 
   private async transactional(): Promise<Producer> {
@@ -203,37 +158,39 @@ export class KafkaMessageLog implements MessageLog {
   }
 
   async publish(topic: string, key: string, value: string | Buffer | object, headers?: Record<string, string>): Promise<void> {
-    await this.producer.send({
-      topic,
-      acks: -1,
-      messages: [{ key, value: typeof value === 'string' || Buffer.isBuffer(value) ? value : JSON.stringify(value), headers }],
-    });
+    if (this.closed) throw new LogUnavailableError('message log closed', false);
+    if (!this.partitions.has(topic)) {
+      const meta = await this.admin.fetchTopicMetadata({ topics: [topic] });
+      this.partitions.set(topic, meta.topics[0]?.partitions.length || 1);
+    }
+    const v = typeof value === 'string' || Buffer.isBuffer(value) ? value : JSON.stringify(value);
+    await this.lane.send({ topic, partition: this.partitionOf(topic, key), key, value: v, headers });
   }
 
   async latestSeq(roomId: string): Promise<string> {
-    const partition = partitionFor(roomId, this.partitions);
-    const offsets = await this.admin.fetchTopicOffsets(this.topic);
+    const topic = this.topics.messages;
+    const partition = partitionFor(roomId, this.partitions.get(topic)!);
+    const offsets = await this.admin.fetchTopicOffsets(topic);
     // The end offset is the next record's offset, i.e. the seq of the last record (seq = offset + 1).
     return offsets.find((o) => o.partition === partition)?.high ?? '0';
   }
 
   async ping(): Promise<void> {
-    await this.admin.fetchTopicMetadata({ topics: [this.topic] });
+    await this.admin.fetchTopicMetadata({ topics: [this.topics.messages] });
   }
 
   async close(): Promise<void> {
     this.closed = true;
-    // Flush what was accepted before closing: an acknowledged-to-be send must not be dropped.
-    const deadline = Date.now() + 10_000;
-    while ((this.queue.length > 0 || this.inFlight) && Date.now() < deadline) {
-      if (this.timer) {
-        clearTimeout(this.timer);
-        this.timer = null;
-        void this.flush();
-      }
-      await new Promise((r) => setTimeout(r, 10));
-    }
-    await this.txChain;
-    await Promise.allSettled([this.producer.disconnect(), this.txProducer?.disconnect(), this.admin.disconnect()]);
+    // Flush what was accepted before closing: an acknowledged-to-be send must not be dropped — within a bound.
+    await this.lane.close(10_000);
+    await withTimeout(this.txChain, 5000).catch(() => {});
+    await Promise.allSettled([withTimeout(this.txProducer?.disconnect() ?? Promise.resolve(), 5000), withTimeout(this.admin.disconnect(), 5000)]);
   }
+}
+
+/** A stable partition for a non-numeric key (FNV-1a): the same key always lands in the same partition. */
+function hashPartition(key: string, partitions: number): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193) >>> 0;
+  return h % partitions;
 }

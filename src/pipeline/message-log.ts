@@ -17,10 +17,30 @@ export interface TopicNames {
 }
 
 /**
+ * How an append (or publish) that did not become durable in time ends. `inDoubt` false: the record was never
+ * handed to the log — it will not appear. `inDoubt` true: it was sent and may still become durable; `outcome`
+ * settles once that is known (the record's place when it was written, null when it definitely was not,
+ * 'unknown' when the log cannot tell — the producer failed fatally mid-request). Transient (`retriable`).
+ */
+export class LogUnavailableError extends Error {
+  override readonly name = 'LogUnavailableError';
+  readonly retriable = true;
+  constructor(
+    message: string,
+    readonly inDoubt: boolean,
+    readonly outcome: Promise<Appended | null | 'unknown'> = Promise.resolve(null),
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
+}
+
+/**
  * Guarantees: a room's messages are appended to one partition in the order `append` is called; once `append`
  * resolves the record is durable (Kafka: acks=all, idempotent producer; embedded: written to the data folder)
- * and its seq is final. Consumers may see a record more than once (after a crash or a rebalance): they must be
- * idempotent on message id.
+ * and its seq is final — a resolved append is in the log at exactly that seq, never a neighbour's. An append not
+ * durable within the adapter's deadline rejects with LogUnavailableError (saying whether it may still land).
+ * Consumers may see a record more than once (after a crash or a rebalance): they must be idempotent on message id.
  */
 export interface MessageLog {
   append(message: NewMessage): Promise<Appended>;

@@ -144,6 +144,8 @@ export interface IdempotencyUnderTest {
   store: IdempotencyStore;
   /** Makes a pending claim's lifetime run out (a crashed sender). */
   expirePending(senderId: string, key: string): Promise<void>;
+  /** Lets `ms` of a pending claim's 30 s lifetime pass. */
+  age(senderId: string, key: string, ms: number): Promise<void>;
 }
 
 const chatMessage = (senderId: string, key: string): ChatMessage => ({
@@ -203,6 +205,26 @@ export function idempotencyContract(name: string, make: () => IdempotencyUnderTe
       const second = randomUUID();
       expect(await store.claim(sender, key, second)).toBeNull();
       expect(await store.claim(sender, key, randomUUID())).toEqual({ state: 'pending', messageId: second });
+    });
+
+    it('renew gives its own pending claim a full lifetime again, and touches nothing else', async () => {
+      const { store, age } = make();
+      const [sender, key] = [id(), uniqueName('k')];
+      const mine = randomUUID();
+      expect(await store.claim(sender, key, mine)).toBeNull();
+      await age(sender, key, 29_000);
+      await store.renew(sender, key, mine);
+      await age(sender, key, 2_000); // 31 s after the claim: alive only because of the renewal
+      expect(await store.claim(sender, key, randomUUID())).toEqual({ state: 'pending', messageId: mine });
+      // Another message's renewal does not extend it; a done key stays done; a missing key is not created.
+      await store.renew(sender, key, randomUUID());
+      const message = chatMessage(sender, key);
+      await store.complete(sender, key, message);
+      await store.renew(sender, key, mine);
+      expect(await store.claim(sender, key, randomUUID())).toEqual({ state: 'done', message });
+      const other = uniqueName('k');
+      await store.renew(sender, other, mine);
+      expect(await store.claim(sender, other, randomUUID())).toBeNull();
     });
 
     it('exactly one of many concurrent claims wins', async () => {

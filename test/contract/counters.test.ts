@@ -36,7 +36,7 @@ idempotencyContract('memory', () => {
   // A clock the test can move: a pending claim lives 30 s.
   let skew = 0;
   const store = new MemoryIdempotencyStore({ now: () => Date.now() + skew });
-  return { store, expirePending: async () => void (skew += 30_001) };
+  return { store, expirePending: async () => void (skew += 30_001), age: async (_s, _k, ms) => void (skew += ms) };
 });
 leasesContract('memory', () => new MemoryLeases());
 rateWindowsContract('memory', () => new MemoryRateWindows());
@@ -60,6 +60,17 @@ idempotencyContract('Redis', () => ({
     const k = `chat:idem:${senderId}:${key}`;
     await redis.pexpire(k, 1);
     await waitFor(async () => (await redis.exists(k)) === 0, 2000, 'the pending claim to expire');
+  },
+  // Time cannot be moved in Redis: a claim aged by `ms` has 30 s − ms left; past 30 s, its last moments run out.
+  age: async (senderId, key, ms) => {
+    const k = `chat:idem:${senderId}:${key}`;
+    const left = await redis.pttl(k);
+    if (left < 0) return;
+    if (left > ms) await redis.pexpire(k, left - ms);
+    else {
+      await redis.pexpire(k, 1);
+      await waitFor(async () => (await redis.exists(k)) === 0, 2000, 'the pending claim to expire');
+    }
   },
 }));
 leasesContract('Redis', () => new RedisLeases(redis));

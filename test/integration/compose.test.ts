@@ -97,7 +97,7 @@ describe('compose/docker-compose.yml', () => {
       const e = env(name);
       expect(e.DATABASE_URL).toBe('postgres://postgres:postgres@postgres:5432/chat');
       expect(e.REDIS_URL).toBe('redis://redis:6379');
-      expect(e.KAFKA_BROKERS).toBe('kafka:9092');
+      expect(e.KAFKA_BROKERS).toBe('${KAFKA_BROKERS:-kafka:9092}'); // compose/ha.env sets the three nodes
       expect(e.INSTANCE_ID).toBe(id);
       expect(e.JWT_SECRET?.length ?? 0).toBeGreaterThanOrEqual(16);
       expect(service(name).build).toBeTruthy();
@@ -146,7 +146,7 @@ describe('compose/docker-compose.yml', () => {
 });
 
 describe('compose profile `ha`: Redis with failover', () => {
-  const ha = ['redis-primary', 'redis-replica', 'redis-sentinel-1', 'redis-sentinel-2', 'redis-sentinel-3'];
+  const ha = ['redis-primary', 'redis-replica', 'redis-sentinel-1', 'redis-sentinel-2', 'redis-sentinel-3', 'kafka-node-1', 'kafka-node-2', 'kafka-node-3', 'kafka-ha-init'];
   const haEnv = Object.fromEntries(
     read('compose/ha.env')
       .split('\n')
@@ -180,6 +180,51 @@ describe('compose profile `ha`: Redis with failover', () => {
       expect(s).toContain('"sentinel announce-ip $$0"');
       expect((service(name).command as string[]).at(-1), 'announces its own service name').toBe(name);
       expect(service(name).entrypoint).toEqual(['sh', '-c']);
+    }
+  });
+
+  it('its three Kafka nodes are configured like the local cluster (scripts/stack/kafka-node.mjs) and get the topics at replication 3', async () => {
+    const lib = (await import(pathToFileURL(`${root}scripts/stack/kafka-node.mjs`).href)) as {
+      kafkaServerProperties: (o: { port: number; nodeId: number; voters: Array<{ id: number; host: string; port: number }> }) => string;
+    };
+    const local = Object.fromEntries(
+      lib
+        .kafkaServerProperties({ port: 9092, nodeId: 1, voters: [1, 2, 3].map((id) => ({ id, host: `kafka-node-${id}`, port: 9092 })) })
+        .split('\n')
+        .filter((l) => l.includes('=') && !l.startsWith('#'))
+        .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+    );
+    const keys = [
+      'process.roles',
+      'controller.quorum.voters',
+      'controller.listener.names',
+      'default.replication.factor',
+      'min.insync.replicas',
+      'unclean.leader.election.enable',
+      'offsets.topic.replication.factor',
+      'transaction.state.log.replication.factor',
+      'transaction.state.log.min.isr',
+      'group.initial.rebalance.delay.ms',
+      'group.min.session.timeout.ms',
+      'auto.create.topics.enable',
+      'broker.session.timeout.ms',
+      'broker.heartbeat.interval.ms',
+      'replica.lag.time.max.ms',
+    ];
+    expect(local['min.insync.replicas']).toBe('2');
+    expect(local['default.replication.factor']).toBe('3');
+    for (const n of [1, 2, 3]) {
+      const e = env(`kafka-node-${n}`);
+      expect(e.KAFKA_NODE_ID).toBe(String(n));
+      expect(e.KAFKA_ADVERTISED_LISTENERS).toBe(`PLAINTEXT://kafka-node-${n}:9092`);
+      for (const key of keys) expect(e[`KAFKA_${key.toUpperCase().replace(/\./g, '_')}`], `kafka-node-${n} ${key}`).toBe(local[key]);
+    }
+    const init = (service('kafka-ha-init').command as string[]).join(' ');
+    for (const t of ['chat.messages:6', 'chat.read-receipts:3', 'chat.messages.dlt:1']) expect(init).toContain(t);
+    expect(init).toContain('--replication-factor 3 --config min.insync.replicas=2');
+    expect(haEnv.KAFKA_BROKERS?.split(',')).toEqual(['kafka-node-1:9092', 'kafka-node-2:9092', 'kafka-node-3:9092']);
+    for (const app of ['app-1', 'app-2']) {
+      expect((service(app).depends_on as Record<string, unknown>)['kafka-ha-init']).toEqual({ condition: 'service_completed_successfully', required: false });
     }
   });
 

@@ -3,7 +3,7 @@
 // Kafka lag source computes end offset - committed offset against the real broker.
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
-import kafkajs from 'kafkajs';
+import * as kafkajs from '../../src/pipeline/kafkajs.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LAG_COLLECT_TIMEOUT_MS, type LagEntry, type LagSource } from '../../src/metrics/consumer-lag.js';
 import { CONSUMER_GROUP_TOPICS, KafkaLagSource, type LagAdmin } from '../../src/metrics/kafka-lag.js';

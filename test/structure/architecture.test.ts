@@ -40,7 +40,7 @@ const folder = (file: string) => /^src\/([^/]+)\//.exec(file)?.[1] ?? (file.star
 // Client libraries of the infrastructure live in their adapters only.
 const ADAPTER_LIBRARIES: Record<string, RegExp> = {
   ioredis: /^src\/(counters\/[a-z-]+-redis|fanout\/redis|infra\/(cluster|redis))\.ts$/,
-  kafkajs: /^src\/(pipeline\/kafka(-consumers|-dead-letters|js-request-queue-fix)?|metrics\/kafka-lag)\.ts$/,
+  kafkajs: /^src\/(pipeline\/kafka(-consumers|-dead-letters|js)?|metrics\/kafka-lag)\.ts$/,
   kysely: /^src\/store\/(kysely|kysely-messages|kysely-rooms|kysely-dead-letter-marks|kysely-blocks|kysely-webhooks|schema|pglite)\.ts$/,
   pg: /^src\/store\/(kysely|migrate)\.ts$/,
   '@electric-sql/pglite': /^src\/store\/pglite\.ts$/,
@@ -65,6 +65,13 @@ describe('architecture', () => {
         .map((s) => `${f} -> ${s}`),
     );
     expect(bad).toEqual([]);
+  });
+
+  it('kafkajs is loaded only through src/pipeline/kafkajs.ts, which installs its fixes first (other files import types)', () => {
+    const loads = /^import\s+(?!type\b)[^;]*?from\s+['"]kafkajs['"]|require\(\s*['"]kafkajs['"]\s*\)|import\(\s*['"]kafkajs['"]\s*\)/m;
+    const bad = FILES.filter((f) => f !== 'src/pipeline/kafkajs.ts' && loads.test(text(f)));
+    expect(bad).toEqual([]);
+    expect(loads.test(text('src/pipeline/kafkajs.ts'))).toBe(true);
   });
 
   it('chat/ (the use cases) imports no adapter and no transport; shared/ imports nothing of ours but shared/', () => {

@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import type { Client } from '@stomp/stompjs';
 import { Kafka, logLevel } from 'kafkajs';
 import { sleep, withDeadline } from './cluster.js';
-import { connect } from './resilient.js';
+import { connectStomp as connect } from './resilient.js';
 
 export interface Delivery {
   id: string;

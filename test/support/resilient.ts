@@ -17,7 +17,7 @@ export interface Acked {
 }
 
 /** A @stomp/stompjs client over WebSocket, connected (5 s at most); `onClose` hears of an ERROR or a closed socket. */
-export function connect(url: string, token: string, onClose: (why: string) => void): Promise<Client> {
+export function connectStomp(url: string, token: string, onClose: (why: string) => void): Promise<Client> {
   return new Promise((resolve, reject) => {
     const client = new Client({
       webSocketFactory: () => new WebSocket(url, ['v12.stomp']),
@@ -65,7 +65,7 @@ export class ResilientSender {
       const urls = this.urls();
       const url = urls[this.urlIndex++ % urls.length]!;
       try {
-        this.client = await connect(url, this.token, (why) => {
+        this.client = await connectStomp(url, this.token, (why) => {
           this.errors.push(why);
           this.client = null;
           this.failPending?.(why);
@@ -144,7 +144,7 @@ export class ResilientReceiver {
       const urls = this.urls();
       const url = urls[this.urlIndex++ % urls.length]!;
       try {
-        const client = await connect(url, this.token, () => {
+        const client = await connectStomp(url, this.token, () => {
           if (this.closed || this.client !== client) return;
           this.client = null;
           this.reconnects++;
