@@ -193,7 +193,7 @@ describe('operations console in Chromium, two instances', () => {
 
     // Discard the poison record's three copies as one selection.
     for (const c of copies) await page.getByRole('checkbox', { name: `Select dead letter ${c.offset}`, exact: true }).check();
-    await page.getByRole('button', { name: 'Discard selected' }).click();
+    await page.locator('#dead-letters').getByRole('button', { name: 'Discard selected' }).click();
     await until('discarded rows gone', async () => {
       for (const c of copies) if ((await deadLetter(c.offset).count()) > 0) return false;
       return true;

@@ -79,7 +79,7 @@ describe('auth', () => {
 
     const me = await api.call('GET', '/api/users/me', accessToken);
     expect(me.status).toBe(200);
-    expect(me.body).toEqual({ id: user.id, email, nickname: 'Signy', status: 'OFFLINE', lastSeenAt: null });
+    expect(me.body).toEqual({ id: user.id, email, nickname: 'Signy', status: 'OFFLINE', lastSeenAt: null, admin: false });
   });
 
   it('a taken email is 409 email-taken, also in another letter case', async () => {
