@@ -8,12 +8,12 @@
 // npm run bench -- partitioning [--senders 20] [--messages 1000] [--repeats 3] [--partitions 6] [--think-ms 0] [--work-ms 0]
 //   --think-ms: each sender pauses a random 0..think-ms between its sends
 //   --work-ms:  simulated processing time per consumed message (awaited), makes partitions overlap more
-//   --producer: queue (default) = like the gateway (src/pipeline/kafka.ts): accepted messages join one FIFO queue,
+//   --producer: queue (default) = like the gateway (src/kafka/produce-lane.ts): accepted messages join one FIFO queue,
 //               one produce request in flight carries everything queued meanwhile, so the wire order is the
 //               accepted order; direct = every sender calls producer.send() itself (kafkajs may then reorder
 //               concurrent calls before they reach the wire, even within one partition)
 import { randomUUID } from 'node:crypto';
-import { Kafka, Partitioners, logLevel, type Consumer, type Producer } from '../src/pipeline/kafkajs.js';
+import { Kafka, Partitioners, logLevel, type Consumer, type Producer } from '../src/kafka/kafkajs.js';
 import { Flags, appendResults, fmt, printTable, progress, round, sleep } from './lib.js';
 
 
@@ -191,7 +191,7 @@ interface Msg {
   value: string;
 }
 
-/** The gateway's way to produce (src/pipeline/kafka.ts): one FIFO queue, one produce request in flight. */
+/** The gateway's way to produce (src/kafka/produce-lane.ts): one FIFO queue, one produce request in flight. */
 function fifoAppender(producer: Producer, topic: string): (m: Msg) => Promise<void> {
   let queue: Array<{ m: Msg; done: () => void; fail: (e: unknown) => void }> = [];
   let inFlight = false;

@@ -23,11 +23,11 @@
 import { randomUUID } from 'node:crypto';
 import { hostname, userInfo } from 'node:os';
 import { pathToFileURL } from 'node:url';
-import { Kafka, logLevel, type logCreator } from '../src/pipeline/kafkajs.js';
+import { Kafka, logLevel, type logCreator } from '../src/kafka/kafkajs.js';
 import { pino } from 'pino';
 import { DeadLetters, toEntry, type DeadLetterEntry } from '../src/ops/dead-letters.js';
-import type { DeadLetterRecord } from '../src/pipeline/dead-letter.js';
-import { KafkaDeadLetters } from '../src/pipeline/kafka-dead-letters.js';
+import type { DeadLetterRecord } from '../src/log/dead-letter.js';
+import { KafkaDeadLetters } from '../src/kafka/dead-letters.js';
 import type { DeadLetterMark } from '../src/store/dead-letter-marks.js';
 import { KyselyDeadLetterMarks } from '../src/store/kysely-dead-letter-marks.js';
 import { KyselyStore } from '../src/store/kysely.js';

@@ -34,12 +34,12 @@ import { withHttpObservability } from './metrics/http.js';
 import { createWebhook, webhookScope } from './notifications/webhook.js';
 import type { Metrics } from './metrics/metrics.js';
 import { startOpsConsole, type OpsConsole } from './ops/console.js';
-import { BROADCAST_GROUP, broadcastHandler } from './pipeline/broadcast.js';
-import type { ConsumerGroup } from './pipeline/message-log.js';
-import { TOPICS } from './pipeline/message-log.js';
-import { NOTIFY_GROUP, notifyHandler } from './pipeline/notify.js';
-import { PERSIST_GROUP, persistHandler } from './pipeline/persist.js';
-import { RECEIPTS_GROUP, receiptsHandler } from './pipeline/receipts.js';
+import { BROADCAST_GROUP, broadcastHandler } from './consumers/broadcast.js';
+import type { ConsumerGroup } from './log/message-log.js';
+import { TOPICS } from './log/message-log.js';
+import { NOTIFY_GROUP, notifyHandler } from './consumers/notify.js';
+import { PERSIST_GROUP, persistHandler } from './consumers/persist.js';
+import { RECEIPTS_GROUP, receiptsHandler } from './consumers/receipts.js';
 import { withTimeout } from './shared/timeout.js';
 
 export interface App {

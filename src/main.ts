@@ -2,13 +2,18 @@
 import { pino, type Logger } from 'pino';
 import { startApp, type App } from './app.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
-import { openClusterInfra } from './infra/cluster.js';
 import type { Infra } from './infra/infra.js';
 import { createMetrics } from './metrics/metrics.js';
 
-/** Opens the mode's infrastructure. The embedded module is loaded only when used (it pulls in PGlite). */
+/**
+ * Opens the mode's infrastructure, loading only that mode's adapters: the embedded process never loads kafkajs or
+ * ioredis, the cluster process never loads PGlite (test/integration/embedded-no-kafkajs.test.ts checks the first).
+ */
 async function openInfra(config: Config, log: Logger, metrics: ReturnType<typeof createMetrics>): Promise<Infra> {
-  if (config.mode === 'cluster') return openClusterInfra(config, log, metrics);
+  if (config.mode === 'cluster') {
+    const { openClusterInfra } = await import('./infra/cluster.js');
+    return openClusterInfra(config, log, metrics);
+  }
   const { openEmbeddedInfra } = await import('./infra/embedded.js');
   return openEmbeddedInfra(config, log, metrics);
 }

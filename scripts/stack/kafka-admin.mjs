@@ -6,7 +6,7 @@ import kafkajs from 'kafkajs';
 
 // Node 24 loads the .ts directly (type stripping): the same fix the app installs, so no 1 ms timer loop and no
 // TimeoutNegativeWarning from an admin client here either.
-import { fixKafkajsRequestQueue } from '../../src/pipeline/kafkajs-request-queue-fix.ts';
+import { fixKafkajsRequestQueue } from '../../src/kafka/kafkajs-request-queue-fix.ts';
 import { StackError, defaultLog, pollUntil } from './proc.mjs';
 
 const { Kafka, logLevel: KafkaLogLevel } = kafkajs;

@@ -5,7 +5,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { MemoryIdempotencyStore } from '../counters/idempotency-memory.js';
 import type { IdempotencyStore } from '../counters/idempotency.js';
-import { LogUnavailableError } from '../pipeline/message-log.js';
+import { LogUnavailableError } from '../log/message-log.js';
 import type { Appended, ChatMessage, NewMessage, User } from '../shared/model.js';
 import { MessageService } from './messages.js';
 

@@ -4,7 +4,7 @@
 // leave committed, and the checks cost one query per batch instead of one per message.
 import { randomUUID } from 'node:crypto';
 import type { IdempotencyRecord, IdempotencyStore } from '../counters/idempotency.js';
-import type { LogUnavailableError, MessageLog } from '../pipeline/message-log.js';
+import type { LogUnavailableError, MessageLog } from '../log/message-log.js';
 import { appError } from '../shared/errors.js';
 import type { ChatMessage, MessageView, NewMessage, User } from '../shared/model.js';
 import type { Store } from '../store/store.js';

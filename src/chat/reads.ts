@@ -2,8 +2,8 @@
 // to chat.read-receipts, whose consumer syncs PostgreSQL and re-merges Redis, so a Redis restart loses nothing:
 // positions reload from PostgreSQL and late receipts merge by max.
 import type { ReadPositions } from '../counters/read-positions.js';
-import type { MessageLog } from '../pipeline/message-log.js';
-import { TOPICS } from '../pipeline/message-log.js';
+import type { MessageLog } from '../log/message-log.js';
+import { TOPICS } from '../log/message-log.js';
 import { appError } from '../shared/errors.js';
 import type { ChatMessage, MessageView, User } from '../shared/model.js';
 import { toView } from '../shared/model.js';

@@ -6,8 +6,8 @@ import type { Presence } from '../counters/presence.js';
 import type { RateWindows } from '../counters/rate-windows.js';
 import type { ReadPositions } from '../counters/read-positions.js';
 import type { FanoutBus } from '../fanout/fanout.js';
-import type { DeadLetterTopic } from '../pipeline/dead-letter.js';
-import type { ConsumerGroups, MessageLog } from '../pipeline/message-log.js';
+import type { DeadLetterTopic } from '../log/dead-letter.js';
+import type { ConsumerGroups, MessageLog } from '../log/message-log.js';
 import type { DeadLetterMarks } from '../store/dead-letter-marks.js';
 import type { Store } from '../store/store.js';
 

@@ -13,7 +13,7 @@ export interface WatchedGroup {
 }
 
 /**
- * The application's consumer groups and the topic each reads (src/pipeline/*: PERSIST_GROUP, BROADCAST_GROUP,
+ * The application's consumer groups and the topic each reads (src/consumers/*: PERSIST_GROUP, BROADCAST_GROUP,
  * NOTIFY_GROUP on TOPICS.messages; RECEIPTS_GROUP on TOPICS.readReceipts). test/ops/metrics.test.ts checks
  * this list against the pipeline's constants.
  */

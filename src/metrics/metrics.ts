@@ -12,7 +12,7 @@ import {
 import { CONSUMER_GROUP_TOPICS } from './kafka-lag.js';
 import { webhookMetrics, type WebhookMetrics } from './webhook.js';
 
-/** The consumer groups of src/pipeline/ (label values of the per-group metrics). */
+/** The consumer groups of src/consumers/ (label values of the per-group metrics). */
 export const CONSUMER_GROUPS: readonly string[] = Object.freeze(CONSUMER_GROUP_TOPICS.map((g) => g.group));
 
 /** Ways a message enters the system (label `via` of chat_messages_sent_total). */

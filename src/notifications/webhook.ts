@@ -4,7 +4,7 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import type { Metrics } from '../metrics/metrics.js';
-import type { Store } from '../store/store.js';
+import type { WebhookOutbox } from './outbox.js';
 import { WebhookDeliveries } from './deliveries.js';
 import { WebhookWorker } from './worker.js';
 
@@ -13,7 +13,7 @@ export function webhookScope(config: Pick<Config, 'webhook' | 'kafkaGroupPrefix'
   return config.webhook ? config.kafkaGroupPrefix : null;
 }
 
-export function createWebhook(config: Config, store: Store, metrics: Metrics, log: Logger) {
+export function createWebhook(config: Config, store: WebhookOutbox, metrics: Metrics, log: Logger) {
   const wlog = log.child({ component: 'webhook' });
   const deliveries = new WebhookDeliveries(store, config.kafkaGroupPrefix, wlog);
   let worker: WebhookWorker | null = null;

@@ -11,7 +11,7 @@
 // dead-letter-marks.ts): marked records leave the pending list and the pending count; `--all` / include=all shows
 // them with their mark. Every action logs an audit line naming who did it.
 import type { Logger } from 'pino';
-import { DLT_HEADERS, REPLAYED_HEADER, type DeadLetterRecord, type DeadLetterTopic } from '../pipeline/dead-letter.js';
+import { DLT_HEADERS, REPLAYED_HEADER, type DeadLetterRecord, type DeadLetterTopic } from '../log/dead-letter.js';
 import type { DeadLetterMark, DeadLetterMarks } from '../store/dead-letter-marks.js';
 
 /** The headers a dead-lettering or a replay adds: not part of the original record. */

@@ -4,7 +4,7 @@ import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DeadLetters } from '../../src/ops/dead-letters.js';
-import { DLT_HEADERS, REPLAYED_HEADER, type DeadLetterTopic } from '../../src/pipeline/dead-letter.js';
+import { DLT_HEADERS, REPLAYED_HEADER, type DeadLetterTopic } from '../../src/log/dead-letter.js';
 import type { DeadLetterMarks } from '../../src/store/dead-letter-marks.js';
 
 export interface DeadLetterFixture {

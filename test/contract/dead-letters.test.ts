@@ -2,10 +2,10 @@
 // the embedded mode runs them) and against Kafka with marks in PostgreSQL (as the cluster mode and `npm run dlt`).
 import { afterAll } from 'vitest';
 import { MIGRATIONS_DIR } from '../../src/paths.js';
-import { KafkaDeadLetters } from '../../src/pipeline/kafka-dead-letters.js';
-import { createKafka } from '../../src/pipeline/kafka.js';
-import { LocalDeadLetters } from '../../src/pipeline/local-dead-letters.js';
-import { LocalMessageLog } from '../../src/pipeline/local-log.js';
+import { KafkaDeadLetters } from '../../src/kafka/dead-letters.js';
+import { createKafka } from '../../src/kafka/kafka-log.js';
+import { LocalDeadLetters } from '../../src/local-log/dead-letters.js';
+import { LocalMessageLog } from '../../src/local-log/local-log.js';
 import { KyselyDeadLetterMarks } from '../../src/store/kysely-dead-letter-marks.js';
 import { KyselyStore } from '../../src/store/kysely.js';
 import { openPgliteStore } from '../../src/store/pglite.js';

@@ -8,8 +8,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { lockDataDir, openEmbeddedInfra } from '../../src/infra/embedded.js';
 import type { Infra } from '../../src/infra/infra.js';
-import type { ConsumedRecord } from '../../src/pipeline/message-log.js';
-import { TOPICS } from '../../src/pipeline/message-log.js';
+import type { ConsumedRecord } from '../../src/log/message-log.js';
+import { TOPICS } from '../../src/log/message-log.js';
 import { ROOT, waitFor } from '../support/cluster.js';
 import { newMessage, noMetrics, tempDirs, testLogger, uniqueRoomId } from './support.js';
 

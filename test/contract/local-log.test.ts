@@ -6,12 +6,12 @@ import { appendFile, readdir, readFile, stat, truncate, writeFile } from 'node:f
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, describe, expect, it } from 'vitest';
-import { partitionFor } from '../../src/pipeline/kafka.js';
-import { LocalConsumerGroups } from '../../src/pipeline/local-consumers.js';
-import { decodeRecords, encodeFrame, scanFrame, type LogRecord } from '../../src/pipeline/local-frame.js';
-import { LocalMessageLog, MAX_RECORD_BYTES } from '../../src/pipeline/local-log.js';
-import type { ConsumedRecord } from '../../src/pipeline/message-log.js';
-import { TOPICS } from '../../src/pipeline/message-log.js';
+import { partitionFor } from '../../src/log/partitioning.js';
+import { LocalConsumerGroups } from '../../src/local-log/consumers.js';
+import { decodeRecords, encodeFrame, scanFrame, type LogRecord } from '../../src/local-log/frame.js';
+import { LocalMessageLog, MAX_RECORD_BYTES } from '../../src/local-log/local-log.js';
+import type { ConsumedRecord } from '../../src/log/message-log.js';
+import { TOPICS } from '../../src/log/message-log.js';
 import type { NewMessage } from '../../src/shared/model.js';
 import { ROOT, waitFor } from '../support/cluster.js';
 import { newMessage, tempDirs, testLogger, uniqueRoomId } from './support.js';

@@ -3,10 +3,10 @@
 // not exist, must never reach an app server's consumers. Assertions still look only at the suite's own rooms
 // (unique ids, the record key), and every group id is unique.
 import { afterAll, describe, expect, it } from 'vitest';
-import { partitionFor } from '../../src/pipeline/kafka.js';
-import type { BatchHandler, ConsumedRecord, ConsumerGroup, ConsumerGroups, MessageLog } from '../../src/pipeline/message-log.js';
-import type { TopicNames } from '../../src/pipeline/message-log.js';
-import { DLT_HEADERS } from '../../src/pipeline/dead-letter.js';
+import { partitionFor } from '../../src/log/partitioning.js';
+import type { BatchHandler, ConsumedRecord, ConsumerGroup, ConsumerGroups, MessageLog } from '../../src/log/message-log.js';
+import type { TopicNames } from '../../src/log/message-log.js';
+import { DLT_HEADERS } from '../../src/log/dead-letter.js';
 import type { Appended, NewMessage } from '../../src/shared/model.js';
 import { waitFor } from '../support/cluster.js';
 import { newMessage, outage, uniqueName, uniqueRoomId } from './support.js';

@@ -1,10 +1,10 @@
 // The message log contract against the embedded log (local files) and the real Kafka at KAFKA_BROKERS.
 import { afterAll } from 'vitest';
-import { KafkaConsumerGroups } from '../../src/pipeline/kafka-consumers.js';
-import { KafkaMessageLog, createKafka } from '../../src/pipeline/kafka.js';
-import { LocalConsumerGroups } from '../../src/pipeline/local-consumers.js';
-import { LocalMessageLog } from '../../src/pipeline/local-log.js';
-import { TOPICS, type ConsumerGroup, type ConsumerGroups } from '../../src/pipeline/message-log.js';
+import { KafkaConsumerGroups } from '../../src/kafka/consumer-groups.js';
+import { KafkaMessageLog, createKafka } from '../../src/kafka/kafka-log.js';
+import { LocalConsumerGroups } from '../../src/local-log/consumers.js';
+import { LocalMessageLog } from '../../src/local-log/local-log.js';
+import { TOPICS, type ConsumerGroup, type ConsumerGroups } from '../../src/log/message-log.js';
 import { MAX_ATTEMPTS, messageLogContract } from './message-log.contract.js';
 import { noMetrics, tempDir, testLogger, uniqueName } from './support.js';
 

@@ -14,7 +14,7 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
-import { Kafka, logLevel, type Admin } from '../../src/pipeline/kafkajs.js';
+import { Kafka, logLevel, type Admin } from '../../src/kafka/kafkajs.js';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Api, type Account } from '../support/api.js';

@@ -12,7 +12,7 @@ import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
-import { Kafka, logLevel, type Admin, type Consumer, type Producer } from '../../src/pipeline/kafkajs.js';
+import { Kafka, logLevel, type Admin, type Consumer, type Producer } from '../../src/kafka/kafkajs.js';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Api, type Account } from '../support/api.js';

@@ -7,7 +7,7 @@
 // Never skipped: it needs the broker. Every wait has a deadline; no fixed sleeps.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Kafka, logLevel, type Admin, type Consumer, type logCreator, type Producer } from '../../src/pipeline/kafkajs.js';
+import { Kafka, logLevel, type Admin, type Consumer, type logCreator, type Producer } from '../../src/kafka/kafkajs.js';
 import { waitFor } from '../support/cluster.js';
 
 const brokers = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092')

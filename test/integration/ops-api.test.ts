@@ -4,7 +4,7 @@
 // (401 / 403 / 400 naming the field), the overview's contract fields, the history, /ops and the chart library.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LocalMessageLog } from '../../src/pipeline/local-log.js';
+import { LocalMessageLog } from '../../src/local-log/local-log.js';
 import { noMetrics, tempDir, testLogger } from '../contract/support.js';
 import { Api, type Account } from '../support/api.js';
 import { startServer, waitFor, type ServerProc } from '../support/cluster.js';

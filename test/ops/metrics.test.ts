@@ -3,7 +3,7 @@
 // Kafka lag source computes end offset - committed offset against the real broker.
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
-import * as kafkajs from '../../src/pipeline/kafkajs.js';
+import * as kafkajs from '../../src/kafka/kafkajs.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LAG_COLLECT_TIMEOUT_MS, type LagEntry, type LagSource } from '../../src/metrics/consumer-lag.js';
 import { CONSUMER_GROUP_TOPICS, KafkaLagSource, type LagAdmin } from '../../src/metrics/kafka-lag.js';
@@ -112,16 +112,16 @@ describe('createMetrics: the exposition', () => {
     expect(after).toHaveLength(4);
   });
 
-  it('the known groups and STOMP codes are those of the pipeline and the error registry', () => {
-    // Text, not import: the pipeline modules pull in their adapters; the constants are one line each.
+  it('the known groups and STOMP codes are those of the consumer groups and the error registry', () => {
+    // Text, not import: the consumer modules pull in their dependencies; the constants are one line each.
     const groups = new Map<string, string>();
-    for (const f of fs.readdirSync(rel('src/pipeline')).filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts'))) {
-      for (const m of read(`src/pipeline/${f}`).matchAll(/export const (\w+_GROUP)\s*=\s*'([^']+)'/g)) groups.set(m[1]!, m[2]!);
+    for (const f of fs.readdirSync(rel('src/consumers')).filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts'))) {
+      for (const m of read(`src/consumers/${f}`).matchAll(/export const (\w+_GROUP)\s*=\s*'([^']+)'/g)) groups.set(m[1]!, m[2]!);
     }
     expect([...groups.values()].sort()).toEqual([...CONSUMER_GROUPS].sort());
     // and each group reads the topic the lag source assumes (main.ts: addConsumer(GROUP, TOPICS.x, ...))
     const topics = Object.fromEntries(
-      [...read('src/pipeline/message-log.ts').matchAll(/^\s*(\w+):\s*'(chat\.[^']+)'/gm)].map((m) => [m[1]!, m[2]!]),
+      [...read('src/log/message-log.ts').matchAll(/^\s*(\w+):\s*'(chat\.[^']+)'/gm)].map((m) => [m[1]!, m[2]!]),
     );
     const walk = (dir: string): string[] =>
       fs.readdirSync(rel(dir), { withFileTypes: true }).flatMap((e) =>

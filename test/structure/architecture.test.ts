@@ -40,7 +40,7 @@ const folder = (file: string) => /^src\/([^/]+)\//.exec(file)?.[1] ?? (file.star
 // Client libraries of the infrastructure live in their adapters only.
 const ADAPTER_LIBRARIES: Record<string, RegExp> = {
   ioredis: /^src\/(counters\/[a-z-]+-redis|fanout\/redis|infra\/(cluster|redis))\.ts$/,
-  kafkajs: /^src\/(pipeline\/kafka(-consumers|-dead-letters|js)?|metrics\/kafka-lag)\.ts$/,
+  kafkajs: /^src\/(kafka\/(kafkajs|kafka-log|consumer-groups|dead-letters)|metrics\/kafka-lag)\.ts$/,
   kysely: /^src\/store\/(kysely|kysely-messages|kysely-rooms|kysely-dead-letter-marks|kysely-blocks|kysely-webhooks|schema|pglite)\.ts$/,
   pg: /^src\/store\/(kysely|migrate)\.ts$/,
   '@electric-sql/pglite': /^src\/store\/pglite\.ts$/,
@@ -51,11 +51,37 @@ describe('architecture', () => {
     expect(FILES.length).toBeGreaterThan(60);
   });
 
-  it('nothing under http/ or gateway/ imports from pipeline/', () => {
+  it('nothing under http/ or gateway/ imports a log adapter or a consumer group (kafka/, local-log/, consumers/)', () => {
     const bad = FILES.filter((f) => ['http', 'gateway'].includes(folder(f))).flatMap((f) =>
-      imports(f).filter((s) => folderOf(f, s) === 'pipeline').map((s) => `${f} -> ${s}`),
+      imports(f).filter((s) => ['kafka', 'local-log', 'consumers'].includes(folderOf(f, s) ?? '')).map((s) => `${f} -> ${s}`),
     );
     expect(bad).toEqual([]);
+  });
+
+  it('the log port (log/) depends on nothing but shared/: its adapters and users depend on it, not the reverse', () => {
+    const bad = FILES.filter((f) => folder(f) === 'log').flatMap((f) =>
+      imports(f).filter((s) => { const to = folderOf(f, s); return to !== null && !['log', 'shared'].includes(to); }).map((s) => `${f} -> ${s}`),
+    );
+    expect(bad).toEqual([]);
+  });
+
+  it('no import cycle between folders (the composition root app.ts/main.ts and config.ts/paths.ts are nodes of their own)', () => {
+    const node = (file: string) => (/^src\/[^/]+\.ts$/.test(file) ? (/^src\/(app|main)\.ts$/.test(file) ? 'root' : 'config') : folder(file));
+    const edges = new Map<string, Set<string>>();
+    for (const f of FILES) {
+      for (const s of imports(f)) {
+        if (!s.startsWith('.')) continue;
+        const target = relative(ROOT, join(ROOT, f, '..', s)).replace(/\.js$/, '.ts');
+        if (!target.startsWith('src/') && !target.startsWith('protocol')) continue;
+        const [a, b] = [node(f), node(target)];
+        if (a !== b) edges.set(a, (edges.get(a) ?? new Set()).add(b));
+      }
+    }
+    const reaches = (from: string, to: string, seen = new Set<string>()): boolean =>
+      [...(edges.get(from) ?? [])].some((n) => n === to || (!seen.has(n) && (seen.add(n), reaches(n, to, seen))));
+    const cycles = [...edges].flatMap(([a, bs]) => [...bs].filter((b) => reaches(b, a)).map((b) => `${a} <-> ${b}`));
+    expect(cycles).toEqual([]);
+    expect(edges.size).toBeGreaterThan(10);
   });
 
   it('ioredis, kafkajs, kysely, pg and PGlite are imported only by their adapters', () => {
@@ -67,11 +93,11 @@ describe('architecture', () => {
     expect(bad).toEqual([]);
   });
 
-  it('kafkajs is loaded only through src/pipeline/kafkajs.ts, which installs its fixes first (other files import types)', () => {
+  it('kafkajs is loaded only through src/kafka/kafkajs.ts, which installs its fixes first (other files import types)', () => {
     const loads = /^import\s+(?!type\b)[^;]*?from\s+['"]kafkajs['"]|require\(\s*['"]kafkajs['"]\s*\)|import\(\s*['"]kafkajs['"]\s*\)/m;
-    const bad = FILES.filter((f) => f !== 'src/pipeline/kafkajs.ts' && loads.test(text(f)));
+    const bad = FILES.filter((f) => f !== 'src/kafka/kafkajs.ts' && loads.test(text(f)));
     expect(bad).toEqual([]);
-    expect(loads.test(text('src/pipeline/kafkajs.ts'))).toBe(true);
+    expect(loads.test(text('src/kafka/kafkajs.ts'))).toBe(true);
   });
 
   it('chat/ (the use cases) imports no adapter and no transport; shared/ imports nothing of ours but shared/', () => {
@@ -80,7 +106,7 @@ describe('architecture', () => {
         .filter((s) => {
           const to = folderOf(f, s);
           if (folder(f) === 'shared') return to !== null && to !== 'shared';
-          if (folder(f) === 'chat') return ['gateway', 'http', 'infra'].includes(to ?? '') || /\/(redis|kafka|kysely|pglite|local-[a-z]+)\.js$/.test(s);
+          if (folder(f) === 'chat') return ['gateway', 'http', 'infra', 'kafka', 'local-log', 'consumers'].includes(to ?? '') || /\/(redis|kysely|pglite)\.js$/.test(s);
           return false;
         })
         .map((s) => `${f} -> ${s}`),

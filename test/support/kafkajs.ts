@@ -1,4 +1,4 @@
 // Installed in every test worker (vitest setupFiles): the kafkajs request-queue fix the app installs itself.
-import { fixKafkajsRequestQueue } from '../../src/pipeline/kafkajs-request-queue-fix.js';
+import { fixKafkajsRequestQueue } from '../../src/kafka/kafkajs-request-queue-fix.js';
 
 fixKafkajsRequestQueue();

@@ -2,8 +2,8 @@
 // idempotent on message id, so a redelivered batch (crash, rebalance) stores nothing twice.
 import type { Metrics } from '../metrics/metrics.js';
 import type { Store } from '../store/store.js';
-import type { BatchHandler } from './message-log.js';
-import { PoisonRecordError, decodeChatRecord } from './records.js';
+import type { BatchHandler } from '../log/message-log.js';
+import { PoisonRecordError, decodeChatRecord } from '../log/records.js';
 
 const FOREIGN_KEY_VIOLATION = '23503';
 

@@ -19,7 +19,7 @@ function replaceInternal(internal: string, takenBy: string, exports: unknown): v
   if (require.cache[path]?.exports === exports) return;
   if (require.cache[require.resolve(`kafkajs/src/${takenBy}`)]) {
     // Loaded before us: it would run the unfixed code. Fail loudly rather than lose records or freeze.
-    throw new Error(`kafkajs was loaded before src/pipeline/kafkajs.ts installed its fixes; import kafkajs only through that module`);
+    throw new Error(`kafkajs was loaded before src/kafka/kafkajs.ts installed its fixes; import kafkajs only through that module`);
   }
   const Module = require('node:module') as { new (id: string): NodeJS.Module };
   const fixed = new Module(path);

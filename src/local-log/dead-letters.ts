@@ -1,8 +1,8 @@
 // The dead-letter port on the embedded message log: its dead-letter topic is a local topic like the others, read
 // back from the partition files and written through the log's single writer (durable when the append resolves).
-import { DLT_HEADERS, type DeadLetterRecord, type DeadLetterTopic, type OutgoingRecord } from './dead-letter.js';
+import { DLT_HEADERS, type DeadLetterRecord, type DeadLetterTopic, type OutgoingRecord } from '../log/dead-letter.js';
 import type { LocalMessageLog } from './local-log.js';
-import { TOPICS } from './message-log.js';
+import { TOPICS } from '../log/message-log.js';
 
 export class LocalDeadLetters implements DeadLetterTopic {
   constructor(

@@ -3,8 +3,8 @@
 import { z } from 'zod';
 import type { ReadPositions } from '../counters/read-positions.js';
 import type { Store } from '../store/store.js';
-import type { BatchHandler } from './message-log.js';
-import { PoisonRecordError } from './records.js';
+import type { BatchHandler } from '../log/message-log.js';
+import { PoisonRecordError } from '../log/records.js';
 
 export const RECEIPTS_GROUP = 'chat-receipts';
 

@@ -6,10 +6,10 @@ import type { Logger } from 'pino';
 import type { Metrics } from '../metrics/metrics.js';
 import { causes } from '../shared/failures.js';
 import { withTimeout } from '../shared/timeout.js';
-import { runBatch } from './consumer-runner.js';
+import { runBatch } from '../log/consumer-runner.js';
 import { ConsumerWatchdog, isCoordinatorError, type PartitionProgress } from './consumer-watchdog.js';
-import type { ConsumedRecord, ConsumerGroup, ConsumerGroupOptions, ConsumerGroups, MessageLog } from './message-log.js';
-import { TOPICS } from './message-log.js';
+import type { ConsumedRecord, ConsumerGroup, ConsumerGroupOptions, ConsumerGroups, MessageLog } from '../log/message-log.js';
+import { TOPICS } from '../log/message-log.js';
 
 export interface KafkaConsumerGroupsOptions {
   kafka: Kafka;

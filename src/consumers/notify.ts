@@ -13,8 +13,8 @@ import type { MembersCache } from '../chat/members-cache.js';
 import type { Presence } from '../counters/presence.js';
 import { toView, type ChatMessage } from '../shared/model.js';
 import type { NotificationInput, Store } from '../store/store.js';
-import type { BatchHandler } from './message-log.js';
-import { decodeChatRecord } from './records.js';
+import type { BatchHandler } from '../log/message-log.js';
+import { decodeChatRecord } from '../log/records.js';
 
 export const NOTIFY_GROUP = 'chat-notify';
 

@@ -6,9 +6,10 @@ import type { Logger } from 'pino';
 import type { Metrics } from '../metrics/metrics.js';
 import type { Appended, NewMessage } from '../shared/model.js';
 import { withTimeout } from '../shared/timeout.js';
-import { ProduceLane, placeRecords } from './kafka-lane.js';
-import type { MessageLog } from './message-log.js';
-import { LogUnavailableError, TOPICS, type TopicNames } from './message-log.js';
+import { partitionFor, partitionOfKey } from '../log/partitioning.js';
+import { ProduceLane, placeRecords } from './produce-lane.js';
+import type { MessageLog } from '../log/message-log.js';
+import { LogUnavailableError, TOPICS, type TopicNames } from '../log/message-log.js';
 
 export function createKafka(brokers: string[], clientId: string, log: Logger): Kafka {
   const kafkaLog = log.child({ component: 'kafkajs' });
@@ -27,11 +28,6 @@ export function createKafka(brokers: string[], clientId: string, log: Logger): K
         else kafkaLog.warn(rest, message);
       },
   });
-}
-
-/** Partition of a room: roomId mod partitions. Explicit, so a batch's offsets map back to its messages. */
-export function partitionFor(roomId: string, partitions: number): number {
-  return Number(BigInt(roomId) % BigInt(partitions));
 }
 
 /**
@@ -103,7 +99,7 @@ export class KafkaMessageLog implements MessageLog {
 
   private partitionOf(topic: string, key: string): number {
     const n = this.partitions.get(topic) ?? 1;
-    return /^\d+$/.test(key) ? partitionFor(key, n) : hashPartition(key, n);
+    return partitionOfKey(key, n);
   }
 
   append(message: NewMessage): Promise<Appended> {
@@ -186,11 +182,4 @@ export class KafkaMessageLog implements MessageLog {
     await withTimeout(this.txChain, 5000).catch(() => {});
     await Promise.allSettled([withTimeout(this.txProducer?.disconnect() ?? Promise.resolve(), 5000), withTimeout(this.admin.disconnect(), 5000)]);
   }
-}
-
-/** A stable partition for a non-numeric key (FNV-1a): the same key always lands in the same partition. */
-function hashPartition(key: string, partitions: number): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193) >>> 0;
-  return h % partitions;
 }

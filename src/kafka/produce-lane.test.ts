@@ -3,9 +3,9 @@
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { createMetrics } from '../metrics/metrics.js';
-import { ProduceLane, placeRecords, type LaneRecord } from './kafka-lane.js';
+import { ProduceLane, placeRecords, type LaneRecord } from './produce-lane.js';
 import type { Producer, RecordMetadata } from './kafkajs.js';
-import { LogUnavailableError } from './message-log.js';
+import { LogUnavailableError } from '../log/message-log.js';
 
 interface Sent {
   topicMessages: Array<{ topic: string; messages: Array<{ partition: number; value: string | Buffer }> }>;

@@ -4,9 +4,9 @@ import { mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Metrics } from '../metrics/metrics.js';
-import { encodeFrame, type FrameMeta, type LogRecord } from './local-frame.js';
-import { PartitionFile } from './local-partition.js';
-import { TOPICS } from './message-log.js';
+import { encodeFrame, type FrameMeta, type LogRecord } from './frame.js';
+import { PartitionFile } from './partition.js';
+import { TOPICS } from '../log/message-log.js';
 
 /** Caps on one write (the rest waits for the next). */
 const MAX_WRITE_RECORDS = 1000;

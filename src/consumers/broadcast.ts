@@ -4,9 +4,9 @@ import type { MembersCache } from '../chat/members-cache.js';
 import type { FanoutBus } from '../fanout/fanout.js';
 import { toView, type ChatMessage } from '../shared/model.js';
 import type { Store } from '../store/store.js';
-import { REPLAYED_HEADER } from './dead-letter.js';
-import type { BatchHandler } from './message-log.js';
-import { decodeChatRecord } from './records.js';
+import { REPLAYED_HEADER } from '../log/dead-letter.js';
+import type { BatchHandler } from '../log/message-log.js';
+import { decodeChatRecord } from '../log/records.js';
 
 export const BROADCAST_GROUP = 'chat-broadcast';
 

@@ -17,13 +17,13 @@ import type { Logger } from 'pino';
 import type { Metrics } from '../metrics/metrics.js';
 import type { Appended, NewMessage } from '../shared/model.js';
 import { seqFromOffset } from '../shared/model.js';
-import { partitionFor } from './kafka.js';
-import type { LogRecord } from './local-frame.js';
-import { LocalTopic, type Placed } from './local-topic.js';
+import { partitionFor, partitionOfKey } from '../log/partitioning.js';
+import type { LogRecord } from './frame.js';
+import { LocalTopic, type Placed } from './topic.js';
 
-export { LocalTopic } from './local-topic.js';
-import type { MessageLog } from './message-log.js';
-import { TOPICS } from './message-log.js';
+export { LocalTopic } from './topic.js';
+import type { MessageLog } from '../log/message-log.js';
+import { TOPICS } from '../log/message-log.js';
 
 /** Partitions per topic, as `npm run stack:up` creates them on Kafka. */
 export const LOCAL_TOPICS: Readonly<Record<string, number>> = {
@@ -43,14 +43,6 @@ export interface LocalMessageLogOptions {
   /** fdatasync each write before acknowledging it (default true). Without it a write survives a process crash only. */
   fsync?: boolean;
   topics?: Readonly<Record<string, number>>;
-}
-
-/** Where the log puts a key: rooms (decimal ids) as partitionFor does, any other key by a hash. */
-function partitionOfKey(key: string, partitions: number): number {
-  if (/^\d{1,19}$/.test(key)) return partitionFor(key, partitions);
-  let h = 0;
-  for (let i = 0; i < key.length; i++) h = (Math.imul(h, 31) + key.charCodeAt(i)) | 0;
-  return (h >>> 0) % partitions;
 }
 
 function messageRecord(m: NewMessage): LogRecord {

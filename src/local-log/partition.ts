@@ -3,7 +3,7 @@
 // costs little RAM — and readers are woken as soon as a write becomes visible.
 import { open, type FileHandle } from 'node:fs/promises';
 import type { Logger } from 'pino';
-import { decodeRecords, scanFrame, type FrameMeta, type FrameScan, type LogRecord } from './local-frame.js';
+import { decodeRecords, scanFrame, type FrameMeta, type FrameScan, type LogRecord } from './frame.js';
 
 /** A frame start is indexed at least every this many bytes (Kafka's index.interval.bytes, coarser). */
 const INDEX_INTERVAL = 64 * 1024;

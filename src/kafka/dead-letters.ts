@@ -3,8 +3,8 @@
 // Used by the app in cluster mode and by `npm run dlt`.
 import { randomUUID } from 'node:crypto';
 import type { Admin, IHeaders, Kafka, Producer } from 'kafkajs';
-import { DLT_HEADERS, type DeadLetterRecord, type DeadLetterTopic, type OutgoingRecord } from './dead-letter.js';
-import { TOPICS } from './message-log.js';
+import { DLT_HEADERS, type DeadLetterRecord, type DeadLetterTopic, type OutgoingRecord } from '../log/dead-letter.js';
+import { TOPICS } from '../log/message-log.js';
 
 export interface KafkaDeadLettersOptions {
   kafka: Kafka;

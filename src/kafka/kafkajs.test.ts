@@ -10,7 +10,7 @@ import { Kafka } from './kafkajs.js';
 
 const require = createRequire(import.meta.url);
 
-describe('src/pipeline/kafkajs.ts', () => {
+describe('src/kafka/kafkajs.ts', () => {
   it('installs the corrected send and fetcher where kafkajs takes them', () => {
     expect(require.cache[require.resolve('kafkajs/src/producer/sendMessages.js')]?.exports).toBe(createSendMessages);
     expect(require.cache[require.resolve('kafkajs/src/consumer/fetcher.js')]?.exports).toBe(createFetcher);
@@ -19,11 +19,11 @@ describe('src/pipeline/kafkajs.ts', () => {
 
   it('refuses to load after kafkajs itself was loaded (its producer would keep the unfixed send)', () => {
     const root = fileURLToPath(new URL('../..', import.meta.url));
-    const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', "await import('kafkajs'); await import('./src/pipeline/kafkajs.ts');"], {
+    const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', "await import('kafkajs'); await import('./src/kafka/kafkajs.ts');"], {
       cwd: root,
       encoding: 'utf8',
     });
     expect(r.status).not.toBe(0);
-    expect(r.stderr).toMatch(/kafkajs was loaded before src\/pipeline\/kafkajs\.ts installed its fixes/);
+    expect(r.stderr).toMatch(/kafkajs was loaded before src\/kafka\/kafkajs\.ts installed its fixes/);
   });
 });

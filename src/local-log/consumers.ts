@@ -11,11 +11,11 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { LagEntry } from '../metrics/consumer-lag.js';
 import type { Metrics } from '../metrics/metrics.js';
-import { runBatch, type RunnerOptions } from './consumer-runner.js';
+import { runBatch, type RunnerOptions } from '../log/consumer-runner.js';
 import type { LocalMessageLog, LocalTopic } from './local-log.js';
-import type { Cursor } from './local-partition.js';
-import type { ConsumedRecord, ConsumerGroup, ConsumerGroupOptions, ConsumerGroups, MessageLog } from './message-log.js';
-import { TOPICS } from './message-log.js';
+import type { Cursor } from './partition.js';
+import type { ConsumedRecord, ConsumerGroup, ConsumerGroupOptions, ConsumerGroups, MessageLog } from '../log/message-log.js';
+import { TOPICS } from '../log/message-log.js';
 
 export interface LocalConsumerGroupsOptions {
   log: LocalMessageLog;

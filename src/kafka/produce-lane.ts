@@ -15,7 +15,7 @@ import type { Metrics } from '../metrics/metrics.js';
 import type { Appended } from '../shared/model.js';
 import { seqFromOffset } from '../shared/model.js';
 import { withTimeout } from '../shared/timeout.js';
-import { LogUnavailableError } from './message-log.js';
+import { LogUnavailableError } from '../log/message-log.js';
 
 export interface LaneRecord {
   topic: string;
