@@ -3,7 +3,7 @@
 // reconnecting after any error, and records what every RECEIPT said; the dead letters written meanwhile.
 import { randomUUID } from 'node:crypto';
 import type { Client } from '@stomp/stompjs';
-import { Kafka, logLevel } from 'kafkajs';
+import { Kafka, logLevel } from '../../src/kafka/kafkajs.js';
 import { sleep, withDeadline } from './cluster.js';
 import { connectStomp as connect } from './resilient.js';
 
