@@ -109,14 +109,24 @@ export class KafkaMessageLog implements MessageLog {
   }
 
   appendAtomically(messages: readonly NewMessage[]): Promise<Appended[]> {
-    // kafkajs allows one open transaction per producer: commits of this instance are serialised.
-    const run = this.txChain.then(() => this.transaction(messages));
+    // kafkajs allows one open transaction per producer: commits of this instance are serialised. A transaction whose
+    // caller gave up before its turn came is never started (so while Kafka is away, waiting ones do not pile up).
+    let started = false;
+    let abandoned = false;
+    const run = this.txChain.then(() => {
+      if (abandoned) throw new LogUnavailableError('the transaction was abandoned before it started', false);
+      started = true;
+      return this.transaction(messages);
+    });
     this.txChain = run.catch(() => {});
-    const timeoutMs = this.opts.appendTimeoutMs ?? 15_000;
-    return withTimeout(run, timeoutMs).catch((err: unknown) => {
+    return withTimeout(run, this.opts.appendTimeoutMs ?? 15_000).catch((err: unknown) => {
       if ((err as { code?: string }).code !== 'ETIMEDOUT') throw err;
-      // The transaction may still commit (or abort): the caller learns which through the error's outcome.
-      const outcome = run.then((a) => a[0] ?? null, () => null);
+      if (!started) {
+        abandoned = true;
+        throw new LogUnavailableError('the transaction did not start in time; nothing was written', false);
+      }
+      // Started: it may still commit (or abort); the caller learns which through the error's outcome.
+      const outcome = run.then((a) => a[0] ?? null, () => 'unknown' as const);
       throw new LogUnavailableError('the transaction was not committed in time; it may still commit', true, outcome);
     });
   }
