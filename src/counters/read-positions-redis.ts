@@ -1,6 +1,7 @@
 // Read positions in Redis: one hash per room (field = user id, value = seq), Lua for atomic max.
 import type { Redis } from 'ioredis';
 import type { ReadPositions } from './read-positions.js';
+import { defineScript } from './scripts-redis.js';
 
 const keyOf = (roomId: string) => `chat:reads:${roomId}`;
 // Marks a room as loaded even when nobody has read anything yet.
@@ -24,10 +25,16 @@ end
 return 1`;
 
 export class RedisReadPositions implements ReadPositions {
-  constructor(private readonly redis: Redis) {}
+  private readonly advanceScript;
+  private readonly mergeScript;
+
+  constructor(private readonly redis: Pick<Redis, 'defineCommand' | 'hgetall'>) {
+    this.advanceScript = defineScript(redis, 'chatReadsAdvance', 1, ADVANCE);
+    this.mergeScript = defineScript(redis, 'chatReadsMerge', 1, MERGE);
+  }
 
   async advance(roomId: string, userId: string, seq: string) {
-    const r = (await this.redis.eval(ADVANCE, 1, keyOf(roomId), userId, seq)) as [string, number] | null;
+    const r = (await this.advanceScript(keyOf(roomId), userId, seq)) as [string, number] | null;
     if (!r) return null;
     return { lastReadSeq: String(r[0]), moved: Number(r[1]) === 1 };
   }
@@ -35,7 +42,7 @@ export class RedisReadPositions implements ReadPositions {
   async load(roomId: string, positions: ReadonlyMap<string, string>) {
     const args: string[] = [];
     for (const [u, s] of positions) args.push(u, s);
-    await this.redis.eval(MERGE, 1, keyOf(roomId), ...args);
+    await this.mergeScript(keyOf(roomId), ...args);
   }
 
   async get(roomId: string) {
