@@ -1,5 +1,5 @@
 // The house rules, checked on every run so they stay true: the import graph between capability folders, client
-// libraries only inside their adapters, and file and function sizes (STYLE.md; the structure issue's "done when").
+// libraries only inside their adapters, and file and function sizes (ARCHITECTURE.md, "The rules above stay true").
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import ts from 'typescript';
