@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IdempotencyRecord, IdempotencyStore } from '../counters/idempotency.js';
 import type { MessageLog } from '../pipeline/message-log.js';
+import { dropFailure, type CountDropped } from '../shared/dropped.js';
 import { appError } from '../shared/errors.js';
 import type { ChatMessage, MessageView, NewMessage, User } from '../shared/model.js';
 import type { Store } from '../store/store.js';
@@ -27,6 +28,8 @@ export interface MessageServiceDeps {
   now?: () => Date;
   /** How long a send waits for another in-flight send with the same idempotency key. */
   claimWaitMs?: number;
+  /** Counts idempotency keys that could not be released or completed (they expire; the store answers for them). */
+  dropped: CountDropped;
 }
 
 interface Pending {
@@ -123,10 +126,10 @@ export class MessageService {
       chat = { ...message, ...(await this.deps.log.append(message)) };
     } catch (err) {
       // Not acknowledged: let the client retry under the same key.
-      if (key !== null) await this.deps.idempotency.release(senderId, key).catch(() => {});
+      if (key !== null) await dropFailure(this.deps.idempotency.release(senderId, key), 'idempotency-key', this.deps.dropped);
       throw appError('server-unavailable', 'the message log did not acknowledge the message; retry', undefined, err);
     }
-    if (key !== null) await this.deps.idempotency.complete(senderId, key, chat).catch(() => {});
+    if (key !== null) await dropFailure(this.deps.idempotency.complete(senderId, key, chat), 'idempotency-key', this.deps.dropped);
     return { message: chat, duplicate: false };
   }
 
@@ -176,7 +179,7 @@ export class MessageService {
     try {
       appended = fresh.length > 0 ? await this.deps.log.appendAtomically(fresh) : [];
     } catch (err) {
-      await Promise.all(items.map((it, i) => claims[i] === null && it.input.idempotencyKey !== null ? this.deps.idempotency.release(user.id, it.input.idempotencyKey).catch(() => {}) : null));
+      await Promise.all(items.map((it, i) => claims[i] === null && it.input.idempotencyKey !== null ? dropFailure(this.deps.idempotency.release(user.id, it.input.idempotencyKey), 'idempotency-key', this.deps.dropped) : null));
       throw appError('server-unavailable', 'the transaction was not committed', undefined, err);
     }
     let k = 0;
@@ -185,7 +188,7 @@ export class MessageService {
         const claim = claims[i];
         if (claim && !(claim instanceof Error) && claim.state === 'done') return { message: claim.message, duplicate: true };
         const chat: ChatMessage = { ...m, ...appended[k++]! };
-        if (m.idempotencyKey !== null) await this.deps.idempotency.complete(user.id, m.idempotencyKey, chat).catch(() => {});
+        if (m.idempotencyKey !== null) await dropFailure(this.deps.idempotency.complete(user.id, m.idempotencyKey, chat), 'idempotency-key', this.deps.dropped);
         return { message: chat, duplicate: false };
       }),
     );

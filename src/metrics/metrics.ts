@@ -2,6 +2,7 @@
 // Counters with a known, fixed label set start at zero for every value (so increase()/rate() see the first
 // event); lag and consumer-group readiness are computed at scrape time from sources attached after start-up.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { DROPPED_FAILURES } from '../shared/dropped.js';
 import { STOMP_ERROR_CODES } from '../shared/errors.js';
 import {
   ConsumerGroupReadyCollector,
@@ -53,6 +54,8 @@ export interface Metrics {
   persistedMessages: Counter;
   gapRepairs: Counter;
   slowConsumersClosed: Counter;
+  /** Best-effort work whose failure is dropped on purpose (shared/dropped.ts), by what was dropped. */
+  failuresDropped: Counter<'what'>;
   /** route = the route pattern (`/api/rooms/:id`) or `unmatched`; see http.ts. */
   httpRequests: Counter<'method' | 'route' | 'status'>;
   httpDuration: Histogram<'method' | 'route'>;
@@ -81,6 +84,13 @@ export function createMetrics(instanceId: string, opts: MetricsOptions = {}): Me
   for (const code of STOMP_ERROR_CODES) stompErrors.inc({ code }, 0);
   const messagesSent = new Counter({ name: 'chat_messages_sent_total', help: 'Messages acknowledged by Kafka', labelNames: ['via'], registers });
   for (const via of SEND_PATHS) messagesSent.inc({ via }, 0);
+  const failuresDropped = new Counter({
+    name: 'chat_failures_dropped_total',
+    help: 'Failures of best-effort work dropped on purpose (repaired elsewhere), by what was dropped',
+    labelNames: ['what'],
+    registers,
+  });
+  for (const what of DROPPED_FAILURES) failuresDropped.inc({ what }, 0);
   const consumers = consumerMetrics(registers, opts.groupPrefix ?? '');
 
   return {
@@ -124,6 +134,7 @@ export function createMetrics(instanceId: string, opts: MetricsOptions = {}): Me
     persistedMessages: new Counter({ name: 'chat_messages_persisted_total', help: 'Message rows inserted', registers }),
     gapRepairs: new Counter({ name: 'chat_fanout_gap_repairs_total', help: 'Messages recovered from the store after a fan-out gap', registers }),
     slowConsumersClosed: new Counter({ name: 'chat_slow_consumers_closed_total', help: 'Sessions closed for exceeding the output bound', registers }),
+    failuresDropped,
     httpRequests: new Counter({
       name: 'chat_http_requests_total',
       help: 'HTTP requests answered, by method, route pattern (or unmatched) and status code',

@@ -81,6 +81,16 @@ describe('architecture', () => {
     expect(bad).toEqual([]);
   });
 
+  it('the HTTP route modules do not import the server that registers them (their shared types are in http/deps.ts)', () => {
+    const bad = FILES.filter((f) => f.startsWith('src/http/routes/')).flatMap((f) =>
+      imports(f)
+        .filter((s) => relative(ROOT, join(ROOT, f, '..', s)) === 'src/http/server.js')
+        .map((s) => `${f} -> ${s}`),
+    );
+    expect(FILES.filter((f) => f.startsWith('src/http/routes/')).length).toBeGreaterThan(4);
+    expect(bad).toEqual([]);
+  });
+
   it('protocol/ imports nothing from src/, ws, net or pino', () => {
     const bad = FILES.filter((f) => folder(f) === 'protocol').flatMap((f) =>
       imports(f)
