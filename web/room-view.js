@@ -1,17 +1,15 @@
 // The open room: history (paged upward on scroll), live messages by seq with no gap or duplicate across
 // reconnects (since-seq), own messages from "sending" to "sent", typing, presence, and read receipts (we mark
-// what is on screen as read; every message shows how many other members have not read it yet).
+// what is on screen as read; every message shows how many other members have not read it yet). The ordering and
+// read bookkeeping live in timeline.js (no DOM); this class draws them and talks to the server.
 import { $, big, clockTime, h, joinNames } from './dom.js';
+import { Timeline, mergeMembers, readMoved, readTarget, unreadOf } from './timeline.js';
 
 const PAGE = 50;
 const TYPING_SEND_MS = 1000; // the server relays at most one typing event per second per connection and room
 const TYPING_SHOW_MS = 3500;
 
-/**
- * @typedef {{ id: string, roomId: string, seq: string, senderId: string, type: string, content: string,
- *   createdAt: string, unreadCount: number }} Message
- * @typedef {{ userId: string, nickname: string, status: string, lastSeenAt: string | null, lastReadSeq: string }} Member
- */
+/** @typedef {import('./timeline.js').Message} Message @typedef {import('./timeline.js').Member} Member */
 
 export class RoomView {
   /**
@@ -33,12 +31,8 @@ export class RoomView {
     this.room = null;
     /** @type {Map<string, Member>} */
     this.members = new Map();
-    /** @type {Map<string, { m: Message, el: HTMLElement }>} */
-    this.bySeq = new Map();
-    /** @type {bigint[]} ascending */
-    this.seqs = [];
-    /** Highest seq received from the server's ordered stream (history or the room subscription). */
-    this.streamSeq = 0n;
+    /** @type {Timeline<HTMLElement>} the messages shown, by seq; record.view is the message's element */
+    this.timeline = new Timeline();
     this.nextCursor = null;
     this.loadingOlder = false;
     this.subs = [];
@@ -53,8 +47,8 @@ export class RoomView {
 
     this.el = {
       placeholder: $('room-placeholder'), body: $('room-body'), title: $('room-title'), sub: $('room-sub'),
-      members: $('member-list'), scroller: $('scroller'), list: $('messages'), older: $('load-older'),
-      start: $('history-start'), jump: $('jump-latest'), typing: $('typing'), form: $('composer'),
+      members: $('member-list'), scroller: $('scroller'), list: $('messages'), older: /** @type {HTMLButtonElement} */ ($('load-older')),
+      start: $('history-start'), jump: $('jump-latest'), typing: $('typing'), form: /** @type {HTMLFormElement} */ ($('composer')),
       input: /** @type {HTMLTextAreaElement} */ ($('composer-input')), error: $('composer-error'), announcer: $('announcer'),
     };
     this.observer = new IntersectionObserver((entries) => this.onIntersect(entries), { root: this.el.scroller, threshold: [0, 0.5, 1] });
@@ -120,9 +114,7 @@ export class RoomView {
     this.roomId = null;
     this.room = null;
     this.members.clear();
-    this.bySeq.clear();
-    this.seqs = [];
-    this.streamSeq = 0n;
+    this.timeline.clear();
     this.nextCursor = null;
     this.pendingEls.clear();
     for (const t of this.typing.values()) clearTimeout(t);
@@ -159,7 +151,7 @@ export class RoomView {
     try {
       this.subs.push(conn.subscribe(`/topic/rooms.${roomId}.events`, (f) => this.onEvent(f), { receipt: `${tag}-events` }));
       this.subs.push(
-        conn.subscribe(`/topic/rooms.${roomId}`, (f) => this.onMessageFrame(f), { 'since-seq': this.streamSeq.toString(), receipt: `${tag}-messages` }),
+        conn.subscribe(`/topic/rooms.${roomId}`, (f) => this.onMessageFrame(f), { 'since-seq': this.timeline.streamSeq.toString(), receipt: `${tag}-messages` }),
       );
     } catch {
       return; // closed meanwhile: the next onConnect attaches again
@@ -167,7 +159,7 @@ export class RoomView {
     conn.watchForReceipt(`${tag}-messages`, (f) => {
       // The server's RECEIPT for a since-seq SUBSCRIBE comes after the replay (README: replayed-count, replay-end-seq).
       if (gen !== this.gen) return;
-      this.el.body.dataset.synced = f.headers['replay-end-seq'] ?? this.streamSeq.toString();
+      this.el.body.dataset.synced = f.headers['replay-end-seq'] ?? this.timeline.streamSeq.toString();
       this.el.body.dataset.replayed = f.headers['replayed-count'] ?? '0';
     });
     void this.refreshDetail().then(() => {
@@ -217,20 +209,16 @@ export class RoomView {
   }
 
   applyDetail(detail) {
-    for (const m of detail.members) {
-      this.deps.nicknames.set(m.userId, m.nickname);
-      const known = this.members.get(m.userId);
-      // Read positions only move forward: never let an older answer undo a newer event.
-      if (known && big(known.lastReadSeq) > big(m.lastReadSeq)) m.lastReadSeq = known.lastReadSeq;
-    }
-    this.members = new Map(detail.members.map((m) => [m.userId, m]));
+    for (const m of detail.members) this.deps.nicknames.set(m.userId, m.nickname);
+    // Read positions only move forward: never let an older answer undo a newer event.
+    this.members = mergeMembers(this.members, detail.members);
     this.room = { ...this.room, ...detail };
     this.deps.onDetail(detail);
     this.el.title.textContent = this.displayName();
     this.renderMembers();
     this.renderAllStatuses();
-    for (const rec of this.bySeq.values()) {
-      if (rec.m.senderId !== this.me.id) rec.el.querySelector('.sender').textContent = this.nick(rec.m.senderId);
+    for (const rec of this.timeline.records()) {
+      if (rec.m.senderId !== this.me.id) rec.view.querySelector('.sender').textContent = this.nick(rec.m.senderId);
     }
   }
 
@@ -281,7 +269,7 @@ export class RoomView {
       return;
     }
     if (m.roomId !== this.roomId) return;
-    if (m.senderId === this.me.id && !this.bySeq.has(m.seq)) {
+    if (m.senderId === this.me.id && !this.timeline.has(m.seq)) {
       const entry = this.deps.outbox.matchEcho(m);
       if (entry) this.removePending(entry.key);
     }
@@ -306,7 +294,7 @@ export class RoomView {
       return;
     }
     this.removePending(entry.key);
-    if (entry.seq && !this.bySeq.has(entry.seq)) {
+    if (entry.seq && !this.timeline.has(entry.seq)) {
       const m = {
         id: entry.messageId ?? '', roomId: entry.roomId, seq: entry.seq, senderId: this.me.id, type: 'TEXT',
         content: entry.content, createdAt: entry.createdAt, unreadCount: Math.max(0, this.members.size - 1),
@@ -323,42 +311,19 @@ export class RoomView {
    * @returns {boolean} whether it was new
    */
   insert(m, fromStream) {
-    const seq = big(m.seq);
-    if (fromStream && seq > this.streamSeq) this.streamSeq = seq;
-    const known = this.bySeq.get(m.seq);
-    if (known) {
-      known.m = { ...known.m, ...m };
-      this.renderStatus(known);
-      return false;
+    const { record, index, isNew } = this.timeline.insert(m, fromStream, (msg) => this.renderMessage(msg));
+    if (isNew) {
+      this.el.list.insertBefore(record.view, this.timeline.at(index + 1)?.view ?? this.firstPendingEl());
+      // A message right after one from the same sender (within 5 minutes) shows no name/time line again.
+      for (const i of [index, index + 1]) {
+        const cont = this.timeline.continues(i);
+        if (cont !== null) this.timeline.at(i).view.classList.toggle('cont', cont);
+      }
+      this.observer.observe(record.view);
+      this.el.list.dataset.count = String(this.timeline.size);
     }
-    const rec = { m, el: this.renderMessage(m) };
-    // Binary search: first seq greater than this one.
-    let lo = 0;
-    let hi = this.seqs.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (this.seqs[mid] < seq) lo = mid + 1;
-      else hi = mid;
-    }
-    const after = lo < this.seqs.length ? this.bySeq.get(this.seqs[lo].toString()).el : this.firstPendingEl();
-    this.el.list.insertBefore(rec.el, after);
-    this.seqs.splice(lo, 0, seq);
-    this.bySeq.set(m.seq, rec);
-    this.regroup(lo);
-    this.regroup(lo + 1);
-    this.renderStatus(rec);
-    this.observer.observe(rec.el);
-    this.el.list.dataset.count = String(this.bySeq.size);
-    return true;
-  }
-
-  /** A message right after one from the same sender (within 5 minutes) shows no name/time line again. */
-  regroup(i) {
-    if (i <= 0 || i >= this.seqs.length) return;
-    const rec = this.bySeq.get(this.seqs[i].toString());
-    const prev = this.bySeq.get(this.seqs[i - 1].toString());
-    const cont = prev.m.senderId === rec.m.senderId && Math.abs(Date.parse(rec.m.createdAt) - Date.parse(prev.m.createdAt)) < 5 * 60_000;
-    rec.el.classList.toggle('cont', cont);
+    this.renderStatus(record);
+    return isNew;
   }
 
   firstPendingEl() {
@@ -379,22 +344,14 @@ export class RoomView {
     );
   }
 
-  /** Members other than the sender whose read position is below the message (API.md), live. */
-  unreadOf(m) {
-    if (this.members.size === 0) return m.unreadCount;
-    const seq = big(m.seq);
-    let n = 0;
-    for (const mem of this.members.values()) if (mem.userId !== m.senderId && big(mem.lastReadSeq) < seq) n++;
-    return n;
-  }
-
   renderStatus(rec) {
-    const n = this.unreadOf(rec.m);
+    const n = unreadOf(rec.m, this.members);
     const mine = rec.m.senderId === this.me.id;
-    if (rec.el.dataset.unread === String(n) && rec.el.dataset.rendered === '1') return;
-    rec.el.dataset.unread = String(n);
-    rec.el.dataset.rendered = '1';
-    const status = rec.el.querySelector('.status');
+    const el = rec.view;
+    if (el.dataset.unread === String(n) && el.dataset.rendered === '1') return;
+    el.dataset.unread = String(n);
+    el.dataset.rendered = '1';
+    const status = el.querySelector('.status');
     const direct = this.room?.type === 'DIRECT';
     if (n > 0) status.replaceChildren(h('span', { class: 'unread' }, direct ? 'Unread' : `${n} unread`));
     else if (mine) status.replaceChildren(h('span', { class: 'read' }, direct ? 'Read' : 'Read by all'));
@@ -404,7 +361,7 @@ export class RoomView {
   }
 
   renderAllStatuses() {
-    for (const rec of this.bySeq.values()) this.renderStatus(rec);
+    for (const rec of this.timeline.records()) this.renderStatus(rec);
   }
 
   // --- sending ------------------------------------------------------------------------------
@@ -485,13 +442,8 @@ export class RoomView {
     }
     switch (frame.headers['event-type']) {
       case 'read': {
-        const mem = this.members.get(body.userId);
-        if (mem && big(body.lastReadSeq) > big(mem.lastReadSeq)) {
-          const from = big(mem.lastReadSeq);
-          const to = big(body.lastReadSeq);
-          mem.lastReadSeq = body.lastReadSeq;
-          for (const s of this.seqs) if (s > from && s <= to) this.renderStatus(this.bySeq.get(s.toString()));
-        }
+        const moved = readMoved(this.members, body.userId, body.lastReadSeq);
+        if (moved) for (const rec of this.timeline.between(...moved)) this.renderStatus(rec);
         break;
       }
       case 'typing':
@@ -570,9 +522,8 @@ export class RoomView {
   /** SEND /app/rooms.<id>.read with the newest message on screen, while the page is visible. */
   maybeMarkRead() {
     if (document.visibilityState !== 'visible' || !this.roomId || this.visible.size === 0) return;
-    let top = 0n;
-    for (const s of this.visible) if (big(s) > top) top = big(s);
-    if (top <= this.readSent) return;
+    const top = readTarget(this.visible, this.readSent);
+    if (top === null) return;
     clearTimeout(this.readTimer);
     // Coalesce a burst (a page of history scrolling by) into one SEND.
     this.readTimer = setTimeout(() => {
@@ -589,7 +540,7 @@ export class RoomView {
 
   /** Everything received in this room has been marked read by us. */
   allRead() {
-    return this.historyLoaded && this.streamSeq > 0n && this.readSent >= this.streamSeq;
+    return this.historyLoaded && this.timeline.streamSeq > 0n && this.readSent >= this.timeline.streamSeq;
   }
 
   // --- scrolling ----------------------------------------------------------------------------

@@ -26,8 +26,7 @@ describe('dropped failures', () => {
 
   it('chat_failures_dropped_total starts at zero for each of the fixed labels and counts by label', async () => {
     const m = createMetrics('dropped-test');
-    const values = async () =>
-      Object.fromEntries((await m.failuresDropped.get()).values.map((v) => [String(v.labels.what), v.value]));
+    const values = async () => Object.fromEntries((await m.failuresDropped.get()).values.map((v) => [String(v.labels.what), v.value]));
     expect(await values()).toEqual(Object.fromEntries(DROPPED_FAILURES.map((w) => [w, 0])));
     m.failuresDropped.inc({ what: 'membership-event' });
     expect((await values())['membership-event']).toBe(1);

@@ -4,16 +4,16 @@
 import { h } from '../dom.js';
 
 /**
- * @typedef {{
- *   id: string, title: string,
- *   countKey: string,                                   the overview's `counts` entry with the pending count
- *   listPath: string,                                   GET, answers { records, next, pending }
- *   keyOf: (r: any) => string,                          stable row key
- *   refOf: (r: any) => object,                          what the action endpoints take for a record
- *   columns: Array<{ title: string, cell: (r: any) => string | Node }>,
- *   actions: Array<{ label: string, path: string, verb: string }>,   POST { records: [ref] }
- *   describe: (r: any) => string,                       a row's name for screen readers
- * }} TableSpec
+ * @typedef {object} TableSpec
+ * @property {string} id
+ * @property {string} title
+ * @property {string} countKey the overview's `counts` entry with the pending count
+ * @property {string} listPath GET, answers { records, next, pending }
+ * @property {(r: any) => string} keyOf stable row key
+ * @property {(r: any) => object} refOf what the action endpoints take for a record
+ * @property {Array<{ title: string, cell: (r: any) => string | Node }>} columns
+ * @property {Array<{ label: string, path: string, verb: string }>} actions POST { records: [ref] }
+ * @property {(r: any) => string} describe a row's name for screen readers
  */
 
 export class RecordTable {
