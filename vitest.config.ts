@@ -1,10 +1,10 @@
 import { defineConfig } from 'vitest/config';
 
-// Two projects. `unit` (the tests beside the code, test/web and test/structure: no services, no server processes)
+// Two projects. `unit` (the tests beside the code, test/web, test/tools, test/structure: no services, no servers)
 // runs its files in parallel on worker threads. `integration` (the rest of test/) shares the real Kafka, Redis and
 // PostgreSQL and starts server processes, so its files run one at a time (one fork), after the unit files
 // (sequence.groupOrder), never beside them. scripts/test.mjs runs both.
-const UNIT = ['protocol/**/*.test.ts', 'src/**/*.test.ts', 'test/web/**/*.test.ts', 'test/structure/**/*.test.ts'];
+const UNIT = ['protocol/**/*.test.ts', 'src/**/*.test.ts', 'test/web/**/*.test.ts', 'test/tools/**/*.test.ts', 'test/structure/**/*.test.ts'];
 
 export default defineConfig({
   test: {

@@ -13,8 +13,10 @@ const bin = (path) => join(ROOT, 'node_modules', path);
 /** Files kept in the formatter's shape (.prettierrc.json); a file joins when it is formatted as a whole. */
 export const FORMATTED = [
   '.prettierrc.json',
+  'bench/lib/flags.ts',
   'eslint.config.js',
   'scripts/lint.mjs',
+  'scripts/stomp/socket.ts',
   'src/counters/scripts-redis.ts',
   'src/fanout/wire.test.ts',
   'src/gateway/rate-limit.test.ts',
@@ -25,6 +27,9 @@ export const FORMATTED = [
   'src/shared/dropped.ts',
   'src/shared/dropped.test.ts',
   'src/shared/token-bucket.test.ts',
+  'test/support/scrape.ts',
+  'test/support/stats.ts',
+  'test/tools/command-lines.test.ts',
   'test/web/timeline.test.ts',
   'web/globals.d.ts',
   'web/timeline.js',
