@@ -146,6 +146,19 @@ function setup(over: { env?: Record<string, string>; deps?: Partial<SessionDeps>
   return { session, t, send, connect, hub, bus, members, events, deps };
 }
 
+/** Holds every SEND at the log until the returned release() (which frees those held so far). */
+function holdSends(deps: SessionDeps): () => void {
+  const original = deps.messages.send;
+  const held: Array<() => void> = [];
+  deps.messages.send = async (...a) => {
+    await new Promise<void>((r) => held.push(r));
+    return original(...a);
+  };
+  return () => {
+    for (const r of held.splice(0)) r();
+  };
+}
+
 const sessions: Session[] = [];
 afterEach(() => {
   for (const s of sessions.splice(0)) s.onTransportClosed();
@@ -327,13 +340,8 @@ describe('budgets and flow control', () => {
 
 describe('half-close and heart-beats', () => {
   it('input half-closed with a SEND in flight: the RECEIPT goes out first, then the connection closes', async () => {
-    let release!: () => void;
     const { t, connect, send, deps } = setup();
-    const original = deps.messages.send;
-    deps.messages.send = async (...a) => {
-      await new Promise<void>((r) => (release = r));
-      return original(...a);
-    };
+    const release = holdSends(deps);
     await connect();
     send('SEND', { destination: '/topic/rooms.7', receipt: 'last' }, 'bye');
     await tick();
@@ -347,13 +355,8 @@ describe('half-close and heart-beats', () => {
   });
 
   it('the ready state moves CONNECTING -> OPEN -> CLOSING (input ended, a SEND in flight) -> CLOSED', async () => {
-    let release!: () => void;
     const { t, connect, send, deps, session } = setup();
-    const original = deps.messages.send;
-    deps.messages.send = async (...a) => {
-      await new Promise<void>((r) => (release = r));
-      return original(...a);
-    };
+    const release = holdSends(deps);
     expect(session.readyState).toBe(ReadyState.CONNECTING);
     await connect();
     expect(session.readyState).toBe(ReadyState.OPEN);
@@ -368,13 +371,8 @@ describe('half-close and heart-beats', () => {
   });
 
   it("a DISCONNECT's RECEIPT follows the SENDs in flight as soon as they settle (a promise, not a polling loop)", async () => {
-    let release!: () => void;
     const { t, connect, send, deps } = setup();
-    const original = deps.messages.send;
-    deps.messages.send = async (...a) => {
-      await new Promise<void>((r) => (release = r));
-      return original(...a);
-    };
+    const release = holdSends(deps);
     await connect();
     send('SEND', { destination: '/topic/rooms.7', receipt: 'send' }, 'x');
     send('DISCONNECT', { receipt: 'bye' });
@@ -388,13 +386,8 @@ describe('half-close and heart-beats', () => {
   });
 
   it('a bad frame after a SEND in flight: CLOSING reads nothing more, the RECEIPT goes out, then the ERROR', async () => {
-    let release!: () => void;
     const { t, connect, send, deps, session } = setup();
-    const original = deps.messages.send;
-    deps.messages.send = async (...a) => {
-      await new Promise<void>((r) => (release = r));
-      return original(...a);
-    };
+    const release = holdSends(deps);
     await connect();
     send('SEND', { destination: '/topic/rooms.7', receipt: 'first' }, 'x');
     await tick();
