@@ -32,6 +32,9 @@ export const FORMATTED = [
   'test/tools/command-lines.test.ts',
   'test/web/timeline.test.ts',
   'web/globals.d.ts',
+  'web/message-elements.js',
+  'web/read-marker.js',
+  'web/room-people.js',
   'web/timeline.js',
 ];
 

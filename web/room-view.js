@@ -1,13 +1,16 @@
 // The open room: history (paged upward on scroll), live messages by seq with no gap or duplicate across
 // reconnects (since-seq), own messages from "sending" to "sent", typing, presence, and read receipts (we mark
 // what is on screen as read; every message shows how many other members have not read it yet). The ordering and
-// read bookkeeping live in timeline.js (no DOM); this class draws them and talks to the server.
-import { $, big, clockTime, h, joinNames } from './dom.js';
-import { Timeline, mergeMembers, readMoved, readTarget, unreadOf } from './timeline.js';
+// read bookkeeping live in timeline.js (no DOM); the member list and typing in room-people.js; read receipts from
+// what is on screen in read-marker.js. This class draws the messages and talks to the server.
+import { $, big } from './dom.js';
+import { messageElement, pendingElement, renderPendingStatus, renderUnread } from './message-elements.js';
+import { ReadMarker } from './read-marker.js';
+import { RoomPeople } from './room-people.js';
+import { Timeline, mergeMembers, readMoved, unreadOf } from './timeline.js';
 
 const PAGE = 50;
 const TYPING_SEND_MS = 1000; // the server relays at most one typing event per second per connection and room
-const TYPING_SHOW_MS = 3500;
 
 /** @typedef {import('./timeline.js').Message} Message @typedef {import('./timeline.js').Member} Member */
 
@@ -39,11 +42,7 @@ export class RoomView {
     this.subCounter = 0;
     /** @type {Map<string, HTMLElement>} outbox key -> element */
     this.pendingEls = new Map();
-    this.typing = new Map();
     this.lastTypingSent = 0;
-    this.visible = new Set();
-    this.readSent = 0n;
-    this.readTimer = 0;
 
     this.el = {
       placeholder: $('room-placeholder'), body: $('room-body'), title: $('room-title'), sub: $('room-sub'),
@@ -51,7 +50,9 @@ export class RoomView {
       start: $('history-start'), jump: $('jump-latest'), typing: $('typing'), form: /** @type {HTMLFormElement} */ ($('composer')),
       input: /** @type {HTMLTextAreaElement} */ ($('composer-input')), error: $('composer-error'), announcer: $('announcer'),
     };
-    this.observer = new IntersectionObserver((entries) => this.onIntersect(entries), { root: this.el.scroller, threshold: [0, 0.5, 1] });
+    this.people = new RoomPeople({ members: this.el.members, sub: this.el.sub, typing: this.el.typing }, { me: () => this.me, nick: (id) => this.nick(id) });
+    this.reads = new ReadMarker({ conn: () => this.deps.conn(), roomId: () => this.roomId });
+    this.observer = new IntersectionObserver((entries) => this.reads.onIntersect(entries), { root: this.el.scroller, threshold: [0, 0.5, 1] });
 
     this.el.scroller.addEventListener('scroll', () => this.onScroll(), { passive: true });
     this.el.older.addEventListener('click', () => void this.loadOlder());
@@ -69,7 +70,7 @@ export class RoomView {
       this.autosize();
       if (this.el.input.value.trim()) this.sendTyping();
     });
-    document.addEventListener('visibilitychange', () => this.maybeMarkRead());
+    document.addEventListener('visibilitychange', () => this.reads.maybeMarkRead());
   }
 
   get me() {
@@ -117,15 +118,10 @@ export class RoomView {
     this.timeline.clear();
     this.nextCursor = null;
     this.pendingEls.clear();
-    for (const t of this.typing.values()) clearTimeout(t);
-    this.typing.clear();
-    this.visible.clear();
-    this.readSent = 0n;
-    clearTimeout(this.readTimer);
+    this.people.clear();
+    this.reads.clear();
     this.observer.disconnect();
     this.el.list.replaceChildren();
-    this.el.members.replaceChildren();
-    this.el.typing.textContent = '';
     this.el.older.hidden = true;
     this.el.start.hidden = true;
     this.el.jump.hidden = true;
@@ -164,8 +160,8 @@ export class RoomView {
     });
     void this.refreshDetail().then(() => {
       if (gen !== this.gen) return;
-      this.readSent = big(this.members.get(this.me.id)?.lastReadSeq);
-      this.maybeMarkRead();
+      this.reads.readSent = big(this.members.get(this.me.id)?.lastReadSeq);
+      this.reads.maybeMarkRead();
     });
   }
 
@@ -215,7 +211,7 @@ export class RoomView {
     this.room = { ...this.room, ...detail };
     this.deps.onDetail(detail);
     this.el.title.textContent = this.displayName();
-    this.renderMembers();
+    this.people.renderMembers(this.members, this.room);
     this.renderAllStatuses();
     for (const rec of this.timeline.records()) {
       if (rec.m.senderId !== this.me.id) rec.view.querySelector('.sender').textContent = this.nick(rec.m.senderId);
@@ -276,7 +272,7 @@ export class RoomView {
     const wasNearBottom = this.nearBottom();
     const isNew = this.insert(m, true);
     if (!isNew) return;
-    this.stopTyping(m.senderId);
+    this.people.stopTyping(m.senderId);
     this.deps.onMessage(m);
     if (m.senderId !== this.me.id) {
       this.el.announcer.textContent = `${this.nick(m.senderId)}: ${m.content}`;
@@ -333,31 +329,11 @@ export class RoomView {
 
   renderMessage(m) {
     const mine = m.senderId === this.me.id;
-    return h(
-      'li',
-      { class: `msg${mine ? ' mine' : ''}`, dataset: { seq: m.seq, sender: m.senderId, state: 'sent' } },
-      h('div', { class: 'meta' },
-        h('span', { class: 'sender' }, mine ? 'You' : this.nick(m.senderId)),
-        h('time', { datetime: m.createdAt }, clockTime(m.createdAt))),
-      h('div', { class: 'bubble' }, m.content),
-      h('div', { class: 'status' }),
-    );
+    return messageElement(m, mine, mine ? 'You' : this.nick(m.senderId));
   }
 
   renderStatus(rec) {
-    const n = unreadOf(rec.m, this.members);
-    const mine = rec.m.senderId === this.me.id;
-    const el = rec.view;
-    if (el.dataset.unread === String(n) && el.dataset.rendered === '1') return;
-    el.dataset.unread = String(n);
-    el.dataset.rendered = '1';
-    const status = el.querySelector('.status');
-    const direct = this.room?.type === 'DIRECT';
-    if (n > 0) status.replaceChildren(h('span', { class: 'unread' }, direct ? 'Unread' : `${n} unread`));
-    else if (mine) status.replaceChildren(h('span', { class: 'read' }, direct ? 'Read' : 'Read by all'));
-    else status.replaceChildren();
-    // Same information for screen readers, without the visual shorthand.
-    status.setAttribute('aria-label', n > 0 ? `${n} member${n === 1 ? '' : 's'} not read yet` : 'read by everyone');
+    renderUnread(rec.view, unreadOf(rec.m, this.members), rec.m.senderId === this.me.id, this.room?.type === 'DIRECT');
   }
 
   renderAllStatuses() {
@@ -367,34 +343,18 @@ export class RoomView {
   // --- sending ------------------------------------------------------------------------------
 
   showPending(entry) {
-    const el = h(
-      'li',
-      { class: 'msg mine pending', dataset: { key: entry.key, state: 'pending' } },
-      h('div', { class: 'meta' }, h('span', { class: 'sender' }, 'You'), h('time', { datetime: entry.createdAt }, clockTime(entry.createdAt))),
-      h('div', { class: 'bubble' }, entry.content),
-      h('div', { class: 'status' }),
-    );
+    const el = pendingElement(entry);
     this.renderPending(el, entry);
     this.pendingEls.set(entry.key, el);
     this.el.list.append(el);
   }
 
   renderPending(el, entry) {
-    const status = el.querySelector('.status');
-    if (entry.state === 'failed') {
-      el.classList.add('failed');
-      el.dataset.state = 'failed';
-      status.replaceChildren(
-        `Not sent: ${entry.error ?? 'refused'} `,
-        h('button', { type: 'button', class: 'button secondary small', onclick: () => {
-          this.deps.outbox.discard(entry);
-          this.removePending(entry.key);
-        } }, 'Dismiss'),
-      );
-    } else {
-      const conn = this.deps.conn();
-      status.textContent = conn && conn.connected ? 'Sending…' : 'Waiting for connection…';
-    }
+    const conn = this.deps.conn();
+    renderPendingStatus(el, entry, Boolean(conn && conn.connected), () => {
+      this.deps.outbox.discard(entry);
+      this.removePending(entry.key);
+    });
   }
 
   removePending(key) {
@@ -447,14 +407,14 @@ export class RoomView {
         break;
       }
       case 'typing':
-        if (body.userId !== this.me.id) this.startTyping(body.userId);
+        if (body.userId !== this.me.id) this.people.startTyping(body.userId);
         break;
       case 'presence': {
         const mem = this.members.get(body.userId);
         if (mem) {
           mem.status = body.status;
           mem.lastSeenAt = body.lastSeenAt ?? mem.lastSeenAt;
-          this.renderMembers();
+          this.people.renderMembers(this.members, this.room);
         }
         break;
       }
@@ -465,82 +425,15 @@ export class RoomView {
     }
   }
 
-  startTyping(userId) {
-    clearTimeout(this.typing.get(userId));
-    this.typing.set(userId, setTimeout(() => this.stopTyping(userId), TYPING_SHOW_MS));
-    this.renderTyping();
-  }
-
-  stopTyping(userId) {
-    if (!this.typing.has(userId)) return;
-    clearTimeout(this.typing.get(userId));
-    this.typing.delete(userId);
-    this.renderTyping();
-  }
-
-  renderTyping() {
-    const names = [...this.typing.keys()].map((id) => this.nick(id));
-    this.el.typing.textContent = names.length === 0 ? '' : `${joinNames(names)} ${names.length === 1 ? 'is' : 'are'} typing…`;
-  }
-
-  renderMembers() {
-    const list = [...this.members.values()].sort((a, b) => (a.userId === this.me.id ? 1 : b.userId === this.me.id ? -1 : a.nickname.localeCompare(b.nickname)));
-    this.el.members.replaceChildren(
-      ...list.map((m) =>
-        h('li', { dataset: { userId: m.userId, status: m.status } },
-          h('span', { class: `dot${m.status === 'ONLINE' ? ' online' : ''}`, 'aria-hidden': 'true' }),
-          `${m.nickname}${m.userId === this.me.id ? ' (you)' : ''} — ${presenceText(m)}`),
-      ),
-    );
-    if (this.room?.type === 'DIRECT') {
-      const peer = list.find((m) => m.userId !== this.me.id);
-      this.el.sub.textContent = peer ? presenceText(peer) : '';
-      this.el.sub.dataset.status = peer?.status ?? '';
-    } else {
-      const online = list.filter((m) => m.status === 'ONLINE').length;
-      this.el.sub.textContent = `${list.length} members · ${online} online`;
-    }
-  }
-
   nick(userId) {
     return this.deps.nicknames.get(userId) ?? this.members.get(userId)?.nickname ?? `user ${userId}`;
   }
 
   // --- reading ------------------------------------------------------------------------------
 
-  onIntersect(entries) {
-    for (const e of entries) {
-      const seq = /** @type {HTMLElement} */ (e.target).dataset.seq;
-      if (!seq) continue;
-      const shown = e.isIntersecting && (e.intersectionRatio >= 0.5 || (e.rootBounds && e.intersectionRect.height >= e.rootBounds.height / 2));
-      if (shown) this.visible.add(seq);
-      else this.visible.delete(seq);
-    }
-    this.maybeMarkRead();
-  }
-
-  /** SEND /app/rooms.<id>.read with the newest message on screen, while the page is visible. */
-  maybeMarkRead() {
-    if (document.visibilityState !== 'visible' || !this.roomId || this.visible.size === 0) return;
-    const top = readTarget(this.visible, this.readSent);
-    if (top === null) return;
-    clearTimeout(this.readTimer);
-    // Coalesce a burst (a page of history scrolling by) into one SEND.
-    this.readTimer = setTimeout(() => {
-      const conn = this.deps.conn();
-      if (!conn || !conn.connected || !this.roomId || top <= this.readSent) return;
-      try {
-        conn.publish({ destination: `/app/rooms.${this.roomId}.read`, body: JSON.stringify({ seq: top.toString() }), headers: { 'content-type': 'application/json' } });
-        this.readSent = top;
-      } catch {
-        // re-marked on reconnect (attach)
-      }
-    }, 150);
-  }
-
   /** Everything received in this room has been marked read by us. */
   allRead() {
-    return this.historyLoaded && this.timeline.streamSeq > 0n && this.readSent >= this.timeline.streamSeq;
+    return this.historyLoaded && this.timeline.streamSeq > 0n && this.reads.readSent >= this.timeline.streamSeq;
   }
 
   // --- scrolling ----------------------------------------------------------------------------
@@ -566,9 +459,4 @@ export class RoomView {
     t.style.height = 'auto';
     t.style.height = `${Math.min(t.scrollHeight + 2, 160)}px`;
   }
-}
-
-function presenceText(m) {
-  if (m.status === 'ONLINE') return 'online';
-  return m.lastSeenAt ? `offline · last seen ${clockTime(m.lastSeenAt)}` : 'offline';
 }
