@@ -23,7 +23,7 @@ import { Flags, RUN_ID, appendResults, commandLine, fmt, printTable, progress, w
 import { createWorld, ourClients, serverEnv, type World } from './rooms.js';
 
 export async function run(args: string[]): Promise<void> {
-  const f = new Flags(args, ['instances', 'rooms', 'members', 'rates', 'warmup', 'duration', 'drain', 'size', 'receipts', 'workers', 'all-rates', 'topology']);
+  const f = new Flags(args, ['instances', 'rooms', 'members', 'rates', 'warmup', 'duration', 'drain', 'size', 'receipts', 'workers', 'topology'], ['all-rates']);
   const p = {
     instances: f.list('instances', [1, 2]),
     // all: every instance runs every role; split: the instances only gateway, one more process runs the consumer groups.
@@ -85,7 +85,7 @@ export function stepFlags(f: Flags, receiptsDefault: boolean): RateStepsParams {
     drainS: f.num('drain', 15, 1),
     bodyBytes: f.int('size', 100, 40),
     receipts: f.str('receipts', String(receiptsDefault)) === 'true',
-    allRates: f.str('all-rates', 'false') === 'true',
+    allRates: f.bool('all-rates'),
   };
   if (p.bodyBytes > 4096) throw new Error('--size must be ≤ 4096 (the content limit of API.md)');
   return p;

@@ -123,6 +123,7 @@ export async function run(args: string[]): Promise<void> {
       }
     }
   } finally {
+    // Cleanup after the measurement: a client that cannot disconnect (or a group already gone) changes no result.
     if (consumer) await consumer.disconnect().catch(() => {});
     await producer.disconnect().catch(() => {});
     if (topicCreated) {

@@ -16,11 +16,11 @@ import { fanoutSection, idleSection, peersSection, placeSection, reproduceSectio
 const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
 
 export async function run(args: string[]): Promise<void> {
-  const f = new Flags(args, ['results', 'out', 'charts', 'stdout']);
+  const f = new Flags(args, ['results', 'out', 'charts'], ['stdout']);
   const resultsDir = resolve(f.str('results', RESULTS_DIR));
   const out = resolve(f.str('out', join(ROOT, 'PERF_RESULT.md')));
   const chartsDir = resolve(f.str('charts', join(BENCH_DIR, 'charts')));
-  const toStdout = f.str('stdout', 'false') === 'true';
+  const toStdout = f.bool('stdout');
   const chartsRel = relative(dirname(out), chartsDir).split('\\').join('/') || '.';
 
   let doc = readFileSync(out, 'utf8');

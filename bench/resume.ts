@@ -346,6 +346,7 @@ async function scenario(servers: ServerProc[], p: Params, foreign: string[]): Pr
     ]);
   } finally {
     await mapLimit(clients, 100, async (c) => {
+      // Cleanup after the measurement: a client already closed has nothing to deactivate.
       await c.conn?.deactivate().catch(() => {});
     });
     await Promise.allSettled(senderConns.map((c) => c.close()));

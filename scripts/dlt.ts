@@ -23,6 +23,7 @@
 import { randomUUID } from 'node:crypto';
 import { hostname, userInfo } from 'node:os';
 import { pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
 import { Kafka, logLevel, type logCreator } from '../src/kafka/kafkajs.js';
 import { pino } from 'pino';
 import { DeadLetters, toEntry, type DeadLetterEntry } from '../src/ops/dead-letters.js';
@@ -77,51 +78,46 @@ interface Args {
   actor: string;
 }
 
-export function parseArgs(argv: readonly string[]): Args {
+/** The command line (node:util parseArgs): a command, then options; anything unknown or misplaced is a UsageError. */
+export function parseCommandLine(argv: readonly string[]): Args {
   const [command, ...rest] = argv;
   if (command !== 'list' && command !== 'replay' && command !== 'discard') throw new UsageError(`unknown command ${command ?? '(none)'}`);
-  const args: Args = { command, sel: { include: 'pending' }, json: false, dryRun: false, actor: `cli:${userInfo().username}@${hostname()}` };
-  for (let i = 0; i < rest.length; i++) {
-    const flag = rest[i]!;
-    const [name, inline] = flag.includes('=') ? [flag.slice(0, flag.indexOf('=')), flag.slice(flag.indexOf('=') + 1)] : [flag, undefined];
-    const value = () => {
-      const v = inline ?? rest[++i];
-      if (v === undefined) throw new UsageError(`${name} needs a value`);
-      return v;
-    };
-    switch (name) {
-      case '--limit': {
-        const v = value();
-        if (!/^\d+$/.test(v) || Number(v) < 1) throw new UsageError('--limit must be a positive integer');
-        args.sel.limit = Number(v);
-        break;
-      }
-      case '--from-offset': {
-        const v = value();
-        if (!/^\d{1,19}$/.test(v)) throw new UsageError('--from-offset must be a non-negative integer');
-        args.sel.fromOffset = BigInt(v);
-        break;
-      }
-      case '--group':
-        args.sel.group = value();
-        break;
-      case '--actor':
-        args.actor = value();
-        break;
-      case '--all':
-        if (command === 'discard') throw new UsageError('--all is for list and replay');
-        args.sel.include = 'all';
-        break;
-      case '--json':
-        args.json = true;
-        break;
-      case '--dry-run':
-        if (command !== 'replay') throw new UsageError('--dry-run is for replay');
-        args.dryRun = true;
-        break;
-      default:
-        throw new UsageError(`unknown option ${flag}`);
-    }
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: rest,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        limit: { type: 'string' },
+        'from-offset': { type: 'string' },
+        group: { type: 'string' },
+        actor: { type: 'string' },
+        all: { type: 'boolean' },
+        json: { type: 'boolean' },
+        'dry-run': { type: 'boolean' },
+      },
+    }));
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  const args: Args = { command, sel: { include: 'pending' }, json: values.json ?? false, dryRun: false, actor: values.actor ?? `cli:${userInfo().username}@${hostname()}` };
+  if (values.limit !== undefined) {
+    if (!/^\d+$/.test(values.limit) || Number(values.limit) < 1) throw new UsageError('--limit must be a positive integer');
+    args.sel.limit = Number(values.limit);
+  }
+  if (values['from-offset'] !== undefined) {
+    if (!/^\d{1,19}$/.test(values['from-offset'])) throw new UsageError('--from-offset must be a non-negative integer');
+    args.sel.fromOffset = BigInt(values['from-offset']);
+  }
+  if (values.group !== undefined) args.sel.group = values.group;
+  if (values.all) {
+    if (command === 'discard') throw new UsageError('--all is for list and replay');
+    args.sel.include = 'all';
+  }
+  if (values['dry-run']) {
+    if (command !== 'replay') throw new UsageError('--dry-run is for replay');
+    args.dryRun = true;
   }
   return args;
 }
@@ -165,7 +161,7 @@ async function execute(args: Args, dlt: DeadLetters): Promise<number> {
 async function main(argv: readonly string[]): Promise<number> {
   let args: Args;
   try {
-    args = parseArgs(argv);
+    args = parseCommandLine(argv);
   } catch (err) {
     if (err instanceof UsageError) {
       process.stderr.write(`${err.message}\n${USAGE}\n`);

@@ -1,14 +1,25 @@
 #!/usr/bin/env node
 // `npm test`: makes the real infrastructure available (scripts/stack-lib.mjs → PostgreSQL, Redis, Kafka),
 // then runs the whole vitest suite against it. Never skips: if a service cannot be had, it fails (exit 1).
+// First of all the lint step (scripts/lint.mjs: type-checked web client, typescript-eslint, formatter check).
 // Extra arguments go to vitest: `npm test -- protocol`, `npm test -- -t "read receipts"`. The whole suite (no
 // arguments) also runs the Kafka-facing files against Kafka 3.9 (see legacyKafkaRun).
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { StackError, stackUp } from './stack-lib.mjs';
 
 const t0 = Date.now();
 const secs = () => `${((Date.now() - t0) / 1000).toFixed(1)} s`;
+
+// --- lint (scripts/lint.mjs): before anything starts, so a finding fails the run in seconds -----------------
+// SKIP_LINT=1 skips it (a fast loop over a few test files); CI never sets it.
+if (process.env.SKIP_LINT !== '1') {
+  const lint = spawnSync(process.execPath, [fileURLToPath(new URL('./lint.mjs', import.meta.url))], { stdio: 'inherit' });
+  if (lint.status !== 0) {
+    console.error('[test] failing: the lint step found problems (scripts/lint.mjs)');
+    process.exit(1);
+  }
+}
 
 try {
   const { config } = await stackUp({ log: (m) => console.log(`[stack] ${m}`) });

@@ -56,13 +56,13 @@ export interface App {
 type Cleanups = Array<() => unknown>;
 
 /** The use cases over the ports. */
-function buildServices(config: Config, infra: Infra, cleanups: Cleanups) {
+function buildServices(config: Config, infra: Infra, metrics: Metrics, cleanups: Cleanups) {
   const { store, messageLog, bus } = infra;
-  const events = new Events(bus);
+  const events = new Events(bus, (what) => metrics.failuresDropped.inc({ what }));
   const membership = new Membership(store);
   const lastBroadcastSeq = (roomId: string) => bus.lastBroadcastSeq(roomId);
   const reads = new ReadService({ store, positions: infra.positions, log: messageLog, events, membership, lastBroadcastSeq });
-  const messages = new MessageService({ store, log: messageLog, idempotency: infra.idempotency, membership, reads });
+  const messages = new MessageService({ store, log: messageLog, idempotency: infra.idempotency, membership, reads, dropped: events.dropped });
   const rooms = new RoomService({ store, bus, events, membership, reads, roomsPerUserPerHour: config.accounts.roomsPerUserPerHour });
   const blocks = new BlockService({ store, rooms });
   const tokens = createTokenService(config.jwtSecret ?? infra.jwtSecret ?? DEV_JWT_SECRET, config.jwtTtlSeconds);
@@ -165,7 +165,7 @@ export async function startApp(config: Config, log: Logger, infra: Infra, metric
   const cleanups: Cleanups = [];
   const webhook = createWebhook(config, infra.store, metrics, log);
   // webhookDeliveries: failed webhook deliveries for the operations console (list, retry, discard).
-  const services = { ...buildServices(config, infra, cleanups), webhookDeliveries: webhook.deliveries };
+  const services = { ...buildServices(config, infra, metrics, cleanups), webhookDeliveries: webhook.deliveries };
   const consumers = buildConsumers(config, infra, services, metrics);
   let sessions = () => 0;
   const groups = () => consumers.map((c) => ({ group: c.groupId, ready: c.healthy }));

@@ -1,7 +1,7 @@
 // REST client for /api: JSON in and out, the bearer token, and API.md's error shape as ApiError.
 
 export class ApiError extends Error {
-  /** @param {number} status @param {string} code @param {string} message @param {string | undefined} field */
+  /** @param {number} status @param {string} code @param {string} message @param {string} [field] */
   constructor(status, code, message, field) {
     super(message);
     this.status = status;
@@ -19,6 +19,7 @@ export class Api {
 
   async call(method, path, body) {
     const token = this.getToken();
+    /** @type {Record<string, string>} */
     const headers = {};
     if (body !== undefined) headers['content-type'] = 'application/json';
     if (token) headers.authorization = `Bearer ${token}`;

@@ -77,7 +77,7 @@ function setAuthMode(mode) {
   $('auth-submit').textContent = signup ? 'Sign up' : 'Log in';
   $('nickname-field').hidden = !signup;
   $('password-hint').hidden = !signup;
-  $('auth-nickname').required = signup;
+  /** @type {HTMLInputElement} */ ($('auth-nickname')).required = signup;
   $('auth-password').setAttribute('autocomplete', signup ? 'new-password' : 'current-password');
   $('auth-error').textContent = '';
 }
@@ -85,7 +85,9 @@ function setAuthMode(mode) {
 $('tab-login').addEventListener('click', () => setAuthMode('login'));
 $('tab-signup').addEventListener('click', () => setAuthMode('signup'));
 
-$('auth-form').addEventListener('submit', async (e) => {
+// The submit handlers show their own failures in the form: nothing is left for the event loop to catch.
+$('auth-form').addEventListener('submit', (e) => void submitAuth(e));
+async function submitAuth(e) {
   e.preventDefault();
   const email = /** @type {HTMLInputElement} */ ($('auth-email')).value.trim();
   const password = /** @type {HTMLInputElement} */ ($('auth-password')).value;
@@ -119,7 +121,7 @@ $('auth-form').addEventListener('submit', async (e) => {
   } finally {
     submit.disabled = false;
   }
-});
+}
 
 function showAuth(message = '') {
   $('chat-view').hidden = true;
@@ -433,7 +435,8 @@ $('user-search').addEventListener('keydown', (e) => {
 });
 $('new-room-cancel').addEventListener('click', () => dialog.close());
 
-$('new-room-form').addEventListener('submit', async (e) => {
+$('new-room-form').addEventListener('submit', (e) => void createRoom(e));
+async function createRoom(e) {
   e.preventDefault();
   const error = $('new-room-error');
   const kind = dialogKind();
@@ -460,7 +463,7 @@ $('new-room-form').addEventListener('submit', async (e) => {
   } finally {
     button.disabled = false;
   }
-});
+}
 
 // --- start ----------------------------------------------------------------------------------------
 

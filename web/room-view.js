@@ -1,17 +1,18 @@
 // The open room: history (paged upward on scroll), live messages by seq with no gap or duplicate across
 // reconnects (since-seq), own messages from "sending" to "sent", typing, presence, and read receipts (we mark
-// what is on screen as read; every message shows how many other members have not read it yet).
-import { $, big, clockTime, h, joinNames } from './dom.js';
+// what is on screen as read; every message shows how many other members have not read it yet). The ordering and
+// read bookkeeping live in timeline.js (no DOM); the member list and typing in room-people.js; read receipts from
+// what is on screen in read-marker.js. This class draws the messages and talks to the server.
+import { $, big } from './dom.js';
+import { messageElement, pendingElement, renderPendingStatus, renderUnread } from './message-elements.js';
+import { ReadMarker } from './read-marker.js';
+import { RoomPeople } from './room-people.js';
+import { Timeline, mergeMembers, readMoved, unreadOf } from './timeline.js';
 
 const PAGE = 50;
 const TYPING_SEND_MS = 1000; // the server relays at most one typing event per second per connection and room
-const TYPING_SHOW_MS = 3500;
 
-/**
- * @typedef {{ id: string, roomId: string, seq: string, senderId: string, type: string, content: string,
- *   createdAt: string, unreadCount: number }} Message
- * @typedef {{ userId: string, nickname: string, status: string, lastSeenAt: string | null, lastReadSeq: string }} Member
- */
+/** @typedef {import('./timeline.js').Message} Message @typedef {import('./timeline.js').Member} Member */
 
 export class RoomView {
   /**
@@ -33,31 +34,25 @@ export class RoomView {
     this.room = null;
     /** @type {Map<string, Member>} */
     this.members = new Map();
-    /** @type {Map<string, { m: Message, el: HTMLElement }>} */
-    this.bySeq = new Map();
-    /** @type {bigint[]} ascending */
-    this.seqs = [];
-    /** Highest seq received from the server's ordered stream (history or the room subscription). */
-    this.streamSeq = 0n;
+    /** @type {Timeline<HTMLElement>} the messages shown, by seq; record.view is the message's element */
+    this.timeline = new Timeline();
     this.nextCursor = null;
     this.loadingOlder = false;
     this.subs = [];
     this.subCounter = 0;
     /** @type {Map<string, HTMLElement>} outbox key -> element */
     this.pendingEls = new Map();
-    this.typing = new Map();
     this.lastTypingSent = 0;
-    this.visible = new Set();
-    this.readSent = 0n;
-    this.readTimer = 0;
 
     this.el = {
       placeholder: $('room-placeholder'), body: $('room-body'), title: $('room-title'), sub: $('room-sub'),
-      members: $('member-list'), scroller: $('scroller'), list: $('messages'), older: $('load-older'),
-      start: $('history-start'), jump: $('jump-latest'), typing: $('typing'), form: $('composer'),
+      members: $('member-list'), scroller: $('scroller'), list: $('messages'), older: /** @type {HTMLButtonElement} */ ($('load-older')),
+      start: $('history-start'), jump: $('jump-latest'), typing: $('typing'), form: /** @type {HTMLFormElement} */ ($('composer')),
       input: /** @type {HTMLTextAreaElement} */ ($('composer-input')), error: $('composer-error'), announcer: $('announcer'),
     };
-    this.observer = new IntersectionObserver((entries) => this.onIntersect(entries), { root: this.el.scroller, threshold: [0, 0.5, 1] });
+    this.people = new RoomPeople({ members: this.el.members, sub: this.el.sub, typing: this.el.typing }, { me: () => this.me, nick: (id) => this.nick(id) });
+    this.reads = new ReadMarker({ conn: () => this.deps.conn(), roomId: () => this.roomId });
+    this.observer = new IntersectionObserver((entries) => this.reads.onIntersect(entries), { root: this.el.scroller, threshold: [0, 0.5, 1] });
 
     this.el.scroller.addEventListener('scroll', () => this.onScroll(), { passive: true });
     this.el.older.addEventListener('click', () => void this.loadOlder());
@@ -75,7 +70,7 @@ export class RoomView {
       this.autosize();
       if (this.el.input.value.trim()) this.sendTyping();
     });
-    document.addEventListener('visibilitychange', () => this.maybeMarkRead());
+    document.addEventListener('visibilitychange', () => this.reads.maybeMarkRead());
   }
 
   get me() {
@@ -120,20 +115,13 @@ export class RoomView {
     this.roomId = null;
     this.room = null;
     this.members.clear();
-    this.bySeq.clear();
-    this.seqs = [];
-    this.streamSeq = 0n;
+    this.timeline.clear();
     this.nextCursor = null;
     this.pendingEls.clear();
-    for (const t of this.typing.values()) clearTimeout(t);
-    this.typing.clear();
-    this.visible.clear();
-    this.readSent = 0n;
-    clearTimeout(this.readTimer);
+    this.people.clear();
+    this.reads.clear();
     this.observer.disconnect();
     this.el.list.replaceChildren();
-    this.el.members.replaceChildren();
-    this.el.typing.textContent = '';
     this.el.older.hidden = true;
     this.el.start.hidden = true;
     this.el.jump.hidden = true;
@@ -159,7 +147,7 @@ export class RoomView {
     try {
       this.subs.push(conn.subscribe(`/topic/rooms.${roomId}.events`, (f) => this.onEvent(f), { receipt: `${tag}-events` }));
       this.subs.push(
-        conn.subscribe(`/topic/rooms.${roomId}`, (f) => this.onMessageFrame(f), { 'since-seq': this.streamSeq.toString(), receipt: `${tag}-messages` }),
+        conn.subscribe(`/topic/rooms.${roomId}`, (f) => this.onMessageFrame(f), { 'since-seq': this.timeline.streamSeq.toString(), receipt: `${tag}-messages` }),
       );
     } catch {
       return; // closed meanwhile: the next onConnect attaches again
@@ -167,13 +155,13 @@ export class RoomView {
     conn.watchForReceipt(`${tag}-messages`, (f) => {
       // The server's RECEIPT for a since-seq SUBSCRIBE comes after the replay (README: replayed-count, replay-end-seq).
       if (gen !== this.gen) return;
-      this.el.body.dataset.synced = f.headers['replay-end-seq'] ?? this.streamSeq.toString();
+      this.el.body.dataset.synced = f.headers['replay-end-seq'] ?? this.timeline.streamSeq.toString();
       this.el.body.dataset.replayed = f.headers['replayed-count'] ?? '0';
     });
     void this.refreshDetail().then(() => {
       if (gen !== this.gen) return;
-      this.readSent = big(this.members.get(this.me.id)?.lastReadSeq);
-      this.maybeMarkRead();
+      this.reads.readSent = big(this.members.get(this.me.id)?.lastReadSeq);
+      this.reads.maybeMarkRead();
     });
   }
 
@@ -217,20 +205,16 @@ export class RoomView {
   }
 
   applyDetail(detail) {
-    for (const m of detail.members) {
-      this.deps.nicknames.set(m.userId, m.nickname);
-      const known = this.members.get(m.userId);
-      // Read positions only move forward: never let an older answer undo a newer event.
-      if (known && big(known.lastReadSeq) > big(m.lastReadSeq)) m.lastReadSeq = known.lastReadSeq;
-    }
-    this.members = new Map(detail.members.map((m) => [m.userId, m]));
+    for (const m of detail.members) this.deps.nicknames.set(m.userId, m.nickname);
+    // Read positions only move forward: never let an older answer undo a newer event.
+    this.members = mergeMembers(this.members, detail.members);
     this.room = { ...this.room, ...detail };
     this.deps.onDetail(detail);
     this.el.title.textContent = this.displayName();
-    this.renderMembers();
+    this.people.renderMembers(this.members, this.room);
     this.renderAllStatuses();
-    for (const rec of this.bySeq.values()) {
-      if (rec.m.senderId !== this.me.id) rec.el.querySelector('.sender').textContent = this.nick(rec.m.senderId);
+    for (const rec of this.timeline.records()) {
+      if (rec.m.senderId !== this.me.id) rec.view.querySelector('.sender').textContent = this.nick(rec.m.senderId);
     }
   }
 
@@ -281,14 +265,14 @@ export class RoomView {
       return;
     }
     if (m.roomId !== this.roomId) return;
-    if (m.senderId === this.me.id && !this.bySeq.has(m.seq)) {
+    if (m.senderId === this.me.id && !this.timeline.has(m.seq)) {
       const entry = this.deps.outbox.matchEcho(m);
       if (entry) this.removePending(entry.key);
     }
     const wasNearBottom = this.nearBottom();
     const isNew = this.insert(m, true);
     if (!isNew) return;
-    this.stopTyping(m.senderId);
+    this.people.stopTyping(m.senderId);
     this.deps.onMessage(m);
     if (m.senderId !== this.me.id) {
       this.el.announcer.textContent = `${this.nick(m.senderId)}: ${m.content}`;
@@ -306,7 +290,7 @@ export class RoomView {
       return;
     }
     this.removePending(entry.key);
-    if (entry.seq && !this.bySeq.has(entry.seq)) {
+    if (entry.seq && !this.timeline.has(entry.seq)) {
       const m = {
         id: entry.messageId ?? '', roomId: entry.roomId, seq: entry.seq, senderId: this.me.id, type: 'TEXT',
         content: entry.content, createdAt: entry.createdAt, unreadCount: Math.max(0, this.members.size - 1),
@@ -323,42 +307,19 @@ export class RoomView {
    * @returns {boolean} whether it was new
    */
   insert(m, fromStream) {
-    const seq = big(m.seq);
-    if (fromStream && seq > this.streamSeq) this.streamSeq = seq;
-    const known = this.bySeq.get(m.seq);
-    if (known) {
-      known.m = { ...known.m, ...m };
-      this.renderStatus(known);
-      return false;
+    const { record, index, isNew } = this.timeline.insert(m, fromStream, (msg) => this.renderMessage(msg));
+    if (isNew) {
+      this.el.list.insertBefore(record.view, this.timeline.at(index + 1)?.view ?? this.firstPendingEl());
+      // A message right after one from the same sender (within 5 minutes) shows no name/time line again.
+      for (const i of [index, index + 1]) {
+        const cont = this.timeline.continues(i);
+        if (cont !== null) this.timeline.at(i).view.classList.toggle('cont', cont);
+      }
+      this.observer.observe(record.view);
+      this.el.list.dataset.count = String(this.timeline.size);
     }
-    const rec = { m, el: this.renderMessage(m) };
-    // Binary search: first seq greater than this one.
-    let lo = 0;
-    let hi = this.seqs.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (this.seqs[mid] < seq) lo = mid + 1;
-      else hi = mid;
-    }
-    const after = lo < this.seqs.length ? this.bySeq.get(this.seqs[lo].toString()).el : this.firstPendingEl();
-    this.el.list.insertBefore(rec.el, after);
-    this.seqs.splice(lo, 0, seq);
-    this.bySeq.set(m.seq, rec);
-    this.regroup(lo);
-    this.regroup(lo + 1);
-    this.renderStatus(rec);
-    this.observer.observe(rec.el);
-    this.el.list.dataset.count = String(this.bySeq.size);
-    return true;
-  }
-
-  /** A message right after one from the same sender (within 5 minutes) shows no name/time line again. */
-  regroup(i) {
-    if (i <= 0 || i >= this.seqs.length) return;
-    const rec = this.bySeq.get(this.seqs[i].toString());
-    const prev = this.bySeq.get(this.seqs[i - 1].toString());
-    const cont = prev.m.senderId === rec.m.senderId && Math.abs(Date.parse(rec.m.createdAt) - Date.parse(prev.m.createdAt)) < 5 * 60_000;
-    rec.el.classList.toggle('cont', cont);
+    this.renderStatus(record);
+    return isNew;
   }
 
   firstPendingEl() {
@@ -368,76 +329,32 @@ export class RoomView {
 
   renderMessage(m) {
     const mine = m.senderId === this.me.id;
-    return h(
-      'li',
-      { class: `msg${mine ? ' mine' : ''}`, dataset: { seq: m.seq, sender: m.senderId, state: 'sent' } },
-      h('div', { class: 'meta' },
-        h('span', { class: 'sender' }, mine ? 'You' : this.nick(m.senderId)),
-        h('time', { datetime: m.createdAt }, clockTime(m.createdAt))),
-      h('div', { class: 'bubble' }, m.content),
-      h('div', { class: 'status' }),
-    );
-  }
-
-  /** Members other than the sender whose read position is below the message (API.md), live. */
-  unreadOf(m) {
-    if (this.members.size === 0) return m.unreadCount;
-    const seq = big(m.seq);
-    let n = 0;
-    for (const mem of this.members.values()) if (mem.userId !== m.senderId && big(mem.lastReadSeq) < seq) n++;
-    return n;
+    return messageElement(m, mine, mine ? 'You' : this.nick(m.senderId));
   }
 
   renderStatus(rec) {
-    const n = this.unreadOf(rec.m);
-    const mine = rec.m.senderId === this.me.id;
-    if (rec.el.dataset.unread === String(n) && rec.el.dataset.rendered === '1') return;
-    rec.el.dataset.unread = String(n);
-    rec.el.dataset.rendered = '1';
-    const status = rec.el.querySelector('.status');
-    const direct = this.room?.type === 'DIRECT';
-    if (n > 0) status.replaceChildren(h('span', { class: 'unread' }, direct ? 'Unread' : `${n} unread`));
-    else if (mine) status.replaceChildren(h('span', { class: 'read' }, direct ? 'Read' : 'Read by all'));
-    else status.replaceChildren();
-    // Same information for screen readers, without the visual shorthand.
-    status.setAttribute('aria-label', n > 0 ? `${n} member${n === 1 ? '' : 's'} not read yet` : 'read by everyone');
+    renderUnread(rec.view, unreadOf(rec.m, this.members), rec.m.senderId === this.me.id, this.room?.type === 'DIRECT');
   }
 
   renderAllStatuses() {
-    for (const rec of this.bySeq.values()) this.renderStatus(rec);
+    for (const rec of this.timeline.records()) this.renderStatus(rec);
   }
 
   // --- sending ------------------------------------------------------------------------------
 
   showPending(entry) {
-    const el = h(
-      'li',
-      { class: 'msg mine pending', dataset: { key: entry.key, state: 'pending' } },
-      h('div', { class: 'meta' }, h('span', { class: 'sender' }, 'You'), h('time', { datetime: entry.createdAt }, clockTime(entry.createdAt))),
-      h('div', { class: 'bubble' }, entry.content),
-      h('div', { class: 'status' }),
-    );
+    const el = pendingElement(entry);
     this.renderPending(el, entry);
     this.pendingEls.set(entry.key, el);
     this.el.list.append(el);
   }
 
   renderPending(el, entry) {
-    const status = el.querySelector('.status');
-    if (entry.state === 'failed') {
-      el.classList.add('failed');
-      el.dataset.state = 'failed';
-      status.replaceChildren(
-        `Not sent: ${entry.error ?? 'refused'} `,
-        h('button', { type: 'button', class: 'button secondary small', onclick: () => {
-          this.deps.outbox.discard(entry);
-          this.removePending(entry.key);
-        } }, 'Dismiss'),
-      );
-    } else {
-      const conn = this.deps.conn();
-      status.textContent = conn && conn.connected ? 'Sending…' : 'Waiting for connection…';
-    }
+    const conn = this.deps.conn();
+    renderPendingStatus(el, entry, Boolean(conn && conn.connected), () => {
+      this.deps.outbox.discard(entry);
+      this.removePending(entry.key);
+    });
   }
 
   removePending(key) {
@@ -485,24 +402,19 @@ export class RoomView {
     }
     switch (frame.headers['event-type']) {
       case 'read': {
-        const mem = this.members.get(body.userId);
-        if (mem && big(body.lastReadSeq) > big(mem.lastReadSeq)) {
-          const from = big(mem.lastReadSeq);
-          const to = big(body.lastReadSeq);
-          mem.lastReadSeq = body.lastReadSeq;
-          for (const s of this.seqs) if (s > from && s <= to) this.renderStatus(this.bySeq.get(s.toString()));
-        }
+        const moved = readMoved(this.members, body.userId, body.lastReadSeq);
+        if (moved) for (const rec of this.timeline.between(...moved)) this.renderStatus(rec);
         break;
       }
       case 'typing':
-        if (body.userId !== this.me.id) this.startTyping(body.userId);
+        if (body.userId !== this.me.id) this.people.startTyping(body.userId);
         break;
       case 'presence': {
         const mem = this.members.get(body.userId);
         if (mem) {
           mem.status = body.status;
           mem.lastSeenAt = body.lastSeenAt ?? mem.lastSeenAt;
-          this.renderMembers();
+          this.people.renderMembers(this.members, this.room);
         }
         break;
       }
@@ -513,83 +425,15 @@ export class RoomView {
     }
   }
 
-  startTyping(userId) {
-    clearTimeout(this.typing.get(userId));
-    this.typing.set(userId, setTimeout(() => this.stopTyping(userId), TYPING_SHOW_MS));
-    this.renderTyping();
-  }
-
-  stopTyping(userId) {
-    if (!this.typing.has(userId)) return;
-    clearTimeout(this.typing.get(userId));
-    this.typing.delete(userId);
-    this.renderTyping();
-  }
-
-  renderTyping() {
-    const names = [...this.typing.keys()].map((id) => this.nick(id));
-    this.el.typing.textContent = names.length === 0 ? '' : `${joinNames(names)} ${names.length === 1 ? 'is' : 'are'} typing…`;
-  }
-
-  renderMembers() {
-    const list = [...this.members.values()].sort((a, b) => (a.userId === this.me.id ? 1 : b.userId === this.me.id ? -1 : a.nickname.localeCompare(b.nickname)));
-    this.el.members.replaceChildren(
-      ...list.map((m) =>
-        h('li', { dataset: { userId: m.userId, status: m.status } },
-          h('span', { class: `dot${m.status === 'ONLINE' ? ' online' : ''}`, 'aria-hidden': 'true' }),
-          `${m.nickname}${m.userId === this.me.id ? ' (you)' : ''} — ${presenceText(m)}`),
-      ),
-    );
-    if (this.room?.type === 'DIRECT') {
-      const peer = list.find((m) => m.userId !== this.me.id);
-      this.el.sub.textContent = peer ? presenceText(peer) : '';
-      this.el.sub.dataset.status = peer?.status ?? '';
-    } else {
-      const online = list.filter((m) => m.status === 'ONLINE').length;
-      this.el.sub.textContent = `${list.length} members · ${online} online`;
-    }
-  }
-
   nick(userId) {
     return this.deps.nicknames.get(userId) ?? this.members.get(userId)?.nickname ?? `user ${userId}`;
   }
 
   // --- reading ------------------------------------------------------------------------------
 
-  onIntersect(entries) {
-    for (const e of entries) {
-      const seq = /** @type {HTMLElement} */ (e.target).dataset.seq;
-      if (!seq) continue;
-      const shown = e.isIntersecting && (e.intersectionRatio >= 0.5 || (e.rootBounds && e.intersectionRect.height >= e.rootBounds.height / 2));
-      if (shown) this.visible.add(seq);
-      else this.visible.delete(seq);
-    }
-    this.maybeMarkRead();
-  }
-
-  /** SEND /app/rooms.<id>.read with the newest message on screen, while the page is visible. */
-  maybeMarkRead() {
-    if (document.visibilityState !== 'visible' || !this.roomId || this.visible.size === 0) return;
-    let top = 0n;
-    for (const s of this.visible) if (big(s) > top) top = big(s);
-    if (top <= this.readSent) return;
-    clearTimeout(this.readTimer);
-    // Coalesce a burst (a page of history scrolling by) into one SEND.
-    this.readTimer = setTimeout(() => {
-      const conn = this.deps.conn();
-      if (!conn || !conn.connected || !this.roomId || top <= this.readSent) return;
-      try {
-        conn.publish({ destination: `/app/rooms.${this.roomId}.read`, body: JSON.stringify({ seq: top.toString() }), headers: { 'content-type': 'application/json' } });
-        this.readSent = top;
-      } catch {
-        // re-marked on reconnect (attach)
-      }
-    }, 150);
-  }
-
   /** Everything received in this room has been marked read by us. */
   allRead() {
-    return this.historyLoaded && this.streamSeq > 0n && this.readSent >= this.streamSeq;
+    return this.historyLoaded && this.timeline.streamSeq > 0n && this.reads.readSent >= this.timeline.streamSeq;
   }
 
   // --- scrolling ----------------------------------------------------------------------------
@@ -615,9 +459,4 @@ export class RoomView {
     t.style.height = 'auto';
     t.style.height = `${Math.min(t.scrollHeight + 2, 160)}px`;
   }
-}
-
-function presenceText(m) {
-  if (m.status === 'ONLINE') return 'online';
-  return m.lastSeenAt ? `offline · last seen ${clockTime(m.lastSeenAt)}` : 'offline';
 }

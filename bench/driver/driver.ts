@@ -2,6 +2,7 @@
 // clients, starts open-loop steps on a common clock, waits for deliveries to drain, and merges the workers'
 // counters and HdrHistograms. Workers never outlive it (they exit when the IPC channel closes; the parent
 // SIGKILLs the ones still running at exit).
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fork, type ChildProcess } from 'node:child_process';
 import { cpus } from 'node:os';
 import { extname } from 'node:path';
@@ -363,5 +364,4 @@ function merge(plan: Omit<StepPlan, 'startAt'>, stats: StepStats[], subscribersP
   return out;
 }
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const sleepUntil = (epoch: number) => sleep(Math.max(0, epoch - epochNow()));

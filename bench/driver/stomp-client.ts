@@ -1,9 +1,9 @@
-// A minimal STOMP 1.2 client for load: raw `ws` (or a TCP socket) and our codec (StompDecoder, encodeFrame).
+// A minimal STOMP 1.2 client for load: the shared byte stream (scripts/stomp/socket.ts: WebSocket or TCP) and our
+// codec (StompDecoder, encodeFrame).
 // No reconnects, no per-frame objects beyond what the decoder hands out; MESSAGE bodies go straight to
 // onPayload. Heart-beats are answered at the negotiated interval.
-import { connect as tcpConnect, type Socket } from 'node:net';
-import WebSocket from 'ws';
 import { StompDecoder, encodeFrame, type Frame } from '../../protocol/index.js';
+import { StompSocket, type SocketTarget } from '../../scripts/stomp/socket.js';
 import { deadline, type LoadClient } from './client.js';
 import { epochNow, type ClientSpec } from './ipc.js';
 
@@ -18,8 +18,7 @@ export class StompLoadClient implements LoadClient {
   onError: (reason: string) => void = () => {};
   onUnexpectedClose: () => void = () => {};
 
-  private ws: WebSocket | null = null;
-  private socket: Socket | null = null;
+  private socket: StompSocket | null = null;
   private closing = false;
   private heartbeatTimer: NodeJS.Timeout | null = null;
   private nextReceipt = 0;
@@ -43,30 +42,20 @@ export class StompLoadClient implements LoadClient {
 
   connect(timeoutMs: number): Promise<number> {
     const startedAt = epochNow();
+    const local = this.spec.localAddress ? { localAddress: this.spec.localAddress } : {};
+    const u = new URL(this.spec.url);
+    const target: SocketTarget =
+      this.spec.transport === 'ws' ? { kind: 'ws', url: this.spec.url, binary: true, perMessageDeflate: false, ...local } : { kind: 'tcp', host: u.hostname, port: Number(u.port), ...local };
     const p = new Promise<void>((resolve, reject) => {
       this.connected = { resolve, reject };
-      const onOpen = () => this.write(encodeFrame('CONNECT', this.connectHeaders()));
-      if (this.spec.transport === 'ws') {
-        const ws = new WebSocket(this.spec.url, ['v12.stomp'], {
-          perMessageDeflate: false,
-          handshakeTimeout: timeoutMs,
-          ...(this.spec.localAddress ? { localAddress: this.spec.localAddress } : {}),
-        });
-        this.ws = ws;
-        ws.on('open', onOpen);
-        ws.on('message', (data) => this.onBytes(Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data)));
-        ws.on('error', (err) => this.fail(`ws ${(err as NodeJS.ErrnoException).code ?? err.message}`));
-        ws.on('close', () => this.onClose());
-      } else {
-        const u = new URL(this.spec.url);
-        const s = tcpConnect({ host: u.hostname, port: Number(u.port), ...(this.spec.localAddress ? { localAddress: this.spec.localAddress } : {}) });
-        this.socket = s;
-        s.setNoDelay(true);
-        s.on('connect', onOpen);
-        s.on('data', (d: Buffer) => this.onBytes(d));
-        s.on('error', (err) => this.fail(`tcp ${(err as NodeJS.ErrnoException).code ?? err.message}`));
-        s.on('close', () => this.onClose());
-      }
+      StompSocket.open(target, { onData: (d) => this.onBytes(d), onClose: () => this.onClose(), onError: (err) => this.fail(this.reason(err)) }, timeoutMs).then(
+        (socket) => {
+          this.socket = socket;
+          if (this.closing) return socket.destroy();
+          this.write(encodeFrame('CONNECT', this.connectHeaders()));
+        },
+        (err: Error) => this.fail(this.reason(err)),
+      );
     });
     return deadline(p, timeoutMs, 'connect timeout').then(
       () => startedAt,
@@ -75,6 +64,10 @@ export class StompLoadClient implements LoadClient {
         throw err;
       },
     );
+  }
+
+  private reason(err: Error): string {
+    return `${this.spec.transport} ${(err as NodeJS.ErrnoException).code ?? (err.cause as NodeJS.ErrnoException | undefined)?.code ?? err.message}`;
   }
 
   async subscribe(timeoutMs: number): Promise<void> {
@@ -110,11 +103,7 @@ export class StompLoadClient implements LoadClient {
     this.closing = true;
     this.open = false;
     this.stopHeartbeats();
-    if (this.ws) {
-      if (this.ws.readyState === WebSocket.OPEN) this.ws.close(1000);
-      else this.ws.terminate();
-    }
-    this.socket?.destroy();
+    this.socket?.close();
   }
 
   private connectHeaders(): Record<string, string> {
@@ -128,9 +117,7 @@ export class StompLoadClient implements LoadClient {
   }
 
   private write(buf: Buffer): void {
-    if (this.ws) {
-      if (this.ws.readyState === WebSocket.OPEN) this.ws.send(buf);
-    } else if (this.socket && !this.socket.destroyed) this.socket.write(buf);
+    this.socket?.write(buf);
   }
 
   private onBytes(chunk: Buffer): void {

@@ -1,6 +1,7 @@
 // Reading a room's stored messages after a seq, page by page, waiting for the persist consumer when the store is
 // behind what was already broadcast. One routine for both catch-ups of the system: a since-seq replay (and a
 // client-ack subscriber resuming) in the gateway, and the hub's repair of a gap the at-most-once bus left.
+import { setTimeout as delay } from 'node:timers/promises';
 import type { ChatMessage } from '../shared/model.js';
 
 export interface CatchUpDeps {
@@ -37,11 +38,10 @@ export interface CatchUpResult {
   complete: boolean;
 }
 
-const defaultSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 export async function catchUp(deps: CatchUpDeps, run: CatchUpRun): Promise<CatchUpResult> {
   const pageSize = deps.pageSize ?? 200;
-  const sleep = deps.sleep ?? defaultSleep;
+  const sleep = deps.sleep ?? ((ms: number) => delay(ms));
   let last = run.after;
   let delivered = 0;
   for (;;) {

@@ -1,9 +1,14 @@
 // Ephemeral events to a room's `.events` topic and to a user's notification queue (at most once, never stored).
 import type { FanoutBus } from '../fanout/fanout.js';
 import { topics } from '../fanout/fanout.js';
+import { dropFailure, type CountDropped } from '../shared/dropped.js';
 
 export class Events {
-  constructor(private readonly bus: Pick<FanoutBus, 'publishEvent'>) {}
+  constructor(
+    private readonly bus: Pick<FanoutBus, 'publishEvent'>,
+    /** Counts the events that could not be published. */
+    readonly dropped: CountDropped,
+  ) {}
 
   room(roomId: string, eventType: string, body: unknown): Promise<void> {
     return this.bus.publishEvent(topics.roomEvents(roomId), { eventType, body });
@@ -13,12 +18,12 @@ export class Events {
     return this.bus.publishEvent(topics.user(userId), { eventType, body });
   }
 
-  /** Best effort: an event that cannot be published is dropped (clients re-read state over REST). */
+  /** Best effort: an event that cannot be published is dropped and counted (clients re-read state over REST). */
   roomQuietly(roomId: string, eventType: string, body: unknown): Promise<void> {
-    return this.room(roomId, eventType, body).catch(() => {});
+    return dropFailure(this.room(roomId, eventType, body), 'event', this.dropped);
   }
 
   userQuietly(userId: string, eventType: string, body: unknown): Promise<void> {
-    return this.user(userId, eventType, body).catch(() => {});
+    return dropFailure(this.user(userId, eventType, body), 'event', this.dropped);
   }
 }

@@ -27,6 +27,7 @@ function service(append: (m: NewMessage) => Promise<Appended>, idempotency = new
     membership: { require: async () => {}, check: async (pairs) => pairs.map(() => true) },
     reads: { views: async (_r: string, list: readonly ChatMessage[]) => list.map((m) => ({ ...m, unreadCount: 0 })) },
     claimWaitMs: 2000,
+    dropped: () => {},
   });
   return { svc, appended, idempotency };
 }
@@ -133,6 +134,7 @@ describe('MessageService.send with a claim that stays pending', () => {
       membership: { require: async () => {}, check: async (pairs) => pairs.map(() => true) },
       reads: { views: async () => [] },
       claimWaitMs: 3000,
+      dropped: () => {},
     });
     const t0 = Date.now();
     const result = await service.send(user, '3', { content: 'hello', type: 'TEXT', idempotencyKey: 'k-1' });

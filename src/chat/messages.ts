@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IdempotencyRecord, IdempotencyStore } from '../counters/idempotency.js';
 import type { LogUnavailableError, MessageLog } from '../log/message-log.js';
+import { dropFailure, type CountDropped } from '../shared/dropped.js';
 import { appError } from '../shared/errors.js';
 import type { ChatMessage, MessageView, NewMessage, User } from '../shared/model.js';
 import type { Store } from '../store/store.js';
@@ -27,6 +28,8 @@ export interface MessageServiceDeps {
   now?: () => Date;
   /** How long a send waits for another in-flight send with the same idempotency key. */
   claimWaitMs?: number;
+  /** Counts idempotency keys that could not be released or completed (they expire; the store answers for them). */
+  dropped: CountDropped;
 }
 
 interface Pending {
@@ -127,7 +130,7 @@ export class MessageService {
       if (key !== null) await this.unclaim(senderId, key, message, err);
       throw appError('server-unavailable', 'the message log did not acknowledge the message; retry', undefined, err);
     }
-    if (key !== null) await this.deps.idempotency.complete(senderId, key, chat).catch(() => {});
+    if (key !== null) await dropFailure(this.deps.idempotency.complete(senderId, key, chat), 'idempotency-key', this.deps.dropped);
     return { message: chat, duplicate: false };
   }
 
@@ -140,16 +143,17 @@ export class MessageService {
   private async unclaim(senderId: string, key: string, message: NewMessage, err: unknown): Promise<void> {
     const doubt = (err as Partial<LogUnavailableError>)?.name === 'LogUnavailableError' && (err as LogUnavailableError).inDoubt ? (err as LogUnavailableError) : null;
     const { idempotency } = this.deps;
-    if (!doubt) return idempotency.release(senderId, key).catch(() => {});
-    const renewal = setInterval(() => void idempotency.renew(senderId, key, message.id).catch(() => {}), RENEW_MS);
+    const dropped = this.deps.dropped;
+    if (!doubt) return dropFailure(idempotency.release(senderId, key), 'idempotency-key', dropped);
+    // A failed renewal is tried again in 10 s; the claim lives 30 s.
+    const renewal = setInterval(() => void dropFailure(idempotency.renew(senderId, key, message.id), 'idempotency-key', dropped), RENEW_MS);
     renewal.unref();
-    void doubt.outcome
-      .then(async (outcome) => {
-        if (outcome === null) await idempotency.release(senderId, key);
-        else if (outcome !== 'unknown') await idempotency.complete(senderId, key, { ...message, ...outcome });
-      })
-      .catch(() => {})
-      .finally(() => clearInterval(renewal));
+    const settle = doubt.outcome.then(async (outcome) => {
+      if (outcome === null) await idempotency.release(senderId, key);
+      else if (outcome !== 'unknown') await idempotency.complete(senderId, key, { ...message, ...outcome });
+    });
+    // Not awaited: the caller is answered now; the key follows the outcome whenever it comes.
+    void dropFailure(settle, 'idempotency-key', dropped).finally(() => clearInterval(renewal));
   }
 
   /**
@@ -215,7 +219,7 @@ export class MessageService {
         const claim = claims[i];
         if (claim && !(claim instanceof Error) && claim.state === 'done') return { message: claim.message, duplicate: true };
         const chat: ChatMessage = { ...m, ...appended[k++]! };
-        if (m.idempotencyKey !== null) await this.deps.idempotency.complete(user.id, m.idempotencyKey, chat).catch(() => {});
+        if (m.idempotencyKey !== null) await dropFailure(this.deps.idempotency.complete(user.id, m.idempotencyKey, chat), 'idempotency-key', this.deps.dropped);
         return { message: chat, duplicate: false };
       }),
     );

@@ -1,6 +1,7 @@
 // Rooms and membership changes: create (direct, group), join, leave, invite, list. A membership change is
 // committed in the store first, then announced on the bus so every gateway acts on it at once.
 import type { FanoutBus } from '../fanout/fanout.js';
+import { dropFailure } from '../shared/dropped.js';
 import { appError } from '../shared/errors.js';
 import type { MemberView, MessageView, Room, RoomVisibility, User } from '../shared/model.js';
 import type { Store } from '../store/store.js';
@@ -93,7 +94,7 @@ export class RoomService {
       room !== null && room.type === 'GROUP' && (room.visibility === 'public' || (await this.deps.store.isMember(roomId, user.id)) || (await this.deps.store.isInvited(roomId, user.id)));
     if (!allowed) throw appError('forbidden', 'this room cannot be joined (private rooms need an invitation)');
     if (await this.deps.store.addMember(roomId, user.id)) {
-      await this.deps.bus.publishMembership({ roomId, userId: user.id, change: 'joined' }).catch(() => {});
+      await dropFailure(this.deps.bus.publishMembership({ roomId, userId: user.id, change: 'joined' }), 'membership-event', this.deps.events.dropped);
       await this.deps.events.roomQuietly(roomId, 'member-joined', { userId: user.id, nickname: user.nickname });
     }
     return room!;
@@ -118,7 +119,7 @@ export class RoomService {
     const removed = await this.deps.store.removeMember(roomId, userId);
     this.deps.membership.forget(roomId, userId);
     // Announced even when already gone: a retried leave re-sends the revocation (no-op where nothing is subscribed).
-    await this.deps.bus.publishMembership({ roomId, userId, change: 'left' }).catch(() => {});
+    await dropFailure(this.deps.bus.publishMembership({ roomId, userId, change: 'left' }), 'membership-event', this.deps.events.dropped);
     if (removed) {
       await this.deps.events.roomQuietly(roomId, 'member-left', { userId });
       await this.deps.events.userQuietly(userId, 'room-removed', { roomId, reason });

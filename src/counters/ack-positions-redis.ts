@@ -1,6 +1,7 @@
 // Ack positions in Redis: one key per (user, room), a Lua max so positions never move backwards.
 import type { Redis } from 'ioredis';
 import type { AckPositions } from './ack-positions.js';
+import { defineScript } from './scripts-redis.js';
 
 const keyOf = (userId: string, roomId: string) => `chat:ack:${userId}:${roomId}`;
 const TTL_S = 7 * 86_400;
@@ -11,10 +12,14 @@ if (not cur) or tonumber(ARGV[1]) > tonumber(cur) then redis.call('SET', KEYS[1]
 return 1`;
 
 export class RedisAckPositions implements AckPositions {
-  constructor(private readonly redis: Pick<Redis, 'eval' | 'get'>) {}
+  private readonly advanceScript;
+
+  constructor(private readonly redis: Pick<Redis, 'defineCommand' | 'get'>) {
+    this.advanceScript = defineScript(redis, 'chatAckAdvance', 1, ADVANCE);
+  }
 
   async advance(userId: string, roomId: string, seq: string): Promise<void> {
-    await this.redis.eval(ADVANCE, 1, keyOf(userId, roomId), seq, TTL_S);
+    await this.advanceScript(keyOf(userId, roomId), seq, TTL_S);
   }
 
   get(userId: string, roomId: string): Promise<string | null> {

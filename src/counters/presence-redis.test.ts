@@ -15,7 +15,7 @@ function unanswering(err: Error) {
     };
     return p;
   };
-  return { pipeline } as never;
+  return { pipeline, defineCommand: () => undefined } as never;
 }
 
 describe('RedisPresence without answers', () => {

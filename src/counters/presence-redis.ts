@@ -1,6 +1,7 @@
 // Presence in Redis: one sorted set per user, member = session id, score = expiry time (ms).
 import type { Redis } from 'ioredis';
 import type { Presence } from './presence.js';
+import { defineScript } from './scripts-redis.js';
 
 const keyOf = (userId: string) => `chat:presence:${userId}`;
 
@@ -21,19 +22,25 @@ local after = redis.call('ZCARD', KEYS[1])
 if removed == 1 and after == 0 then return 1 else return 0 end`;
 
 export class RedisPresence implements Presence {
+  private readonly openScript;
+  private readonly closeScript;
+
   constructor(
     private readonly redis: Redis,
     private readonly ttlMs = 30_000,
-  ) {}
+  ) {
+    this.openScript = defineScript(redis, 'chatPresenceOpen', 1, OPEN);
+    this.closeScript = defineScript(redis, 'chatPresenceClose', 1, CLOSE);
+  }
 
   async sessionOpened(userId: string, sessionId: string): Promise<boolean> {
     const now = Date.now();
-    const r = await this.redis.eval(OPEN, 1, keyOf(userId), now, sessionId, now + this.ttlMs, this.ttlMs * 2);
+    const r = await this.openScript(keyOf(userId), now, sessionId, now + this.ttlMs, this.ttlMs * 2);
     return r === 1;
   }
 
   async sessionClosed(userId: string, sessionId: string): Promise<boolean> {
-    const r = await this.redis.eval(CLOSE, 1, keyOf(userId), Date.now(), sessionId);
+    const r = await this.closeScript(keyOf(userId), Date.now(), sessionId);
     return r === 1;
   }
 

@@ -1,6 +1,7 @@
 // Rate windows in Redis: INCRBY on a key per window, expiring with the window.
 import type { Redis } from 'ioredis';
 import { windowStart, type RateWindows } from './rate-windows.js';
+import { defineScript } from './scripts-redis.js';
 
 const ADD = `
 local v = redis.call('INCRBY', KEYS[1], ARGV[1])
@@ -19,14 +20,20 @@ redis.call('PEXPIRE', KEYS[1], math.ceil((burst - math.min(t, 0) + 1) / rate * 1
 return tostring(t)`;
 
 export class RedisRateWindows implements RateWindows {
-  constructor(private readonly redis: Pick<Redis, 'eval'>) {}
+  private readonly addScript;
+  private readonly chargeScript;
+
+  constructor(redis: Pick<Redis, 'defineCommand'>) {
+    this.addScript = defineScript(redis, 'chatRateAdd', 1, ADD);
+    this.chargeScript = defineScript(redis, 'chatRateCharge', 1, CHARGE);
+  }
 
   async add(key: string, n: number, windowMs: number): Promise<number> {
     const start = windowStart(Date.now(), windowMs);
-    return Number(await this.redis.eval(ADD, 1, `chat:rate:${key}:${start}`, n, windowMs * 2));
+    return Number(await this.addScript(`chat:rate:${key}:${start}`, n, windowMs * 2));
   }
 
   async chargeBucket(key: string, n: number, perSecond: number, burst: number): Promise<number> {
-    return Number(await this.redis.eval(CHARGE, 1, `chat:bucket:${key}`, n, perSecond, burst, Date.now()));
+    return Number(await this.chargeScript(`chat:bucket:${key}`, n, perSecond, burst, Date.now()));
   }
 }

@@ -3,6 +3,7 @@
 import type { Redis } from 'ioredis';
 import type { ReadPositions } from './read-positions.js';
 import type { ReplicaWait } from './replica-wait-redis.js';
+import { defineScript } from './scripts-redis.js';
 
 const keyOf = (roomId: string) => `chat:reads:${roomId}`;
 // Marks a room as loaded even when nobody has read anything yet.
@@ -26,14 +27,20 @@ end
 return 1`;
 
 export class RedisReadPositions implements ReadPositions {
+  private readonly advanceScript;
+  private readonly mergeScript;
+
   constructor(
-    private readonly redis: Pick<Redis, 'eval' | 'hgetall'>,
+    private readonly redis: Pick<Redis, 'defineCommand' | 'hgetall'>,
     private readonly replica?: ReplicaWait,
-  ) {}
+  ) {
+    this.advanceScript = defineScript(redis, 'chatReadsAdvance', 1, ADVANCE);
+    this.mergeScript = defineScript(redis, 'chatReadsMerge', 1, MERGE);
+  }
 
   async advance(roomId: string, userId: string, seq: string) {
     const mark = this.replica?.mark() ?? 0;
-    const r = (await this.redis.eval(ADVANCE, 1, keyOf(roomId), userId, seq)) as [string, number] | null;
+    const r = (await this.advanceScript(keyOf(roomId), userId, seq)) as [string, number] | null;
     if (!r) return null;
     const moved = Number(r[1]) === 1;
     if (moved) await this.replica?.replicated(mark);
@@ -43,7 +50,7 @@ export class RedisReadPositions implements ReadPositions {
   async load(roomId: string, positions: ReadonlyMap<string, string>) {
     const args: string[] = [];
     for (const [u, s] of positions) args.push(u, s);
-    await this.redis.eval(MERGE, 1, keyOf(roomId), ...args);
+    await this.mergeScript(keyOf(roomId), ...args);
   }
 
   async get(roomId: string) {

@@ -5,6 +5,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { PreparedMessage } from '../../protocol/index.js';
 import type { Metrics } from '../metrics/metrics.js';
+import { dropFailure, type CountDropped } from '../shared/dropped.js';
 import type { ChatMessage, MessageView } from '../shared/model.js';
 import type { BusEvent, FanoutBus, MembershipChange, PresenceChange, RoomBatch } from './fanout.js';
 import { topics } from './fanout.js';
@@ -67,6 +68,8 @@ export class Hub {
   private readonly topics = new Map<string, TopicState>();
   private recheckTimer: NodeJS.Timeout | null = null;
 
+  private readonly countDropped: CountDropped = (what) => this.deps.metrics.failuresDropped.inc({ what });
+
   constructor(private readonly deps: HubDeps) {}
 
   /**
@@ -98,7 +101,7 @@ export class Hub {
   }
 
   removeRoomSubscriber(roomId: string, sub: RoomSubscriber): void {
-    detach(this.rooms, roomId, sub, () => this.deps.bus.unsubscribeRoom(roomId));
+    detach(this.rooms, roomId, sub, () => this.deps.bus.unsubscribeRoom(roomId), this.countDropped);
   }
 
   /** The highest seq this hub delivered for the room (null: none since its subscription started). */
@@ -179,7 +182,7 @@ export class Hub {
   }
 
   removeTopicSubscriber(topic: string, sub: TopicSubscriber): void {
-    detach(this.topics, topic, sub, () => this.deps.bus.unsubscribeTopic(topic));
+    detach(this.topics, topic, sub, () => this.deps.bus.unsubscribeTopic(topic), this.countDropped);
   }
 
   private onEvent(state: TopicState, event: BusEvent): void {
@@ -262,6 +265,7 @@ function attach<S, T extends Subscribed<S>>(map: Map<string, T>, key: string, su
   let state = map.get(key);
   if (!state) {
     const s = create();
+    // Not a dropped failure: the caller gets the rejection from the promise returned below.
     s.ready.catch(() => {
       if (map.get(key) === s) map.delete(key);
     });
@@ -273,12 +277,12 @@ function attach<S, T extends Subscribed<S>>(map: Map<string, T>, key: string, su
 }
 
 /** Removes `sub`; the last subscriber of a key ends its bus subscription. */
-function detach<S, T extends Subscribed<S>>(map: Map<string, T>, key: string, sub: S, unsubscribe: () => Promise<void>): void {
+function detach<S, T extends Subscribed<S>>(map: Map<string, T>, key: string, sub: S, unsubscribe: () => Promise<void>, count: CountDropped): void {
   const state = map.get(key);
   if (!state || !state.subscribers.delete(sub)) return;
   if (state.subscribers.size === 0) {
     map.delete(key);
-    unsubscribe().catch(() => {});
+    void dropFailure(unsubscribe(), 'bus-unsubscribe', count);
   }
 }
 

@@ -93,16 +93,19 @@ export class SessionRegistry {
 
   private scheduleOfflineCheck(userId: string): void {
     if (this.offlineChecks.has(userId)) return;
-    const timer = setTimeout(async () => {
-      this.offlineChecks.delete(userId);
-      try {
-        if (!(await this.deps.presence.onlineUsers([userId])).has(userId)) await this.announce(userId, 'OFFLINE');
-      } catch (err) {
-        this.deps.log.warn({ err }, 'presence update failed');
-      }
-    }, this.deps.offlineGraceMs ?? 1500);
+    // offlineCheck handles its own failures (it logs them): nothing is left for the timer to catch.
+    const timer = setTimeout(() => void this.offlineCheck(userId), this.deps.offlineGraceMs ?? 1500);
     timer.unref();
     this.offlineChecks.set(userId, timer);
+  }
+
+  private async offlineCheck(userId: string): Promise<void> {
+    this.offlineChecks.delete(userId);
+    try {
+      if (!(await this.deps.presence.onlineUsers([userId])).has(userId)) await this.announce(userId, 'OFFLINE');
+    } catch (err) {
+      this.deps.log.warn({ err }, 'presence update failed');
+    }
   }
 
   /**

@@ -52,6 +52,8 @@ export class Sends {
   private readonly bucket: TokenBucket;
   private transactions: Transactions | null = null;
   private lastTyping: Map<string, number> | null = null;
+  /** Who waits for `inflight` to reach zero (a DISCONNECT; frames are handled one at a time, so at most one). */
+  private idleWaiters: Array<() => void> = [];
 
   constructor(
     private readonly host: SendHost,
@@ -87,7 +89,7 @@ export class Sends {
           (err: unknown) => this.host.failFrame(err, frame),
         )
         .finally(() => {
-          this.inflight--;
+          if (--this.inflight === 0) this.wakeIdle();
           this.host.settled();
         });
       return;
@@ -139,9 +141,20 @@ export class Sends {
     if (receipt !== undefined) this.host.receipt({ command: 'SEND', headers: { receipt }, body: EMPTY }, headers);
   }
 
+  /** Resolves once no SEND waits for the log (at once when none does), or when the connection closes. */
+  idle(): Promise<void> {
+    if (this.inflight === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private wakeIdle(): void {
+    for (const wake of this.idleWaiters.splice(0)) wake();
+  }
+
   /** Open transactions die with the connection (STOMP: aborted on disconnect). */
   close(): void {
     this.transactions?.clear();
+    this.wakeIdle();
   }
 
   private txs(): Transactions {

@@ -16,6 +16,7 @@ import { appError } from '../shared/errors.js';
 import type { ChatMessage, MessageView, User } from '../shared/model.js';
 import { Semaphore } from './semaphore.js';
 import { Session } from './session.js';
+import { ReadyState } from './session-state.js';
 import type { SessionDeps } from './session-deps.js';
 import type { Transport } from './transport.js';
 
@@ -143,6 +144,19 @@ function setup(over: { env?: Record<string, string>; deps?: Partial<SessionDeps>
     t.setVersion(version as '1.0');
   };
   return { session, t, send, connect, hub, bus, members, events, deps };
+}
+
+/** Holds every SEND at the log until the returned release() (which frees those held so far). */
+function holdSends(deps: SessionDeps): () => void {
+  const original = deps.messages.send;
+  const held: Array<() => void> = [];
+  deps.messages.send = async (...a) => {
+    await new Promise<void>((r) => held.push(r));
+    return original(...a);
+  };
+  return () => {
+    for (const r of held.splice(0)) r();
+  };
 }
 
 const sessions: Session[] = [];
@@ -326,13 +340,8 @@ describe('budgets and flow control', () => {
 
 describe('half-close and heart-beats', () => {
   it('input half-closed with a SEND in flight: the RECEIPT goes out first, then the connection closes', async () => {
-    let release!: () => void;
     const { t, connect, send, deps } = setup();
-    const original = deps.messages.send;
-    deps.messages.send = async (...a) => {
-      await new Promise<void>((r) => (release = r));
-      return original(...a);
-    };
+    const release = holdSends(deps);
     await connect();
     send('SEND', { destination: '/topic/rooms.7', receipt: 'last' }, 'bye');
     await tick();
@@ -343,6 +352,53 @@ describe('half-close and heart-beats', () => {
     release();
     await until(() => t.ended);
     expect(t.last('RECEIPT')!.headers['receipt-id']).toBe('last');
+  });
+
+  it('the ready state moves CONNECTING -> OPEN -> CLOSING (input ended, a SEND in flight) -> CLOSED', async () => {
+    const { t, connect, send, deps, session } = setup();
+    const release = holdSends(deps);
+    expect(session.readyState).toBe(ReadyState.CONNECTING);
+    await connect();
+    expect(session.readyState).toBe(ReadyState.OPEN);
+    send('SEND', { destination: '/topic/rooms.7', receipt: 's' }, 'x');
+    await tick();
+    session.onInputEnded();
+    expect(session.readyState).toBe(ReadyState.CLOSING);
+    release();
+    await until(() => t.ended);
+    expect(session.readyState).toBe(ReadyState.CLOSED);
+    expect(t.commands()).toEqual(['CONNECTED', 'RECEIPT']);
+  });
+
+  it("a DISCONNECT's RECEIPT follows the SENDs in flight as soon as they settle (a promise, not a polling loop)", async () => {
+    const { t, connect, send, deps } = setup();
+    const release = holdSends(deps);
+    await connect();
+    send('SEND', { destination: '/topic/rooms.7', receipt: 'send' }, 'x');
+    send('DISCONNECT', { receipt: 'bye' });
+    await tick(30);
+    expect(t.commands()).toEqual(['CONNECTED']);
+    release();
+    // Two turns of the event loop: a 5 ms polling loop would not have answered yet.
+    for (let i = 0; i < 2; i++) await new Promise((r) => setImmediate(r));
+    expect(t.frames.map((f) => f.headers['receipt-id'])).toEqual([undefined, 'send', 'bye']);
+    expect(t.ended).toBe(true);
+  });
+
+  it('a bad frame after a SEND in flight: CLOSING reads nothing more, the RECEIPT goes out, then the ERROR', async () => {
+    const { t, connect, send, deps, session } = setup();
+    const release = holdSends(deps);
+    await connect();
+    send('SEND', { destination: '/topic/rooms.7', receipt: 'first' }, 'x');
+    await tick();
+    session.onData(Buffer.from('BOGUS\n\n\0'));
+    expect(session.readyState).toBe(ReadyState.CLOSING);
+    send('SEND', { destination: '/topic/rooms.7', receipt: 'ignored' }, 'y');
+    release();
+    await until(() => t.ended);
+    expect(t.commands()).toEqual(['CONNECTED', 'RECEIPT', 'ERROR']);
+    expect(t.last('RECEIPT')!.headers['receipt-id']).toBe('first');
+    expect(t.last('ERROR')!.headers.message).toBe('bad-frame');
   });
 
   it('a client that promised heart-beats and goes silent is cut at 2x the interval + grace, not later', async () => {

@@ -1,10 +1,11 @@
 // One STOMP connection: the protocol state machine (handshake, frame dispatch, output, teardown), independent of
 // the transport. SENDs (sends.ts), subscriptions (subscription-set.ts), heart-beats, transactions and flow control
 // live in their own modules; this file decides what happens when, and re-checks the connection after every await.
+// The lifecycle is a ready state (session-state.ts: CONNECTING, OPEN, CLOSING, CLOSED) with its moves in one place.
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { StompDecoder, StompProtocolError, encodeFrame, type Frame, type StompVersion } from '../../protocol/index.js';
-import { AppError, appError, toStompCode, type ErrorCode } from '../shared/errors.js';
+import { AppError, appError, toStompCode } from '../shared/errors.js';
 import { isTransientError } from '../shared/failures.js';
 import type { User } from '../shared/model.js';
 import { TokenBucket } from '../shared/token-bucket.js';
@@ -13,6 +14,7 @@ import type { SessionDeps } from './session-deps.js';
 import { VersionMismatch, negotiateVersion, tokenOf } from './handshake.js';
 import { Heartbeats, negotiate, parseHeartBeat } from './heartbeat.js';
 import { Sends } from './sends.js';
+import { Lifecycle, ReadyState, type SessionFailure } from './session-state.js';
 import { SubscriptionSet } from './subscription-set.js';
 import type { Transport } from './transport.js';
 
@@ -26,14 +28,10 @@ export class Session {
   readonly id = randomUUID();
   user: User | null = null;
   version: StompVersion = '1.2';
-  private state: 'connecting' | 'connected' | 'closed' = 'connecting';
+  private readonly life: Lifecycle;
   private readonly decoder: StompDecoder;
   private chain: Promise<void> = Promise.resolve();
   private pendingFrames = 0;
-  private inputEnded = false;
-  private finishing: (() => void) | null = null;
-  /** The decoder failed: the connection is finishing and reads nothing more. */
-  private broken = false;
   private readonly flow: InboundFlow;
   private subs: SubscriptionSet | null = null;
   private sendsOf: Sends | null = null;
@@ -53,11 +51,20 @@ export class Session {
     /** access_token from the WebSocket URL, if any. */
     private readonly urlToken: string | null = null,
   ) {
+    this.life = new Lifecycle(
+      {
+        busy: () => (this.sendsOf?.inflight ?? 0) > 0 || this.pendingFrames > 0,
+        catchingUp: () => this.subs?.catchingUp ?? false,
+        fail: (failure) => this.fail(failure),
+        close: () => this.close(),
+      },
+      FINISH_MS,
+    );
     this.frameBucket = new TokenBucket(deps.rate.framesPerSec, deps.rate.framesBurst);
     this.flow = new InboundFlow(
       transport,
       deps.rate.abuseMs,
-      () => this.failAfterDrain('rate-limited', `over the rate limit for more than ${deps.rate.abuseMs} ms; slow down`),
+      () => this.failAfterDrain({ code: 'rate-limited', message: `over the rate limit for more than ${deps.rate.abuseMs} ms; slow down` }),
       () => {
         // While we did not read, the peer's heart-beats and the rest of a started frame waited in the kernel.
         this.lastReceivedAt = Date.now();
@@ -72,11 +79,11 @@ export class Session {
       deps.frameTimeoutMs,
       () => this.decoder.bufferedBytes,
       () => this.flow.isPaused,
-      () => this.fail('bad-frame', 'frame not completed in time', this.decoder.pendingReceipt),
+      () => this.fail({ code: 'bad-frame', message: 'frame not completed in time', receiptId: this.decoder.pendingReceipt }),
     );
     deps.metrics.sessionsActive.inc({ transport: transport.kind });
     this.connectTimer = setTimeout(
-      () => this.fail('bad-frame', `no CONNECT frame within ${deps.connectTimeoutMs} ms (CONNECT_TIMEOUT_MS); connection closed`),
+      () => this.fail({ code: 'bad-frame', message: `no CONNECT frame within ${deps.connectTimeoutMs} ms (CONNECT_TIMEOUT_MS); connection closed` }),
       deps.connectTimeoutMs,
     );
   }
@@ -86,15 +93,20 @@ export class Session {
     return (this.childLog ??= this.deps.log.child({ sessionId: this.id, transport: this.transport.kind, ...(this.user ? { userId: this.user.id } : {}) }));
   }
 
+  /** CONNECTING, OPEN, CLOSING or CLOSED (session-state.ts). */
+  get readyState(): ReadyState {
+    return this.life.state;
+  }
+
   get closed(): boolean {
-    return this.state === 'closed';
+    return this.life.closed;
   }
 
   // --- input ----------------------------------------------------------------------------------------
 
   /** Bytes from the transport. */
   onData(chunk: Buffer): void {
-    if (this.state === 'closed' || this.broken) return;
+    if (this.life.closed || this.life.ending?.deaf) return;
     this.lastReceivedAt = Date.now();
     try {
       this.decoder.push(chunk);
@@ -102,20 +114,16 @@ export class Session {
     } catch (err) {
       // Nothing more is read; the frames decoded before the bad one are handled first (their RECEIPTs go out),
       // then the ERROR.
-      this.broken = true;
-      this.flow.pause(Pause.Rate);
-      const receipt = this.decoder.pendingReceipt;
       if (!(err instanceof StompProtocolError)) this.log.warn({ err }, 'unreadable frame');
       const [code, message] = err instanceof StompProtocolError ? [err.code, err.message] : (['bad-frame', 'unreadable frame'] as const);
-      this.chain = this.chain.then(() => this.failAfterDrain(code, message, receipt));
+      this.flow.pause(Pause.Rate);
+      this.life.finish({ failure: { code, message, receiptId: this.decoder.pendingReceipt }, deaf: true });
     }
   }
 
   /** The peer shut its sending side (TCP half-close): finish every reply, then close. */
   onInputEnded(): void {
-    this.inputEnded = true;
-    setTimeout(() => this.close(), FINISH_MS).unref();
-    this.finishSoon();
+    this.life.finish({ failure: null, deaf: false });
   }
 
   /** The transport closed under us (peer gone, socket error). */
@@ -125,13 +133,13 @@ export class Session {
 
   /** Graceful shutdown of the instance: tell the client and close. */
   shutdown(): void {
-    this.fail('server-unavailable', 'server is shutting down; reconnect to another instance');
+    this.fail({ code: 'server-unavailable', message: 'server is shutting down; reconnect to another instance' });
   }
 
   private onFrame(frame: Frame): void {
     this.deps.metrics.framesIn.inc({ command: frame.command });
     // The version decides how the following frames' headers are unescaped, possibly in this same chunk.
-    if (this.state === 'connecting' && (frame.command === 'CONNECT' || frame.command === 'STOMP')) {
+    if (this.user === null && (frame.command === 'CONNECT' || frame.command === 'STOMP')) {
       const version = negotiateVersion(frame);
       if (version) this.decoder.version = this.version = version;
     }
@@ -140,27 +148,28 @@ export class Session {
     if (++this.pendingFrames > MAX_PENDING_FRAMES) this.flow.pause(Pause.Backlog);
     // Frames are handled strictly in arrival order; a SEND's acknowledgement is awaited off the chain.
     this.chain = this.chain
-      .then(() => (this.state === 'closed' ? undefined : this.handle(frame)))
+      .then(() => (this.closed ? undefined : this.handle(frame)))
       .catch((err: unknown) => this.onHandlerError(err, frame))
       .then(() => {
-        if (--this.pendingFrames <= MAX_PENDING_FRAMES / 4 && this.state !== 'closed') this.flow.resume(Pause.Backlog);
-        if (this.finishing || this.inputEnded) this.finishSoon();
+        if (--this.pendingFrames <= MAX_PENDING_FRAMES / 4 && !this.closed) this.flow.resume(Pause.Backlog);
+        this.life.finishIfDone();
       });
   }
 
   private onHandlerError(err: unknown, frame: Frame): void {
+    const receiptId = frame.headers.receipt;
     if (err instanceof AppError) {
-      this.fail(toStompCode(err.code), err.message, frame.headers.receipt, undefined, err instanceof VersionMismatch ? err.headers : undefined);
+      this.fail({ code: toStompCode(err.code), message: err.message, receiptId, headers: err instanceof VersionMismatch ? err.headers : undefined });
     } else if (isTransientError(err)) {
-      this.fail('server-unavailable', 'a dependency is unavailable; retry', frame.headers.receipt, err);
+      this.fail({ code: 'server-unavailable', message: 'a dependency is unavailable; retry', receiptId, cause: err });
     } else {
       this.log.error({ err, command: frame.command }, 'frame handling failed');
-      this.fail('server-unavailable', 'internal error', frame.headers.receipt);
+      this.fail({ code: 'server-unavailable', message: 'internal error', receiptId });
     }
   }
 
   private async handle(frame: Frame): Promise<void> {
-    if (this.state === 'connecting') {
+    if (this.user === null) {
       if (frame.command !== 'CONNECT' && frame.command !== 'STOMP') throw appError('unauthorized', 'CONNECT first');
       return this.connect(frame);
     }
@@ -197,9 +206,10 @@ export class Session {
     // STOMP 1.0 has no heart-beating.
     const [cx, cy] = this.version === '1.0' ? [0, 0] : parseHeartBeat(frame.headers['heart-beat']);
     const auth = await this.deps.authenticate(tokenOf(frame, this.urlToken));
-    if (this.state !== 'connecting') return; // closed while authenticating
+    if (this.closed) return; // closed while authenticating
     this.user = auth.user;
-    this.state = 'connected';
+    // A connection already CLOSING (its input ended right after the CONNECT) stays CLOSING, now with a user.
+    if (this.life.state === ReadyState.CONNECTING) this.life.enter(ReadyState.OPEN);
     if (this.connectTimer) clearTimeout(this.connectTimer);
     this.connectTimer = null;
     this.deps.gate.authenticated(this.transport.remoteAddress);
@@ -207,7 +217,7 @@ export class Session {
     if (auth.expiresAt !== null) {
       // A session ends with its token; the client reconnects with a fresh one.
       const inMs = Math.min(2 ** 31 - 1, Math.max(0, auth.expiresAt - Date.now()));
-      this.expiryTimer = setTimeout(() => this.fail('unauthorized', 'token expired; reconnect with a fresh token'), inMs);
+      this.expiryTimer = setTimeout(() => this.fail({ code: 'unauthorized', message: 'token expired; reconnect with a fresh token' }), inMs);
     }
     const ours = this.deps.heartbeatMs;
     this.writeFrame('CONNECTED', {
@@ -238,11 +248,11 @@ export class Session {
     return (this.sendsOf ??= new Sends(
       {
         user: this.user!,
-        active: () => this.state === 'connected',
+        active: () => !this.closed,
         throttle: (waitMs, recovered) => this.flow.charge(waitMs, Budget.Sends, recovered),
         receipt: (frame, headers) => this.receipt(frame, headers),
         failFrame: (err, frame) => this.onHandlerError(err, frame),
-        settled: () => this.finishSoon(),
+        settled: () => this.life.finishIfDone(),
       },
       this.deps,
     ));
@@ -253,13 +263,13 @@ export class Session {
       {
         user: this.user!,
         version: this.version,
-        active: () => this.state === 'connected',
+        active: () => !this.closed,
         write: (bytes) => this.write(bytes),
         receipt: (frame, headers) => this.receipt(frame, headers),
         failFrame: (err, frame) => this.onHandlerError(err, frame),
         drained: () => this.drained(),
         warn: (data, message) => this.log.warn(data, message),
-        ended: () => this.finishSoon(),
+        ended: () => this.life.finishIfDone(),
       },
       this.deps,
     ));
@@ -269,7 +279,7 @@ export class Session {
 
   /** Resolves when the transport's buffered output is below half the outbox bound. */
   private drained(): Promise<void> {
-    if (this.transport.bufferedBytes() <= this.deps.limits.maxOutboxBytes / 2 || this.state === 'closed') return Promise.resolve();
+    if (this.transport.bufferedBytes() <= this.deps.limits.maxOutboxBytes / 2 || this.closed) return Promise.resolve();
     return new Promise((resolve) => this.transport.onDrain(resolve));
   }
 
@@ -278,12 +288,12 @@ export class Session {
   }
 
   private write(bytes: Buffer): void {
-    if (this.state === 'closed') return;
+    if (this.closed) return;
     // A client that cannot keep up is cut off instead of growing our memory without limit.
     if (this.transport.bufferedBytes() + bytes.length > this.deps.limits.maxOutboxBytes) {
       this.deps.metrics.slowConsumersClosed.inc();
       this.log.warn({ buffered: this.transport.bufferedBytes() }, 'slow consumer closed');
-      this.fail('server-unavailable', 'client too slow: output buffer limit exceeded');
+      this.fail({ code: 'server-unavailable', message: 'client too slow: output buffer limit exceeded' });
       return;
     }
     this.transport.send(bytes);
@@ -297,9 +307,10 @@ export class Session {
   }
 
   /** ERROR frame (with receipt-id when the frame had one), then close. */
-  fail(code: ErrorCode, message: string, receiptId?: string, err?: unknown, extra?: Record<string, string>): void {
-    if (this.state === 'closed') return;
-    if (err) this.log.warn({ err, code }, 'session failed');
+  fail(failure: SessionFailure): void {
+    if (this.closed) return;
+    const { code, message, receiptId, cause, headers: extra } = failure;
+    if (cause) this.log.warn({ err: cause, code }, 'session failed');
     this.deps.metrics.stompErrors.inc({ code });
     const headers: Record<string, string> = { message: code, ...extra, 'content-type': ERROR_CONTENT_TYPE };
     if (receiptId !== undefined) headers['receipt-id'] = receiptId;
@@ -309,30 +320,21 @@ export class Session {
   }
 
   /** Stops reading, lets the SENDs already taken get their RECEIPTs, then fails (nothing acknowledged goes unsaid). */
-  private failAfterDrain(code: ErrorCode, message: string, receiptId?: string): void {
-    if (this.finishing || this.state === 'closed') return;
+  private failAfterDrain(failure: SessionFailure): void {
+    if (this.closed || this.life.ending?.failure) return;
     this.flow.pause(Pause.Rate);
-    this.finishing = () => this.fail(code, message, receiptId);
-    setTimeout(() => this.fail(code, message, receiptId), FINISH_MS).unref();
-    this.finishSoon();
+    this.life.finish({ failure, deaf: false });
   }
 
-  /** Resolves when no SEND is waiting for the log (bounded). */
+  /** Resolves when no SEND is waiting for the log, the connection closed, or FINISH_MS passed. */
   private async settled(): Promise<void> {
-    const deadline = Date.now() + FINISH_MS;
-    while ((this.sendsOf?.inflight ?? 0) > 0 && Date.now() < deadline && this.state !== 'closed') await new Promise((r) => setTimeout(r, 5));
+    if (!this.sendsOf) return;
+    let deadline: NodeJS.Timeout | undefined;
+    await Promise.race([this.sendsOf.idle(), new Promise<void>((resolve) => (deadline = setTimeout(resolve, FINISH_MS)))]);
+    clearTimeout(deadline);
   }
 
-  /** A finishing connection (rate abuse, half-closed input) closes once its work is done. */
-  private finishSoon(): void {
-    if (this.state === 'closed' || (this.sendsOf?.inflight ?? 0) > 0 || this.pendingFrames > 0) return;
-    if (this.finishing) {
-      const f = this.finishing;
-      this.finishing = null;
-      return f();
-    }
-    if (this.inputEnded && !this.subs?.catchingUp) this.close();
-  }
+  // --- the end -------------------------------------------------------------------------------------
 
   private close(): void {
     this.teardown();
@@ -340,9 +342,10 @@ export class Session {
   }
 
   private teardown(): void {
-    if (this.state === 'closed') return;
-    const pending = this.state === 'connecting';
-    this.state = 'closed';
+    if (this.closed) return;
+    // Not authenticated: the gate counted a pending connection, and the registry never saw it.
+    const pending = this.user === null;
+    this.life.enter(ReadyState.CLOSED);
     for (const t of [this.connectTimer, this.expiryTimer]) if (t) clearTimeout(t);
     this.frameDeadline.stop();
     this.flow.stop();

@@ -2,6 +2,7 @@
 // Counters with a known, fixed label set start at zero for every value (so increase()/rate() see the first
 // event); lag and consumer-group readiness are computed at scrape time from sources attached after start-up.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { DROPPED_FAILURES } from '../shared/dropped.js';
 import { STOMP_ERROR_CODES } from '../shared/errors.js';
 import {
   ConsumerGroupReadyCollector,
@@ -67,6 +68,8 @@ export interface Metrics {
   redisReconnects: Counter<'connection'>;
   /** WAIT 1 after critical writes (Sentinel mode): how long it took and whether the replica acknowledged in time. */
   redisReplicaWait: Histogram<'outcome'>;
+  /** Best-effort work whose failure is dropped on purpose (shared/dropped.ts), by what was dropped. */
+  failuresDropped: Counter<'what'>;
   /** route = the route pattern (`/api/rooms/:id`) or `unmatched`; see http.ts. */
   httpRequests: Counter<'method' | 'route' | 'status'>;
   httpDuration: Histogram<'method' | 'route'>;
@@ -97,6 +100,13 @@ export function createMetrics(instanceId: string, opts: MetricsOptions = {}): Me
   for (const code of STOMP_ERROR_CODES) stompErrors.inc({ code }, 0);
   const messagesSent = new Counter({ name: 'chat_messages_sent_total', help: 'Messages acknowledged by Kafka', labelNames: ['via'], registers });
   for (const via of SEND_PATHS) messagesSent.inc({ via }, 0);
+  const failuresDropped = new Counter({
+    name: 'chat_failures_dropped_total',
+    help: 'Failures of best-effort work dropped on purpose (repaired elsewhere), by what was dropped',
+    labelNames: ['what'],
+    registers,
+  });
+  for (const what of DROPPED_FAILURES) failuresDropped.inc({ what }, 0);
   const consumers = consumerMetrics(registers, opts.groupPrefix ?? '');
 
   return {
@@ -113,12 +123,7 @@ export function createMetrics(instanceId: string, opts: MetricsOptions = {}): Me
       buckets: [0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5],
       registers,
     }),
-    produceLatency: new Histogram({
-      name: 'chat_kafka_produce_latency_seconds',
-      help: 'Kafka produce request round trip',
-      buckets: [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.5, 1],
-      registers,
-    }),
+    ...producerMetrics(registers),
     consumerBatchSize: new Histogram({
       name: 'chat_kafka_consumer_batch_size',
       help: 'Records per batch handled by a consumer group (bigger batches: fewer queries and publishes per message)',
@@ -126,18 +131,6 @@ export function createMetrics(instanceId: string, opts: MetricsOptions = {}): Me
       buckets: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000],
       registers,
     }),
-    produceBatchSize: new Histogram({
-      name: 'chat_kafka_produce_batch_size',
-      help: 'Messages per produce request',
-      buckets: [1, 2, 5, 10, 20, 50, 100, 200, 500],
-      registers,
-    }),
-    produceInDoubt: new Counter({
-      name: 'chat_kafka_produce_in_doubt_total',
-      help: 'Records whose caller timed out while Kafka still had them in flight (the caller got server-unavailable)',
-      registers,
-    }),
-    producerResets: new Counter({ name: 'chat_kafka_producer_resets_total', help: 'Idempotent producers replaced after a fatal send error', registers }),
     consumerRestarts: consumers.consumerRestarts,
     consumedRecords: consumers.consumedRecords,
     consumerLag: consumers.consumerLag,
@@ -148,6 +141,7 @@ export function createMetrics(instanceId: string, opts: MetricsOptions = {}): Me
     gapRepairs: new Counter({ name: 'chat_fanout_gap_repairs_total', help: 'Messages recovered from the store after a fan-out gap', registers }),
     slowConsumersClosed: new Counter({ name: 'chat_slow_consumers_closed_total', help: 'Sessions closed for exceeding the output bound', registers }),
     ...redisMetrics(registers),
+    failuresDropped,
     httpRequests: new Counter({
       name: 'chat_http_requests_total',
       help: 'HTTP requests answered, by method, route pattern (or unmatched) and status code',
@@ -224,4 +218,28 @@ function consumerMetrics(registers: Registry[], groupPrefix: string) {
   }
 
   return { lag, ready, consumerLag, consumerLagErrors, consumerGroupReady, consumedRecords, deadLettered, consumerRestarts };
+}
+
+/** The Kafka producer's metrics (src/kafka/produce-lane.ts). */
+function producerMetrics(registers: Registry[]) {
+  return {
+    produceLatency: new Histogram({
+      name: 'chat_kafka_produce_latency_seconds',
+      help: 'Kafka produce request round trip',
+      buckets: [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.5, 1],
+      registers,
+    }),
+    produceBatchSize: new Histogram({
+      name: 'chat_kafka_produce_batch_size',
+      help: 'Messages per produce request',
+      buckets: [1, 2, 5, 10, 20, 50, 100, 200, 500],
+      registers,
+    }),
+    produceInDoubt: new Counter({
+      name: 'chat_kafka_produce_in_doubt_total',
+      help: 'Records whose caller timed out while Kafka still had them in flight (the caller got server-unavailable)',
+      registers,
+    }),
+    producerResets: new Counter({ name: 'chat_kafka_producer_resets_total', help: 'Idempotent producers replaced after a fatal send error', registers }),
+  };
 }

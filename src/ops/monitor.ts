@@ -285,6 +285,7 @@ export class OpsMonitor {
       // best effort: the others time it out (and count it as down) if the goodbye is lost
     }
     this.deps.sampler.close();
+    // Closing: the handler is gone already, and the bus connection closes after the monitor.
     await this.deps.bus.unsubscribeTopic(OPS_BUS_TOPIC).catch(() => {});
   }
 }

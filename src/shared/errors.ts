@@ -1,5 +1,5 @@
 // The registry of error codes: every code a client can see, its HTTP status and whether STOMP uses it.
-// API.md lists these; src/errors.test.ts checks the registry and API.md agree.
+// API.md lists these; src/shared/errors.test.ts checks the registry and API.md agree.
 
 export const ERROR_CODES = {
   // STOMP ERROR `message` codes (API.md), with the HTTP status used when the same condition hits REST.

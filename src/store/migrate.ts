@@ -33,6 +33,7 @@ export async function migrate(databaseUrl: string, dir: string): Promise<Migrate
     await client.query('SELECT pg_advisory_lock($1)', [LOCK_KEY]);
     return await applyMigrations(conn, dir);
   } finally {
+    // An advisory lock ends with its session: client.end() below releases it even when the unlock failed.
     await client.query('SELECT pg_advisory_unlock($1)', [LOCK_KEY]).catch(() => {});
     await client.end();
   }

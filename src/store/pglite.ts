@@ -46,6 +46,7 @@ export async function openPgliteStore(dir: string, migrationsDir: string): Promi
       },
     };
   } catch (err) {
+    // The start-up error is the one to report; a failed close of a database that never opened adds nothing.
     if (!pglite.closed) await pglite.close().catch(() => {});
     throw err;
   }

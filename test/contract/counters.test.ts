@@ -1,6 +1,6 @@
 // The counters' contracts against the in-memory adapters (embedded mode) and Redis at REDIS_URL.
 import { Redis } from 'ioredis';
-import { afterAll } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { MemoryAckPositions } from '../../src/counters/ack-positions-memory.js';
 import { RedisAckPositions } from '../../src/counters/ack-positions-redis.js';
 import { MemoryIdempotencyStore } from '../../src/counters/idempotency-memory.js';
@@ -22,6 +22,7 @@ import {
   readPositionsContract,
 } from './counters.contract.js';
 import { waitFor } from '../support/cluster.js';
+import { uniqueName, uniqueRoomId } from './support.js';
 
 // --- in memory -------------------------------------------------------------------------------------------------
 
@@ -75,3 +76,44 @@ idempotencyContract('Redis', () => ({
 }));
 leasesContract('Redis', () => new RedisLeases(redis));
 rateWindowsContract('Redis', () => new RedisRateWindows(redis));
+
+// --- Redis scripts are sent once -------------------------------------------------------------------------------
+
+describe('Redis counters: Lua scripts registered once (defineCommand)', () => {
+  it('after the first call of each script, every call sends EVALSHA (the hash), never the script body again', async () => {
+    // A client of its own so the commands seen are this test's: ioredis hands every command to sendCommand.
+    const client = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', { maxRetriesPerRequest: 2 });
+    try {
+      const seen: string[] = [];
+      const send = client.sendCommand.bind(client);
+      client.sendCommand = ((command: { name: string }, ...rest: unknown[]) => {
+        seen.push(command.name);
+        return (send as (...a: unknown[]) => unknown)(command, ...rest);
+      }) as typeof client.sendCommand;
+      const room = uniqueRoomId();
+      const user = uniqueName('u');
+      const positions = new RedisReadPositions(client);
+      const presence = new RedisPresence(client, 10_000);
+      const acks = new RedisAckPositions(client);
+      const rates = new RedisRateWindows(client);
+      const round = async (i: number) => {
+        await positions.load(room, new Map([[user, '1']]));
+        await positions.advance(room, user, String(i + 2));
+        await presence.sessionOpened(user, `s${i}`);
+        await presence.sessionClosed(user, `s${i}`);
+        await acks.advance(user, room, String(i + 1));
+        await rates.add(`t:${user}`, 1, 60_000);
+        await rates.chargeBucket(`t:${user}`, 1, 10, 100);
+      };
+      await round(0); // the first call may fall back to EVAL once per script (NOSCRIPT on a fresh server)
+      seen.length = 0;
+      for (let i = 1; i <= 5; i++) await round(i);
+      expect(seen.filter((c) => c === 'eval')).toEqual([]);
+      expect(seen.filter((c) => c === 'evalsha')).toHaveLength(35);
+      expect(await positions.get(room)).toEqual(new Map([[user, '7']]));
+      await client.del(`chat:reads:${room}`, `chat:presence:${user}`, `chat:ack:${user}:${room}`, `chat:bucket:t:${user}`);
+    } finally {
+      await client.quit();
+    }
+  });
+});

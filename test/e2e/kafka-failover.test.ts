@@ -12,7 +12,8 @@ import { stopNode } from '../../scripts/stack/kafka-node.mjs';
 import { clusterPorts, groupCoordinators, killNode, quorumLeader, restartNode, startKafkaNodes, stopKafkaNodes } from '../../scripts/stack/kafka-cluster.mjs';
 import { Api, type Account } from '../support/api.js';
 import { ROOT, sleep, startServer, waitFor, type ServerProc } from '../support/cluster.js';
-import { PipelinedSender, Reader, RecordingReceiver, percentile } from '../support/traffic.js';
+import { percentile } from '../support/stats.js';
+import { PipelinedSender, Reader, RecordingReceiver } from '../support/traffic.js';
 import { faultReport, type FaultRow } from '../support/fault-report.js';
 
 const PORTS = clusterPorts(19092, 3);
@@ -151,7 +152,7 @@ describe('replicated Kafka (3 nodes): node faults under load', () => {
       acked: run.senders.reduce((n, s) => n + s.acked.length, 0),
       retried: run.senders.reduce((n, s) => n + s.acked.filter((a) => a.attempts > 1).length, 0),
       stallMs: stalls,
-      p99Ms: percentile(latencies, 0.99),
+      p99Ms: latencies.length ? percentile(latencies, 99) : 0,
       recoveryMs,
       healMs: healedAt - faultAt,
       lost: 0,

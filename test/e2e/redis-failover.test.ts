@@ -13,7 +13,8 @@ import { redisNodePid, sentinelPrimary, startRedisSentinel, stopRedisSentinel } 
 import { Api, type Account } from '../support/api.js';
 import { sleep, startServer, waitFor, type ServerProc } from '../support/cluster.js';
 import { LiveSubscriber, ResilientReader, deadLettersSince, dltEnd } from '../support/failover.js';
-import { metric, percentile } from '../support/raw.js';
+import { metric } from '../support/scrape.js';
+import { percentile } from '../support/stats.js';
 import { ResilientSender } from '../support/resilient.js';
 import { TEST_SENTINEL_SET } from '../support/sentinel.js';
 import { WsStomp } from '../support/stomp.js';

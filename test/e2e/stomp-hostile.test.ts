@@ -9,7 +9,11 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Api, type Account } from '../support/api.js';
 import { sleep, startServer, waitFor, withDeadline, type ServerProc } from '../support/cluster.js';
-import { Bystander, RawConn, latencyStats, metric, mutate, prng, randomBytes, scrape, type LatencyStats } from '../support/raw.js';
+import { Bystander } from '../support/bystander.js';
+import { mutate, prng, randomBytes } from '../support/fuzz.js';
+import { RawConn } from '../support/raw.js';
+import { metric, scrape } from '../support/scrape.js';
+import { latencyStats, type LatencyStats } from '../support/stats.js';
 
 const MAX_OUTBOX_BYTES = 256 * 1024;
 /** Each attack window lasts at least this long, so the bystanders get enough round trips to measure. */

@@ -15,7 +15,8 @@ import type { StompVersion } from '../../protocol/index.js';
 import { Api, type Account } from '../support/api.js';
 import { ROOT, sleep, startServer, waitFor, withDeadline, type ServerProc } from '../support/cluster.js';
 import { rawDriver, stompitDriver, stompjsDriver, type Delivered, type Driver, type Session } from '../support/interop.js';
-import { ALL_SUBPROTOCOLS, RawConn, scanFrames, uid, type ServerFrame } from '../support/raw.js';
+import { ALL_SUBPROTOCOLS, RawConn, uid, type ServerFrame } from '../support/raw.js';
+import { scanFrames } from '../support/scan-frames.js';
 
 const ROOM = (id: string) => `/topic/rooms.${id}`;
 const VERSIONS: StompVersion[] = ['1.0', '1.1', '1.2'];

@@ -1,5 +1,6 @@
 // Test and bench harness: real server processes (the compiled dist/src/main.js, as `npm start` runs it) against the
 // real services, in cluster mode.
+import { setTimeout as sleep } from 'node:timers/promises';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdirSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -153,4 +154,4 @@ export async function waitFor<T>(cond: () => T | Promise<T>, ms: number, what: s
   }
 }
 
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+export { sleep };

@@ -104,6 +104,7 @@ export class ResilientSender {
         } catch (err) {
           this.failPending = null;
           this.errors.push(`${key}: ${(err as Error).message}`);
+          // The failure is recorded above; the broken client is dropped whether or not it deactivates cleanly.
           await this.client?.deactivate().catch(() => {});
           this.client = null;
           await sleep(100);
@@ -115,6 +116,7 @@ export class ResilientSender {
 
   async close(): Promise<void> {
     this.stopped = true;
+    // Closing at the end of a test: a client the server already cut has nothing left to deactivate.
     await this.client?.deactivate().catch(() => {});
   }
 }
@@ -179,6 +181,7 @@ export class ResilientReceiver {
 
   async close(): Promise<void> {
     this.closed = true;
+    // Closing at the end of a test: a client the server already cut has nothing left to deactivate.
     await this.client?.deactivate().catch(() => {});
   }
 }

@@ -229,10 +229,3 @@ export class Reader {
     if (this.timer) clearInterval(this.timer);
   }
 }
-
-/** Percentile (0..1) of an unsorted list, nearest rank. */
-export function percentile(values: readonly number[], p: number): number {
-  if (values.length === 0) return 0;
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))]!;
-}

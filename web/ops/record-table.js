@@ -1,20 +1,20 @@
 // A panel of records an operator acts on: a paged table with a checkbox per row and actions per row and for the
-// selection, fed by a list endpoint of /api/ops/ and refreshed when the overview's count for it changes. The dead
-// letters are one; a later panel (failed webhook deliveries: list, retry) is another spec for the same code.
+// selection, fed by a list endpoint of /api/ops/ and refreshed when the overview's count for it changes: the dead
+// letters, and the webhook deliveries that were given up (web/ops/panels.js).
 import { h } from '../dom.js';
 
 /**
- * @typedef {{
- *   id: string, title: string,
- *   countKey: string,                                   the overview's `counts` entry with the pending count
- *   listPath: string,                                   GET, answers { records, next, pending }
- *   keyOf: (r: any) => string,                          stable row key
- *   refOf: (r: any) => object,                          what the action endpoints take for a record
- *   columns: Array<{ title: string, cell: (r: any) => string | Node }>,
- *   actions: Array<{ label: string, path: string, verb: string }>,   POST { records: [ref] }
- *   describe: (r: any) => string,                       a row's name for screen readers
- *   handledToggle?: boolean,                            false: no "show handled" switch (nothing handled is kept)
- * }} TableSpec
+ * @typedef {object} TableSpec
+ * @property {string} id
+ * @property {string} title
+ * @property {string} countKey the overview's `counts` entry with the pending count
+ * @property {string} listPath GET, answers { records, next, pending }
+ * @property {(r: any) => string} keyOf stable row key
+ * @property {(r: any) => object} refOf what the action endpoints take for a record
+ * @property {Array<{ title: string, cell: (r: any) => string | Node }>} columns
+ * @property {Array<{ label: string, path: string, verb: string }>} actions POST { records: [ref] }
+ * @property {(r: any) => string} describe a row's name for screen readers
+ * @property {boolean} [handledToggle] false: no "show handled" switch (nothing handled is kept)
  */
 
 export class RecordTable {

@@ -1,6 +1,6 @@
 // Sign-up and log-in (throttled in auth/accounts.ts).
 import type { FastifyInstance } from 'fastify';
-import type { HttpDeps } from '../server.js';
+import type { HttpDeps } from '../deps.js';
 import { parse, schemas } from '../validation.js';
 
 export function registerAuthRoutes(app: FastifyInstance, deps: Pick<HttpDeps, 'accounts'>): void {

@@ -1,7 +1,7 @@
 // Messages: send, history, read positions, offline notifications.
 import type { FastifyInstance } from 'fastify';
 import { AppError, appError } from '../../shared/errors.js';
-import { userOf, type HttpDeps } from '../server.js';
+import { userOf, type HttpDeps } from '../deps.js';
 import { parse, schemas } from '../validation.js';
 
 export function registerMessageRoutes(

@@ -6,7 +6,7 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { CURSOR_PATTERN } from '../../ops/dead-letters.js';
-import { userOf, type HttpDeps } from '../server.js';
+import { userOf, type HttpDeps } from '../deps.js';
 import { parse } from '../validation.js';
 
 /** Records one replay or discard may name. */

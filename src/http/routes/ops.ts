@@ -4,7 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import { appError } from '../../shared/errors.js';
 import { withTimeout } from '../../shared/timeout.js';
 import { metricsAuthorizer } from '../metrics-server.js';
-import type { HttpDeps } from '../server.js';
+import type { HttpDeps } from '../deps.js';
 
 const READY_CACHE_MS = 1000;
 

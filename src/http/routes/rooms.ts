@@ -1,6 +1,6 @@
 // Rooms: create, list (paged), detail, join, leave, invite.
 import type { FastifyInstance } from 'fastify';
-import { userOf, type HttpDeps } from '../server.js';
+import { userOf, type HttpDeps } from '../deps.js';
 import { parse, schemas } from '../validation.js';
 
 export function registerRoomRoutes(app: FastifyInstance, deps: Pick<HttpDeps, 'rooms'>): void {

@@ -1,6 +1,6 @@
 // The caller, finding people to talk to, and blocking people.
 import type { FastifyInstance } from 'fastify';
-import { userOf, type HttpDeps } from '../server.js';
+import { userOf, type HttpDeps } from '../deps.js';
 import { parse, schemas } from '../validation.js';
 
 export function registerUserRoutes(app: FastifyInstance, deps: Pick<HttpDeps, 'store' | 'ops' | 'blocks'>): void {

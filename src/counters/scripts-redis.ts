@@ -1,0 +1,16 @@
+// Lua scripts registered once on a client (ioredis `defineCommand`): each call sends EVALSHA and the script's body
+// only when the server does not know it yet (after a restart or SCRIPT FLUSH), instead of the whole body every time.
+import type { Redis } from 'ioredis';
+
+/** One script as a function: keys first, then arguments, as the script's KEYS and ARGV. */
+export type RedisScript = (...keysThenArgs: Array<string | number>) => Promise<unknown>;
+
+/**
+ * Registers `lua` under `name` on the client (idempotent: every adapter sharing a client may call it) and returns
+ * the command bound to that client.
+ */
+export function defineScript(redis: Pick<Redis, 'defineCommand'>, name: string, numberOfKeys: number, lua: string): RedisScript {
+  redis.defineCommand(name, { numberOfKeys, lua });
+  const command = (redis as unknown as Record<string, RedisScript>)[name]!;
+  return (...keysThenArgs) => command.apply(redis, keysThenArgs);
+}
