@@ -5,6 +5,7 @@ import type { Redis } from 'ioredis';
 import type { ChatMessage } from '../shared/model.js';
 import type { IdempotencyRecord, IdempotencyStore } from './idempotency.js';
 import type { ReplicaWait } from './replica-wait-redis.js';
+import { defineScript } from './scripts-redis.js';
 
 const PENDING_TTL_S = 30; // a send that crashed mid-way frees its key after this
 const DONE_TTL_S = 86_400;
@@ -21,10 +22,14 @@ function parse(raw: string | null): IdempotencyRecord | null {
 }
 
 export class RedisIdempotencyStore implements IdempotencyStore {
+  private readonly renewScript;
+
   constructor(
-    private readonly redis: Pick<Redis, 'set' | 'get' | 'del' | 'eval'>,
+    private readonly redis: Pick<Redis, 'set' | 'get' | 'del' | 'defineCommand'>,
     private readonly replica?: ReplicaWait,
-  ) {}
+  ) {
+    this.renewScript = defineScript(redis, 'chatIdempotencyRenew', 1, RENEW);
+  }
 
   async claim(senderId: string, key: string, messageId: string): Promise<IdempotencyRecord | null> {
     const k = keyOf(senderId, key);
@@ -53,6 +58,6 @@ export class RedisIdempotencyStore implements IdempotencyStore {
   }
 
   async renew(senderId: string, key: string, messageId: string): Promise<void> {
-    await this.redis.eval(RENEW, 1, keyOf(senderId, key), `pending:${messageId}`, PENDING_TTL_S);
+    await this.renewScript(keyOf(senderId, key), `pending:${messageId}`, PENDING_TTL_S);
   }
 }
