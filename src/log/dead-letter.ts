@@ -3,6 +3,8 @@
 // came from. Adapters: kafka-dead-letters.ts (chat.messages.dlt) and local-dead-letters.ts (the embedded log);
 // the list / replay / discard rules on top are in src/ops/dead-letters.ts, shared by `npm run dlt` and the console.
 
+import { createHash } from 'node:crypto';
+
 export const DLT_HEADERS = {
   error: 'x-error',
   attempts: 'x-attempts',
@@ -26,6 +28,27 @@ export interface DeadLetterRecord {
   key: string | null;
   value: Buffer | null;
   headers: Record<string, string>;
+}
+
+/**
+ * A record's identity beyond its position (SHA-256 of key, value and headers, base64url): offsets start again at 0
+ * when a topic is re-created, so a mark made for the old topic's record must not apply to the new one there.
+ */
+export function recordDigest(r: Pick<DeadLetterRecord, 'key' | 'value' | 'headers'>): string {
+  const h = createHash('sha256');
+  // Length-prefixed parts: no two different records hash the same bytes.
+  const part = (b: Buffer | string | null) => {
+    if (b === null) return void h.update('-');
+    const buf = typeof b === 'string' ? Buffer.from(b, 'utf8') : b;
+    h.update(`${buf.length}:`).update(buf);
+  };
+  part(r.key);
+  part(r.value);
+  for (const k of Object.keys(r.headers).sort()) {
+    part(k);
+    part(r.headers[k]!);
+  }
+  return h.digest('base64url');
 }
 
 /** A record to append to an explicit partition. */

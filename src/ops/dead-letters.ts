@@ -11,7 +11,7 @@
 // dead-letter-marks.ts): marked records leave the pending list and the pending count; `--all` / include=all shows
 // them with their mark. Every action logs an audit line naming who did it.
 import type { Logger } from 'pino';
-import { DLT_HEADERS, REPLAYED_HEADER, type DeadLetterRecord, type DeadLetterTopic } from '../log/dead-letter.js';
+import { DLT_HEADERS, REPLAYED_HEADER, recordDigest, type DeadLetterRecord, type DeadLetterTopic } from '../log/dead-letter.js';
 import type { DeadLetterMark, DeadLetterMarks } from '../store/dead-letter-marks.js';
 
 /** The headers a dead-lettering or a replay adds: not part of the original record. */
@@ -40,7 +40,7 @@ export interface DeadLetterEntry extends DeadLetterRef {
   preview: string | null;
   value?: string | null;
   headers?: Record<string, string>;
-  handled: Omit<DeadLetterMark, 'topic' | 'partition' | 'offset'> | null;
+  handled: Omit<DeadLetterMark, 'topic' | 'partition' | 'offset' | 'digest'> | null;
 }
 
 export interface ReplayResult {
@@ -98,7 +98,7 @@ export class DeadLetters {
   /** Records in the topic that nobody replayed or discarded. */
   async pending(): Promise<number> {
     let n = 0;
-    for (const b of await this.topic.bounds()) {
+    for (const b of await this.bounds()) {
       if (b.high > b.low) n += Number(b.high - b.low) - (await this.marks.countMarked(this.topic.topic, b.partition, b.low, b.high));
     }
     return n;
@@ -106,7 +106,7 @@ export class DeadLetters {
 
   /** Newest first, partition by partition; `next` continues the list (null at the start of the topic). */
   async list(opts: ListOptions): Promise<{ records: DeadLetterEntry[]; next: string | null }> {
-    const bounds = await this.topic.bounds();
+    const bounds = await this.bounds();
     const cursor = parseCursor(opts.before);
     const out: DeadLetterEntry[] = [];
     let budget = SCAN_BUDGET;
@@ -119,7 +119,7 @@ export class DeadLetters {
         const from = high - chunk > b.low ? high - chunk : b.low;
         const records = await this.topic.read(b.partition, from, high, Number(high - from));
         budget -= records.length;
-        const marks = await this.marks.marksOf(this.topic.topic, b.partition, records.map((r) => r.offset));
+        const marks = await this.marksOf(b.partition, records);
         for (let i = records.length - 1; i >= 0 && out.length < opts.limit; i--) {
           const r = records[i]!;
           if (opts.group !== undefined && r.headers[DLT_HEADERS.group] !== opts.group) continue;
@@ -139,13 +139,13 @@ export class DeadLetters {
   async select(sel: { fromOffset?: bigint; limit?: number; group?: string; include?: 'pending' | 'all' }): Promise<Array<{ record: DeadLetterRecord; mark?: DeadLetterMark }>> {
     const out: Array<{ record: DeadLetterRecord; mark?: DeadLetterMark }> = [];
     const limit = sel.limit ?? Number.MAX_SAFE_INTEGER;
-    for (const b of await this.topic.bounds()) {
+    for (const b of await this.bounds()) {
       let from = sel.fromOffset !== undefined && sel.fromOffset > b.low ? sel.fromOffset : b.low;
       while (from < b.high && out.length < limit) {
         const records = await this.topic.read(b.partition, from, b.high, 1000);
         if (records.length === 0) break;
         from = BigInt(records[records.length - 1]!.offset) + 1n;
-        const marks = await this.marks.marksOf(this.topic.topic, b.partition, records.map((r) => r.offset));
+        const marks = await this.marksOf(b.partition, records);
         for (const record of records) {
           const mark = marks.get(record.offset);
           if ((sel.group !== undefined && record.headers[DLT_HEADERS.group] !== sel.group) || (mark && sel.include !== 'all')) continue;
@@ -215,7 +215,12 @@ export class DeadLetters {
     const byOffset = new Map(records.map((r) => [`${r.partition}:${r.offset}`, r]));
     const done = [...result.replayed, ...result.sameSource].map((ref) => ({ ref, to: sent.get(sourceOf(byOffset.get(`${ref.partition}:${ref.offset}`)!))! }));
     const topic = this.topic.topic;
-    await this.marks.mark(done.map(({ ref, to }) => ({ topic, partition: ref.partition, offset: ref.offset, action: 'replayed' as const, actor, replayedTo: to })));
+    await this.marks.mark(
+      done.map(({ ref, to }) => {
+        const digest = recordDigest(byOffset.get(`${ref.partition}:${ref.offset}`)!);
+        return { topic, partition: ref.partition, offset: ref.offset, digest, action: 'replayed' as const, actor, replayedTo: to };
+      }),
+    );
     for (const { ref, to } of done) this.audit('replayed', actor, ref, { replayedTo: to });
     return result;
   }
@@ -223,9 +228,40 @@ export class DeadLetters {
   /** Marks the records discarded: they leave the pending list and count; the topic keeps them. */
   async discard(records: readonly DeadLetterRecord[], actor: string): Promise<DeadLetterRef[]> {
     const refs = records.map((r) => ({ partition: r.partition, offset: r.offset }));
-    await this.marks.mark(refs.map((ref) => ({ topic: this.topic.topic, ...ref, action: 'discarded' as const, actor, replayedTo: null })));
+    await this.marks.mark(refs.map((ref, i) => ({ topic: this.topic.topic, ...ref, digest: recordDigest(records[i]!), action: 'discarded' as const, actor, replayedTo: null })));
     for (const [i, ref] of refs.entries()) this.audit('discarded', actor, ref, { group: records[i]!.headers[DLT_HEADERS.group] ?? null, source: sourceOf(records[i]!) });
     return refs;
+  }
+
+  /**
+   * The topic's partitions, after dropping the marks of an earlier topic of the same name (a new Kafka cluster, a
+   * wiped data folder: offsets start again at 0 while the store keeps its marks). A mark at or past a partition's
+   * end, made before the end was read, proves it; marksOf below catches the re-created topic that has already
+   * grown past the old marks.
+   */
+  private async bounds(): Promise<Array<{ partition: number; low: bigint; high: bigint }>> {
+    const before = new Date();
+    const bounds = await this.topic.bounds();
+    for (const b of bounds) {
+      const n = await this.marks.forgetIfRecreated(this.topic.topic, b.partition, b.high, before);
+      if (n > 0) this.log.warn({ topic: this.topic.topic, partition: b.partition, end: b.high.toString(), marks: n }, 'dead-letter topic re-created: the marks of the earlier one deleted');
+    }
+    return bounds;
+  }
+
+  /** The marks that name these very records (same digest); a mark naming another record at the offset is deleted. */
+  private async marksOf(partition: number, records: readonly DeadLetterRecord[]): Promise<Map<string, DeadLetterMark>> {
+    const marks = await this.marks.marksOf(this.topic.topic, partition, records.map((r) => r.offset));
+    const stale: string[] = [];
+    for (const r of records) {
+      const mark = marks.get(r.offset);
+      if (mark && mark.digest !== null && mark.digest !== recordDigest(r)) stale.push(r.offset);
+    }
+    if (stale.length === 0) return marks;
+    this.log.warn({ topic: this.topic.topic, partition, offsets: stale }, 'dead-letter marks of an earlier topic deleted (a different record at their offset)');
+    await this.marks.forget(this.topic.topic, partition, stale);
+    for (const o of stale) marks.delete(o);
+    return marks;
   }
 
   private audit(action: string, actor: string, ref: DeadLetterRef, more: object): void {

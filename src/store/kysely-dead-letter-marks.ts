@@ -11,12 +11,13 @@ export class KyselyDeadLetterMarks implements DeadLetterMarks {
     if (marks.length === 0) return;
     await this.db
       .insertInto('dead_letter_marks')
-      .values(marks.map((m) => ({ topic: m.topic, partition: m.partition, dlt_offset: m.offset, action: m.action, actor: m.actor, replayed_to: m.replayedTo })))
+      .values(marks.map((m) => ({ topic: m.topic, partition: m.partition, dlt_offset: m.offset, action: m.action, actor: m.actor, replayed_to: m.replayedTo, record_digest: m.digest })))
       .onConflict((oc) =>
         oc.columns(['topic', 'partition', 'dlt_offset']).doUpdateSet({
           action: sql`excluded.action`,
           actor: sql`excluded.actor`,
           replayed_to: sql`excluded.replayed_to`,
+          record_digest: sql`excluded.record_digest`,
           marked_at: sql`now()`,
         }),
       )
@@ -35,7 +36,16 @@ export class KyselyDeadLetterMarks implements DeadLetterMarks {
     return new Map(
       rows.map((r) => [
         r.dlt_offset,
-        { topic: r.topic, partition: r.partition, offset: r.dlt_offset, action: r.action, actor: r.actor, replayedTo: r.replayed_to, at: iso(r.marked_at)! },
+        {
+          topic: r.topic,
+          partition: r.partition,
+          offset: r.dlt_offset,
+          action: r.action,
+          actor: r.actor,
+          digest: r.record_digest,
+          replayedTo: r.replayed_to,
+          at: iso(r.marked_at)!,
+        },
       ]),
     );
   }
@@ -50,5 +60,26 @@ export class KyselyDeadLetterMarks implements DeadLetterMarks {
       .where('dlt_offset', '<', until.toString())
       .executeTakeFirstOrThrow();
     return Number(row.n);
+  }
+
+  async forget(topic: string, partition: number, offsets: readonly string[]): Promise<void> {
+    if (offsets.length === 0) return;
+    await this.db.deleteFrom('dead_letter_marks').where('topic', '=', topic).where('partition', '=', partition).where('dlt_offset', 'in', [...offsets]).execute();
+  }
+
+  async forgetIfRecreated(topic: string, partition: number, end: bigint, before: Date): Promise<number> {
+    return this.db.transaction().execute(async (tx) => {
+      const beyond = await tx
+        .selectFrom('dead_letter_marks')
+        .select(sql<string>`count(*)`.as('n'))
+        .where('topic', '=', topic)
+        .where('partition', '=', partition)
+        .where('dlt_offset', '>=', end.toString())
+        .where('marked_at', '<', before)
+        .executeTakeFirstOrThrow();
+      if (Number(beyond.n) === 0) return 0;
+      const gone = await tx.deleteFrom('dead_letter_marks').where('topic', '=', topic).where('partition', '=', partition).where('marked_at', '<', before).executeTakeFirst();
+      return Number(gone.numDeletedRows);
+    });
   }
 }

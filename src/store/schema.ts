@@ -81,6 +81,7 @@ export interface DeadLetterMarksTable {
   action: 'replayed' | 'discarded';
   actor: string;
   replayed_to: string | null;
+  record_digest: string | null;
   marked_at: Timestamp;
 }
 

@@ -4,7 +4,7 @@ import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DeadLetters } from '../../src/ops/dead-letters.js';
-import { DLT_HEADERS, REPLAYED_HEADER, type DeadLetterTopic } from '../../src/log/dead-letter.js';
+import { DLT_HEADERS, REPLAYED_HEADER, recordDigest, type DeadLetterTopic } from '../../src/log/dead-letter.js';
 import type { DeadLetterMarks } from '../../src/store/dead-letter-marks.js';
 
 export interface DeadLetterFixture {
@@ -126,6 +126,25 @@ export function deadLettersContract(name: string, open: () => Promise<DeadLetter
       expect(selected.map((s) => [s.record.offset, s.mark?.action])).toEqual(offsets.map((o, i) => [o, i < 3 ? 'replayed' : 'discarded']));
       expect(await service.select({ fromOffset: BigInt(offsets[0]!) })).toEqual([]);
       expect(audit.filter((a) => a.action === 'discarded').map((a) => a.offset)).toEqual([offsets[3], offsets[4], offsets[3], offsets[4]]);
+    });
+
+    it('marks left by an earlier topic of the same name hide nothing: a different record at the offset, or marks past the end', async () => {
+      // The store outlives the topic (a new Kafka cluster, a wiped data folder): offsets start again at 0.
+      const src = f.source.topic;
+      const fresh = await f.dlt.append(f.dlt.topic, 0, dead(src, 3, '20', 'g-persist', 'new record'));
+      const old = { topic: f.dlt.topic, partition: 0, action: 'discarded' as const, actor: 'cli:old@host', replayedTo: null };
+      await f.marks.mark([{ ...old, offset: fresh, digest: recordDigest(dead(src, 3, '20', 'g-persist', 'old record')) }]);
+      const listed = await service.list({ limit: 10 });
+      expect(listed.records.find((r) => r.offset === fresh)).toMatchObject({ preview: 'new record', handled: null });
+      expect((await f.marks.marksOf(f.dlt.topic, 0, [fresh])).size).toBe(0);
+      expect(audit.filter((a) => a.action === 'discarded')).toHaveLength(4);
+
+      // A mark at or past the partition's end cannot name a record of this topic: every earlier mark goes.
+      const [b] = await f.dlt.bounds();
+      await f.marks.mark([{ ...old, offset: (b!.high + 5n).toString(), digest: null }]);
+      expect(await service.pending()).toBe(Number(b!.high - b!.low));
+      expect((await f.marks.marksOf(f.dlt.topic, 0, offsets)).size).toBe(0);
+      expect((await service.list({ limit: 10 })).records.find((r) => r.offset === offsets[3])).toMatchObject({ handled: null });
     });
   });
 }
