@@ -1,7 +1,6 @@
 // What the app, the stack scripts and the tests must agree on, written once: where the local services listen and the
-// message log's topics with their partitions and consumer groups. config.ts takes its defaults from here; the stack
-// scripts are plain Node and load this file as it is (type stripping), so it imports nothing and uses only erasable
-// TypeScript.
+// message log's topics with their partitions. config.ts takes its defaults from here; the stack scripts are plain
+// Node and load this file as it is (type stripping), so it imports nothing and uses only erasable TypeScript.
 
 /** The defaults of the service settings: the addresses `npm run stack:up` serves (API.md, Configuration). */
 export const SERVICE_DEFAULTS = Object.freeze({
@@ -23,16 +22,8 @@ export const TOPICS = Object.freeze({
  * Partitions per topic, in creation order: Kafka's as `stack:up` and compose's kafka-init create them, the embedded
  * log's files. A room's partition is its id mod the count, so changing one moves rooms (and their order) elsewhere.
  */
-export const TOPIC_PARTITIONS: Readonly<Record<string, number>> = Object.freeze({
+export const TOPIC_PARTITIONS = Object.freeze({
   [TOPICS.messages]: 6,
   [TOPICS.readReceipts]: 3,
   [TOPICS.deadLetter]: 1,
-});
-
-/** The consumer groups (before KAFKA_GROUP_PREFIX) and the topic each reads. */
-export const CONSUMER_GROUPS = Object.freeze({
-  persist: { group: 'chat-persist', topic: TOPICS.messages },
-  broadcast: { group: 'chat-broadcast', topic: TOPICS.messages },
-  notify: { group: 'chat-notify', topic: TOPICS.messages },
-  receipts: { group: 'chat-receipts', topic: TOPICS.readReceipts },
 } as const);
