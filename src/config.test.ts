@@ -237,6 +237,15 @@ describe('the table of settings', () => {
     expect(checked).toBeGreaterThan(40);
   });
 
+  it('maps every variable into Config: each numeric setting moved by one from its default changes the result', () => {
+    const withWebhook = { NOTIFY_WEBHOOK_URL: 'https://hooks.example.com/chat' }; // else webhook is null whatever its settings
+    const config = (env: Record<string, string>) => JSON.stringify(loadConfig({ ...withWebhook, ...env }));
+    const defaults = config({});
+    const numeric = SETTING_NAMES.filter((n) => typeof readSetting(n, {}) === 'number');
+    expect(numeric.length).toBeGreaterThan(50);
+    for (const name of numeric) expect(config({ [name]: String(Number(readSetting(name, {})) + 1) }), name).not.toBe(defaults);
+  });
+
   it('readSetting reads one variable as loadConfig does: the default when unset or empty, a ConfigError naming a bad one', () => {
     const c = loadConfig({});
     expect(readSetting('DATABASE_URL', {})).toBe(c.databaseUrl);
