@@ -13,6 +13,7 @@
 //               accepted order; direct = every sender calls producer.send() itself (kafkajs may then reorder
 //               concurrent calls before they reach the wire, even within one partition)
 import { randomUUID } from 'node:crypto';
+import { readSetting } from '../src/config.js';
 import { Kafka, Partitioners, logLevel, type Consumer, type Producer } from '../src/kafka/kafkajs.js';
 import { Flags, appendResults, fmt, printTable, progress, round, sleep } from './lib.js';
 
@@ -38,7 +39,7 @@ export async function run(args: string[]): Promise<void> {
     thinkMs: f.num('think-ms', 0),
     workMs: f.num('work-ms', 0),
     producer: f.str('producer', 'queue'),
-    brokers: f.str('brokers', process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(','),
+    brokers: f.str('brokers', readSetting('KAFKA_BROKERS').join(',')).split(','),
   };
   if (p.producer !== 'queue' && p.producer !== 'direct') throw new Error('--producer must be queue or direct');
   if (p.brokers.some((b) => !/^127\.0\.0\.1:\d+$|^localhost:\d+$/.test(b.trim()))) throw new Error('partitioning only talks to a local broker (127.0.0.1)');

@@ -18,16 +18,18 @@
 // all up to the end of the topic as it was when the command started), optionally only those of one --group; only
 // pending ones (neither replayed nor discarded) unless --all. Every replay and discard is logged as a JSON audit
 // line on stderr naming the actor (--actor, default cli:<user>@<host>).
-// Environment: KAFKA_BROKERS (default 127.0.0.1:9092), DLT_TOPIC (default chat.messages.dlt), DATABASE_URL (where
-// the marks are kept; default postgres://postgres@127.0.0.1:5432/chat). Exit status: 0 done, 1 failed, 2 bad usage.
+// Environment: KAFKA_BROKERS, DLT_TOPIC (default chat.messages.dlt), DATABASE_URL (where the marks are kept), the
+// service settings read as the app reads them (defaults in API.md). Exit status: 0 done, 1 failed, 2 bad usage.
 import { randomUUID } from 'node:crypto';
 import { hostname, userInfo } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { readSetting } from '../src/config.js';
 import { Kafka, logLevel, type logCreator } from '../src/kafka/kafkajs.js';
 import { pino } from 'pino';
 import { DeadLetters, toEntry, type DeadLetterEntry } from '../src/ops/dead-letters.js';
 import type { DeadLetterRecord } from '../src/log/dead-letter.js';
+import { TOPICS } from '../src/log/message-log.js';
 import { KafkaDeadLetters } from '../src/kafka/dead-letters.js';
 import type { DeadLetterMark } from '../src/store/dead-letter-marks.js';
 import { KyselyDeadLetterMarks } from '../src/store/kysely-dead-letter-marks.js';
@@ -44,10 +46,7 @@ const quietLog: logCreator = () => ({ namespace, log }) => {
 };
 
 export function createKafka(): Kafka {
-  const brokers = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092')
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean);
+  const brokers = readSetting('KAFKA_BROKERS');
   return new Kafka({
     clientId: `chat-dlt-tool-${randomUUID().slice(0, 8)}`,
     brokers,
@@ -169,8 +168,8 @@ async function main(argv: readonly string[]): Promise<number> {
     }
     throw err;
   }
-  const topic = new KafkaDeadLetters({ kafka: createKafka(), topic: process.env.DLT_TOPIC ?? 'chat.messages.dlt', readerGroupPrefix: 'chat-dlt-tool' });
-  const store = new KyselyStore({ connectionString: process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/chat', max: 2 });
+  const topic = new KafkaDeadLetters({ kafka: createKafka(), topic: process.env.DLT_TOPIC || TOPICS.deadLetter, readerGroupPrefix: 'chat-dlt-tool' });
+  const store = new KyselyStore({ connectionString: readSetting('DATABASE_URL'), max: 2 });
   // Audit lines (JSON) on stderr, apart from the listing on stdout.
   const audit = pino({ base: { tool: 'dlt' } }, pino.destination({ dest: 2, sync: true }));
   try {

@@ -7,7 +7,7 @@
 //   .stack/kafka/               Kafka jars per version and one folder per node (scripts/stack/kafka-node.mjs)
 //   .stack/redis/               fallback dir/log for a Redis started by us when /var/lib/redis is unusable
 //
-// Environment: DATABASE_URL, REDIS_URL, KAFKA_BROKERS (same defaults as the app, see API.md), KAFKA_VERSION.
+// Environment: DATABASE_URL, REDIS_URL, KAFKA_BROKERS (the app's defaults: src/shared/defaults.ts), KAFKA_VERSION.
 
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -16,6 +16,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { Redis } from 'ioredis';
 
+import { SERVICE_DEFAULTS } from '../src/shared/defaults.ts';
 import { TOPICS, brokerLine, ensureTopics as ensureTopicsAt, kafkaClient, kafkaProbe } from './stack/kafka-admin.mjs';
 import { DEFAULT_KAFKA_PORT, brokersOf, clusterPorts, startKafkaNodes, stopKafkaNodes } from './stack/kafka-cluster.mjs';
 import { KAFKA_DIR, kafkaServerProperties, nodePid, requestedKafkaVersion } from './stack/kafka-node.mjs';
@@ -39,18 +40,12 @@ import {
 export { ROOT, STACK_DIR, StackError, TOPICS, defaultLog, kafkaServerProperties, tcpCheck, which };
 export const REDIS_FALLBACK_DIR = path.join(STACK_DIR, 'redis');
 
-export const DEFAULTS = Object.freeze({
-  DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/chat',
-  REDIS_URL: 'redis://127.0.0.1:6379',
-  KAFKA_BROKERS: '127.0.0.1:9092',
-});
-
 // ---------------------------------------------------------------------------------------------------------
 // configuration and small helpers
 
 /** Service addresses from the environment (DATABASE_URL, REDIS_URL, KAFKA_BROKERS) with the app's defaults. */
 export function resolveConfig(env = process.env) {
-  const pick = (k) => (env[k] && env[k].trim() !== '' ? env[k].trim() : DEFAULTS[k]);
+  const pick = (k) => (env[k] && env[k].trim() !== '' ? env[k].trim() : SERVICE_DEFAULTS[k]);
   const databaseUrl = pick('DATABASE_URL');
   const redisUrl = pick('REDIS_URL');
   const kafkaBrokers = pick('KAFKA_BROKERS')

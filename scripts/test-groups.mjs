@@ -11,16 +11,17 @@ import kafkajs from 'kafkajs';
 // Node 24 loads the .ts directly (type stripping): the same fix the app installs, so no 1 ms timer loop and no
 // TimeoutNegativeWarning from an admin client here either.
 import { fixKafkajsRequestQueue } from '../src/kafka/kafkajs-request-queue-fix.ts';
+import { TOPICS } from '../src/shared/defaults.ts';
 
 const { Kafka, logLevel } = kafkajs;
 fixKafkajsRequestQueue();
 
 /** As src/metrics/kafka-lag.ts CONSUMER_GROUP_TOPICS names them (test/ops/metrics.test.ts keeps the two equal). */
 export const SUITE_GROUP_TOPICS = Object.freeze([
-  { group: 'chat-persist', topic: 'chat.messages' },
-  { group: 'chat-broadcast', topic: 'chat.messages' },
-  { group: 'chat-notify', topic: 'chat.messages' },
-  { group: 'chat-receipts', topic: 'chat.read-receipts' },
+  { group: 'chat-persist', topic: TOPICS.messages },
+  { group: 'chat-broadcast', topic: TOPICS.messages },
+  { group: 'chat-notify', topic: TOPICS.messages },
+  { group: 'chat-receipts', topic: TOPICS.readReceipts },
 ]);
 
 /**

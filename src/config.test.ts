@@ -2,9 +2,10 @@
 // the variable for every bad value, JWT_SECRET rules per NODE_ENV — and the real process stopping with exit 1
 // and a readable message when started with a bad value.
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from './config.js';
+import { ConfigError, loadConfig, readSetting, SETTING_NAMES, type SettingName } from './config.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
@@ -190,6 +191,71 @@ describe('loadConfig', () => {
       expect(configError({ NODE_ENV: 'test', NOTIFY_WEBHOOK_URL: url, [name]: v }).message, `${name}=${v}`).toContain(name);
     }
     expect(configError({ NODE_ENV: 'test', NOTIFY_WEBHOOK_URL: url, NOTIFY_WEBHOOK_BACKOFF_MS: '5000', NOTIFY_WEBHOOK_BACKOFF_MAX_MS: '1000' }).message).toContain('NOTIFY_WEBHOOK_BACKOFF_MAX_MS');
+  });
+});
+
+describe('the table of settings', () => {
+  /** The rows of a Markdown section's tables: [variables named in the first column, default column]. */
+  function documented(file: string, heading: string): Array<[string[], string]> {
+    const text = readFileSync(`${ROOT}${file}`, 'utf8');
+    const start = text.indexOf(`\n## ${heading}`);
+    const section = text.slice(start, text.indexOf('\n## ', start + 4));
+    return section
+      .split('\n')
+      .filter((l) => l.startsWith('| `'))
+      .map((l) => {
+        const [, names = '', defaults = ''] = l.split('|');
+        const full = [...names.matchAll(/`([A-Z_][A-Z0-9_]*)`/g)].map((m) => m[1]!);
+        // README shortens a row of one family: `NOTIFY_WEBHOOK_WINDOW_MS` / `_MAX_MESSAGES` / …
+        const prefix = /^[A-Z]+_[A-Z]+_/.exec(full[0] ?? '')?.[0] ?? '';
+        return [full.map((n) => (n.startsWith('_') ? prefix + n.slice(1) : n)), defaults.trim()];
+      });
+  }
+  const isSetting = (n: string): n is SettingName => (SETTING_NAMES as readonly string[]).includes(n);
+
+  it("is API.md's configuration table: every variable read is documented there, and nothing else is", () => {
+    const names = documented('API.md', 'Configuration').flatMap(([n]) => n);
+    expect(SETTING_NAMES.length).toBeGreaterThan(60);
+    expect(SETTING_NAMES.filter((n) => !names.includes(n))).toEqual([]);
+    expect(names.filter((n) => !isSetting(n))).toEqual([]);
+  });
+
+  it('the numeric defaults API.md and README state are the ones loadConfig applies', () => {
+    let checked = 0;
+    for (const [file, heading] of [['API.md', 'Configuration'], ['README.md', 'Configuration']] as const) {
+      for (const [names, defaults] of documented(file, heading)) {
+        expect(names.filter((n) => !isSetting(n)), `${file}: ${names.join(', ')}`).toEqual([]);
+        const values = defaults.split(' / ');
+        if (values.length !== names.length) continue;
+        names.forEach((name, i) => {
+          if (!/^\d+$/.test(values[i]!)) return;
+          expect(readSetting(name as SettingName, {}), `${file}: ${name}`).toBe(Number(values[i]));
+          checked++;
+        });
+      }
+    }
+    expect(checked).toBeGreaterThan(40);
+  });
+
+  it('maps every variable into Config: each numeric setting moved by one from its default changes the result', () => {
+    const withWebhook = { NOTIFY_WEBHOOK_URL: 'https://hooks.example.com/chat' }; // else webhook is null whatever its settings
+    const config = (env: Record<string, string>) => JSON.stringify(loadConfig({ ...withWebhook, ...env }));
+    const defaults = config({});
+    const numeric = SETTING_NAMES.filter((n) => typeof readSetting(n, {}) === 'number');
+    expect(numeric.length).toBeGreaterThan(50);
+    for (const name of numeric) expect(config({ [name]: String(Number(readSetting(name, {})) + 1) }), name).not.toBe(defaults);
+  });
+
+  it('readSetting reads one variable as loadConfig does: the default when unset or empty, a ConfigError naming a bad one', () => {
+    const c = loadConfig({});
+    expect(readSetting('DATABASE_URL', {})).toBe(c.databaseUrl);
+    expect(readSetting('REDIS_URL', { REDIS_URL: '' })).toBe(c.redisUrl);
+    expect(readSetting('KAFKA_BROKERS', {})).toEqual(c.kafkaBrokers);
+    expect(readSetting('KAFKA_BROKERS', { KAFKA_BROKERS: 'a:1, b:2,' })).toEqual(['a:1', 'b:2']);
+    expect(readSetting('JWT_SECRET', {})).toBeUndefined();
+    expect(() => readSetting('DATABASE_URL', { DATABASE_URL: 'mysql://x' })).toThrow(ConfigError);
+    expect(() => readSetting('DATABASE_URL', { DATABASE_URL: 'mysql://x' })).toThrow(/DATABASE_URL/);
+    expect(readSetting('PORT', { PORT: '9000', DATABASE_URL: 'mysql://x' })).toBe(9000); // other variables are not its business
   });
 });
 

@@ -1,5 +1,6 @@
 // Server instances for a scenario, always stopped (also on Ctrl-C), and a check for other servers that share the
 // consumer groups (and so the machine) while a scenario runs.
+import { readSetting } from '../../src/config.js';
 import { startServer, type ServerProc, type StartOptions } from '../../test/support/cluster.js';
 import { progress } from './output.js';
 
@@ -52,9 +53,9 @@ export async function withServers<T>(n: number, name: string, fn: (servers: Serv
  * Members of the server's consumer groups whose client id is not one of `ours` (e.g. servers left running by
  * a test run): they take partitions of chat.messages and share the machine, so results must mention them.
  */
-export async function foreignGroupMembers(ours: readonly string[], brokers = process.env.KAFKA_BROKERS ?? '127.0.0.1:9092'): Promise<string[]> {
+export async function foreignGroupMembers(ours: readonly string[], brokers = readSetting('KAFKA_BROKERS')): Promise<string[]> {
   const { Kafka, logLevel } = await import('kafkajs');
-  const admin = new Kafka({ clientId: 'bench-probe', brokers: brokers.split(','), logLevel: logLevel.NOTHING }).admin();
+  const admin = new Kafka({ clientId: 'bench-probe', brokers, logLevel: logLevel.NOTHING }).admin();
   try {
     await admin.connect();
     const { groups } = await admin.describeGroups(['chat-persist', 'chat-broadcast', 'chat-notify', 'chat-receipts']);

@@ -8,9 +8,10 @@ import { createServer } from 'node:http';
 import { createAdapter } from '@socket.io/redis-adapter';
 import { Redis } from 'ioredis';
 import { Server } from 'socket.io';
+import { readSetting } from '../../src/config.js';
 
 const port = Number(process.env.PORT ?? 0);
-const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+const redisUrl = readSetting('REDIS_URL');
 
 const pub = new Redis(redisUrl, { lazyConnect: true });
 const sub = pub.duplicate();

@@ -7,17 +7,14 @@ import kafkajs from 'kafkajs';
 // Node 24 loads the .ts directly (type stripping): the same fix the app installs, so no 1 ms timer loop and no
 // TimeoutNegativeWarning from an admin client here either.
 import { fixKafkajsRequestQueue } from '../../src/kafka/kafkajs-request-queue-fix.ts';
+import { TOPIC_PARTITIONS } from '../../src/shared/defaults.ts';
 import { StackError, defaultLog, pollUntil } from './proc.mjs';
 
 const { Kafka, logLevel: KafkaLogLevel } = kafkajs;
 fixKafkajsRequestQueue();
 
-/** Topics the application needs; created idempotently by `up`. */
-export const TOPICS = Object.freeze([
-  { topic: 'chat.messages', numPartitions: 6 },
-  { topic: 'chat.read-receipts', numPartitions: 3 },
-  { topic: 'chat.messages.dlt', numPartitions: 1 },
-]);
+/** Topics the application needs (src/shared/defaults.ts); created idempotently by `up`. */
+export const TOPICS = Object.freeze(Object.entries(TOPIC_PARTITIONS).map(([topic, numPartitions]) => ({ topic, numPartitions })));
 
 export function kafkaClient(brokers, { connectionTimeout = 3000, requestTimeout = 10_000, retries = 0 } = {}) {
   return new Kafka({

@@ -11,12 +11,13 @@ import path from 'node:path';
 
 import { Redis } from 'ioredis';
 
+import { SERVICE_DEFAULTS } from '../../src/shared/defaults.ts';
 import { STACK_DIR, StackError, defaultLog, pidIs, pollUntil, readPidFile, stopPid, tail, tcpCheck, which } from './proc.mjs';
 
 /** The set `stack:up -- --redis-sentinel` starts. Failover settings: a primary silent for 1 s is down (quorum 2). */
 export const SENTINEL_DEFAULTS = Object.freeze({
   dir: path.join(STACK_DIR, 'redis-sentinel'),
-  name: 'chat',
+  name: SERVICE_DEFAULTS.REDIS_SENTINEL_NAME,
   host: '127.0.0.1',
   primaryPort: 6390,
   replicaPort: 6391,

@@ -24,13 +24,7 @@ import { LocalTopic, type Placed } from './topic.js';
 export { LocalTopic } from './topic.js';
 import type { MessageLog } from '../log/message-log.js';
 import { TOPICS } from '../log/message-log.js';
-
-/** Partitions per topic, as `npm run stack:up` creates them on Kafka. */
-export const LOCAL_TOPICS: Readonly<Record<string, number>> = {
-  [TOPICS.messages]: 6,
-  [TOPICS.readReceipts]: 3,
-  [TOPICS.deadLetter]: 1,
-};
+import { TOPIC_PARTITIONS } from '../shared/defaults.js';
 
 /** Largest record accepted (Kafka's default message.max.bytes is about the same). */
 export const MAX_RECORD_BYTES = 1024 * 1024;
@@ -82,7 +76,7 @@ export class LocalMessageLog implements MessageLog {
     const topics = new Map<string, LocalTopic>();
     const opts = { fsync: options.fsync ?? true, log: options.log, metrics: options.metrics };
     try {
-      for (const [name, count] of Object.entries(options.topics ?? LOCAL_TOPICS)) {
+      for (const [name, count] of Object.entries(options.topics ?? TOPIC_PARTITIONS)) {
         topics.set(name, await LocalTopic.open(options.dir, name, count, opts));
       }
     } catch (err) {

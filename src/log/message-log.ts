@@ -3,13 +3,9 @@ import type { Appended, NewMessage } from '../shared/model.js';
 
 export type { Appended } from '../shared/model.js';
 
-export const TOPICS = {
-  messages: 'chat.messages',
-  readReceipts: 'chat.read-receipts',
-  deadLetter: 'chat.messages.dlt',
-} as const;
+export { TOPICS } from '../shared/defaults.js';
 
-/** The topic names an adapter uses (the defaults above; tests give their own so they never share the app's). */
+/** The topic names an adapter uses (TOPICS by default; tests give their own so they never share the app's). */
 export interface TopicNames {
   messages: string;
   readReceipts: string;

@@ -2,6 +2,7 @@
 // read with the admin client (OffsetFetch + ListOffsets). The answer is cached briefly and shared by
 // concurrent scrapes, so N Prometheus servers scraping at once cost one round of requests.
 import type { Admin } from 'kafkajs';
+import { TOPICS } from '../shared/defaults.js';
 import type { LagEntry, LagSource } from './consumer-lag.js';
 
 /** The slice of kafkajs' Admin the lag source uses (a plain object with these two methods does in tests). */
@@ -18,10 +19,10 @@ export interface WatchedGroup {
  * this list against the pipeline's constants.
  */
 export const CONSUMER_GROUP_TOPICS: readonly WatchedGroup[] = Object.freeze([
-  { group: 'chat-persist', topic: 'chat.messages' },
-  { group: 'chat-broadcast', topic: 'chat.messages' },
-  { group: 'chat-notify', topic: 'chat.messages' },
-  { group: 'chat-receipts', topic: 'chat.read-receipts' },
+  { group: 'chat-persist', topic: TOPICS.messages },
+  { group: 'chat-broadcast', topic: TOPICS.messages },
+  { group: 'chat-notify', topic: TOPICS.messages },
+  { group: 'chat-receipts', topic: TOPICS.readReceipts },
 ]);
 
 export interface KafkaLagSourceOptions {

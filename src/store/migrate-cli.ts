@@ -1,11 +1,10 @@
 // `npm run migrate`: applies migrations/ to DATABASE_URL, creating the database first when it is missing.
+import { readSetting } from '../config.js';
 import { MIGRATIONS_DIR } from '../paths.js';
 import { ensureDatabase, migrate } from './migrate.js';
 
-const DEFAULT_URL = 'postgres://postgres@127.0.0.1:5432/chat';
-
 async function main(): Promise<void> {
-  const databaseUrl = process.env.DATABASE_URL ?? DEFAULT_URL;
+  const databaseUrl = readSetting('DATABASE_URL');
   const dir = MIGRATIONS_DIR;
   if (await ensureDatabase(databaseUrl)) console.log(`[migrate] created database ${new URL(databaseUrl).pathname.slice(1)}`);
   const { applied, skipped } = await migrate(databaseUrl, dir);

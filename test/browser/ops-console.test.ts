@@ -17,11 +17,12 @@ import { CHROMIUM_ARGS, ensureChromium } from '../../scripts/chromium.mjs';
 import { Api, type Account } from '../support/api.js';
 import { ROOT, startServer, waitFor, type ServerProc } from '../support/cluster.js';
 import { WsStomp } from '../support/stomp.js';
+import { readSetting } from '../../src/config.js';
 
 const SHOTS = process.env.UPDATE_SCREENSHOTS === '1' ? `${ROOT}docs/screenshots` : join(tmpdir(), 'chat-screenshots');
 const PASSWORD = 'correct horse battery';
 const P = process.env.KAFKA_GROUP_PREFIX ?? '';
-const BROKERS = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',').map((s) => s.trim());
+const BROKERS = readSetting('KAFKA_BROKERS');
 const TAG = randomUUID().slice(0, 8);
 const ADMIN_EMAIL = `ops-admin-${TAG}@test.local`;
 const OPS_ENV = { ADMIN_EMAILS: ADMIN_EMAIL, OPS_INSTANCE_TIMEOUT_MS: '4000' };

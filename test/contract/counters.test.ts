@@ -23,6 +23,7 @@ import {
 } from './counters.contract.js';
 import { waitFor } from '../support/cluster.js';
 import { uniqueName, uniqueRoomId } from './support.js';
+import { readSetting } from '../../src/config.js';
 
 // --- in memory -------------------------------------------------------------------------------------------------
 
@@ -44,7 +45,7 @@ rateWindowsContract('memory', () => new MemoryRateWindows());
 
 // --- Redis -----------------------------------------------------------------------------------------------------
 
-const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', { maxRetriesPerRequest: 2 });
+const redis = new Redis(readSetting('REDIS_URL'), { maxRetriesPerRequest: 2 });
 afterAll(() => redis.quit());
 
 readPositionsContract('Redis', () => ({
@@ -82,7 +83,7 @@ rateWindowsContract('Redis', () => new RedisRateWindows(redis));
 describe('Redis counters: Lua scripts registered once (defineCommand)', () => {
   it('after the first call of each script, every call sends EVALSHA (the hash), never the script body again', async () => {
     // A client of its own so the commands seen are this test's: ioredis hands every command to sendCommand.
-    const client = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', { maxRetriesPerRequest: 2 });
+    const client = new Redis(readSetting('REDIS_URL'), { maxRetriesPerRequest: 2 });
     try {
       const seen: string[] = [];
       const send = client.sendCommand.bind(client);

@@ -11,6 +11,8 @@ import { KyselyStore } from '../../src/store/kysely.js';
 import { openPgliteStore } from '../../src/store/pglite.js';
 import { deadLettersContract } from './dead-letters.contract.js';
 import { noMetrics, tempDir, testLogger, uniqueName } from './support.js';
+import { readSetting } from '../../src/config.js';
+import { TOPICS, TOPIC_PARTITIONS } from '../../src/shared/defaults.js';
 
 const log = testLogger();
 const folder = await tempDir('contract-dead-letters');
@@ -31,7 +33,7 @@ deadLettersContract('local topic, marks in PGlite (embedded)', async () => {
 });
 
 // The suite's own topics: app servers on the shared broker never see its records.
-const brokers = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',').map((b) => b.trim());
+const brokers = readSetting('KAFKA_BROKERS');
 const run = uniqueName('contract-dlt');
 const topics = { messages: `${run}.messages`, dlt: `${run}.dlt` };
 const kafka = createKafka(brokers, run, log);
@@ -40,8 +42,8 @@ await admin.connect();
 await admin.createTopics({
   waitForLeaders: true,
   topics: [
-    { topic: topics.messages, numPartitions: 6, replicationFactor: 1 },
-    { topic: topics.dlt, numPartitions: 1, replicationFactor: 1 },
+    { topic: topics.messages, numPartitions: TOPIC_PARTITIONS[TOPICS.messages], replicationFactor: 1 },
+    { topic: topics.dlt, numPartitions: TOPIC_PARTITIONS[TOPICS.deadLetter], replicationFactor: 1 },
   ],
 });
 afterAll(async () => {
@@ -50,7 +52,7 @@ afterAll(async () => {
 });
 
 deadLettersContract('Kafka, marks in PostgreSQL (cluster, npm run dlt)', async () => {
-  const store = new KyselyStore({ connectionString: process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/chat', max: 2 });
+  const store = new KyselyStore({ connectionString: readSetting('DATABASE_URL'), max: 2 });
   const dlt = new KafkaDeadLetters({ kafka, topic: topics.dlt, readerGroupPrefix: `${run}-reader` });
   const source = new KafkaDeadLetters({ kafka, topic: topics.messages, readerGroupPrefix: `${run}-reader` });
   return {

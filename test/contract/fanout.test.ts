@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config.js';
+import { loadConfig, readSetting } from '../../src/config.js';
 import { MemoryFanoutBus } from '../../src/fanout/memory.js';
 import { RedisFanoutBus } from '../../src/fanout/redis.js';
 import { RedisConnections } from '../../src/infra/redis.js';
@@ -12,7 +12,7 @@ import { waitFor } from '../support/cluster.js';
 import { fanoutContract } from './fanout.contract.js';
 import { testLogger, uniqueRoomId } from './support.js';
 
-const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+const redisUrl = readSetting('REDIS_URL');
 const log = testLogger();
 
 fanoutContract('in-process (embedded)', {

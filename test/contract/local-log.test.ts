@@ -12,6 +12,7 @@ import { decodeRecords, encodeFrame, scanFrame, type LogRecord } from '../../src
 import { LocalMessageLog, MAX_RECORD_BYTES } from '../../src/local-log/local-log.js';
 import type { ConsumedRecord } from '../../src/log/message-log.js';
 import { TOPICS } from '../../src/log/message-log.js';
+import { TOPIC_PARTITIONS } from '../../src/shared/defaults.js';
 import type { NewMessage } from '../../src/shared/model.js';
 import { ROOT, waitFor } from '../support/cluster.js';
 import { newMessage, tempDirs, testLogger, uniqueRoomId } from './support.js';
@@ -22,7 +23,9 @@ afterAll(() => dirs.removeAll());
 const freshDir = () => dirs.make();
 
 const openLog = (dir: string) => LocalMessageLog.open({ dir, log: logger });
-const partFile = (dir: string, roomId: string) => join(dir, TOPICS.messages, `${partitionFor(roomId, 6)}.log`);
+/** The embedded log's partitions of chat.messages (it opens its topics with the app's counts). */
+const PARTITIONS = TOPIC_PARTITIONS[TOPICS.messages];
+const partFile = (dir: string, roomId: string) => join(dir, TOPICS.messages, `${partitionFor(roomId, PARTITIONS)}.log`);
 const text = (r: ConsumedRecord) => JSON.parse(r.value!.toString()) as NewMessage;
 
 /** Reads every record of chat.messages with a fresh group, until `count` of them arrived. */
@@ -40,7 +43,7 @@ function twoRooms(): [string, string] {
   const a = uniqueRoomId();
   for (;;) {
     const b = uniqueRoomId();
-    if (partitionFor(a, 6) !== partitionFor(b, 6)) return [a, b];
+    if (partitionFor(a, PARTITIONS) !== partitionFor(b, PARTITIONS)) return [a, b];
   }
 }
 
@@ -274,7 +277,7 @@ describe('embedded log: consumers', () => {
     expect(await log.latestSeq(room)).toBe(String(sent.length));
     const all = await readAll(log, sent.length);
     expect(all.map((r) => text(r).id)).toEqual(sent.map((m) => m.id));
-    const file = log.topic(TOPICS.messages).partitions[partitionFor(room, 6)]!;
+    const file = log.topic(TOPICS.messages).partitions[partitionFor(room, PARTITIONS)]!;
     for (const from of [0, 1, 99, 100, 1234, 1999, 2000, 2300, 2599]) {
       const { records } = await file.read(BigInt(from), null, 10, 1 << 20);
       expect(records.map((r) => Number(r.offset))).toEqual(Array.from({ length: Math.min(10, sent.length - from) }, (_, i) => from + i));
@@ -301,7 +304,7 @@ describe('embedded log: consumers', () => {
     await waitFor(() => seen2.length >= 2, 5000, 'the second member');
     expect(seen1).toEqual(['a', 'b', 'c']);
     expect(seen2).toEqual(['d', 'e']);
-    const p = partitionFor(room, 6);
+    const p = partitionFor(room, PARTITIONS);
     expect((await groups.lag()).filter((l) => l.partition === p).map((l) => l.group)).toEqual(['shared']);
     await waitFor(async () => (await groups.lag()).find((l) => l.partition === p)?.lag === 0, 5000, 'lag 0 once the batch is committed');
     expect(await readdir(join(dir, 'groups'))).toEqual(['group-shared.json']);

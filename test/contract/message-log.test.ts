@@ -7,13 +7,18 @@ import { LocalMessageLog } from '../../src/local-log/local-log.js';
 import { TOPICS, type ConsumerGroup, type ConsumerGroups } from '../../src/log/message-log.js';
 import { MAX_ATTEMPTS, messageLogContract } from './message-log.contract.js';
 import { noMetrics, tempDir, testLogger, uniqueName } from './support.js';
+import { readSetting } from '../../src/config.js';
+import { TOPIC_PARTITIONS } from '../../src/shared/defaults.js';
 
 const log = testLogger();
 const folder = await tempDir('contract-local-log');
 afterAll(() => folder.remove());
 
+/** The app's shape: the embedded log opens its topics with it, and the suite's Kafka topics below are made alike. */
+const PARTITIONS = TOPIC_PARTITIONS[TOPICS.messages];
+
 messageLogContract('local files (embedded)', {
-  partitions: 6,
+  partitions: PARTITIONS,
   topics: TOPICS,
   deliveryMs: 5_000,
   open: async () => {
@@ -24,7 +29,7 @@ messageLogContract('local files (embedded)', {
   },
 });
 
-const brokers = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',').map((b) => b.trim());
+const brokers = readSetting('KAFKA_BROKERS');
 // The suite's own topics (an app server reading chat.messages would try to store records of rooms that do not
 // exist); they and every group made on the broker are deleted at the end (not at each close: a restart must find
 // its offsets).
@@ -35,11 +40,7 @@ const admin = createKafka(brokers, 'contract-admin', log).admin();
 await admin.connect();
 await admin.createTopics({
   waitForLeaders: true,
-  topics: [
-    { topic: topics.messages, numPartitions: 6, replicationFactor: 1 },
-    { topic: topics.readReceipts, numPartitions: 3, replicationFactor: 1 },
-    { topic: topics.deadLetter, numPartitions: 1, replicationFactor: 1 },
-  ],
+  topics: (['messages', 'readReceipts', 'deadLetter'] as const).map((t) => ({ topic: topics[t], numPartitions: TOPIC_PARTITIONS[TOPICS[t]], replicationFactor: 1 })),
 });
 afterAll(async () => {
   await admin.deleteGroups([...groupIds]).catch(() => {});
@@ -48,7 +49,7 @@ afterAll(async () => {
 });
 
 messageLogContract('Kafka', {
-  partitions: 6,
+  partitions: PARTITIONS,
   topics,
   deliveryMs: 45_000,
   open: async () => {

@@ -9,9 +9,10 @@ import type { Store } from '../../src/store/store.js';
 import { storeContract } from './store.contract.js';
 import { tempDir } from './support.js';
 import { webhookOutboxContract } from './webhook-outbox.contract.js';
+import { readSetting } from '../../src/config.js';
 
 const postgres = {
-  open: async () => new KyselyStore({ connectionString: process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/chat', max: 4 }),
+  open: async () => new KyselyStore({ connectionString: readSetting('DATABASE_URL'), max: 4 }),
   close: (store: Store) => store.close(),
 };
 storeContract('PostgreSQL', postgres);

@@ -20,15 +20,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Api, type Account } from '../support/api.js';
 import { ROOT, sleep, startServer, waitFor, type ServerProc } from '../support/cluster.js';
 import { WsStomp, type Received } from '../support/stomp.js';
+import { readSetting } from '../../src/config.js';
 
 // Group ids as the servers name them (KAFKA_GROUP_PREFIX separates runs that share a broker).
 const GROUP_PREFIX = process.env.KAFKA_GROUP_PREFIX ?? '';
 const PERSIST = `${GROUP_PREFIX}chat-persist`;
 const BROADCAST = `${GROUP_PREFIX}chat-broadcast`;
 
-const DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/chat';
-const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-const BROKERS = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',').map((s) => s.trim()).filter(Boolean);
+const DATABASE_URL = readSetting('DATABASE_URL');
+const REDIS_URL = readSetting('REDIS_URL');
+const BROKERS = readSetting('KAFKA_BROKERS');
 const TOPIC = 'chat.messages';
 const PARTITIONS = 6;
 const SESSION_TIMEOUT_MS = '6000';

@@ -18,10 +18,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Api, type Account } from '../support/api.js';
 import { ROOT, startServer, waitFor, type ServerProc } from '../support/cluster.js';
 import { WsStomp, type Received } from '../support/stomp.js';
+import { readSetting } from '../../src/config.js';
 
 const run = promisify(execFile);
-const DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/chat';
-const BROKERS = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',').map((s) => s.trim()).filter(Boolean);
+const DATABASE_URL = readSetting('DATABASE_URL');
+const BROKERS = readSetting('KAFKA_BROKERS');
 const TOPIC = 'chat.messages';
 const DLT = 'chat.messages.dlt';
 const PARTITIONS = 6;

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Api } from '../support/api.js';
 import { startServer, waitFor, type ServerProc } from '../support/cluster.js';
 import { WsStomp, type Received } from '../support/stomp.js';
+import { readSetting } from '../../src/config.js';
 
 const TTL_MS = 2000;
 
@@ -75,7 +76,7 @@ describe('presence across instances', () => {
     const events: Received[] = [];
     await w.subscribe(`/topic/rooms.${roomId}.events`, (m) => events.push(m));
     await waitFor(async () => (await statusOf(watcher, roomId, user.id)).status === 'ONLINE', 10_000, 'online');
-    const db = new pg.Client({ connectionString: process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/chat' });
+    const db = new pg.Client({ connectionString: readSetting('DATABASE_URL') });
     await db.connect();
     try {
       // What the sweeper writes when Redis answers that the user has no live session.

@@ -7,6 +7,7 @@ import { Api, type Account } from '../support/api.js';
 import { startServer, waitFor, type ServerProc } from '../support/cluster.js';
 import { restartRedis } from '../support/infra.js';
 import { WsStomp } from '../support/stomp.js';
+import { readSetting } from '../../src/config.js';
 
 const MEMBERS = 50;
 const MESSAGES = 20;
@@ -21,7 +22,7 @@ describe('read receipts: 50 concurrent readers on two instances', () => {
   beforeAll(async () => {
     [a, b] = await Promise.all([startServer(), startServer()]);
     api = new Api(a.baseUrl);
-    db = new pg.Pool({ connectionString: process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/chat', max: 2 });
+    db = new pg.Pool({ connectionString: readSetting('DATABASE_URL'), max: 2 });
   });
 
   afterAll(async () => {

@@ -18,6 +18,7 @@ import { percentile } from '../support/stats.js';
 import { ResilientSender } from '../support/resilient.js';
 import { TEST_SENTINEL_SET } from '../support/sentinel.js';
 import { WsStomp } from '../support/stomp.js';
+import { readSetting } from '../../src/config.js';
 
 const SET = TEST_SENTINEL_SET;
 const ROOMS = 6;
@@ -25,7 +26,7 @@ const SEND_PAUSE_MS = 10;
 const PRESENCE_TTL_MS = 3000;
 /** A delivery later than this after its creation was held up by the fault (normal p99 here is tens of ms). */
 const LATE_MS = 1000;
-const BROKERS = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',').map((b) => b.trim());
+const BROKERS = readSetting('KAFKA_BROKERS');
 
 interface Room {
   id: string;
@@ -45,7 +46,7 @@ describe('Redis Sentinel: the primary SIGKILLed under load', () => {
   beforeAll(async () => {
     const { env } = await startRedisSentinel({ ...SET, log: (m) => console.log(`[redis-failover] ${m}`) });
     servers = await Promise.all([0, 1].map(() => startServer({ env: { ...env, PRESENCE_TTL_MS: String(PRESENCE_TTL_MS) } })));
-    db = new pg.Pool({ connectionString: process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/chat', max: 2 });
+    db = new pg.Pool({ connectionString: readSetting('DATABASE_URL'), max: 2 });
   }, 180_000);
 
   afterAll(async () => {

@@ -14,9 +14,10 @@ import { encodeFrame } from '../../protocol/index.js';
 import { Api, type Account } from '../support/api.js';
 import { ROOT, startServer, waitFor, withDeadline, type ServerProc } from '../support/cluster.js';
 import { RawConn, type ServerFrame } from '../support/raw.js';
+import { readSetting } from '../../src/config.js';
 
 const DEV_SECRET = 'dev-only-secret-do-not-use-in-production';
-const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+const REDIS_URL = readSetting('REDIS_URL');
 const USER_QUEUE = '/user/queue/notifications';
 const MB = 1024 * 1024;
 

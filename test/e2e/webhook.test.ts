@@ -13,6 +13,7 @@ import { Api, type Account } from '../support/api.js';
 import { startServer, waitFor, type ServerProc } from '../support/cluster.js';
 import { WsStomp } from '../support/stomp.js';
 import { WebhookReceiver, expectDeliveredOnce, sendMessages, webhookTestEnv } from '../support/webhook-receiver.js';
+import { readSetting } from '../../src/config.js';
 
 const SECRET = 'e2e-webhook-secret-0123456789';
 const GIVE_UP_MS = 10_000;
@@ -141,7 +142,7 @@ describe('offline notifications by webhook (cluster)', () => {
   }, 90_000);
 
   it('a delivery given up is listed for operators and delivered under the same id once retried', async () => {
-    const store = new KyselyStore({ connectionString: process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/chat', max: 2 });
+    const store = new KyselyStore({ connectionString: readSetting('DATABASE_URL'), max: 2 });
     closers.push(() => store.close());
     const ops = new WebhookDeliveries(store, process.env.KAFKA_GROUP_PREFIX ?? '', testLogger());
     const failedOfDoomed = async () => (await ops.listFailed({ limit: 500 })).deliveries.filter((d) => d.userId === doomed.id);

@@ -9,11 +9,9 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Kafka, logLevel, type Admin, type Consumer, type logCreator, type Producer } from '../../src/kafka/kafkajs.js';
 import { waitFor } from '../support/cluster.js';
+import { readSetting } from '../../src/config.js';
 
-const brokers = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092')
-  .split(',')
-  .map((s) => s.trim())
-  .filter(Boolean);
+const brokers = readSetting('KAFKA_BROKERS');
 
 // kafkajs logs retriable broker answers at ERROR level before retrying them; these two are expected here
 // (a new transaction right after the previous commit/abort marker; a fresh group coordinator) and are dropped.

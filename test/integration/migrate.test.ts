@@ -7,8 +7,9 @@ import { afterAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { ensureDatabase, migrate } from '../../src/store/migrate.js';
 import { ROOT } from '../support/cluster.js';
+import { readSetting } from '../../src/config.js';
 
-const BASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/chat';
+const BASE_URL = readSetting('DATABASE_URL');
 const MIGRATIONS = `${ROOT}migrations`;
 const FILES = readdirSync(MIGRATIONS)
   .filter((f) => f.endsWith('.sql'))

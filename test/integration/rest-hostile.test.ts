@@ -9,10 +9,11 @@ import { expectApiError, expectBadField } from '../support/api-errors.js';
 import { Api, type Account, type Answer } from '../support/api.js';
 import { startServer, waitFor, type ServerProc } from '../support/cluster.js';
 import { RawConn } from '../support/raw.js';
+import { readSetting } from '../../src/config.js';
 
 // The test server runs with NODE_ENV=test and no JWT_SECRET: it signs with the dev default of src/config.ts.
 const DEV_SECRET = 'dev-only-secret-do-not-use-in-production';
-const DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/chat';
+const DATABASE_URL = readSetting('DATABASE_URL');
 
 let server: ServerProc;
 let api: Api;

@@ -11,6 +11,7 @@ import jwt from 'jsonwebtoken';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, startServer, waitFor, withDeadline, type ServerProc } from '../support/cluster.js';
 import { RawConn } from '../support/raw.js';
+import { readSetting } from '../../src/config.js';
 
 const DEV_SECRET = 'dev-only-secret-do-not-use-in-production';
 const METRICS_TOKEN = `metrics-${randomUUID()}`;
@@ -39,7 +40,7 @@ let slow: ServerProc;
 let redisProxy: PingCountingProxy;
 
 beforeAll(async () => {
-  redisProxy = await PingCountingProxy.start(new URL(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'));
+  redisProxy = await PingCountingProxy.start(new URL(readSetting('REDIS_URL')));
   const env = Object.fromEntries(Object.entries(LIMITS).map(([k, v]) => [k, String(v)]));
   [srv, slow] = await Promise.all([
     startServer({ env: { ...env, METRICS_TOKEN, REDIS_URL: redisProxy.url } }),

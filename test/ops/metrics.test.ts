@@ -11,6 +11,7 @@ import { CONSUMER_GROUPS, DROPPED_DEFAULT_METRICS, createMetrics } from '../../s
 import { STOMP_ERROR_CODES } from '../../src/shared/errors.js';
 import { promTools, read, rel, run } from './tools.js';
 import { SUITE_GROUP_TOPICS } from '../../scripts/test-groups.mjs';
+import { readSetting } from '../../src/config.js';
 
 /** Parses the text exposition into samples: name, labels, value. */
 function samples(text: string): Array<{ name: string; labels: Record<string, string>; value: number }> {
@@ -121,7 +122,7 @@ describe('createMetrics: the exposition', () => {
     expect([...groups.values()].sort()).toEqual([...CONSUMER_GROUPS].sort());
     // and each group reads the topic the lag source assumes (main.ts: addConsumer(GROUP, TOPICS.x, ...))
     const topics = Object.fromEntries(
-      [...read('src/log/message-log.ts').matchAll(/^\s*(\w+):\s*'(chat\.[^']+)'/gm)].map((m) => [m[1]!, m[2]!]),
+      [...read('src/shared/defaults.ts').matchAll(/^\s*(\w+):\s*'(chat\.[^']+)'/gm)].map((m) => [m[1]!, m[2]!]),
     );
     const walk = (dir: string): string[] =>
       fs.readdirSync(rel(dir), { withFileTypes: true }).flatMap((e) =>
@@ -278,7 +279,7 @@ describe('KafkaLagSource', () => {
   });
 
   describe('against the real Kafka', () => {
-    const brokers = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
+    const brokers = readSetting('KAFKA_BROKERS');
     const kafka = new kafkajs.Kafka({ clientId: 'ops-lag-test', brokers, logLevel: kafkajs.logLevel.NOTHING });
     const admin = kafka.admin();
     const producer = kafka.producer();

@@ -4,6 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Client } from '@stomp/stompjs';
 import { Kafka, logLevel } from '../../src/kafka/kafkajs.js';
+import { TOPICS } from '../../src/shared/defaults.js';
 import { sleep, withDeadline } from './cluster.js';
 import { connectStomp as connect } from './resilient.js';
 
@@ -112,7 +113,7 @@ export class ResilientReader {
   }
 }
 
-const DLT = 'chat.messages.dlt';
+const DLT = TOPICS.deadLetter;
 
 /**
  * Dead letters of the topic from `since` (its end offset when a test began, see dltEnd) to its end now: the test's own
