@@ -4,6 +4,7 @@ import type { Config } from '../config.js';
 import { RedisAckPositions } from '../counters/ack-positions-redis.js';
 import { RedisIdempotencyStore } from '../counters/idempotency-redis.js';
 import { RedisLeases } from '../counters/leases-redis.js';
+import { RedisMembershipLeases } from '../counters/membership-leases-redis.js';
 import { RedisPresence } from '../counters/presence-redis.js';
 import { RedisRateWindows } from '../counters/rate-windows-redis.js';
 import { RedisReadPositions } from '../counters/read-positions-redis.js';
@@ -80,6 +81,7 @@ export async function openClusterInfra(config: Config, log: Logger, metrics: Met
       acks: new RedisAckPositions(redis),
       idempotency: new RedisIdempotencyStore(durable, durableWait),
       leases: new RedisLeases(redis),
+      membershipLeases: new RedisMembershipLeases(durable, durableWait),
       rates: new RedisRateWindows(redis),
       deadLetters,
       deadLetterMarks: new KyselyDeadLetterMarks(store.db),
