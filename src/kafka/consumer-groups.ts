@@ -1,6 +1,6 @@
 // Consumer groups on Apache Kafka (kafkajs): commit after the work is durable (periodically, off the fetch loop:
-// offset-committer.ts), retries and dead letters through runBatch, a batch lost to a rebalance abandoned, a consumer that crashed, lost its coordinator or stopped moving
-// replaced (consumer-watchdog.ts), shutdown bounded.
+// offset-committer.ts), retries and dead letters through runBatch, a batch lost to a rebalance abandoned, a consumer
+// that crashed, lost its coordinator or stopped moving replaced (consumer-watchdog.ts), shutdown bounded.
 import type { Admin, Consumer, EachBatchPayload, Kafka } from './kafkajs.js';
 import type { Logger } from 'pino';
 import type { Metrics } from '../metrics/metrics.js';

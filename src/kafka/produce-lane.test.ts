@@ -98,6 +98,33 @@ describe('ProduceLane', () => {
     await l.close(1000);
   });
 
+  it('lingerMs > 0: an idle lane sends at once; right after a request settled, records gather for lingerMs', async () => {
+    const p = fakeProducer();
+    const l = lane([p], 10_000, 200);
+    await l.connect();
+    const immediate = () => new Promise((r) => setImmediate(r));
+    const first = l.send(rec(1, 'a'));
+    await immediate();
+    expect(p.sends).toHaveLength(1); // idle: no linger
+    p.sends[0]!.resolve([meta('chat.messages', 1, '10')]);
+    await first;
+    const settled = Date.now();
+    const busy = [l.send(rec(1, 'b')), l.send(rec(1, 'c'))];
+    await immediate();
+    expect(p.sends).toHaveLength(1); // the lane was busy a moment ago: these wait for company
+    await until(() => p.sends.length === 2);
+    expect(Date.now() - settled).toBeGreaterThanOrEqual(190);
+    expect(p.sends[1]!.topicMessages[0]!.messages.map((m) => String(m.value))).toEqual(['b', 'c']);
+    p.sends[1]!.resolve([meta('chat.messages', 1, '11')]);
+    await Promise.all(busy);
+    await new Promise((r) => setTimeout(r, 220));
+    void l.send(rec(1, 'd'));
+    await immediate();
+    expect(p.sends).toHaveLength(3); // idle again
+    p.sends[2]!.resolve([meta('chat.messages', 1, '13')]);
+    await l.close(1000);
+  });
+
   it('a deadline passing in the queue: rejected as never sent, and it is not sent', async () => {
     const p = fakeProducer();
     const l = lane([p], 150);
