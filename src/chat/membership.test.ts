@@ -107,6 +107,25 @@ describe('Membership leases', () => {
     expect(returned).toBe(true);
   });
 
+  it('a lease table that does not answer is passed by within a bound: the store answers, a leave waits the longest lease', async () => {
+    const { store, state } = fakeStore(['1:7']);
+    const hung = { announce: () => new Promise<void>(() => {}), remainingMs: () => new Promise<number>(() => {}) };
+    const m = new Membership(store, hung);
+    let answered: boolean[] | null = null;
+    void m.check([P]).then((a) => (answered = a));
+    await vi.advanceTimersByTimeAsync(499);
+    expect(answered).toBeNull();
+    await vi.advanceTimersByTimeAsync(1);
+    expect(answered).toEqual([true]);
+    expect(state.queries).toBe(1);
+    let returned = false;
+    void m.leasesEnded('1', '7').then(() => (returned = true));
+    await vi.advanceTimersByTimeAsync(500 + LEASE_MS);
+    expect(returned).toBe(false);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(returned).toBe(true);
+  });
+
   it('forget (a membership event) drops this instance\'s lease at once', async () => {
     const { store, state } = fakeStore(['1:7']);
     const m = new Membership(store, new MemoryMembershipLeases());

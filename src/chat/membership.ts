@@ -5,12 +5,15 @@ import type { MembershipLeases } from '../counters/membership-leases.js';
 import type { Store } from '../store/store.js';
 import { appError } from '../shared/errors.js';
 import { isTransientError } from '../shared/failures.js';
+import { withTimeout } from '../shared/timeout.js';
 
 const FALLBACK_TTL_MS = 10 * 60_000;
 const FALLBACK_MAX = 100_000;
 /** How long a "member" answer may be reused for sends; the longest a leave waits (measured: PERF_RESULT.md, round 2). */
 export const LEASE_MS = 2000;
 const LEASES_MAX = 100_000;
+/** A lease table slower than this (Redis failing over, or down) is passed by: the store answers, as without leases. */
+const LEASE_TABLE_MS = 500;
 
 type Pair = { roomId: string; userId: string };
 
@@ -78,7 +81,7 @@ export class Membership {
    */
   async leasesEnded(roomId: string, userId: string): Promise<void> {
     if (!this.leases) return;
-    const ms = await this.leases.remainingMs(roomId, userId).catch(() => LEASE_MS);
+    const ms = await withTimeout(this.leases.remainingMs(roomId, userId), LEASE_TABLE_MS).catch(() => LEASE_MS);
     // +1: the store rounds its time to live to whole milliseconds.
     if (ms > 0) await new Promise((r) => setTimeout(r, ms + 1));
   }
@@ -89,7 +92,8 @@ export class Membership {
     // Counted from before the announcement: the store's copy of it ends later than ours.
     const ends = performance.now() + LEASE_MS;
     try {
-      await this.leases.announce(pairs, LEASE_MS);
+      // An announcement that lands after the timeout is harmless: it only makes a leave wait longer.
+      await withTimeout(this.leases.announce(pairs, LEASE_MS), LEASE_TABLE_MS);
       return ends;
     } catch {
       return null;

@@ -30,8 +30,7 @@ export async function openClusterInfra(config: Config, log: Logger, metrics: Met
 
     const connections = new RedisConnections(config, log, metrics);
     closers.add('redis', () => connections.close());
-    const redis = connections.get('commands');
-    const durable = connections.get('durable');
+    const [redis, durable] = [connections.get('commands'), connections.get('durable')];
     await Promise.all([redis.ping(), durable.ping()]);
     const replicaWait = { ...connections.replicaWait, observe: (outcome: 'acked' | 'timeout' | 'failed', s: number) => metrics.redisReplicaWait.observe({ outcome }, s) };
     const durableWait = new ReplicaWait(durable, replicaWait);
