@@ -104,8 +104,7 @@ const schema = z
     SIGNUP_PER_SEC_PER_IP: z.coerce.number().positive().optional(),
     // Rooms: created per user per hour (each may add up to 1000 members), and members invited per room per hour.
     ROOMS_PER_USER_PER_HOUR: positiveInt.default(100),
-    // Producer: a send that finds the producer idle goes at once; while it is busy (a request in flight or one
-    // answered within PRODUCE_LINGER_MS), sends gather for PRODUCE_LINGER_MS and share a request. One not acknowledged
+    // Producer: a send finding it idle goes at once, while busy sends gather PRODUCE_LINGER_MS; one not acknowledged
     // (acks=all) within KAFKA_APPEND_TIMEOUT_MS gets server-unavailable (a retry under its idempotency key finds it if it landed).
     PRODUCE_LINGER_MS: z.coerce.number().int().min(0).max(1000).default(2),
     KAFKA_SESSION_TIMEOUT_MS: z.coerce.number().int().min(3000).default(10_000),
