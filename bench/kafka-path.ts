@@ -53,41 +53,23 @@ export async function run(args: string[]): Promise<void> {
   try {
     for (const g of groups) await g.start();
     await sleep(p.warmupS * 1000);
-    const total = Math.round(p.rate * p.durationS);
-    const appended: number[] = [];
     const produceRequests = async () => (await metrics.produceBatchSize.get()).values.find((v) => v.metricName?.endsWith('_count'))?.value ?? 0;
-    const [requests0, commits0, cpu0, start] = [await produceRequests(), commits, process.cpuUsage(), performance.now()];
-    progress(`kafka-path: ${total} records at ${p.rate}/s, linger ${p.lingerMs} ms, ${p.groups} groups`);
-    for (let i = 0; i < total; ) {
-      const due = Math.min(total, Math.floor(((performance.now() - start) * p.rate) / 1000));
-      for (; i < due; i++) {
-        const id = randomUUID();
-        const t = performance.now();
-        sentAt.set(id, t);
-        const message = { id, roomId: String(i % 20), senderId: '1', type: 'TEXT' as const, content: 'x'.repeat(100), idempotencyKey: null, createdAt: new Date().toISOString() };
-        void messageLog.append(message).then(() => appended.push(performance.now() - t));
-      }
-      await sleep(1);
-    }
-    const deadline = Date.now() + 15_000;
-    while ((handled.length < total * p.groups || appended.length < total) && Date.now() < deadline) await sleep(50);
-    const cpu = process.cpuUsage(cpu0);
-    const seconds = (performance.now() - start) / 1000;
+    const [requests0, commits0] = [await produceRequests(), commits];
+    const m = await measure(p, messageLog, sentAt, () => handled.length >= Math.round(p.rate * p.durationS) * p.groups);
     const q = (list: number[], at: number) => percentile([...list].sort((a, b) => a - b), at).toFixed(2);
-    const requests = (await produceRequests()) - requests0;
     const result = {
       rate: p.rate,
       lingerMs: p.lingerMs,
-      records: total,
-      acknowledged: appended.length,
+      records: m.total,
+      acknowledged: m.appended.length,
       handled: handled.length,
-      appendP50Ms: q(appended, 50),
-      appendP99Ms: q(appended, 99),
+      appendP50Ms: q(m.appended, 50),
+      appendP99Ms: q(m.appended, 99),
       handledP50Ms: q(handled, 50),
       handledP99Ms: q(handled, 99),
-      cpuUsPerRecord: ((cpu.user + cpu.system) / total).toFixed(1),
-      recordsPerProduceRequest: (total / requests).toFixed(2),
-      offsetCommitsPerS: ((commits - commits0) / seconds).toFixed(1),
+      cpuUsPerRecord: (m.cpuUs / m.total).toFixed(1),
+      recordsPerProduceRequest: (m.total / ((await produceRequests()) - requests0)).toFixed(2),
+      offsetCommitsPerS: ((commits - commits0) / m.seconds).toFixed(1),
       loadAverage: loadavg()[0]!.toFixed(2),
     };
     process.stdout.write(`${JSON.stringify(result)}\n`);
@@ -99,4 +81,27 @@ export async function run(args: string[]): Promise<void> {
     await admin.deleteTopics({ topics: Object.values(topics) }).catch(() => {});
     await admin.disconnect();
   }
+}
+
+/** Appends at the rate for the duration (open loop), then waits (at most 15 s) until every record is acknowledged and `handled()`. */
+async function measure(p: { rate: number; durationS: number }, messageLog: KafkaMessageLog, sentAt: Map<string, number>, handled: () => boolean) {
+  const total = Math.round(p.rate * p.durationS);
+  const appended: number[] = [];
+  const [cpu0, start] = [process.cpuUsage(), performance.now()];
+  progress(`kafka-path: ${total} records at ${p.rate}/s`);
+  for (let i = 0; i < total; ) {
+    const due = Math.min(total, Math.floor(((performance.now() - start) * p.rate) / 1000));
+    for (; i < due; i++) {
+      const id = randomUUID();
+      const t = performance.now();
+      sentAt.set(id, t);
+      const message = { id, roomId: String(i % 20), senderId: '1', type: 'TEXT' as const, content: 'x'.repeat(100), idempotencyKey: null, createdAt: new Date().toISOString() };
+      void messageLog.append(message).then(() => appended.push(performance.now() - t));
+    }
+    await sleep(1);
+  }
+  const deadline = Date.now() + 15_000;
+  while ((!handled() || appended.length < total) && Date.now() < deadline) await sleep(50);
+  const cpu = process.cpuUsage(cpu0);
+  return { total, appended, cpuUs: cpu.user + cpu.system, seconds: (performance.now() - start) / 1000 };
 }
