@@ -59,7 +59,7 @@ type Cleanups = Array<() => unknown>;
 function buildServices(config: Config, infra: Infra, metrics: Metrics, cleanups: Cleanups) {
   const { store, messageLog, bus } = infra;
   const events = new Events(bus, (what) => metrics.failuresDropped.inc({ what }));
-  const membership = new Membership(store);
+  const membership = new Membership(store, infra.membershipLeases);
   const lastBroadcastSeq = (roomId: string) => bus.lastBroadcastSeq(roomId);
   const reads = new ReadService({ store, positions: infra.positions, log: messageLog, events, membership, lastBroadcastSeq });
   const messages = new MessageService({ store, log: messageLog, idempotency: infra.idempotency, membership, reads, dropped: events.dropped });

@@ -26,7 +26,7 @@ export interface RoomServiceDeps {
   store: Store;
   bus: Pick<FanoutBus, 'publishMembership'>;
   events: Events;
-  membership: Pick<Membership, 'require' | 'forget'>;
+  membership: Pick<Membership, 'require' | 'forget' | 'leasesEnded'>;
   reads: Pick<ReadService, 'positions' | 'views' | 'unreadForRooms'>;
   /** Rooms one user may create per hour (each may add up to 1,000 people). */
   roomsPerUserPerHour: number;
@@ -118,12 +118,15 @@ export class RoomService {
   async remove(roomId: string, userId: string, reason: 'left' | 'removed'): Promise<void> {
     const removed = await this.deps.store.removeMember(roomId, userId);
     this.deps.membership.forget(roomId, userId);
+    // Sends may still pass on a membership lease granted before the commit: this returns only once they cannot.
+    const leasesEnded = this.deps.membership.leasesEnded(roomId, userId);
     // Announced even when already gone: a retried leave re-sends the revocation (no-op where nothing is subscribed).
     await dropFailure(this.deps.bus.publishMembership({ roomId, userId, change: 'left' }), 'membership-event', this.deps.events.dropped);
     if (removed) {
       await this.deps.events.roomQuietly(roomId, 'member-left', { userId });
       await this.deps.events.userQuietly(userId, 'room-removed', { roomId, reason });
     }
+    await leasesEnded;
   }
 
   /** A member invites someone to a private GROUP room; the invitee joins with POST /join. */

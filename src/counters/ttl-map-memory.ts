@@ -28,6 +28,11 @@ export class TtlMap<V> {
     return e.value;
   }
 
+  /** When the entry expires (like PTTL, as a time): 0 when there is none. */
+  expiresAt(key: string): number {
+    return this.get(key) === undefined ? 0 : this.entries.get(key)!.expiresAt;
+  }
+
   /** Sets the value and its time to live (like SET ... PX). */
   set(key: string, value: V, ttlMs: number): void {
     // Re-insert so Map order is write order: the first entries are the least recently written.

@@ -4,6 +4,7 @@ import type { Config } from '../config.js';
 import { RedisAckPositions } from '../counters/ack-positions-redis.js';
 import { RedisIdempotencyStore } from '../counters/idempotency-redis.js';
 import { RedisLeases } from '../counters/leases-redis.js';
+import { RedisMembershipLeases } from '../counters/membership-leases-redis.js';
 import { RedisPresence } from '../counters/presence-redis.js';
 import { RedisRateWindows } from '../counters/rate-windows-redis.js';
 import { RedisReadPositions } from '../counters/read-positions-redis.js';
@@ -29,8 +30,7 @@ export async function openClusterInfra(config: Config, log: Logger, metrics: Met
 
     const connections = new RedisConnections(config, log, metrics);
     closers.add('redis', () => connections.close());
-    const redis = connections.get('commands');
-    const durable = connections.get('durable');
+    const [redis, durable] = [connections.get('commands'), connections.get('durable')];
     await Promise.all([redis.ping(), durable.ping()]);
     const replicaWait = { ...connections.replicaWait, observe: (outcome: 'acked' | 'timeout' | 'failed', s: number) => metrics.redisReplicaWait.observe({ outcome }, s) };
     const durableWait = new ReplicaWait(durable, replicaWait);
@@ -80,6 +80,7 @@ export async function openClusterInfra(config: Config, log: Logger, metrics: Met
       acks: new RedisAckPositions(redis),
       idempotency: new RedisIdempotencyStore(durable, durableWait),
       leases: new RedisLeases(redis),
+      membershipLeases: new RedisMembershipLeases(durable, durableWait),
       rates: new RedisRateWindows(redis),
       deadLetters,
       deadLetterMarks: new KyselyDeadLetterMarks(store.db),

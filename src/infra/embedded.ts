@@ -10,6 +10,7 @@ import type { Config } from '../config.js';
 import { MemoryAckPositions } from '../counters/ack-positions-memory.js';
 import { MemoryIdempotencyStore } from '../counters/idempotency-memory.js';
 import { MemoryLeases } from '../counters/leases-memory.js';
+import { MemoryMembershipLeases } from '../counters/membership-leases-memory.js';
 import { MemoryPresence } from '../counters/presence-memory.js';
 import { MemoryRateWindows } from '../counters/rate-windows-memory.js';
 import { MemoryReadPositions } from '../counters/read-positions-memory.js';
@@ -58,6 +59,7 @@ export async function openEmbeddedInfra(config: Config, log: Logger, metrics: Me
       acks: new MemoryAckPositions(),
       idempotency: new MemoryIdempotencyStore(),
       leases: new MemoryLeases(),
+      membershipLeases: new MemoryMembershipLeases(),
       rates: new MemoryRateWindows(),
       deadLetters: new LocalDeadLetters(messageLog),
       deadLetterMarks: new KyselyDeadLetterMarks(store.db),

@@ -2,6 +2,7 @@
 import type { AckPositions } from '../counters/ack-positions.js';
 import type { IdempotencyStore } from '../counters/idempotency.js';
 import type { Leases } from '../counters/leases.js';
+import type { MembershipLeases } from '../counters/membership-leases.js';
 import type { Presence } from '../counters/presence.js';
 import type { RateWindows } from '../counters/rate-windows.js';
 import type { ReadPositions } from '../counters/read-positions.js';
@@ -23,6 +24,7 @@ export interface Infra {
   acks: AckPositions;
   idempotency: IdempotencyStore;
   leases: Leases;
+  membershipLeases: MembershipLeases;
   rates: RateWindows;
   /** The dead-letter topic read back and replayed, and the operators' marks on it (the operations console). */
   deadLetters: DeadLetterTopic;

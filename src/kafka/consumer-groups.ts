@@ -1,6 +1,6 @@
-// Consumer groups on Apache Kafka (kafkajs): commit after the work is durable, retries and dead letters through
-// runBatch, a batch lost to a rebalance abandoned, a consumer that crashed, lost its coordinator or stopped moving
-// replaced (consumer-watchdog.ts), shutdown bounded.
+// Consumer groups on Apache Kafka (kafkajs): commit after the work is durable (periodically, off the fetch loop:
+// offset-committer.ts), retries and dead letters through runBatch, a batch lost to a rebalance abandoned, a consumer
+// that crashed, lost its coordinator or stopped moving replaced (consumer-watchdog.ts), shutdown bounded.
 import type { Admin, Consumer, EachBatchPayload, Kafka } from './kafkajs.js';
 import type { Logger } from 'pino';
 import type { Metrics } from '../metrics/metrics.js';
@@ -8,6 +8,7 @@ import { causes } from '../shared/failures.js';
 import { withTimeout } from '../shared/timeout.js';
 import { runBatch } from '../log/consumer-runner.js';
 import { ConsumerWatchdog, isCoordinatorError, type PartitionProgress } from './consumer-watchdog.js';
+import { OffsetCommitter, type CommitOffset } from './offset-committer.js';
 import type { ConsumedRecord, ConsumerGroup, ConsumerGroupOptions, ConsumerGroups, MessageLog } from '../log/message-log.js';
 import { TOPICS } from '../log/message-log.js';
 
@@ -59,6 +60,10 @@ const WATCH_EVERY_MS = 1000;
 const PROGRESS_EVERY_MS = 4000;
 const CLOSE_MS = 10_000;
 const METADATA_MAX_AGE_MS = 5000;
+/** Offsets of durable batches wait at most this long for their commit (one request for every partition). */
+const COMMIT_EVERY_MS = 200;
+/** The last commit before a consumer leaves waits at most this long. */
+const FINAL_COMMIT_MS = 3000;
 
 /**
  * A consumer group that commits a partition's offset only after the handler made the batch durable (see
@@ -67,6 +72,8 @@ const METADATA_MAX_AGE_MS = 5000;
  */
 class KafkaConsumerGroup implements ConsumerGroup {
   private consumer: Consumer;
+  /** The current consumer's offsets waiting for their commit. */
+  private committer: OffsetCommitter | null = null;
   private stopping = false;
   private down = false;
   private replacing: Promise<void> | null = null;
@@ -127,11 +134,19 @@ class KafkaConsumerGroup implements ConsumerGroup {
 
   private async run(consumer: Consumer): Promise<void> {
     const { log } = this.opts;
-    const { GROUP_JOIN, CRASH } = consumer.events;
+    const { GROUP_JOIN, CRASH, REBALANCING } = consumer.events;
+    const committer = this.createCommitter(consumer);
+    if (consumer === this.consumer) this.committer = committer;
+    // Before kafkajs rejoins: commit what is done while this generation may still commit (the coordinator takes
+    // commits of the current generation until the rebalance completes); whatever misses it is redone idempotently.
+    consumer.on(REBALANCING, () => void committer.flush());
     consumer.on(GROUP_JOIN, ({ payload }) => {
       if (consumer !== this.consumer) return;
       this.down = false;
       this.assigned = payload.memberAssignment[this.opts.topic] ?? [];
+      // A partition that moved to another member is its now: an offset of ours committed later could move it back.
+      const owned = new Set(this.assigned);
+      committer.keepOnly((topic, partition) => topic === this.opts.topic && owned.has(partition));
       log.info({ groupId: payload.groupId, partitions: payload.memberAssignment, durationMs: payload.duration }, 'consumer group joined');
     });
     consumer.on(CRASH, ({ payload }) => {
@@ -149,12 +164,39 @@ class KafkaConsumerGroup implements ConsumerGroup {
       autoCommit: false,
       eachBatchAutoResolve: false,
       partitionsConsumedConcurrently: this.opts.concurrency ?? 3,
-      eachBatch: (payload) => this.handleBatch(consumer, payload),
+      eachBatch: (payload) => this.handleBatch(consumer, committer, payload),
     });
   }
 
-  private async handleBatch(consumer: Consumer, { batch, heartbeat, isRunning, isStale, resolveOffset }: EachBatchPayload): Promise<void> {
-    const { log, groupId, metrics } = this.opts;
+  private createCommitter(consumer: Consumer): OffsetCommitter {
+    const { log, groupId } = this.opts;
+    return new OffsetCommitter({
+      everyMs: COMMIT_EVERY_MS,
+      commit: (offsets) => consumer.commitOffsets(offsets),
+      onCommitted: () => this.watchdog.commitSucceeded(),
+      onFailed: (err: unknown, offsets: readonly CommitOffset[]) => {
+        const partitions = offsets.map((o) => o.partition);
+        // The work is durable and idempotent either way: a partition's next owner (or this member's next commit)
+        // starts from the last commit and skips what is already stored.
+        if (isCoordinatorError(err)) {
+          this.watchdog.coordinatorFailed(Date.now());
+          log.warn({ err, groupId, partitions }, 'offset commit refused by the group coordinator');
+          return 'retry';
+        }
+        if (isMembershipError(err)) {
+          log.warn({ err, groupId, partitions }, 'offset commit lost to a rebalance');
+          return 'drop';
+        }
+        // A broken connection and the like: the next request carries these offsets again (or newer ones); a
+        // partition that stops moving for good is the watchdog's to notice.
+        log.warn({ err, groupId, partitions }, 'offset commit failed; retrying');
+        return 'retry';
+      },
+    });
+  }
+
+  private async handleBatch(consumer: Consumer, committer: OffsetCommitter, { batch, heartbeat, isRunning, isStale, resolveOffset }: EachBatchPayload): Promise<void> {
+    const { groupId, metrics } = this.opts;
     const records: ConsumedRecord[] = batch.messages.map((m) => ({
       topic: batch.topic,
       partition: batch.partition,
@@ -185,21 +227,8 @@ class KafkaConsumerGroup implements ConsumerGroup {
     if (!done || !alive()) return;
     const last = records[records.length - 1]!;
     resolveOffset(last.offset);
-    try {
-      await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: (BigInt(last.offset) + 1n).toString() }]);
-      this.watchdog.commitSucceeded();
-    } catch (err) {
-      // The work is durable and idempotent either way: a partition's next owner (or this member's next commit)
-      // starts from the last commit and skips what is already stored.
-      if (isCoordinatorError(err)) {
-        this.watchdog.coordinatorFailed(Date.now());
-        log.warn({ err, groupId, partition: batch.partition }, 'offset commit refused by the group coordinator');
-        return;
-      }
-      if (!isMembershipError(err)) throw err;
-      log.warn({ err, groupId, partition: batch.partition }, 'offset commit lost to a rebalance');
-      return;
-    }
+    // Durable: the offset after it may be committed (not awaited: the next fetch does not wait for the broker).
+    committer.done(batch.topic, batch.partition, (BigInt(last.offset) + 1n).toString());
     metrics.consumedRecords.inc({ group: groupId }, records.length);
     metrics.consumerBatchSize.observe({ group: groupId }, records.length);
   }
@@ -258,9 +287,13 @@ class KafkaConsumerGroup implements ConsumerGroup {
       metrics.consumerRestarts.inc({ group: groupId });
       this.down = true;
       const old = this.consumer;
+      const oldCommitter = this.committer;
       this.consumer = this.create();
+      this.committer = null;
       this.assigned = [];
       this.watchdog.reset();
+      // What the old consumer finished is durable: commit it while it is still a member (if its coordinator answers).
+      await oldCommitter?.close(FINAL_COMMIT_MS);
       await withTimeout(old.disconnect(), CLOSE_MS).catch((err: unknown) => log.warn({ err, groupId }, 'old consumer did not leave cleanly'));
       for (let attempt = 1; !this.stopping; attempt++) {
         try {
@@ -281,6 +314,8 @@ class KafkaConsumerGroup implements ConsumerGroup {
   async close(): Promise<void> {
     this.stopping = true;
     if (this.timer) clearInterval(this.timer);
+    // Batches still at work commit nothing now (stopping); what is done is committed before the group is left.
+    await this.committer?.close(FINAL_COMMIT_MS);
     // disconnect() leaves the group at once, so the partitions move without waiting for the session timeout — unless
     // the coordinator cannot be reached: then the bound keeps shutdown going (the session timeout frees them).
     await withTimeout(this.consumer.disconnect(), CLOSE_MS).catch((err: unknown) => this.opts.log.warn({ err, groupId: this.opts.groupId }, 'consumer did not leave the group in time'));

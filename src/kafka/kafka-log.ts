@@ -48,7 +48,7 @@ export interface KafkaMessageLogOptions {
   instanceId: string;
   log: Logger;
   metrics: Metrics;
-  /** Sends arriving within this window share one produce request. */
+  /** A send that finds the lane idle goes at once; while it is busy, sends gather this long and share a request (ProduceLane). */
   lingerMs: number;
   /** Upper bound on one produce request. */
   maxBatch?: number;
@@ -61,7 +61,7 @@ export interface KafkaMessageLogOptions {
 /**
  * kafkajs has no linger.ms: batching is ours (ProduceLane). Appends and published records are queued; one produce
  * request is in flight at a time and carries everything queued meanwhile (Nagle-style), so under load batches grow
- * by themselves and at low load the added latency is at most `lingerMs`.
+ * by themselves, and at low load a record that finds the lane idle goes at once.
  */
 export class KafkaMessageLog implements MessageLog {
   private readonly lane: ProduceLane;

@@ -38,13 +38,13 @@ const until = async (cond: () => boolean, ms = 2000) => {
   }
 };
 
-function lane(producers: Array<ReturnType<typeof fakeProducer>>, timeoutMs = 10_000) {
+function lane(producers: Array<ReturnType<typeof fakeProducer>>, timeoutMs = 10_000, lingerMs = 1) {
   let made = 0;
   return new ProduceLane({
     createProducer: () => producers[made++]!.producer,
     log: pino({ level: 'silent' }),
     metrics: createMetrics('lane-test'),
-    lingerMs: 1,
+    lingerMs,
     maxBatch: 100,
     timeoutMs,
   });
@@ -73,6 +73,56 @@ describe('ProduceLane', () => {
       { partition: 1, offset: '43', seq: '44' },
       { partition: 0, offset: '3', seq: '4' },
     ]);
+  });
+
+  it('lingerMs 0: records that find the lane idle go at once, those of the same turn in one request; no timer between', async () => {
+    const p = fakeProducer();
+    const l = lane([p], 10_000, 0);
+    await l.connect();
+    const first = [l.send(rec(1, 'a')), l.send(rec(2, 'b'))];
+    // An immediate queued after the sends runs after the lane's own: a linger timer (even of 1 ms) would come later.
+    await new Promise((r) => setImmediate(r));
+    expect(p.sends.map((s) => s.topicMessages[0]!.messages.map((m) => String(m.value)))).toEqual([['a', 'b']]);
+    const during = [l.send(rec(1, 'c')), l.send(rec(1, 'd'))];
+    await new Promise((r) => setImmediate(r));
+    expect(p.sends).toHaveLength(1);
+    p.sends[0]!.resolve([meta('chat.messages', 1, '10'), meta('chat.messages', 2, '20')]);
+    expect(await Promise.all(first)).toEqual([
+      { partition: 1, offset: '10', seq: '11' },
+      { partition: 2, offset: '20', seq: '21' },
+    ]);
+    await new Promise((r) => setImmediate(r));
+    expect(p.sends.map((s) => s.topicMessages[0]!.messages.map((m) => String(m.value)))).toEqual([['a', 'b'], ['c', 'd']]);
+    p.sends[1]!.resolve([meta('chat.messages', 1, '11')]);
+    expect((await Promise.all(during)).map((a) => a.offset)).toEqual(['11', '12']);
+    await l.close(1000);
+  });
+
+  it('lingerMs > 0: an idle lane sends at once; right after a request settled, records gather for lingerMs', async () => {
+    const p = fakeProducer();
+    const l = lane([p], 10_000, 200);
+    await l.connect();
+    const immediate = () => new Promise((r) => setImmediate(r));
+    const first = l.send(rec(1, 'a'));
+    await immediate();
+    expect(p.sends).toHaveLength(1); // idle: no linger
+    p.sends[0]!.resolve([meta('chat.messages', 1, '10')]);
+    await first;
+    const settled = Date.now();
+    const busy = [l.send(rec(1, 'b')), l.send(rec(1, 'c'))];
+    await immediate();
+    expect(p.sends).toHaveLength(1); // the lane was busy a moment ago: these wait for company
+    await until(() => p.sends.length === 2);
+    expect(Date.now() - settled).toBeGreaterThanOrEqual(190);
+    expect(p.sends[1]!.topicMessages[0]!.messages.map((m) => String(m.value))).toEqual(['b', 'c']);
+    p.sends[1]!.resolve([meta('chat.messages', 1, '11')]);
+    await Promise.all(busy);
+    await new Promise((r) => setTimeout(r, 220));
+    void l.send(rec(1, 'd'));
+    await immediate();
+    expect(p.sends).toHaveLength(3); // idle again
+    p.sends[2]!.resolve([meta('chat.messages', 1, '13')]);
+    await l.close(1000);
   });
 
   it('a deadline passing in the queue: rejected as never sent, and it is not sent', async () => {

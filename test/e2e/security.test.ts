@@ -319,6 +319,45 @@ describe('membership is enforced at every moment', () => {
     }
   });
 
+  it('a member who leaves while sending on both instances (membership leases live): no send accepted or stored once the leave returned', async () => {
+    const [m, o] = take(2) as [Account, Account];
+    const room = await api1.group(o, [m]);
+    const watcher = await watch(s2, o, room);
+    const results: Array<{ text: string; started: number; status: number }> = [];
+    let stop = false;
+    // Paced below the per-user send rate limit; each loop one request at a time.
+    const sender = async (api: Api, tag: string) => {
+      for (let i = 0; !stop; i++) {
+        const text = `${tag}-${i}`;
+        const started = Date.now();
+        const r = await api.send(m, room, text);
+        results.push({ text, started, status: r.status });
+        await new Promise((res) => setTimeout(res, 15));
+      }
+    };
+    const loops = [sender(api1, 'one'), sender(api2, 'two')];
+    const accepted = (tag: string) => results.filter((r) => r.text.startsWith(tag) && r.status === 202).length;
+    // Both instances hold a lease now (a send within the last 2 s passed on it).
+    await waitFor(() => accepted('one') >= 5 && accepted('two') >= 5, 20_000, 'sends accepted on both instances');
+    const leaveAt = Date.now();
+    const leave = await api2.call('POST', `/api/rooms/${room}/leave`, m.token);
+    const tL = Date.now();
+    expect(leave.status).toBe(200);
+    const refusedAfter = (tag: string) => results.some((r) => r.text.startsWith(tag) && r.started >= tL && r.status === 403);
+    await waitFor(() => refusedAfter('one') && refusedAfter('two'), 10_000, 'a send refused on each instance after the leave');
+    stop = true;
+    await Promise.all(loops);
+    const late = results.filter((r) => r.started >= tL);
+    expect(late.filter((r) => r.status !== 403)).toEqual([]);
+    const seen = (await appendedBefore(watcher, api1, o, room)).map((msg) => msg.content);
+    const lateTexts = new Set(late.map((r) => r.text));
+    expect(seen.filter((t) => lateTexts.has(t)), 'stored after the leave returned').toEqual([]);
+    expect(seen).toEqual(expect.arrayContaining(results.filter((r) => r.status === 202).map((r) => r.text)));
+    const statuses = [...new Set(results.map((r) => r.status))].map((s) => `${s}: ${results.filter((r) => r.status === s).length}`);
+    console.log(`[leave while sending] sends by status ${statuses.join(', ')}; ${late.length} after the leave (all refused); the leave took ${tL - leaveAt} ms`);
+    watcher.destroy();
+  });
+
   it('non-canonical room ids are refused at the edge: /topic/rooms.0R, .00R (SEND, SUBSCRIBE) and /api/rooms/00R; nothing stored', async () => {
     const [m, o] = take(2) as [Account, Account];
     const room = await api1.group(o, [m]);
