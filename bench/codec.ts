@@ -55,9 +55,7 @@ function sendFrames(n: number, rand: () => number): Buffer[] {
   for (let i = 0; i < n; i++) {
     const room = 1 + Math.floor(rand() * 500);
     const json = rand() < 0.7;
-    const body = json
-      ? JSON.stringify({ type: 'TEXT', content: sentence(rand, 60, 240), clientMsgId: randomUUID() })
-      : sentence(rand, 100, 300);
+    const body = json ? JSON.stringify({ type: 'TEXT', content: sentence(rand, 60, 240), clientMsgId: randomUUID() }) : sentence(rand, 100, 300);
     out.push(
       encodeFrame(
         'SEND',

@@ -41,7 +41,9 @@ export async function run(args: string[]): Promise<void> {
   };
   checkTransport(p.transport);
   await ensureOpenFiles(p.connections + 1024);
-  progress(`connect-storm: ${p.connections} simultaneous ${p.transport === 'ws' ? 'WebSocket' : 'TCP'} STOMP CONNECTs against 1 instance, ${p.users} users, ${p.repeats} repeat(s), ${p.workers} driver worker(s)`);
+  progress(
+    `connect-storm: ${p.connections} simultaneous ${p.transport === 'ws' ? 'WebSocket' : 'TCP'} STOMP CONNECTs against 1 instance, ${p.users} users, ${p.repeats} repeat(s), ${p.workers} driver worker(s)`,
+  );
   const rows: StormRow[] = [];
   await withConnectionBench('storm', p, async (server, users, driver) => {
     const specs = connectionSpecs(server, users, p);
@@ -76,9 +78,32 @@ export async function run(args: string[]): Promise<void> {
       if (repeat < p.repeats) await sleep(3000);
     }
   });
+  printStormTable(p, rows);
+  appendResults(
+    'connect-storm',
+    { ...p, command: commandLine('connect-storm', args), runId: RUN_ID },
+    rows.map((r) => ({ ...r })),
+  );
+}
+
+function printStormTable(p: { connections: number; transport: Transport }, rows: StormRow[]): void {
   printTable(
     `connect-storm: ${p.connections} simultaneous ${p.transport} STOMP CONNECTs, 1 instance`,
-    ['run', 'connections', 'CONNECTED', 'errors', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'handshake p50/p99 ms', 'app CPU s', 'app µs/conn', 'driver CPU s', 'machine %'],
+    [
+      'run',
+      'connections',
+      'CONNECTED',
+      'errors',
+      'p50 ms',
+      'p90 ms',
+      'p99 ms',
+      'max ms',
+      'handshake p50/p99 ms',
+      'app CPU s',
+      'app µs/conn',
+      'driver CPU s',
+      'machine %',
+    ],
     rows.map((r) => [
       r.repeat,
       r.connections,
@@ -95,5 +120,4 @@ export async function run(args: string[]): Promise<void> {
       fmt(r.machinePct, 0),
     ]),
   );
-  appendResults('connect-storm', { ...p, command: commandLine('connect-storm', args), runId: RUN_ID }, rows.map((r) => ({ ...r })));
 }

@@ -23,7 +23,11 @@ import { Flags, RUN_ID, appendResults, commandLine, fmt, printTable, progress, w
 import { createWorld, ourClients, serverEnv, type World } from './rooms.js';
 
 export async function run(args: string[]): Promise<void> {
-  const f = new Flags(args, ['instances', 'rooms', 'members', 'rates', 'warmup', 'duration', 'drain', 'size', 'receipts', 'workers', 'topology'], ['all-rates']);
+  const f = new Flags(
+    args,
+    ['instances', 'rooms', 'members', 'rates', 'warmup', 'duration', 'drain', 'size', 'receipts', 'workers', 'topology'],
+    ['all-rates'],
+  );
   const p = {
     instances: f.list('instances', [1, 2]),
     // all: every instance runs every role; split: the instances only gateway, one more process runs the consumer groups.
@@ -42,7 +46,10 @@ export async function run(args: string[]): Promise<void> {
   await withDriver({ workers: p.workers }, async (driver) => {
     for (const n of p.instances) {
       const env = serverEnv(Math.max(...p.rates) / p.rooms);
-      const consumers = p.topology === 'split' ? await startServer({ roles: 'persist,broadcast,notify,receipts', env, instanceId: `bench-consumers-${process.pid}-${n}` }) : null;
+      const consumers =
+        p.topology === 'split'
+          ? await startServer({ roles: 'persist,broadcast,notify,receipts', env, instanceId: `bench-consumers-${process.pid}-${n}` })
+          : null;
       if (consumers) progress(`consumer process ${consumers.instanceId} up (ROLES=persist,broadcast,notify,receipts)`);
       await withServers(
         n,
@@ -93,15 +100,24 @@ export function stepFlags(f: Flags, receiptsDefault: boolean): RateStepsParams {
 
 function printGoals(rows: readonly RateStepRow[], members: number): void {
   const at = (n: number, rate: number) => rows.find((r) => r.instances === n && r.rate === rate);
-  const lat = (r: RateStepRow | undefined) => (r ? `${fmt(r.step.latency.p50)} / ${fmt(r.step.latency.p99)} ms (${fmt(r.step.deliveriesPerSec, 0)} deliveries/s, lost ${r.step.lost})` : 'not run');
+  const lat = (r: RateStepRow | undefined) =>
+    r ? `${fmt(r.step.latency.p50)} / ${fmt(r.step.latency.p99)} ms (${fmt(r.step.deliveriesPerSec, 0)} deliveries/s, lost ${r.step.lost})` : 'not run';
   const goals: Array<[string, string]> = [];
   for (const rate of [1000, 2000]) goals.push([`1 instance, ${rate.toLocaleString('en')} msgs/s, rooms of ${members}: p50 / p99`, lat(at(1, rate))]);
   const rates = [...new Set(rows.map((r) => r.rate))];
   for (const rate of rates) {
     const one = at(1, rate);
     const two = at(2, rate);
-    if (one && two) goals.push([`2 instances vs 1 at ${rate} msgs/s: p99 ratio`, `${fmt(two.step.latency.p99 / one.step.latency.p99, 2)}x (${fmt(two.step.latency.p99)} vs ${fmt(one.step.latency.p99)} ms)`]);
+    if (one && two)
+      goals.push([
+        `2 instances vs 1 at ${rate} msgs/s: p99 ratio`,
+        `${fmt(two.step.latency.p99 / one.step.latency.p99, 2)}x (${fmt(two.step.latency.p99)} vs ${fmt(one.step.latency.p99)} ms)`,
+      ]);
   }
-  for (const r of rows) goals.push([`app CPU per delivered message, ${r.instances} instance${r.instances > 1 ? 's' : ''} at ${r.rate} msgs/s`, `${fmt(r.cpuUsPerDelivery.app!, 1)} µs (all processes: ${fmt(r.cpuUsPerDelivery.machine!, 1)} µs)`]);
+  for (const r of rows)
+    goals.push([
+      `app CPU per delivered message, ${r.instances} instance${r.instances > 1 ? 's' : ''} at ${r.rate} msgs/s`,
+      `${fmt(r.cpuUsPerDelivery.app!, 1)} µs (all processes: ${fmt(r.cpuUsPerDelivery.machine!, 1)} µs)`,
+    ]);
   printTable('fanout: goals of the issue', ['goal', 'measured'], goals);
 }

@@ -56,7 +56,9 @@ export async function run(args: string[]): Promise<void> {
     defaultLimits: f.bool('default-limits'),
   };
   if (p.mutate > 1) throw new Error('--mutate is a share (0..1)');
-  progress(`fuzz: ${p.frames.toLocaleString('en')} frames over ${p.connections} connections (${p.connections / 2} TCP, ${p.connections / 2} WebSocket), seed ${p.seed}, ${p.chunk} frames per write, ${Math.round(p.mutate * 100)} % of writes end with a mutated frame; ${loadText()}`);
+  progress(
+    `fuzz: ${p.frames.toLocaleString('en')} frames over ${p.connections} connections (${p.connections / 2} TCP, ${p.connections / 2} WebSocket), seed ${p.seed}, ${p.chunk} frames per write, ${Math.round(p.mutate * 100)} % of writes end with a mutated frame; ${loadText()}`,
+  );
   const env = p.defaultLimits ? {} : FUZZ_ENV;
   await withServers(1, 'fuzz', async ([srv]) => fuzz(srv!, p, args), { env });
 }
@@ -78,13 +80,17 @@ async function fuzz(srv: ServerProc, p: FuzzParams, args: string[]): Promise<voi
   const decodedBefore = await metricSum(srv.baseUrl, 'chat_frames_received_total');
   const c: FuzzCounters = { written: 0, grammar: 0, mutated: 0, random: 0, connections: 0, refused: 0, stuck: 0, errors: new Map() };
   const t0 = performance.now();
-  const sampler = sampleMemory(srv, () => c.written, (rssNow) => {
-    const s = (performance.now() - t0) / 1000;
-    const typing = latencyStats(bystanders.flatMap((b) => b.typingLatencies));
-    progress(
-      `${c.written.toLocaleString('en')} frames (${Math.round(c.written / s).toLocaleString('en')}/s), ${c.connections} connections, server RSS ${fmt(rssNow / MB)} MiB, bystander typing p99 ${typing.p99} ms${crashed ? `, ${crashed}` : ''}`,
-    );
-  });
+  const sampler = sampleMemory(
+    srv,
+    () => c.written,
+    (rssNow) => {
+      const s = (performance.now() - t0) / 1000;
+      const typing = latencyStats(bystanders.flatMap((b) => b.typingLatencies));
+      progress(
+        `${c.written.toLocaleString('en')} frames (${Math.round(c.written / s).toLocaleString('en')}/s), ${c.connections} connections, server RSS ${fmt(rssNow / MB)} MiB, bystander typing p99 ${typing.p99} ms${crashed ? `, ${crashed}` : ''}`,
+      );
+    },
+  );
 
   const workers = Array.from({ length: p.connections }, (_, i) =>
     worker(i, i % 2 === 0 ? 'tcp' : 'ws', srv, attacker!, room, p, c, () => crashed !== null || c.written >= p.frames),
@@ -93,7 +99,12 @@ async function fuzz(srv: ServerProc, p: FuzzParams, args: string[]): Promise<voi
   const elapsedS = (performance.now() - t0) / 1000;
   const samples = await sampler.stop();
   for (const b of bystanders) await b.stop();
-  const healthy = crashed === null && (await fetch(`${srv.baseUrl}/healthz`).then((r) => r.status === 200, () => false));
+  const healthy =
+    crashed === null &&
+    (await fetch(`${srv.baseUrl}/healthz`).then(
+      (r) => r.status === 200,
+      () => false,
+    ));
   const decoded = crashed === null ? (await metricSum(srv.baseUrl, 'chat_frames_received_total')) - decodedBefore : NaN;
   const row = resultRow({ c, elapsedS, crashed, healthy, decoded, samples, bystanders, frames: p.frames });
   for (const b of bystanders) b.conn.destroy();
@@ -185,7 +196,9 @@ function resultRow({ c, elapsedS, crashed, healthy, decoded, samples, bystanders
     bystanderFailures: bystanders.flatMap((b) => b.failures),
     bystandersConnected: bystanders.every((b) => !b.conn.isClosed),
     serverErrors: Object.fromEntries([...c.errors].sort((a, b) => b[1] - a[1])),
-    rssSeries: samples.filter((_, i) => i % Math.max(1, Math.floor(samples.length / 60)) === 0).map((s) => [Number(s.t.toFixed(0)), s.frames, Number((s.rss / MB).toFixed(1)), Number((s.heap / MB).toFixed(1))]),
+    rssSeries: samples
+      .filter((_, i) => i % Math.max(1, Math.floor(samples.length / 60)) === 0)
+      .map((s) => [Number(s.t.toFixed(0)), s.frames, Number((s.rss / MB).toFixed(1)), Number((s.heap / MB).toFixed(1))]),
   };
 }
 
@@ -214,27 +227,43 @@ function report(row: ReturnType<typeof resultRow>, c: FuzzCounters, p: FuzzParam
     `fuzz: ${c.written.toLocaleString('en')} frames against one instance (${p.defaultLimits ? 'default limits' : 'rate limits raised'})`,
     ['metric', 'value'],
     [
-      ['frames written (grammar-random / mutated / raw random)', `${c.written.toLocaleString('en')} (${c.grammar.toLocaleString('en')} / ${c.mutated.toLocaleString('en')} / ${c.random.toLocaleString('en')})`],
+      [
+        'frames written (grammar-random / mutated / raw random)',
+        `${c.written.toLocaleString('en')} (${c.grammar.toLocaleString('en')} / ${c.mutated.toLocaleString('en')} / ${c.random.toLocaleString('en')})`,
+      ],
       ['frames decoded by the server (chat_frames_received_total)', Number.isFinite(decoded) ? decoded.toLocaleString('en') : '-'],
       ['frames/s written', row.framesPerSec.toLocaleString('en')],
       ['duration', `${fmt(row.seconds)} s`],
       ['connections opened (refused, cut as stuck)', `${c.connections.toLocaleString('en')} (${c.refused}, ${c.stuck})`],
       ['server crashes', `${row.crashes}${crashed ? ` (${crashed})` : ''}`],
       ['server healthy afterwards (/healthz)', row.healthyAfter ? 'yes' : 'NO'],
-      ['server RSS: start / after warm-up / max / end', `${fmt(row.rssStartMiB)} / ${fmt(row.rssSteadyBaseMiB)} / ${fmt(row.rssMaxMiB)} / ${fmt(row.rssEndMiB)} MiB`],
+      [
+        'server RSS: start / after warm-up / max / end',
+        `${fmt(row.rssStartMiB)} / ${fmt(row.rssSteadyBaseMiB)} / ${fmt(row.rssMaxMiB)} / ${fmt(row.rssEndMiB)} MiB`,
+      ],
       ['server RSS slope after warm-up', `${fmt(row.rssSlopeMiBPerMillionFrames, 2)} MiB per million frames`],
-      ['server heap + external memory: after warm-up / end (slope)', `${fmt(row.heapAfterWarmupMiB)} / ${fmt(row.heapEndMiB)} MiB (${fmt(row.heapSlopeMiBPerMillionFrames, 2)} MiB per million frames)`],
+      [
+        'server heap + external memory: after warm-up / end (slope)',
+        `${fmt(row.heapAfterWarmupMiB)} / ${fmt(row.heapEndMiB)} MiB (${fmt(row.heapSlopeMiBPerMillionFrames, 2)} MiB per million frames)`,
+      ],
       ['bystander message round trip p50 / p99 / max (n)', `${msg.p50} / ${msg.p99} / ${msg.max} ms (${msg.count})`],
       ['bystander typing round trip p50 / p99 / max (n)', `${typing.p50} / ${typing.p99} / ${typing.max} ms (${typing.count})`],
       ['bystanders connected throughout, errors', `${row.bystandersConnected ? 'yes' : 'NO'}, ${row.bystanderFailures.length}`],
-      ['server ERROR answers by code', Object.entries(row.serverErrors).map(([k, v]) => `${k} ${v.toLocaleString('en')}`).join(', ') || '-'],
+      [
+        'server ERROR answers by code',
+        Object.entries(row.serverErrors)
+          .map(([k, v]) => `${k} ${v.toLocaleString('en')}`)
+          .join(', ') || '-',
+      ],
     ],
   );
   // The first sample is taken before the first /metrics answer: it has no heap figure yet.
   printTable(
     'server memory over time',
     ['s', 'frames', 'RSS MiB', 'heap + external MiB'],
-    row.rssSeries.filter((_, i, a) => i % Math.max(1, Math.ceil(a.length / 12)) === 0 || i === a.length - 1).map(([t, fr, r, h]) => [t!, fr!.toLocaleString('en'), r!, Number.isFinite(h) ? h! : '-']),
+    row.rssSeries
+      .filter((_, i, a) => i % Math.max(1, Math.ceil(a.length / 12)) === 0 || i === a.length - 1)
+      .map(([t, fr, r, h]) => [t!, fr!.toLocaleString('en'), r!, Number.isFinite(h) ? h! : '-']),
   );
 }
 

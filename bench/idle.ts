@@ -36,7 +36,9 @@ export async function run(args: string[]): Promise<void> {
   checkTransport(p.transport);
   // The server holds every connection; each driver worker a share of them.
   const limit = await ensureOpenFiles(p.connections + 1024);
-  progress(`idle: ${p.connections} ${p.transport} STOMP connections, heart-beat ${p.heartbeatMs},${p.heartbeatMs}, held ${p.holdS} s, ${p.users} users, ${p.sourceAddresses} source addresses; open-files limit ${limit}`);
+  progress(
+    `idle: ${p.connections} ${p.transport} STOMP connections, heart-beat ${p.heartbeatMs},${p.heartbeatMs}, held ${p.holdS} s, ${p.users} users, ${p.sourceAddresses} source addresses; open-files limit ${limit}`,
+  );
   await withConnectionBench('idle', p, async (server, users, driver) => {
     const pid = server.proc.pid!;
     const serverLimit = openFilesLimit(pid);
@@ -64,7 +66,9 @@ export async function run(args: string[]): Promise<void> {
     while (performance.now() < holdEnd) {
       await sleep(Math.min(10_000, holdEnd - performance.now()));
       status = await driver.status();
-      progress(`hold: ${status.open} open, ${status.closedUnexpectedly} closed by the server, heart-beats in ${status.heartbeatsIn} (fewest per connection ${status.minHeartbeatsIn}), out ${status.heartbeatsOut}; server RSS ${fmt(treeRssBytes([pid]) / MiB)} MiB; ${loadText()}`);
+      progress(
+        `hold: ${status.open} open, ${status.closedUnexpectedly} closed by the server, heart-beats in ${status.heartbeatsIn} (fewest per connection ${status.minHeartbeatsIn}), out ${status.heartbeatsOut}; server RSS ${fmt(treeRssBytes([pid]) / MiB)} MiB; ${loadText()}`,
+      );
     }
     const c = cpu.end();
     const rssAfter = treeRssBytes([pid]);
@@ -79,7 +83,9 @@ export async function run(args: string[]): Promise<void> {
     const beatsOk = expectedBeats === 0 || status.minHeartbeatsIn >= expectedBeats - 1;
     const deadAfterMs = 2 * Math.max(10_000, p.heartbeatMs) + 2000;
     if (p.heartbeatMs > 0 && p.holdS * 1000 <= deadAfterMs) {
-      progress(`NOTE: a ${p.holdS} s hold is shorter than the server's dead-peer cut-off (${deadAfterMs / 1000} s): use --hold > ${deadAfterMs / 1000} to show heart-beats keep connections alive`);
+      progress(
+        `NOTE: a ${p.holdS} s hold is shorter than the server's dead-peer cut-off (${deadAfterMs / 1000} s): use --hold > ${deadAfterMs / 1000} to show heart-beats keep connections alive`,
+      );
     }
     const row = {
       connections: p.connections,
@@ -111,7 +117,20 @@ export async function run(args: string[]): Promise<void> {
     };
     printTable(
       `idle: ${p.connections} ${p.transport} STOMP connections, heart-beat ${p.heartbeatMs},${p.heartbeatMs}, held ${p.holdS} s, 1 instance`,
-      ['connected', 'failed', 'RSS before MiB', 'after connect MiB', 'after hold MiB', 'RSS/conn KiB (connect / hold)', 'open at end', 'closed by server', 'server beats/conn (min, expected)', 'client beats sent', 'app CPU % idle', 'alive'],
+      [
+        'connected',
+        'failed',
+        'RSS before MiB',
+        'after connect MiB',
+        'after hold MiB',
+        'RSS/conn KiB (connect / hold)',
+        'open at end',
+        'closed by server',
+        'server beats/conn (min, expected)',
+        'client beats sent',
+        'app CPU % idle',
+        'alive',
+      ],
       [
         [
           row.connected,

@@ -9,18 +9,26 @@
 import { randomUUID } from 'node:crypto';
 import { loadavg } from 'node:os';
 import { pino } from 'pino';
+import { readSetting } from '../src/config.js';
 import { KafkaConsumerGroups } from '../src/kafka/consumer-groups.js';
 import { KafkaMessageLog, createKafka } from '../src/kafka/kafka-log.js';
 import { createMetrics } from '../src/metrics/metrics.js';
+import { TOPIC_PARTITIONS, TOPICS } from '../src/shared/defaults.js';
 import { Flags, percentile, progress, sleep } from './lib.js';
 
 export async function run(args: string[]): Promise<void> {
   const f = new Flags(args, ['rate', 'duration', 'warmup', 'linger', 'groups'], []);
-  const p = { rate: f.int('rate', 1000), durationS: f.num('duration', 10, 1), warmupS: f.num('warmup', 3), lingerMs: f.num('linger', 2), groups: f.int('groups', 3) };
+  const p = {
+    rate: f.int('rate', 1000),
+    durationS: f.num('duration', 10, 1),
+    warmupS: f.num('warmup', 3),
+    lingerMs: f.num('linger', 2),
+    groups: f.int('groups', 3),
+  };
   const log = pino({ level: 'warn' });
   const name = `kafka-path-${process.pid}-${Date.now()}`;
   const topics = { messages: `${name}.messages`, readReceipts: `${name}.receipts`, deadLetter: `${name}.dlt` };
-  const kafka = createKafka((process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(','), name, log);
+  const kafka = createKafka(readSetting('KAFKA_BROKERS'), name, log);
   let commits = 0;
   const consumer = kafka.consumer.bind(kafka);
   kafka.consumer = (config) => {
@@ -30,7 +38,10 @@ export async function run(args: string[]): Promise<void> {
   };
   const admin = kafka.admin();
   await admin.connect();
-  await admin.createTopics({ waitForLeaders: true, topics: Object.values(topics).map((topic) => ({ topic, numPartitions: topic === topics.messages ? 6 : 1 })) });
+  await admin.createTopics({
+    waitForLeaders: true,
+    topics: Object.values(topics).map((topic) => ({ topic, numPartitions: topic === topics.messages ? TOPIC_PARTITIONS[TOPICS.messages] : 1 })),
+  });
   const metrics = createMetrics(name);
   const messageLog = new KafkaMessageLog({ kafka, instanceId: name, log, metrics, lingerMs: p.lingerMs, topics });
   await messageLog.connect();
@@ -56,7 +67,6 @@ export async function run(args: string[]): Promise<void> {
     const produceRequests = async () => (await metrics.produceBatchSize.get()).values.find((v) => v.metricName?.endsWith('_count'))?.value ?? 0;
     const [requests0, commits0] = [await produceRequests(), commits];
     const m = await measure(p, messageLog, sentAt, () => handled.length >= Math.round(p.rate * p.durationS) * p.groups);
-    const q = (list: number[], at: number) => percentile([...list].sort((a, b) => a - b), at).toFixed(2);
     const result = {
       rate: p.rate,
       lingerMs: p.lingerMs,
@@ -83,19 +93,34 @@ export async function run(args: string[]): Promise<void> {
   }
 }
 
+/** The `at` percentile of the list, in ms with two decimals. */
+const q = (list: number[], at: number) =>
+  percentile(
+    [...list].sort((a, b) => a - b),
+    at,
+  ).toFixed(2);
+
 /** Appends at the rate for the duration (open loop), then waits (at most 15 s) until every record is acknowledged and `handled()`. */
 async function measure(p: { rate: number; durationS: number }, messageLog: KafkaMessageLog, sentAt: Map<string, number>, handled: () => boolean) {
   const total = Math.round(p.rate * p.durationS);
   const appended: number[] = [];
   const [cpu0, start] = [process.cpuUsage(), performance.now()];
   progress(`kafka-path: ${total} records at ${p.rate}/s`);
-  for (let i = 0; i < total; ) {
+  for (let i = 0; i < total;) {
     const due = Math.min(total, Math.floor(((performance.now() - start) * p.rate) / 1000));
     for (; i < due; i++) {
       const id = randomUUID();
       const t = performance.now();
       sentAt.set(id, t);
-      const message = { id, roomId: String(i % 20), senderId: '1', type: 'TEXT' as const, content: 'x'.repeat(100), idempotencyKey: null, createdAt: new Date().toISOString() };
+      const message = {
+        id,
+        roomId: String(i % 20),
+        senderId: '1',
+        type: 'TEXT' as const,
+        content: 'x'.repeat(100),
+        idempotencyKey: null,
+        createdAt: new Date().toISOString(),
+      };
       void messageLog.append(message).then(() => appended.push(performance.now() - t));
     }
     await sleep(1);

@@ -17,7 +17,6 @@ import { readSetting } from '../src/config.js';
 import { Kafka, Partitioners, logLevel, type Consumer, type Producer } from '../src/kafka/kafkajs.js';
 import { Flags, appendResults, fmt, printTable, progress, round, sleep } from './lib.js';
 
-
 interface RunResult {
   variant: 'A key=roomId' | 'B key=userId';
   repeat: number;
@@ -155,8 +154,18 @@ export async function run(args: string[]): Promise<void> {
       'all',
       n,
       Math.max(...rs.map((r) => r.partitionsUsed)),
-      fmt(per1000(rs.reduce((a, r) => a + r.adjacentInversions, 0), n)),
-      fmt(per1000(rs.reduce((a, r) => a + r.pairInversions, 0), n)),
+      fmt(
+        per1000(
+          rs.reduce((a, r) => a + r.adjacentInversions, 0),
+          n,
+        ),
+      ),
+      fmt(
+        per1000(
+          rs.reduce((a, r) => a + r.pairInversions, 0),
+          n,
+        ),
+      ),
       fmt((100 * rs.reduce((a, r) => a + r.outOfOrder, 0)) / n, 2),
     ]);
   }

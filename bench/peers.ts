@@ -26,7 +26,10 @@ type Target = (typeof TARGETS)[number];
 
 export async function run(args: string[]): Promise<void> {
   const f = new Flags(args, ['targets', 'rooms', 'members', 'rates', 'warmup', 'duration', 'drain', 'size', 'receipts', 'workers'], ['all-rates']);
-  const targets = f.str('targets', TARGETS.join(',')).split(',').map((t) => t.trim()) as Target[];
+  const targets = f
+    .str('targets', TARGETS.join(','))
+    .split(',')
+    .map((t) => t.trim()) as Target[];
   for (const t of targets) if (!TARGETS.includes(t)) throw new Error(`--targets: unknown target ${t} (known: ${TARGETS.join(',')})`);
   const p = { targets, members: f.int('members', 10, 2), workers: f.int('workers', cpus().length), ...stepFlags(f, false) };
   progress(

@@ -10,7 +10,22 @@ import type { ServerProc } from '../test/support/cluster.js';
 import { waitFor } from '../test/support/cluster.js';
 import { Api, type Account } from '../test/support/api.js';
 import { WsStomp } from '../test/support/stomp.js';
-import { CpuMeter, Flags, appendResults, fmt, loadText, mapLimit, printTable, progress, round, serverCpuMeter, summarize, systemCpuMeter, warnForeignServers, withServers } from './lib.js';
+import {
+  CpuMeter,
+  Flags,
+  appendResults,
+  fmt,
+  loadText,
+  mapLimit,
+  printTable,
+  progress,
+  round,
+  serverCpuMeter,
+  summarize,
+  systemCpuMeter,
+  warnForeignServers,
+  withServers,
+} from './lib.js';
 
 interface ReadOp {
   transport: 'rest' | 'stomp';
@@ -170,7 +185,20 @@ async function scenario(servers: ServerProc[], p: { instances: number; members: 
     const perSec = (ops.length / roundsMs) * 1000;
     printTable(
       `reads: ${p.members} members marking read concurrently, ${p.instances} instance(s)`,
-      ['reads', 'read receipts/s', 'p50 ms', 'p99 ms', 'max ms', 'REST p50/p99', 'STOMP p50/p99', 'failed', 'bench CPU %', 'server CPU %', 'machine CPU %', 'load'],
+      [
+        'reads',
+        'read receipts/s',
+        'p50 ms',
+        'p99 ms',
+        'max ms',
+        'REST p50/p99',
+        'STOMP p50/p99',
+        'failed',
+        'bench CPU %',
+        'server CPU %',
+        'machine CPU %',
+        'load',
+      ],
       [
         [
           ops.length,

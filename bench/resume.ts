@@ -73,7 +73,9 @@ export async function run(args: string[]): Promise<void> {
     during: f.int('during', 50),
     live: f.int('live', 20, 0),
   };
-  progress(`resume: ${p.clients} clients over ${p.rooms} rooms on ${p.instances} instance(s); ${p.before} msgs/room before the drop, ${p.during} while away, ${p.live} during the reconnect`);
+  progress(
+    `resume: ${p.clients} clients over ${p.rooms} rooms on ${p.instances} instance(s); ${p.before} msgs/room before the drop, ${p.during} while away, ${p.live} during the reconnect`,
+  );
   await withServers(p.instances, 'resume', async (servers) => {
     const foreign = await warnForeignServers(servers);
     await scenario(servers, p, foreign);
@@ -164,7 +166,11 @@ async function scenario(servers: ServerProc[], p: Params, foreign: string[]): Pr
     };
   });
   const roomIds = await mapLimit(senders, 5, (s, r) =>
-    apis[0]!.group(s, clients.filter((c) => c.room === r).map((c) => c.user), `resume-${r}-${Date.now()}`),
+    apis[0]!.group(
+      s,
+      clients.filter((c) => c.room === r).map((c) => c.user),
+      `resume-${r}-${Date.now()}`,
+    ),
   );
   progress(`${p.rooms} rooms created`);
 
@@ -245,7 +251,12 @@ async function scenario(servers: ServerProc[], p: Params, foreign: string[]): Pr
     progress(`all resumed in ${fmt(resumeWallMs / 1000, 2)} s (${failed.length} failed${failed[0] ? `, first: ${failed[0].failed}` : ''})`);
     await live;
     try {
-      await waitAll(clients.filter((c) => !c.failed), (c) => c.lastSeq >= lastSent[c.room]!, 60_000, 'every message after the resume');
+      await waitAll(
+        clients.filter((c) => !c.failed),
+        (c) => c.lastSeq >= lastSent[c.room]!,
+        60_000,
+        'every message after the resume',
+      );
     } catch (err) {
       progress(String(err));
     }
@@ -286,7 +297,23 @@ async function scenario(servers: ServerProc[], p: Params, foreign: string[]): Pr
 
     printTable(
       `resume: ${p.clients} clients, ${p.rooms} rooms, ${p.instances} instances, reconnect to the other instance with since-seq`,
-      ['clients', 'msgs/room (stored)', 'resume p50 ms', 'resume p99 ms', 'max ms', 'connect p50/p99 ms', 'SUBSCRIBE->RECEIPT p50/p99 ms', 'all resumed in s', 'replayed', 'replayed msgs/s', 'failed', 'bench CPU %', 'server CPU %', 'machine CPU %', 'load'],
+      [
+        'clients',
+        'msgs/room (stored)',
+        'resume p50 ms',
+        'resume p99 ms',
+        'max ms',
+        'connect p50/p99 ms',
+        'SUBSCRIBE->RECEIPT p50/p99 ms',
+        'all resumed in s',
+        'replayed',
+        'replayed msgs/s',
+        'failed',
+        'bench CPU %',
+        'server CPU %',
+        'machine CPU %',
+        'load',
+      ],
       [
         [
           p.clients,
@@ -307,16 +334,20 @@ async function scenario(servers: ServerProc[], p: Params, foreign: string[]): Pr
         ],
       ],
     );
-    printTable('resume: every client against its room\'s stored sequence', ['check', 'count'], [
-      ['clients with exactly the stored sequence', `${exactClients} / ${p.clients}`],
-      ['missing (stored, never received)', missing],
-      ['duplicated (same message-id twice)', duplicates],
-      ['out of order (seq not increasing)', orderViolations],
-      ['received but not stored', extra],
-      ['(info) replays shorter than the messages sent while away (the rest came live)', replayEndedEarly],
-      ['ERROR frames', errors],
-      ['send failures (sender)', sendErrors],
-    ]);
+    printTable(
+      "resume: every client against its room's stored sequence",
+      ['check', 'count'],
+      [
+        ['clients with exactly the stored sequence', `${exactClients} / ${p.clients}`],
+        ['missing (stored, never received)', missing],
+        ['duplicated (same message-id twice)', duplicates],
+        ['out of order (seq not increasing)', orderViolations],
+        ['received but not stored', extra],
+        ['(info) replays shorter than the messages sent while away (the rest came live)', replayEndedEarly],
+        ['ERROR frames', errors],
+        ['send failures (sender)', sendErrors],
+      ],
+    );
     if (benchCpu >= 85) progress(`bench CPU ${fmt(benchCpu, 0)}%${cpuNote(benchCpu)}`);
     appendResults('resume', { ...p }, [
       {

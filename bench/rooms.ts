@@ -63,7 +63,12 @@ export function ourClients(world: World, servers: readonly ServerProc[], workers
 
 /** RabbitMQ Web-STOMP clients (guest/guest), destination `/topic/room.<n>`, same shape as ourClients. */
 export function rabbitClients(url: string, rooms: number, members: number, workers: number): ClientSpec[] {
-  return sameShape(rooms, members, workers, (r) => `/topic/room.${r}`, { transport: 'ws', url, connectHeaders: { login: 'guest', passcode: 'guest', host: '/' }, heartbeat: STOMP_HEARTBEAT });
+  return sameShape(rooms, members, workers, (r) => `/topic/room.${r}`, {
+    transport: 'ws',
+    url,
+    connectHeaders: { login: 'guest', passcode: 'guest', host: '/' },
+    heartbeat: STOMP_HEARTBEAT,
+  });
 }
 
 /** Socket.IO clients of the reference server, room name `room.<n>`, same shape as ourClients. */
@@ -71,12 +76,24 @@ export function socketIoClients(url: string, rooms: number, members: number, wor
   return sameShape(rooms, members, workers, (r) => `room.${r}`, { transport: 'socketio', url });
 }
 
-function sameShape(rooms: number, members: number, workers: number, dest: (r: number) => string, base: Pick<ClientSpec, 'transport' | 'url' | 'connectHeaders' | 'heartbeat'>): ClientSpec[] {
+function sameShape(
+  rooms: number,
+  members: number,
+  workers: number,
+  dest: (r: number) => string,
+  base: Pick<ClientSpec, 'transport' | 'url' | 'connectHeaders' | 'heartbeat'>,
+): ClientSpec[] {
   const out: ClientSpec[] = [];
   for (let r = 0; r < rooms; r++) {
     const destination = dest(r);
     for (let m = 0; m < members; m++) {
-      out.push({ ...base, id: r * members + m, subscribe: [{ room: r, destination }], ...(m === 0 ? { send: { room: r, destination } } : {}), worker: r % workers });
+      out.push({
+        ...base,
+        id: r * members + m,
+        subscribe: [{ room: r, destination }],
+        ...(m === 0 ? { send: { room: r, destination } } : {}),
+        worker: r % workers,
+      });
     }
   }
   return out;

@@ -75,9 +75,7 @@ const frame = (command: string, headers: Record<string, string>, body: string | 
 
 describe('StompDecoder: valid frames', () => {
   it('decodes a minimal CONNECT', () => {
-    expect(decodeEverySplit(b('CONNECT\naccept-version:1.2\nhost:chat\n\n\0'))).toEqual([
-      frame('CONNECT', { 'accept-version': '1.2', host: 'chat' }),
-    ]);
+    expect(decodeEverySplit(b('CONNECT\naccept-version:1.2\nhost:chat\n\n\0'))).toEqual([frame('CONNECT', { 'accept-version': '1.2', host: 'chat' })]);
   });
 
   it('accepts CRLF line endings for command and header lines', () => {
@@ -87,16 +85,12 @@ describe('StompDecoder: valid frames', () => {
   });
 
   it('accepts mixed LF and CRLF in one frame', () => {
-    expect(decodeEverySplit(b('SEND\ndestination:/a\r\nx:1\n\r\nhi\0'))).toEqual([
-      frame('SEND', { destination: '/a', x: '1' }, 'hi'),
-    ]);
+    expect(decodeEverySplit(b('SEND\ndestination:/a\r\nx:1\n\r\nhi\0'))).toEqual([frame('SEND', { destination: '/a', x: '1' }, 'hi')]);
   });
 
   it('reads exactly content-length bytes, NULs included', () => {
     const bytes = Buffer.concat([b('SEND\ndestination:/a\ncontent-length:5\n\n'), Buffer.from([1, 0, 2, 0, 3]), Buffer.from([0])]);
-    expect(decodeEverySplit(bytes)).toEqual([
-      frame('SEND', { destination: '/a', 'content-length': '5' }, Buffer.from([1, 0, 2, 0, 3])),
-    ]);
+    expect(decodeEverySplit(bytes)).toEqual([frame('SEND', { destination: '/a', 'content-length': '5' }, Buffer.from([1, 0, 2, 0, 3]))]);
   });
 
   it('accepts content-length 0 and leading zeros', () => {
@@ -107,24 +101,12 @@ describe('StompDecoder: valid frames', () => {
   });
 
   it('without content-length the body ends at the first NUL', () => {
-    expect(decodeEverySplit(b('SEND\ndestination:/a\n\nab\nc\0MESSAGE\n\n\0'))).toEqual([
-      frame('SEND', { destination: '/a' }, 'ab\nc'),
-      frame('MESSAGE', {}),
-    ]);
+    expect(decodeEverySplit(b('SEND\ndestination:/a\n\nab\nc\0MESSAGE\n\n\0'))).toEqual([frame('SEND', { destination: '/a' }, 'ab\nc'), frame('MESSAGE', {})]);
   });
 
   it('reports heart-beats (LF and CRLF) before, between and after frames', () => {
     const events = decodeEverySplit(b('\n\r\nSEND\n\nx\0\n\r\n\nRECEIPT\nreceipt-id:7\n\n\0\r\n'));
-    expect(events).toEqual([
-      'HB',
-      'HB',
-      frame('SEND', {}, 'x'),
-      'HB',
-      'HB',
-      'HB',
-      frame('RECEIPT', { 'receipt-id': '7' }),
-      'HB',
-    ]);
+    expect(events).toEqual(['HB', 'HB', frame('SEND', {}, 'x'), 'HB', 'HB', 'HB', frame('RECEIPT', { 'receipt-id': '7' }), 'HB']);
   });
 
   it('decodes many frames from one chunk', () => {
@@ -141,9 +123,7 @@ describe('StompDecoder: valid frames', () => {
   });
 
   it('unescapes STOMP frames (only CONNECT and CONNECTED are exempt)', () => {
-    expect(decodeEverySplit(b('STOMP\naccept-version:1.2\nhost:h\\cx\n\n\0'))).toEqual([
-      frame('STOMP', { 'accept-version': '1.2', host: 'h:x' }),
-    ]);
+    expect(decodeEverySplit(b('STOMP\naccept-version:1.2\nhost:h\\cx\n\n\0'))).toEqual([frame('STOMP', { 'accept-version': '1.2', host: 'h:x' })]);
   });
 
   it('does not unescape CONNECT and CONNECTED frames', () => {
@@ -154,9 +134,7 @@ describe('StompDecoder: valid frames', () => {
   });
 
   it('splits at the first colon and never trims', () => {
-    expect(decodeEverySplit(b('SEND\n key : v:w \nempty:\n\n\0'))).toEqual([
-      frame('SEND', { ' key ': ' v:w ', empty: '' }),
-    ]);
+    expect(decodeEverySplit(b('SEND\n key : v:w \nempty:\n\n\0'))).toEqual([frame('SEND', { ' key ': ' v:w ', empty: '' })]);
   });
 
   it('keeps the first of repeated headers', () => {
@@ -168,15 +146,11 @@ describe('StompDecoder: valid frames', () => {
   });
 
   it('uses the first content-length when repeated', () => {
-    expect(decodeEverySplit(b('SEND\ncontent-length:3\ncontent-length:1\n\na\0c\0'))).toEqual([
-      frame('SEND', { 'content-length': '3' }, 'a\0c'),
-    ]);
+    expect(decodeEverySplit(b('SEND\ncontent-length:3\ncontent-length:1\n\na\0c\0'))).toEqual([frame('SEND', { 'content-length': '3' }, 'a\0c')]);
   });
 
   it('decodes UTF-8 names and values', () => {
-    expect(decodeEverySplit(b('SEND\n방:안녕하세요 ☃ 😀\nx:\uFFFD\n\n본문\0'))).toEqual([
-      frame('SEND', { 방: '안녕하세요 ☃ 😀', x: '\uFFFD' }, '본문'),
-    ]);
+    expect(decodeEverySplit(b('SEND\n방:안녕하세요 ☃ 😀\nx:\uFFFD\n\n본문\0'))).toEqual([frame('SEND', { 방: '안녕하세요 ☃ 😀', x: '\uFFFD' }, '본문')]);
   });
 
   it('gives headers a null prototype', () => {
@@ -392,9 +366,7 @@ describe('StompDecoder: versions', () => {
 
   it('STOMP 1.1 decodes \\n \\c \\\\ in one pass', () => {
     const bytes = b('SEND\ndestination:/a\\cb\\\\n\\n\nna\\cme:x\\\\\\\\y\n\n\0');
-    expect(decodeEverySplit(bytes, { version: '1.1' })).toEqual([
-      frame('SEND', { destination: '/a:b\\n\n', 'na:me': 'x\\\\y' }),
-    ]);
+    expect(decodeEverySplit(bytes, { version: '1.1' })).toEqual([frame('SEND', { destination: '/a:b\\n\n', 'na:me': 'x\\\\y' })]);
   });
 
   it('STOMP 1.1 rejects the \\r escape and every other undefined escape', () => {
@@ -406,15 +378,9 @@ describe('StompDecoder: versions', () => {
   });
 
   it('STOMP 1.0 takes names and values literally: backslashes and colons are data', () => {
-    const bytes = b(
-      'SEND\ndestination:/a\\tb\\\nx\\c:\\r\\n\\\\\ncreated-at:2026-01-01T10:41:00.492Z\n\nbody\0',
-    );
+    const bytes = b('SEND\ndestination:/a\\tb\\\nx\\c:\\r\\n\\\\\ncreated-at:2026-01-01T10:41:00.492Z\n\nbody\0');
     expect(decodeEverySplit(bytes, { version: '1.0' })).toEqual([
-      frame(
-        'SEND',
-        { destination: '/a\\tb\\', 'x\\c': '\\r\\n\\\\', 'created-at': '2026-01-01T10:41:00.492Z' },
-        'body',
-      ),
+      frame('SEND', { destination: '/a\\tb\\', 'x\\c': '\\r\\n\\\\', 'created-at': '2026-01-01T10:41:00.492Z' }, 'body'),
     ]);
   });
 
@@ -429,10 +395,7 @@ describe('StompDecoder: versions', () => {
   it('never unescapes CONNECT and CONNECTED, in any version', () => {
     const bytes = b('CONNECT\nlogin:a\\tb\npasscode:p\\c\\r\n\n\0CONNECTED\nserver:s\\n\n\n\0');
     for (const version of VERSIONS) {
-      expect(decodeEverySplit(bytes, { version })).toEqual([
-        frame('CONNECT', { login: 'a\\tb', passcode: 'p\\c\\r' }),
-        frame('CONNECTED', { server: 's\\n' }),
-      ]);
+      expect(decodeEverySplit(bytes, { version })).toEqual([frame('CONNECT', { login: 'a\\tb', passcode: 'p\\c\\r' }), frame('CONNECTED', { server: 's\\n' })]);
     }
   });
 
@@ -535,9 +498,7 @@ const frameArb = (version: StompVersion) =>
 const streamArb = (maxFrames: number) =>
   fc
     .constantFrom<StompVersion>('1.0', '1.1', '1.2')
-    .chain((version) =>
-      fc.tuple(fc.constant(version), fc.array(frameArb(version), { minLength: 1, maxLength: maxFrames })),
-    );
+    .chain((version) => fc.tuple(fc.constant(version), fc.array(frameArb(version), { minLength: 1, maxLength: maxFrames })));
 
 /** Splits `bytes` at the given (sorted, deduplicated) offsets. */
 function splitAt(bytes: Buffer, cuts: number[]): Buffer[] {
@@ -558,9 +519,7 @@ describe('StompDecoder: properties', () => {
   it('decodes what encodeFrame produced for the same version, however it is chunked', () => {
     fc.assert(
       fc.property(streamArb(6), fc.array(fc.nat(), { maxLength: 12 }), ([version, frames], cuts) => {
-        const bytes = Buffer.concat(
-          frames.map((f) => Buffer.concat([encodeFrame(f.command, f.headers, f.body, version), b(f.heartbeats)])),
-        );
+        const bytes = Buffer.concat(frames.map((f) => Buffer.concat([encodeFrame(f.command, f.headers, f.body, version), b(f.heartbeats)])));
         const expected: Event[] = [];
         for (const f of frames) {
           const entries = [...f.headers];

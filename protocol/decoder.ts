@@ -212,9 +212,7 @@ export class StompDecoder {
    * Never exceeds `maxFrameBytes`.
    */
   get bufferedBytes(): number {
-    return this.state === S_IDLE || this.state === S_IDLE_CR || this.state === S_DEAD
-      ? 0
-      : this.frameBytes + this.lineLen + this.bodyLen;
+    return this.state === S_IDLE || this.state === S_IDLE_CR || this.state === S_DEAD ? 0 : this.frameBytes + this.lineLen + this.bodyLen;
   }
 
   /**
@@ -457,10 +455,7 @@ export class StompDecoder {
     for (i++; i < e; i++) valueFlags |= BYTE_CLASS[lb[i]!]!;
     if (((nameFlags | valueFlags) & F_CR) !== 0) throw strayCr();
     valueFlags &= ~F_COLON; // a ':' in a value is data (we split at the first one)
-    const name =
-      nameFlags === 0
-        ? (knownName(lb, s, colon) ?? (lb as RangeDecoding).latin1Slice(s, colon))
-        : this.text(lb, s, colon, nameFlags);
+    const name = nameFlags === 0 ? (knownName(lb, s, colon) ?? (lb as RangeDecoding).latin1Slice(s, colon)) : this.text(lb, s, colon, nameFlags);
     // Decoded even when repeated: an invalid escape or UTF-8 sequence is fatal wherever it is.
     const value = this.text(lb, colon + 1, e, valueFlags);
     if (this.headers[name] !== undefined) return; // repeated header: the first one wins
@@ -526,9 +521,32 @@ export class StompDecoder {
 // Header names of STOMP 1.2 and of our gateway, matched as bytes so the usual names cost no new string
 // (V8 would otherwise build and internalise a fresh string for every header key of every frame).
 const KNOWN_NAMES = [
-  'accept-version', 'ack', 'content-length', 'content-type', 'destination', 'heart-beat', 'host', 'id', 'login',
-  'message', 'message-id', 'passcode', 'receipt', 'receipt-id', 'server', 'session', 'subscription', 'transaction',
-  'version', 'seq', 'room-id', 'sender-id', 'message-type', 'created-at', 'since-seq', 'idempotency-key',
+  'accept-version',
+  'ack',
+  'content-length',
+  'content-type',
+  'destination',
+  'heart-beat',
+  'host',
+  'id',
+  'login',
+  'message',
+  'message-id',
+  'passcode',
+  'receipt',
+  'receipt-id',
+  'server',
+  'session',
+  'subscription',
+  'transaction',
+  'version',
+  'seq',
+  'room-id',
+  'sender-id',
+  'message-type',
+  'created-at',
+  'since-seq',
+  'idempotency-key',
 ];
 const KNOWN_BY_LENGTH: { name: string; bytes: Buffer }[][] = [];
 for (const name of KNOWN_NAMES) {
@@ -547,7 +565,6 @@ function knownName(lb: Buffer, s: number, e: number): string | undefined {
   return undefined;
 }
 
-
 function missingNul(): Error {
   return badFrame('missing-nul', 'the byte after a content-length body is not NUL');
 }
@@ -561,4 +578,3 @@ function limit(value: number | undefined, fallback: number, name: string): numbe
   if (!Number.isSafeInteger(value) || value < 1) throw new RangeError(`${name} must be a positive integer`);
   return value;
 }
-

@@ -55,9 +55,7 @@ describe('encodeFrame', () => {
   });
 
   it('adds content-length (in bytes) whenever there is a body', () => {
-    expect(text(encodeFrame('SEND', { destination: '/a' }, '안녕'))).toBe(
-      'SEND\ndestination:/a\ncontent-length:6\n\n안녕\0\n',
-    );
+    expect(text(encodeFrame('SEND', { destination: '/a' }, '안녕'))).toBe('SEND\ndestination:/a\ncontent-length:6\n\n안녕\0\n');
     const body = Buffer.from([0, 1, 0]);
     const bytes = encodeFrame('MESSAGE', { destination: '/a' }, body);
     expect(bytes.subarray(0, -5).toString()).toBe('MESSAGE\ndestination:/a\ncontent-length:3\n\n');
@@ -65,12 +63,8 @@ describe('encodeFrame', () => {
   });
 
   it('adds no content-length for an empty body and replaces a given one', () => {
-    expect(text(encodeFrame('SEND', { destination: '/a', 'content-length': '5' }, ''))).toBe(
-      'SEND\ndestination:/a\n\n\0\n',
-    );
-    expect(text(encodeFrame('SEND', { 'content-length': '99', destination: '/a' }, 'hi'))).toBe(
-      'SEND\ndestination:/a\ncontent-length:2\n\nhi\0\n',
-    );
+    expect(text(encodeFrame('SEND', { destination: '/a', 'content-length': '5' }, ''))).toBe('SEND\ndestination:/a\n\n\0\n');
+    expect(text(encodeFrame('SEND', { 'content-length': '99', destination: '/a' }, 'hi'))).toBe('SEND\ndestination:/a\ncontent-length:2\n\nhi\0\n');
   });
 
   it('STOMP 1.2 (the default) escapes backslash, CR, LF and colon in names and values', () => {
@@ -90,26 +84,13 @@ describe('encodeFrame', () => {
   });
 
   it('STOMP 1.0 writes names and values literally: backslashes and colons in values are data', () => {
-    expect(
-      text(
-        encodeFrame(
-          'MESSAGE',
-          { 'created-at': '2026-01-01T10:41:00.492Z', path: 'C:\\dir\\n', 'x\\c': '\\' },
-          'hi',
-          '1.0',
-        ),
-      ),
-    ).toBe('MESSAGE\ncreated-at:2026-01-01T10:41:00.492Z\npath:C:\\dir\\n\nx\\c:\\\ncontent-length:2\n\nhi\0\n');
+    expect(text(encodeFrame('MESSAGE', { 'created-at': '2026-01-01T10:41:00.492Z', path: 'C:\\dir\\n', 'x\\c': '\\' }, 'hi', '1.0'))).toBe(
+      'MESSAGE\ncreated-at:2026-01-01T10:41:00.492Z\npath:C:\\dir\\n\nx\\c:\\\ncontent-length:2\n\nhi\0\n',
+    );
   });
 
   it('STOMP 1.0 refuses CR or LF anywhere and a colon in a name', () => {
-    const cases: Record<string, string>[] = [
-      { a: 'x\ny' },
-      { a: 'x\ry' },
-      { 'a\n': 'x' },
-      { 'a\r': 'x' },
-      { 'a:b': 'x' },
-    ];
+    const cases: Record<string, string>[] = [{ a: 'x\ny' }, { a: 'x\ry' }, { 'a\n': 'x' }, { 'a\r': 'x' }, { 'a:b': 'x' }];
     for (const headers of cases) {
       expect(() => encodeFrame('SEND', headers, undefined, '1.0')).toThrow(RangeError);
     }
@@ -117,9 +98,9 @@ describe('encodeFrame', () => {
 
   it('never escapes CONNECT and CONNECTED, in any version', () => {
     for (const version of VERSIONS) {
-      expect(
-        text(encodeFrame('CONNECTED', { version: '1.2', server: 'chat/1.0 a\\b', session: 'x:y' }, undefined, version)),
-      ).toBe('CONNECTED\nversion:1.2\nserver:chat/1.0 a\\b\nsession:x:y\n\n\0\n');
+      expect(text(encodeFrame('CONNECTED', { version: '1.2', server: 'chat/1.0 a\\b', session: 'x:y' }, undefined, version))).toBe(
+        'CONNECTED\nversion:1.2\nserver:chat/1.0 a\\b\nsession:x:y\n\n\0\n',
+      );
       expect(text(encodeFrame('CONNECT', { login: 'a\\b' }, undefined, version))).toBe('CONNECT\nlogin:a\\b\n\n\0\n');
     }
   });
@@ -135,9 +116,7 @@ describe('encodeFrame', () => {
   });
 
   it('does not quote header values in its errors (they may be passcodes)', () => {
-    expect(() => encodeFrame('CONNECT', { passcode: 'secret\n' })).toThrow(
-      expect.objectContaining({ message: expect.not.stringContaining('secret') }),
-    );
+    expect(() => encodeFrame('CONNECT', { passcode: 'secret\n' })).toThrow(expect.objectContaining({ message: expect.not.stringContaining('secret') }));
   });
 
   it('accepts ordered pairs, repeats included', () => {
@@ -237,7 +216,11 @@ describe('encodeFrame', () => {
           fc.record({
             command: fc.constantFrom('SEND', 'MESSAGE', 'RECEIPT', 'CONNECTED'),
             headers: fc.dictionary(fc.constantFrom('a', 'b', 'receipt-id'), fc.string({ unit: 'grapheme-ascii' })),
-            body: fc.oneof(fc.constant(undefined), fc.string(), fc.uint8Array().map((a) => Buffer.from(a))),
+            body: fc.oneof(
+              fc.constant(undefined),
+              fc.string(),
+              fc.uint8Array().map((a) => Buffer.from(a)),
+            ),
           }),
           { minLength: 1, maxLength: 5 },
         ),
@@ -294,7 +277,13 @@ describe('PreparedMessage', () => {
   /** What encodeFrame writes for the same subscriber. */
   const expected = (id: string, ack: string | undefined, version: StompVersion, h: HeadersInput = headers): Buffer => {
     const rest = Array.isArray(h) ? (h as ReadonlyArray<readonly [string, string]>) : Object.entries(h);
-    const first: [string, string][] = ack === undefined ? [['subscription', id]] : [['subscription', id], ['ack', ack]];
+    const first: [string, string][] =
+      ack === undefined
+        ? [['subscription', id]]
+        : [
+            ['subscription', id],
+            ['ack', ack],
+          ];
     return encodeFrame('MESSAGE', [...first, ...rest], body, version);
   };
 
@@ -320,9 +309,7 @@ describe('PreparedMessage', () => {
     );
     for (const version of ['1.1', '1.2'] as const) {
       expect(text(p.frameFor('a:b', { ack: 'm:1', version }))).toBe(
-        'MESSAGE\nsubscription:a\\cb\nack:m\\c1\ndestination:/topic/r.1\n' +
-          'created-at:2026-01-01T10\\c41\\c00.492Z\n' +
-          tail,
+        'MESSAGE\nsubscription:a\\cb\nack:m\\c1\ndestination:/topic/r.1\n' + 'created-at:2026-01-01T10\\c41\\c00.492Z\n' + tail,
       );
     }
   });

@@ -85,12 +85,7 @@ function toBody(body: Buffer | string | undefined): Buffer | undefined {
  * - The frame ends with NUL and one LF (`\0\n`), which peers read as a heart-beat.
  * - The command is written as given; callers pass one of CLIENT_COMMANDS/SERVER_COMMANDS.
  */
-export function encodeFrame(
-  command: string,
-  headers: HeadersInput,
-  body?: Buffer | string,
-  version: StompVersion = '1.2',
-): Buffer {
+export function encodeFrame(command: string, headers: HeadersInput, body?: Buffer | string, version: StompVersion = '1.2'): Buffer {
   const lines = headerLines(command, headers, styleOf(command, version));
   const payload = toBody(body);
   let head = command + '\n' + lines;

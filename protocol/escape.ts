@@ -72,9 +72,7 @@ export function unescapeHeader(s: string, version: StompVersion = '1.2'): string
     else {
       throw badFrame(
         'invalid-escape',
-        i + 1 < s.length
-          ? `undefined escape sequence \\${s[i + 1]} in a STOMP ${version} header`
-          : 'header ends with a lone backslash',
+        i + 1 < s.length ? `undefined escape sequence \\${s[i + 1]} in a STOMP ${version} header` : 'header ends with a lone backslash',
       );
     }
     last = i + 2;

@@ -35,15 +35,16 @@ import type { DeadLetterMark } from '../src/store/dead-letter-marks.js';
 import { KyselyDeadLetterMarks } from '../src/store/kysely-dead-letter-marks.js';
 import { KyselyStore } from '../src/store/kysely.js';
 
-
 class UsageError extends Error {}
 
 // kafkajs logs some retriable answers at ERROR before retrying them (a fresh group's coordinator); drop those.
 const EXPECTED = /coordinator is not available|not the correct coordinator|rebalancing/i;
-const quietLog: logCreator = () => ({ namespace, log }) => {
-  const text = `${log.message} ${String(log.error ?? '')}`;
-  if (!EXPECTED.test(text)) process.stderr.write(`[kafkajs] ${namespace}: ${text}\n`);
-};
+const quietLog: logCreator =
+  () =>
+  ({ namespace, log }) => {
+    const text = `${log.message} ${String(log.error ?? '')}`;
+    if (!EXPECTED.test(text)) process.stderr.write(`[kafkajs] ${namespace}: ${text}\n`);
+  };
 
 export function createKafka(): Kafka {
   const brokers = readSetting('KAFKA_BROKERS');
@@ -100,7 +101,13 @@ export function parseCommandLine(argv: readonly string[]): Args {
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
-  const args: Args = { command, sel: { include: 'pending' }, json: values.json ?? false, dryRun: false, actor: values.actor ?? `cli:${userInfo().username}@${hostname()}` };
+  const args: Args = {
+    command,
+    sel: { include: 'pending' },
+    json: values.json ?? false,
+    dryRun: false,
+    actor: values.actor ?? `cli:${userInfo().username}@${hostname()}`,
+  };
   if (values.limit !== undefined) {
     if (!/^\d+$/.test(values.limit) || Number(values.limit) < 1) throw new UsageError('--limit must be a positive integer');
     args.sel.limit = Number(values.limit);
@@ -139,7 +146,8 @@ async function execute(args: Args, dlt: DeadLetters): Promise<number> {
   }
   if (args.command === 'discard') {
     const done = await dlt.discard(records, args.actor);
-    for (const r of done) out(args.json ? JSON.stringify({ dltPartition: r.partition, dltOffset: r.offset, discarded: true }) : `discarded dlt[${r.partition}]@${r.offset}`);
+    for (const r of done)
+      out(args.json ? JSON.stringify({ dltPartition: r.partition, dltOffset: r.offset, discarded: true }) : `discarded dlt[${r.partition}]@${r.offset}`);
     process.stderr.write(`discarded ${done.length} record(s)\n`);
     return 0;
   }

@@ -227,9 +227,7 @@ export async function runMigrations({ log = defaultLog, config = resolveConfig()
     child.stderr.on('data', onData);
     child.on('error', (e) => reject(new StackError(`npm run migrate failed to start: ${e.message}`)));
     child.on('close', (code, signal) =>
-      code === 0
-        ? resolve()
-        : reject(new StackError(`npm run migrate failed (exit ${code ?? signal}):\n${lines.slice(-20).join('\n')}`)),
+      code === 0 ? resolve() : reject(new StackError(`npm run migrate failed (exit ${code ?? signal}):\n${lines.slice(-20).join('\n')}`)),
     );
   });
 }
@@ -269,7 +267,9 @@ export async function ensureRedis({ log = defaultLog, config = resolveConfig() }
   if (!isLocalHost(host)) throw new StackError(`Redis is not reachable at ${where} (REDIS_URL) and is not local, so it cannot be started`);
   const server = which('redis-server');
   if (!server) {
-    throw new StackError(`Redis is not reachable at ${where} and not installed (no \`redis-server\` on PATH); install Redis or point REDIS_URL at a running server`);
+    throw new StackError(
+      `Redis is not reachable at ${where} and not installed (no \`redis-server\` on PATH); install Redis or point REDIS_URL at a running server`,
+    );
   }
   fs.mkdirSync(REDIS_FALLBACK_DIR, { recursive: true });
   const pidfile = path.join(REDIS_FALLBACK_DIR, 'redis.pid');
@@ -341,7 +341,9 @@ async function reuseKafka({ log, brokers, hosts, nodes, version }) {
   const cluster = await pollUntil(() => kafkaProbe(brokers), { timeoutMs: 60_000, intervalMs: 500 });
   if (!cluster) throw new StackError(`Kafka at ${brokers.join(',')} accepts connections but does not answer as a cluster`);
   if (cluster.brokers.length < nodes) {
-    throw new StackError(`Kafka at ${brokers.join(',')} has ${cluster.brokers.length} broker(s), ${nodes} asked for; stop it (npm run stack:down) or point KAFKA_BROKERS elsewhere`);
+    throw new StackError(
+      `Kafka at ${brokers.join(',')} has ${cluster.brokers.length} broker(s), ${nodes} asked for; stop it (npm run stack:down) or point KAFKA_BROKERS elsewhere`,
+    );
   }
   const line = await brokerLine(hosts[0].host, hosts[0].port).catch(() => null);
   const wanted = Number(version.split('.')[0]);
@@ -470,7 +472,9 @@ export async function stackStatus({ log = defaultLog, env = process.env } = {}) 
   const brokers = ours.length ? started.kafka.brokers : config.kafkaBrokers;
   const cluster = await kafkaProbe(brokers);
   let kDetail = cluster ? `up (cluster ${cluster.clusterId}, ${cluster.brokers.length} broker${cluster.brokers.length > 1 ? 's' : ''})` : 'DOWN';
-  kDetail += ours.length ? `, started by stack: Kafka ${started.kafka.version}, pids ${ours.map((n) => nodePid(n.port) ?? 'gone').join(' ')}` : ', not started by stack';
+  kDetail += ours.length
+    ? `, started by stack: Kafka ${started.kafka.version}, pids ${ours.map((n) => nodePid(n.port) ?? 'gone').join(' ')}`
+    : ', not started by stack';
   if (cluster) {
     const admin = kafkaClient(brokers).admin();
     try {

@@ -36,7 +36,11 @@ async function main(argv) {
       await stackUp(upOptions(values));
       if (values['redis-sentinel']) {
         const { env } = await startRedisSentinel();
-        console.log(`[stack] the app with Redis Sentinel: ${Object.entries(env).map(([k, v]) => `${k}=${v}`).join(' ')}`);
+        console.log(
+          `[stack] the app with Redis Sentinel: ${Object.entries(env)
+            .map(([k, v]) => `${k}=${v}`)
+            .join(' ')}`,
+        );
       }
       return 0;
     }

@@ -27,7 +27,7 @@ try {
   const { startGroupsAtEnd } = await import('./test-groups.mjs');
   await startGroupsAtEnd({ brokers: config.kafkaBrokers, prefix: process.env.KAFKA_GROUP_PREFIX ?? '', log: (m) => console.log(`[stack] ${m}`) });
 } catch (err) {
-  console.error(`[test] ERROR: the real infrastructure is not available — ${err instanceof StackError ? err.message : err?.stack ?? err}`);
+  console.error(`[test] ERROR: the real infrastructure is not available — ${err instanceof StackError ? err.message : (err?.stack ?? err)}`);
   console.error('[test] failing: the integration tests need real PostgreSQL, Redis and Kafka and are never skipped');
   process.exit(1);
 }
@@ -40,7 +40,7 @@ try {
   try {
     ensurePromtool({ log: (m) => console.log(`[promtool] ${m}`) });
   } catch (err) {
-    console.error(`[test] ERROR: promtool/prometheus are not available — ${err instanceof PromtoolError ? err.message : err?.stack ?? err}`);
+    console.error(`[test] ERROR: promtool/prometheus are not available — ${err instanceof PromtoolError ? err.message : (err?.stack ?? err)}`);
     console.error('[test] failing: the operations tests (test/ops) need them and are never skipped');
     process.exit(1);
   }
@@ -109,7 +109,12 @@ async function legacyKafkaRun() {
     return 1;
   }
   try {
-    return await runVitest(LEGACY_FILES, { ...env, KAFKA_BROKERS: brokers.join(','), KAFKA_VERSION: LEGACY_KAFKA_VERSION, KAFKA_GROUP_PREFIX: `${env.KAFKA_GROUP_PREFIX ?? ''}k39-` });
+    return await runVitest(LEGACY_FILES, {
+      ...env,
+      KAFKA_BROKERS: brokers.join(','),
+      KAFKA_VERSION: LEGACY_KAFKA_VERSION,
+      KAFKA_GROUP_PREFIX: `${env.KAFKA_GROUP_PREFIX ?? ''}k39-`,
+    });
   } finally {
     await stopKafkaNodes({ ports, log });
   }

@@ -72,8 +72,25 @@ function buildServices(config: Config, infra: Infra, metrics: Metrics, cleanups:
   const userSends = new UserSendLimiter(infra.rates, config.rate.userPerSec, config.rate.userBurst);
   const replayBudget = new ReplayBudget(infra.rates, config.limits.replayMessagesPerMin);
   const members = new MembersCache(store);
-  cleanups.push(() => hashPool.close(), () => userSends.close());
-  return { events, membership, members, reads, messages, rooms, blocks, authenticate, accounts, userSends, replayBudget, lastBroadcastSeq, sendSchema: sendSchema(config.limits.maxContentBytes) };
+  cleanups.push(
+    () => hashPool.close(),
+    () => userSends.close(),
+  );
+  return {
+    events,
+    membership,
+    members,
+    reads,
+    messages,
+    rooms,
+    blocks,
+    authenticate,
+    accounts,
+    userSends,
+    replayBudget,
+    lastBroadcastSeq,
+    sendSchema: sendSchema(config.limits.maxContentBytes),
+  };
 }
 
 type Services = ReturnType<typeof buildServices>;
@@ -115,7 +132,8 @@ function buildGateway(config: Config, log: Logger, infra: Infra, s: Services, me
   const catchUpDeps = { messagesAfter: (roomId: string, after: string, limit: number) => store.messagesAfter(roomId, after, limit) };
   const hub = new Hub({
     bus,
-    repair: (roomId, after, upTo, deliver) => catchUp(catchUpDeps, { roomId, after, target: () => upTo, deliver, active: () => true, deadline: Date.now() + 5000 }),
+    repair: (roomId, after, upTo, deliver) =>
+      catchUp(catchUpDeps, { roomId, after, target: () => upTo, deliver, active: () => true, deadline: Date.now() + 5000 }),
     views: (roomId, list) => s.reads.views(roomId, list),
     areMembers: (pairs) => store.areMembers(pairs),
     onRevoked: (roomId, userId, found) => {
@@ -137,7 +155,10 @@ function buildGateway(config: Config, log: Logger, infra: Infra, s: Services, me
     ttlMs: config.presenceTtlMs,
     replaysPerUser: config.limits.maxReplaysPerUser,
   });
-  cleanups.push(() => registry.close(), () => hub.close());
+  cleanups.push(
+    () => registry.close(),
+    () => hub.close(),
+  );
   const sessionDeps: SessionDeps = {
     ...s,
     hub,
@@ -218,7 +239,10 @@ export async function startApp(config: Config, log: Logger, infra: Infra, metric
   webhook.worker?.start();
   const port = (http.server.address() as { port: number }).port;
   const stompTcpPort = tcp ? (tcp.server.address() as { port: number }).port : null;
-  log.info({ port, stompTcpPort, metricsPort: metricsServer?.port ?? null, roles: [...config.roles], instanceId: config.instanceId, mode: config.mode }, 'chat server started');
+  log.info(
+    { port, stompTcpPort, metricsPort: metricsServer?.port ?? null, roles: [...config.roles], instanceId: config.instanceId, mode: config.mode },
+    'chat server started',
+  );
 
   let closing: Promise<void> | null = null;
   const close = () =>
@@ -251,12 +275,7 @@ function listenMetrics(config: Config, metrics: Metrics): Promise<MetricsServer 
 }
 
 /** STOMP over TCP; a taken default port (often another STOMP broker's) turns it off rather than stopping start-up. */
-async function listenTcp(
-  config: Config,
-  log: Logger,
-  openSession: (t: Transport) => Session,
-  admit: (address: string) => boolean,
-): Promise<TcpGateway | null> {
+async function listenTcp(config: Config, log: Logger, openSession: (t: Transport) => Session, admit: (address: string) => boolean): Promise<TcpGateway | null> {
   try {
     return await startTcpGateway(config.stompTcpPort, config.host, (t) => openSession(t), admit);
   } catch (err) {

@@ -155,8 +155,18 @@ describe('loadConfig', () => {
   it('operations console: ADMIN_EMAILS lower-cased and trimmed (none by default), stats interval, instance timeout, history', () => {
     const d = loadConfig({});
     expect(d.ops).toEqual({ adminEmails: new Set(), statsIntervalMs: 1000, instanceTimeoutMs: 5000, historySeconds: 300 });
-    const c = loadConfig({ ADMIN_EMAILS: ' Boss@Example.com, ops@example.com ,', OPS_STATS_INTERVAL_MS: '2000', OPS_INSTANCE_TIMEOUT_MS: '4000', OPS_HISTORY_SECONDS: '600' });
-    expect(c.ops).toEqual({ adminEmails: new Set(['boss@example.com', 'ops@example.com']), statsIntervalMs: 2000, instanceTimeoutMs: 4000, historySeconds: 600 });
+    const c = loadConfig({
+      ADMIN_EMAILS: ' Boss@Example.com, ops@example.com ,',
+      OPS_STATS_INTERVAL_MS: '2000',
+      OPS_INSTANCE_TIMEOUT_MS: '4000',
+      OPS_HISTORY_SECONDS: '600',
+    });
+    expect(c.ops).toEqual({
+      adminEmails: new Set(['boss@example.com', 'ops@example.com']),
+      statsIntervalMs: 2000,
+      instanceTimeoutMs: 4000,
+      historySeconds: 600,
+    });
     expect(configError({ ADMIN_EMAILS: 'boss@example.com,not-an-email' }).message).toContain('ADMIN_EMAILS');
     expect(configError({ OPS_STATS_INTERVAL_MS: '3000', OPS_INSTANCE_TIMEOUT_MS: '5000' }).message).toContain('OPS_INSTANCE_TIMEOUT_MS');
     expect(configError({ OPS_STATS_INTERVAL_MS: '50' }).message).toContain('OPS_STATS_INTERVAL_MS');
@@ -165,7 +175,9 @@ describe('loadConfig', () => {
 
   it('NOTIFY_WEBHOOK_*: off by default; an http(s) URL, a secret of 16+, sane defaults, a signed webhook required in production', () => {
     expect(loadConfig({ NODE_ENV: 'test' }).webhook).toBeNull();
-    expect(loadConfig({ NODE_ENV: 'test', NOTIFY_WEBHOOK_URL: 'https://hooks.example.com/chat', NOTIFY_WEBHOOK_SECRET: 'whsec-0123456789abcdef' }).webhook).toEqual({
+    expect(
+      loadConfig({ NODE_ENV: 'test', NOTIFY_WEBHOOK_URL: 'https://hooks.example.com/chat', NOTIFY_WEBHOOK_SECRET: 'whsec-0123456789abcdef' }).webhook,
+    ).toEqual({
       url: 'https://hooks.example.com/chat',
       secret: 'whsec-0123456789abcdef',
       windowMs: 2000,
@@ -185,12 +197,32 @@ describe('loadConfig', () => {
     const prod = { NODE_ENV: 'production', JWT_SECRET: 'a-production-secret-of-enough-length', NOTIFY_WEBHOOK_URL: url };
     expect(configError(prod).message).toMatch(/required with NOTIFY_WEBHOOK_URL[\s\S]*NOTIFY_WEBHOOK_SECRET/);
     expect(loadConfig({ ...prod, NOTIFY_WEBHOOK_SECRET: 'whsec-0123456789abcdef' }).webhook?.url).toBe(url);
-    const timing = loadConfig({ NODE_ENV: 'test', NOTIFY_WEBHOOK_URL: url, NOTIFY_WEBHOOK_WINDOW_MS: '0', NOTIFY_WEBHOOK_TIMEOUT_MS: '500', NOTIFY_WEBHOOK_BACKOFF_MS: '20', NOTIFY_WEBHOOK_BACKOFF_MAX_MS: '20', NOTIFY_WEBHOOK_GIVE_UP_MS: '1000', NOTIFY_WEBHOOK_MAX_MESSAGES: '1', NOTIFY_WEBHOOK_CONCURRENCY: '1' }).webhook;
+    const timing = loadConfig({
+      NODE_ENV: 'test',
+      NOTIFY_WEBHOOK_URL: url,
+      NOTIFY_WEBHOOK_WINDOW_MS: '0',
+      NOTIFY_WEBHOOK_TIMEOUT_MS: '500',
+      NOTIFY_WEBHOOK_BACKOFF_MS: '20',
+      NOTIFY_WEBHOOK_BACKOFF_MAX_MS: '20',
+      NOTIFY_WEBHOOK_GIVE_UP_MS: '1000',
+      NOTIFY_WEBHOOK_MAX_MESSAGES: '1',
+      NOTIFY_WEBHOOK_CONCURRENCY: '1',
+    }).webhook;
     expect(timing).toMatchObject({ windowMs: 0, timeoutMs: 500, backoffMs: 20, backoffMaxMs: 20, giveUpMs: 1000, maxMessages: 1, concurrency: 1 });
-    for (const [name, v] of [['NOTIFY_WEBHOOK_MAX_MESSAGES', '0'], ['NOTIFY_WEBHOOK_MAX_MESSAGES', '501'], ['NOTIFY_WEBHOOK_TIMEOUT_MS', '50'], ['NOTIFY_WEBHOOK_CONCURRENCY', '0'], ['NOTIFY_WEBHOOK_GIVE_UP_MS', '10'], ['NOTIFY_WEBHOOK_WINDOW_MS', '-1'], ['NOTIFY_WEBHOOK_BACKOFF_MS', 'x']] as const) {
+    for (const [name, v] of [
+      ['NOTIFY_WEBHOOK_MAX_MESSAGES', '0'],
+      ['NOTIFY_WEBHOOK_MAX_MESSAGES', '501'],
+      ['NOTIFY_WEBHOOK_TIMEOUT_MS', '50'],
+      ['NOTIFY_WEBHOOK_CONCURRENCY', '0'],
+      ['NOTIFY_WEBHOOK_GIVE_UP_MS', '10'],
+      ['NOTIFY_WEBHOOK_WINDOW_MS', '-1'],
+      ['NOTIFY_WEBHOOK_BACKOFF_MS', 'x'],
+    ] as const) {
       expect(configError({ NODE_ENV: 'test', NOTIFY_WEBHOOK_URL: url, [name]: v }).message, `${name}=${v}`).toContain(name);
     }
-    expect(configError({ NODE_ENV: 'test', NOTIFY_WEBHOOK_URL: url, NOTIFY_WEBHOOK_BACKOFF_MS: '5000', NOTIFY_WEBHOOK_BACKOFF_MAX_MS: '1000' }).message).toContain('NOTIFY_WEBHOOK_BACKOFF_MAX_MS');
+    expect(
+      configError({ NODE_ENV: 'test', NOTIFY_WEBHOOK_URL: url, NOTIFY_WEBHOOK_BACKOFF_MS: '5000', NOTIFY_WEBHOOK_BACKOFF_MAX_MS: '1000' }).message,
+    ).toContain('NOTIFY_WEBHOOK_BACKOFF_MAX_MS');
   });
 });
 
@@ -222,9 +254,15 @@ describe('the table of settings', () => {
 
   it('the numeric defaults API.md and README state are the ones loadConfig applies', () => {
     let checked = 0;
-    for (const [file, heading] of [['API.md', 'Configuration'], ['README.md', 'Configuration']] as const) {
+    for (const [file, heading] of [
+      ['API.md', 'Configuration'],
+      ['README.md', 'Configuration'],
+    ] as const) {
       for (const [names, defaults] of documented(file, heading)) {
-        expect(names.filter((n) => !isSetting(n)), `${file}: ${names.join(', ')}`).toEqual([]);
+        expect(
+          names.filter((n) => !isSetting(n)),
+          `${file}: ${names.join(', ')}`,
+        ).toEqual([]);
         const values = defaults.split(' / ');
         if (values.length !== names.length) continue;
         names.forEach((name, i) => {
@@ -291,7 +329,12 @@ describe('start-up with a bad value', () => {
   });
 
   it('a webhook URL without a secret in production stops the process, naming NOTIFY_WEBHOOK_SECRET', async () => {
-    const { code, stderr } = await startBad({ MODE: 'embedded', NODE_ENV: 'production', JWT_SECRET: 'a-production-secret-of-enough-length', NOTIFY_WEBHOOK_URL: 'https://hooks.example.com/chat' });
+    const { code, stderr } = await startBad({
+      MODE: 'embedded',
+      NODE_ENV: 'production',
+      JWT_SECRET: 'a-production-secret-of-enough-length',
+      NOTIFY_WEBHOOK_URL: 'https://hooks.example.com/chat',
+    });
     expect(code).toBe(1);
     expect(stderr).toContain('NOTIFY_WEBHOOK_SECRET');
     expect(stderr).not.toContain('MODE'); // the only complaint

@@ -77,7 +77,8 @@ async function main(): Promise<void> {
   } catch (err) {
     log.fatal({ err }, 'start-up failed');
     const e = err as { code?: string; port?: number };
-    if (e.code === 'EADDRINUSE') process.stderr.write(`port ${e.port ?? ''} is already in use: set PORT (HTTP), STOMP_TCP_PORT or METRICS_PORT (0 turns either off)\n`);
+    if (e.code === 'EADDRINUSE')
+      process.stderr.write(`port ${e.port ?? ''} is already in use: set PORT (HTTP), STOMP_TCP_PORT or METRICS_PORT (0 turns either off)\n`);
     // Exiting on the start-up error already logged; the process's end releases whatever close could not.
     await infra.close().catch(() => {});
     process.exit(1);

@@ -42,17 +42,39 @@ export class Api {
     throw new ApiError(res.status, err.code, err.message, err.field);
   }
 
-  signup(email, password, nickname) { return this.call('POST', '/api/auth/signup', { email, password, nickname }); }
-  login(email, password) { return this.call('POST', '/api/auth/login', { email, password }); }
-  me() { return this.call('GET', '/api/users/me'); }
-  searchUsers(q) { return this.call('GET', `/api/users?q=${encodeURIComponent(q)}`); }
-  block(userId) { return this.call('POST', `/api/users/${encodeURIComponent(userId)}/block`); }
-  unblock(userId) { return this.call('DELETE', `/api/users/${encodeURIComponent(userId)}/block`); }
-  blocked() { return this.call('GET', '/api/users/blocked'); }
-  rooms() { return this.call('GET', '/api/rooms'); }
-  room(id) { return this.call('GET', `/api/rooms/${encodeURIComponent(id)}`); }
-  createDirect(peerUserId) { return this.call('POST', '/api/rooms', { type: 'DIRECT', peerUserId }); }
-  createGroup(name, memberIds) { return this.call('POST', '/api/rooms', { type: 'GROUP', name, memberIds }); }
+  signup(email, password, nickname) {
+    return this.call('POST', '/api/auth/signup', { email, password, nickname });
+  }
+  login(email, password) {
+    return this.call('POST', '/api/auth/login', { email, password });
+  }
+  me() {
+    return this.call('GET', '/api/users/me');
+  }
+  searchUsers(q) {
+    return this.call('GET', `/api/users?q=${encodeURIComponent(q)}`);
+  }
+  block(userId) {
+    return this.call('POST', `/api/users/${encodeURIComponent(userId)}/block`);
+  }
+  unblock(userId) {
+    return this.call('DELETE', `/api/users/${encodeURIComponent(userId)}/block`);
+  }
+  blocked() {
+    return this.call('GET', '/api/users/blocked');
+  }
+  rooms() {
+    return this.call('GET', '/api/rooms');
+  }
+  room(id) {
+    return this.call('GET', `/api/rooms/${encodeURIComponent(id)}`);
+  }
+  createDirect(peerUserId) {
+    return this.call('POST', '/api/rooms', { type: 'DIRECT', peerUserId });
+  }
+  createGroup(name, memberIds) {
+    return this.call('POST', '/api/rooms', { type: 'GROUP', name, memberIds });
+  }
   /** Newest first; `before` is the previous answer's nextCursor. */
   history(id, before, limit = 50) {
     const q = new URLSearchParams({ limit: String(limit) });

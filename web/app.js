@@ -30,10 +30,16 @@ const state = {
   roomsGen: 0,
 };
 
-const api = new Api(() => state.token, () => logout('Your session has expired. Please log in again.'));
+const api = new Api(
+  () => state.token,
+  () => logout('Your session has expired. Please log in again.'),
+);
 const ops = new OpsConsole({ api, conn: () => state.conn });
 const blocking = new Blocking(api);
-const outbox = new Outbox(() => state.conn, (entry) => view.onOutboxChange(entry));
+const outbox = new Outbox(
+  () => state.conn,
+  (entry) => view.onOutboxChange(entry),
+);
 const view = new RoomView({
   api,
   outbox,
@@ -94,10 +100,15 @@ async function submitAuth(e) {
   const nickname = /** @type {HTMLInputElement} */ ($('auth-nickname')).value.trim();
   const error = $('auth-error');
   const problem =
-    !email || !email.includes('@') ? ['auth-email', 'Enter your email address.'] :
-    authMode === 'signup' && !nickname ? ['auth-nickname', 'Choose a nickname.'] :
-    authMode === 'signup' && password.length < 8 ? ['auth-password', 'The password needs at least 8 characters.'] :
-    !password ? ['auth-password', 'Enter your password.'] : null;
+    !email || !email.includes('@')
+      ? ['auth-email', 'Enter your email address.']
+      : authMode === 'signup' && !nickname
+        ? ['auth-nickname', 'Choose a nickname.']
+        : authMode === 'signup' && password.length < 8
+          ? ['auth-password', 'The password needs at least 8 characters.']
+          : !password
+            ? ['auth-password', 'Enter your password.']
+            : null;
   if (problem) {
     error.textContent = problem[1];
     $(problem[0]).focus();
@@ -115,9 +126,11 @@ async function submitAuth(e) {
     startChat(res.user);
   } catch (err) {
     error.textContent =
-      err.code === 'email-taken' ? 'An account with this email exists already. Log in instead.' :
-      err.code === 'invalid-credentials' ? 'Wrong email or password.' :
-      err.message;
+      err.code === 'email-taken'
+        ? 'An account with this email exists already. Log in instead.'
+        : err.code === 'invalid-credentials'
+          ? 'Wrong email or password.'
+          : err.message;
   } finally {
     submit.disabled = false;
   }
@@ -287,7 +300,13 @@ function renderRooms() {
   list.replaceChildren(
     ...rooms.map((room) => {
       const last = room.lastMessage;
-      const who = last ? (last.senderId === state.me?.id ? 'You: ' : room.type === 'GROUP' && state.nicknames.has(last.senderId) ? `${state.nicknames.get(last.senderId)}: ` : '') : '';
+      const who = last
+        ? last.senderId === state.me?.id
+          ? 'You: '
+          : room.type === 'GROUP' && state.nicknames.has(last.senderId)
+            ? `${state.nicknames.get(last.senderId)}: `
+            : ''
+        : '';
       const unread = displayedUnread(room);
       return h(
         'li',
@@ -297,8 +316,12 @@ function renderRooms() {
           { type: 'button', class: 'room-item', 'aria-current': room.id === state.openRoomId ? 'true' : null, onclick: () => void openRoom(room.id) },
           h('span', { class: 'room-name' }, roomName(room)),
           unread > 0 ? h('span', { class: 'badge' }, String(unread), h('span', { class: 'sr-only' }, ' unread')) : h('span'),
-          h('span', { class: 'room-last' }, last ? `${who}${last.content}` : 'No messages yet',
-            last ? h('span', { class: 'sr-only' }, `, ${clockTime(last.createdAt)}`) : null),
+          h(
+            'span',
+            { class: 'room-last' },
+            last ? `${who}${last.content}` : 'No messages yet',
+            last ? h('span', { class: 'sr-only' }, `, ${clockTime(last.createdAt)}`) : null,
+          ),
         ),
       );
     }),
@@ -401,21 +424,30 @@ async function searchUsers() {
     for (const u of users) state.nicknames.set(u.id, u.nickname);
     $('search-results').replaceChildren(
       ...users.map((u) =>
-        h('li', { dataset: { userId: u.id } },
+        h(
+          'li',
+          { dataset: { userId: u.id } },
           h('span', {}, u.nickname, u.email ? h('span', { class: 'muted' }, ` (${u.email})`) : null),
           blocking.button(u),
-          h('button', {
-            type: 'button', class: 'button secondary small', dataset: { userId: u.id }, 'aria-pressed': 'false',
-            'aria-label': `Select ${u.nickname}`,
-            onclick: () => {
-              if (selected.has(u.id)) selected.delete(u.id);
-              else {
-                if (dialogKind() === 'DIRECT') selected.clear();
-                selected.set(u.id, u);
-              }
-              renderSelected();
+          h(
+            'button',
+            {
+              type: 'button',
+              class: 'button secondary small',
+              dataset: { userId: u.id },
+              'aria-pressed': 'false',
+              'aria-label': `Select ${u.nickname}`,
+              onclick: () => {
+                if (selected.has(u.id)) selected.delete(u.id);
+                else {
+                  if (dialogKind() === 'DIRECT') selected.clear();
+                  selected.set(u.id, u);
+                }
+                renderSelected();
+              },
             },
-          }, 'Select'),
+            'Select',
+          ),
         ),
       ),
     );
@@ -452,7 +484,13 @@ async function createRoom(e) {
   const button = /** @type {HTMLButtonElement} */ ($('new-room-create'));
   button.disabled = true;
   try {
-    const room = kind === 'DIRECT' ? await api.createDirect(people[0].id) : await api.createGroup(name, people.map((u) => u.id));
+    const room =
+      kind === 'DIRECT'
+        ? await api.createDirect(people[0].id)
+        : await api.createGroup(
+            name,
+            people.map((u) => u.id),
+          );
     if (kind === 'DIRECT') state.peers.set(room.id, people[0].nickname);
     if (!state.rooms.has(room.id)) state.rooms.set(room.id, { unreadCount: 0, lastMessage: null, ...room });
     dialog.close();

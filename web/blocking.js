@@ -29,7 +29,11 @@ export class Blocking {
   /** A button that blocks `user`, or unblocks them when they are blocked; it follows the state everywhere it is shown. */
   button(user) {
     const label = () => (this.blocked.has(user.id) ? 'Unblock' : 'Block');
-    const b = h('button', { type: 'button', class: 'button secondary small', dataset: { blockUserId: user.id }, 'aria-label': `${label()} ${user.nickname}` }, label());
+    const b = h(
+      'button',
+      { type: 'button', class: 'button secondary small', dataset: { blockUserId: user.id }, 'aria-label': `${label()} ${user.nickname}` },
+      label(),
+    );
     b.addEventListener('click', async () => {
       b.disabled = true;
       try {

@@ -45,8 +45,15 @@ export class Outbox {
   add(roomId, content) {
     /** @type {OutgoingMessage} */
     const entry = {
-      key: randomKey(), roomId, content, createdAt: new Date().toISOString(),
-      state: 'sending', receiptId: null, seq: null, messageId: null, error: null,
+      key: randomKey(),
+      roomId,
+      content,
+      createdAt: new Date().toISOString(),
+      state: 'sending',
+      receiptId: null,
+      seq: null,
+      messageId: null,
+      error: null,
     };
     this.entries.push(entry);
     this.transmit(entry);

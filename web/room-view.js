@@ -45,10 +45,21 @@ export class RoomView {
     this.lastTypingSent = 0;
 
     this.el = {
-      placeholder: $('room-placeholder'), body: $('room-body'), title: $('room-title'), sub: $('room-sub'),
-      members: $('member-list'), scroller: $('scroller'), list: $('messages'), older: /** @type {HTMLButtonElement} */ ($('load-older')),
-      start: $('history-start'), jump: $('jump-latest'), typing: $('typing'), form: /** @type {HTMLFormElement} */ ($('composer')),
-      input: /** @type {HTMLTextAreaElement} */ ($('composer-input')), error: $('composer-error'), announcer: $('announcer'),
+      placeholder: $('room-placeholder'),
+      body: $('room-body'),
+      title: $('room-title'),
+      sub: $('room-sub'),
+      members: $('member-list'),
+      scroller: $('scroller'),
+      list: $('messages'),
+      older: /** @type {HTMLButtonElement} */ ($('load-older')),
+      start: $('history-start'),
+      jump: $('jump-latest'),
+      typing: $('typing'),
+      form: /** @type {HTMLFormElement} */ ($('composer')),
+      input: /** @type {HTMLTextAreaElement} */ ($('composer-input')),
+      error: $('composer-error'),
+      announcer: $('announcer'),
     };
     this.people = new RoomPeople({ members: this.el.members, sub: this.el.sub, typing: this.el.typing }, { me: () => this.me, nick: (id) => this.nick(id) });
     this.reads = new ReadMarker({ conn: () => this.deps.conn(), roomId: () => this.roomId });
@@ -147,7 +158,10 @@ export class RoomView {
     try {
       this.subs.push(conn.subscribe(`/topic/rooms.${roomId}.events`, (f) => this.onEvent(f), { receipt: `${tag}-events` }));
       this.subs.push(
-        conn.subscribe(`/topic/rooms.${roomId}`, (f) => this.onMessageFrame(f), { 'since-seq': this.timeline.streamSeq.toString(), receipt: `${tag}-messages` }),
+        conn.subscribe(`/topic/rooms.${roomId}`, (f) => this.onMessageFrame(f), {
+          'since-seq': this.timeline.streamSeq.toString(),
+          receipt: `${tag}-messages`,
+        }),
       );
     } catch {
       return; // closed meanwhile: the next onConnect attaches again
@@ -292,8 +306,14 @@ export class RoomView {
     this.removePending(entry.key);
     if (entry.seq && !this.timeline.has(entry.seq)) {
       const m = {
-        id: entry.messageId ?? '', roomId: entry.roomId, seq: entry.seq, senderId: this.me.id, type: 'TEXT',
-        content: entry.content, createdAt: entry.createdAt, unreadCount: Math.max(0, this.members.size - 1),
+        id: entry.messageId ?? '',
+        roomId: entry.roomId,
+        seq: entry.seq,
+        senderId: this.me.id,
+        type: 'TEXT',
+        content: entry.content,
+        createdAt: entry.createdAt,
+        unreadCount: Math.max(0, this.members.size - 1),
       };
       // Not from the ordered stream: it must not move streamSeq (an earlier message may still be on its way).
       this.insert(m, false);

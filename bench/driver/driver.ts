@@ -8,7 +8,17 @@ import { cpus } from 'node:os';
 import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { encodeHistogram, mergeEncoded, summarizeHistogram, type LatencySummary } from './histogram.js';
-import { epochNow, type ClientSpec, type ConnectOptions, type FromWorker, type HoldStatus, type StepCounts, type StepPlan, type StepStats, type ToWorker } from './ipc.js';
+import {
+  epochNow,
+  type ClientSpec,
+  type ConnectOptions,
+  type FromWorker,
+  type HoldStatus,
+  type StepCounts,
+  type StepPlan,
+  type StepStats,
+  type ToWorker,
+} from './ipc.js';
 import { killOnExit } from './processes.js';
 
 export interface DriverOptions {
@@ -148,7 +158,14 @@ export class Driver {
     const shares = this.workers.map(() => [] as ClientSpec[]);
     for (const c of clients) shares[(c.worker ?? c.id) % this.workers.length]!.push(c);
     const results = await Promise.all(
-      this.workers.map((w, i) => request(w, { type: 'connect', clients: shares[i]!, opts }, 'connected', opts.timeoutMs + 120_000 + (shares[i]!.length * opts.timeoutMs) / opts.concurrency)),
+      this.workers.map((w, i) =>
+        request(
+          w,
+          { type: 'connect', clients: shares[i]!, opts },
+          'connected',
+          opts.timeoutMs + 120_000 + (shares[i]!.length * opts.timeoutMs) / opts.concurrency,
+        ),
+      ),
     );
     const errors: Record<string, number> = {};
     for (const r of results) addErrors(errors, r.result.errors);
@@ -300,7 +317,13 @@ function request<T extends FromWorker['type']>(w: Worker, m: ToWorker, reply: T,
   return p;
 }
 
-function merge(plan: Omit<StepPlan, 'startAt'>, stats: StepStats[], subscribersPerRoom: ReadonlyArray<number>, drainedMs: number, drained: boolean): StepSummary {
+function merge(
+  plan: Omit<StepPlan, 'startAt'>,
+  stats: StepStats[],
+  subscribersPerRoom: ReadonlyArray<number>,
+  drainedMs: number,
+  drained: boolean,
+): StepSummary {
   const sentByRoom = new Map<number, number>();
   let sent = 0;
   let sentInWindow = 0;

@@ -50,7 +50,9 @@ export async function runRateSteps(
   for (const c of clients) for (const s of c.subscribe) subscribersPerRoom[s.room]!++;
   progress(`${name}: connecting ${clients.length} clients (${p.rooms} rooms) over ${driver.size} driver worker(s)`);
   const conn = await driver.connect(clients, { concurrency: 25, timeoutMs: 30_000 });
-  progress(`${name}: ${conn.connected} connected and subscribed, ${conn.failed} failed${conn.failed ? ` (${JSON.stringify(conn.errors)})` : ''}; connect p50/p99 ${fmt(conn.connect.p50)}/${fmt(conn.connect.p99)} ms`);
+  progress(
+    `${name}: ${conn.connected} connected and subscribed, ${conn.failed} failed${conn.failed ? ` (${JSON.stringify(conn.errors)})` : ''}; connect p50/p99 ${fmt(conn.connect.p50)}/${fmt(conn.connect.p99)} ms`,
+  );
   if (conn.connected === 0) throw new Error(`${name}: no client could connect (${JSON.stringify(conn.errors)})`);
   const rows: RateStepRow[] = [];
   try {
@@ -93,7 +95,8 @@ export async function runRateSteps(
       rows.push(row);
       progress(stepLine(name, row));
       if (!step.drained) progress(`${name} @ ${rate}: WARNING: not every delivery arrived within the ${p.drainS} s drain (counted as lost)`);
-      if (workerMax > 80) progress(`${name} @ ${rate}: WARNING: a driver worker used ${fmt(workerMax, 0)} % of a core: add --workers or the driver may be the bottleneck`);
+      if (workerMax > 80)
+        progress(`${name} @ ${rate}: WARNING: a driver worker used ${fmt(workerMax, 0)} % of a core: add --workers or the driver may be the bottleneck`);
       const expectedPerSec = (step.expected / Math.max(1, step.sent)) * rate;
       const saturated =
         step.sentPerSec < 0.75 * rate
@@ -141,7 +144,24 @@ export function printRateTable(title: string, rows: readonly RateStepRow[]): voi
   const groups = groupNames(rows);
   printTable(
     title,
-    ['target', 'inst', 'rate msg/s', 'sent/s', 'deliv/s', 'lost', 'dup', 'ooo', 'p50 ms', 'p90 ms', 'p99 ms', 'p99.9 ms', 'max ms', 'rcpt p99', 'lag p99', 'errors'],
+    [
+      'target',
+      'inst',
+      'rate msg/s',
+      'sent/s',
+      'deliv/s',
+      'lost',
+      'dup',
+      'ooo',
+      'p50 ms',
+      'p90 ms',
+      'p99 ms',
+      'p99.9 ms',
+      'max ms',
+      'rcpt p99',
+      'lag p99',
+      'errors',
+    ],
     rows.map((r) => {
       const s = r.step;
       return [
@@ -214,7 +234,9 @@ export function rateRowJson(r: RateStepRow): Record<string, unknown> {
       machinePct: Number(r.cpu.machinePct.toFixed(1)),
       cores: r.cpu.cores,
       otherSeconds: Number(r.cpu.otherSeconds.toFixed(3)),
-      groups: Object.fromEntries(r.cpu.groups.map((g) => [g.name, { cpuSeconds: Number(g.cpuSeconds.toFixed(3)), pctOfCore: Number(g.pctOfCore.toFixed(1)), processes: g.processes }])),
+      groups: Object.fromEntries(
+        r.cpu.groups.map((g) => [g.name, { cpuSeconds: Number(g.cpuSeconds.toFixed(3)), pctOfCore: Number(g.pctOfCore.toFixed(1)), processes: g.processes }]),
+      ),
     },
     cpuUsPerDelivery: Object.fromEntries(Object.entries(r.cpuUsPerDelivery).map(([k, v]) => [k, Number.isFinite(v) ? Number(v.toFixed(2)) : null])),
     driverMaxWorkerPct: Number.isFinite(r.driverMaxWorkerPct) ? Number(r.driverMaxWorkerPct.toFixed(1)) : null,

@@ -45,10 +45,16 @@ export class StompLoadClient implements LoadClient {
     const local = this.spec.localAddress ? { localAddress: this.spec.localAddress } : {};
     const u = new URL(this.spec.url);
     const target: SocketTarget =
-      this.spec.transport === 'ws' ? { kind: 'ws', url: this.spec.url, binary: true, perMessageDeflate: false, ...local } : { kind: 'tcp', host: u.hostname, port: Number(u.port), ...local };
+      this.spec.transport === 'ws'
+        ? { kind: 'ws', url: this.spec.url, binary: true, perMessageDeflate: false, ...local }
+        : { kind: 'tcp', host: u.hostname, port: Number(u.port), ...local };
     const p = new Promise<void>((resolve, reject) => {
       this.connected = { resolve, reject };
-      StompSocket.open(target, { onData: (d) => this.onBytes(d), onClose: () => this.onClose(), onError: (err) => this.fail(this.reason(err)) }, timeoutMs).then(
+      StompSocket.open(
+        target,
+        { onData: (d) => this.onBytes(d), onClose: () => this.onClose(), onError: (err) => this.fail(this.reason(err)) },
+        timeoutMs,
+      ).then(
         (socket) => {
           this.socket = socket;
           if (this.closing) return socket.destroy();

@@ -5,7 +5,17 @@ import type { Histogram } from 'hdr-histogram-js';
 import { encodeBody, parseBody, type BodyFields } from './body.js';
 import type { LoadClient } from './client.js';
 import { encodeHistogram, newHistogram, recordMs } from './histogram.js';
-import { epochNow, type ClientSpec, type ConnectOptions, type ConnectResult, type FromWorker, type HoldStatus, type StepCounts, type StepPlan, type ToWorker } from './ipc.js';
+import {
+  epochNow,
+  type ClientSpec,
+  type ConnectOptions,
+  type ConnectResult,
+  type FromWorker,
+  type HoldStatus,
+  type StepCounts,
+  type StepPlan,
+  type ToWorker,
+} from './ipc.js';
 import { StompLoadClient } from './stomp-client.js';
 
 /** What one subscription of one client received in the current step. */
@@ -49,7 +59,18 @@ let closedUnexpectedly = 0;
 const scratch: BodyFields = { step: 0, room: 0, seq: 0, intendedMs: 0 };
 
 function emptyCounts(stepNo: number): StepCounts {
-  return { step: stepNo, sentByRoom: [], subscriptions: [], uniqueDeliveries: 0, deliveriesInWindow: 0, late: 0, malformed: 0, receiptsOk: 0, sendingDone: false, errors: {} };
+  return {
+    step: stepNo,
+    sentByRoom: [],
+    subscriptions: [],
+    uniqueDeliveries: 0,
+    deliveriesInWindow: 0,
+    late: 0,
+    malformed: 0,
+    receiptsOk: 0,
+    sendingDone: false,
+    errors: {},
+  };
 }
 
 function countError(reason: string): void {
@@ -230,7 +251,15 @@ function holdStatus(): HoldStatus {
     hbIn += c.heartbeatsIn;
     if (c.heartbeatsIn < minIn) minIn = c.heartbeatsIn;
   }
-  return { open, closedUnexpectedly, heartbeatsIn: hbIn, minHeartbeatsIn: open ? minIn : 0, heartbeatsOut: hbOut, serverHeartbeatMs: serverEvery, errors: { ...holdErrors } };
+  return {
+    open,
+    closedUnexpectedly,
+    heartbeatsIn: hbIn,
+    minHeartbeatsIn: open ? minIn : 0,
+    heartbeatsOut: hbOut,
+    serverHeartbeatMs: serverEvery,
+    errors: { ...holdErrors },
+  };
 }
 
 async function closeAll(): Promise<void> {
@@ -254,7 +283,12 @@ async function handle(m: ToWorker): Promise<void> {
       return;
     case 'collect': {
       stopSending();
-      const stats = { ...snapshotCounts(), latencyHist: encodeHistogram(latency), sendLagHist: encodeHistogram(sendLag), receiptHist: encodeHistogram(receiptLat) };
+      const stats = {
+        ...snapshotCounts(),
+        latencyHist: encodeHistogram(latency),
+        sendLagHist: encodeHistogram(sendLag),
+        receiptHist: encodeHistogram(receiptLat),
+      };
       send({ type: 'stats', stats });
       // Later deliveries of this step count as late.
       step = null;

@@ -116,7 +116,12 @@ export class FrameGen {
 
   /** A frame with a random command line, random headers and a random body. */
   randomCommandFrame(): Buffer {
-    const cmd = this.rand() < 0.5 ? this.pick(CLIENT_COMMANDS) : this.text(12).toUpperCase().replace(/[^A-Z]/g, '') || 'X';
+    const cmd =
+      this.rand() < 0.5
+        ? this.pick(CLIENT_COMMANDS)
+        : this.text(12)
+            .toUpperCase()
+            .replace(/[^A-Z]/g, '') || 'X';
     let headers = '';
     for (let i = 0, n = this.int(8); i < n; i++) headers += `${this.text(10)}:${this.text(30)}\n`;
     return Buffer.concat([Buffer.from(`${cmd}\n${headers}\n${this.text(100)}`, 'utf8'), Buffer.from([0])]);

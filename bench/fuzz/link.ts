@@ -58,7 +58,11 @@ class Link {
     const target = kind === 'tcp' ? { kind, host: '127.0.0.1', port: srv.tcpPort } : { kind, url: srv.wsUrl, binary: true };
     try {
       const socket = await StompSocket.open(target, { onData: (d) => link?.onData(d), onClose: () => link?.onClose() }, 10_000);
-      link = new Link((d) => socket.write(d), () => socket.destroy(), errors);
+      link = new Link(
+        (d) => socket.write(d),
+        () => socket.destroy(),
+        errors,
+      );
       return link;
     } catch {
       return null;

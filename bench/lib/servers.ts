@@ -28,7 +28,11 @@ export async function withServers<T>(n: number, name: string, fn: (servers: Serv
   try {
     for (let i = 0; i < n; i++) {
       // MODE=cluster: the real PostgreSQL, Redis and Kafka (API.md; the embedded mode is the default).
-      const s = await startServer({ ...opts, env: { MODE: 'cluster', ...opts.env }, instanceId: `bench-${name}-${process.pid}-${String.fromCharCode(97 + i)}` });
+      const s = await startServer({
+        ...opts,
+        env: { MODE: 'cluster', ...opts.env },
+        instanceId: `bench-${name}-${process.pid}-${String.fromCharCode(97 + i)}`,
+      });
       servers.push(s);
       running.add(s);
       progress(`server ${s.instanceId} up on ${s.baseUrl} (log .stack/test-logs/${s.instanceId}.log)`);
@@ -74,7 +78,9 @@ export async function foreignGroupMembers(ours: readonly string[], brokers = rea
 export async function warnForeignServers(servers: readonly ServerProc[]): Promise<string[]> {
   const foreign = await foreignGroupMembers(servers.map((s) => s.instanceId));
   if (foreign.length > 0) {
-    progress(`WARNING: ${foreign.length} other server process(es) are in the chat consumer groups (${foreign.join(', ')}): they take partitions and CPU; figures are not from a quiet machine`);
+    progress(
+      `WARNING: ${foreign.length} other server process(es) are in the chat consumer groups (${foreign.join(', ')}): they take partitions and CPU; figures are not from a quiet machine`,
+    );
   }
   return foreign;
 }

@@ -73,7 +73,20 @@ function driverLine(rows: readonly Row[], workers: unknown): string {
   );
 }
 
-const latencyHeaders = ['sent/s', 'deliveries/s', 'lost', 'dup', 'out of order', 'p50 ms', 'p90 ms', 'p99 ms', 'p99.9 ms', 'max ms', 'receipt p99 ms', 'errors'];
+const latencyHeaders = [
+  'sent/s',
+  'deliveries/s',
+  'lost',
+  'dup',
+  'out of order',
+  'p50 ms',
+  'p90 ms',
+  'p99 ms',
+  'p99.9 ms',
+  'max ms',
+  'receipt p99 ms',
+  'errors',
+];
 function latencyCells(r: Row): string[] {
   return [
     n0(r.sentPerSec),
@@ -159,21 +172,39 @@ export function fanoutSection(lines: readonly Row[], chartsRel: string): Section
   const p = lines[0]!.params as Record<string, any>;
   const rows = [...lines].sort((a, b) => a.instances - b.instances || a.rate - b.rate);
   const charts = [
-    latencyChart('fanout-latency.svg', `Fan-out latency vs send rate, rooms of ${p.members}`, rows, (r) => `${r.instances} instance${r.instances > 1 ? 's' : ''}`),
+    latencyChart(
+      'fanout-latency.svg',
+      `Fan-out latency vs send rate, rooms of ${p.members}`,
+      rows,
+      (r) => `${r.instances} instance${r.instances > 1 ? 's' : ''}`,
+    ),
     cpuChart('fanout-cpu.svg', 'CPU per delivered message, by process group', rows, (r) => `${r.instances}i\n${r.rate}/s`),
   ];
   const at = (n: number, rate: number) => rows.find((r) => r.instances === n && r.rate === rate);
   const goals: string[][] = [];
   for (const rate of [1000, 2000]) {
     const r = at(1, rate);
-    goals.push([`1 instance, ${rate.toLocaleString('en')} msgs/s, rooms of ${p.members}: p50 / p99`, r ? `${f(r.latencyMs?.p50)} / ${f(r.latencyMs?.p99)} ms (${n0(r.deliveriesPerSec)} deliveries/s, ${r.lost} lost)` : 'not run (saturated earlier, or not in --rates)']);
+    goals.push([
+      `1 instance, ${rate.toLocaleString('en')} msgs/s, rooms of ${p.members}: p50 / p99`,
+      r
+        ? `${f(r.latencyMs?.p50)} / ${f(r.latencyMs?.p99)} ms (${n0(r.deliveriesPerSec)} deliveries/s, ${r.lost} lost)`
+        : 'not run (saturated earlier, or not in --rates)',
+    ]);
   }
   for (const rate of [...new Set(rows.map((r) => r.rate))]) {
     const one = at(1, rate);
     const two = at(2, rate);
-    if (one && two) goals.push([`2 instances vs 1 at ${rate.toLocaleString('en')} msgs/s: p99 ratio`, `${f(two.latencyMs?.p99 / one.latencyMs?.p99, 2)}x (${f(two.latencyMs?.p99)} vs ${f(one.latencyMs?.p99)} ms)`]);
+    if (one && two)
+      goals.push([
+        `2 instances vs 1 at ${rate.toLocaleString('en')} msgs/s: p99 ratio`,
+        `${f(two.latencyMs?.p99 / one.latencyMs?.p99, 2)}x (${f(two.latencyMs?.p99)} vs ${f(one.latencyMs?.p99)} ms)`,
+      ]);
   }
-  for (const r of rows) goals.push([`app CPU per delivered message, ${r.instances} instance${r.instances > 1 ? 's' : ''} at ${r.rate.toLocaleString('en')} msgs/s`, `${f(r.cpuUsPerDelivery?.app)} µs (every process on the machine: ${f(r.cpuUsPerDelivery?.machine)} µs)`]);
+  for (const r of rows)
+    goals.push([
+      `app CPU per delivered message, ${r.instances} instance${r.instances > 1 ? 's' : ''} at ${r.rate.toLocaleString('en')} msgs/s`,
+      `${f(r.cpuUsPerDelivery?.app)} µs (every process on the machine: ${f(r.cpuUsPerDelivery?.machine)} µs)`,
+    ]);
   const totalLost = rows.reduce((a, r) => a + (r.lost ?? 0), 0);
   const totalDup = rows.reduce((a, r) => a + (r.duplicates ?? 0), 0);
   const totalOoo = rows.reduce((a, r) => a + (r.outOfOrder ?? 0), 0);
@@ -187,7 +218,10 @@ export function fanoutSection(lines: readonly Row[], chartsRel: string): Section
     driverLine(rows, p.workers),
     '',
     ...foreignLine(lines),
-    markdownTable(['instances', 'rate msg/s', ...latencyHeaders], rows.map((r) => [String(r.instances), n0(r.rate), ...latencyCells(r)])),
+    markdownTable(
+      ['instances', 'rate msg/s', ...latencyHeaders],
+      rows.map((r) => [String(r.instances), n0(r.rate), ...latencyCells(r)]),
+    ),
     '',
     link(chartsRel, charts[0]!),
     '',
@@ -215,17 +249,28 @@ export function fanoutSection(lines: readonly Row[], chartsRel: string): Section
 export function topologySection(all: readonly Row[], split: readonly Row[]): Section {
   const key = (r: Row) => `${r.instances}/${r.rate}`;
   const byKey = new Map(all.map((r) => [key(r), r]));
-  const pairs = [...split].sort((a, b) => a.instances - b.instances || a.rate - b.rate).flatMap((s) => {
-    const a = byKey.get(key(s));
-    return a ? [[a, s] as const] : [];
-  });
+  const pairs = [...split]
+    .sort((a, b) => a.instances - b.instances || a.rate - b.rate)
+    .flatMap((s) => {
+      const a = byKey.get(key(s));
+      return a ? [[a, s] as const] : [];
+    });
   const oneVsTwo = (rows: readonly Row[], rate: number) => {
     const one = rows.find((r) => r.instances === 1 && r.rate === rate);
     const two = rows.find((r) => r.instances === 2 && r.rate === rate);
     return one && two ? `${f(two.latencyMs?.p99 / one.latencyMs?.p99, 2)}x` : '-';
   };
   const table = markdownTable(
-    ['instances', 'rate msg/s', 'all roles p50 / p99 ms', 'split p50 / p99 ms', 'all roles app µs/deliv', 'split app µs/deliv', 'all roles machine %', 'split machine %'],
+    [
+      'instances',
+      'rate msg/s',
+      'all roles p50 / p99 ms',
+      'split p50 / p99 ms',
+      'all roles app µs/deliv',
+      'split app µs/deliv',
+      'all roles machine %',
+      'split machine %',
+    ],
     pairs.map(([a, s]) => [
       String(a.instances),
       n0(a.rate),
@@ -283,14 +328,28 @@ export function peersSection(lines: readonly Row[], chartsRel: string): Section 
     driverLine(rows, p.workers),
     '',
     ...foreignLine(lines),
-    markdownTable(['target', 'rate msg/s', ...latencyHeaders], rows.map((r) => [names[r.target] ?? r.target, n0(r.rate), ...latencyCells(r)])),
+    markdownTable(
+      ['target', 'rate msg/s', ...latencyHeaders],
+      rows.map((r) => [names[r.target] ?? r.target, n0(r.rate), ...latencyCells(r)]),
+    ),
     '',
     link(chartsRel, charts[0]!),
     '',
     `Against ours at the same rate (server CPU = our app process / RabbitMQ's \`beam.smp\` / the Socket.IO process; all = every process on the machine, per delivery):`,
     '',
     markdownTable(
-      ['target', 'rate msg/s', 'deliveries/s', 'vs ours', 'p50 / p99 / max ms', 'p99 vs ours', 'server CPU µs/delivery', 'vs ours', 'all CPU µs/delivery', 'vs ours'],
+      [
+        'target',
+        'rate msg/s',
+        'deliveries/s',
+        'vs ours',
+        'p50 / p99 / max ms',
+        'p99 vs ours',
+        'server CPU µs/delivery',
+        'vs ours',
+        'all CPU µs/delivery',
+        'vs ours',
+      ],
       rows.map((r) => {
         const o = ours.get(r.rate);
         return [
@@ -328,7 +387,17 @@ export function stormSection(lines: readonly Row[]): Section {
       ['run', (r) => String(r.repeat)],
       ['connections', (r) => n0(r.connections)],
       ['CONNECTED', (r) => n0(r.connected)],
-      ['errors', (r) => `${r.failed}${r.failed ? ` (${Object.entries(r.errors ?? {}).map(([k, v]) => `${k}: ${v}`).join(', ')})` : ''}`],
+      [
+        'errors',
+        (r) =>
+          `${r.failed}${
+            r.failed
+              ? ` (${Object.entries(r.errors ?? {})
+                  .map(([k, v]) => `${k}: ${v}`)
+                  .join(', ')})`
+              : ''
+          }`,
+      ],
       ['p50 ms', (r) => f(r.toConnectedMs?.p50)],
       ['p90 ms', (r) => f(r.toConnectedMs?.p90)],
       ['p99 ms', (r) => f(r.toConnectedMs?.p99)],

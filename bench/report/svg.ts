@@ -78,7 +78,15 @@ export function lineChart(o: LineChartOptions): string {
   const width = o.width ?? 760;
   const pw = width - M.left - M.right;
   const ph = o.plotHeight ?? 300;
-  const height = M.top + ph + M.bottom + 22 * legendRows(o.series.map((x) => x.name), width);
+  const height =
+    M.top +
+    ph +
+    M.bottom +
+    22 *
+      legendRows(
+        o.series.map((x) => x.name),
+        width,
+      );
   const pts = o.series.flatMap((s) => s.points).filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y));
   const body: string[] = [];
   if (pts.length === 0) return frame(width, height, o.title, [`<text x="${width / 2}" y="${height / 2}" text-anchor="middle">no data</text>`]);
@@ -115,9 +123,18 @@ export function lineChart(o: LineChartOptions): string {
     if (p.length === 0) continue;
     const d = p.map(([x, y], i) => `${i ? 'L' : 'M'}${num(sx(x))} ${num(sy(y))}`).join(' ');
     body.push(`<path d="${d}" fill="none" stroke="${s.color}" stroke-width="2"${s.dashed ? ' stroke-dasharray="6 4"' : ''}/>`);
-    for (const [x, y] of p) body.push(`<circle cx="${num(sx(x))}" cy="${num(sy(y))}" r="3.5" fill="${s.color}"><title>${esc(`${s.name}: ${tickText(x)} -> ${y.toFixed(1)}`)}</title></circle>`);
+    for (const [x, y] of p)
+      body.push(
+        `<circle cx="${num(sx(x))}" cy="${num(sy(y))}" r="3.5" fill="${s.color}"><title>${esc(`${s.name}: ${tickText(x)} -> ${y.toFixed(1)}`)}</title></circle>`,
+      );
   }
-  body.push(...legend(o.series.map((s) => ({ name: s.name, color: s.color, dashed: s.dashed })), width, M.top + ph + 52));
+  body.push(
+    ...legend(
+      o.series.map((s) => ({ name: s.name, color: s.color, dashed: s.dashed })),
+      width,
+      M.top + ph + 52,
+    ),
+  );
   return frame(width, height, o.title, body);
 }
 
@@ -125,7 +142,16 @@ export function stackedBars(o: StackedBarOptions): string {
   const width = o.width ?? Math.max(560, 90 + o.categories.length * 70);
   const pw = width - M.left - M.right;
   const ph = o.plotHeight ?? 300;
-  const height = M.top + ph + M.bottom + 12 + 22 * legendRows(o.stacks.map((x) => x.name), width);
+  const height =
+    M.top +
+    ph +
+    M.bottom +
+    12 +
+    22 *
+      legendRows(
+        o.stacks.map((x) => x.name),
+        width,
+      );
   const totals = o.categories.map((_, i) => o.stacks.reduce((a, s) => a + (Number.isFinite(s.values[i]!) ? Math.max(0, s.values[i]!) : 0), 0));
   const yt = niceTicks(0, Math.max(1e-9, ...totals));
   const y1 = yt[yt.length - 1]!;
@@ -143,15 +169,25 @@ export function stackedBars(o: StackedBarOptions): string {
     for (const s of o.stacks) {
       const v = s.values[i]!;
       if (!Number.isFinite(v) || v <= 0) continue;
-      body.push(`<rect x="${num(cx - bw / 2)}" y="${num(sy(acc + v))}" width="${num(bw)}" height="${num(sy(acc) - sy(acc + v))}" fill="${s.color}"><title>${esc(`${cat.replace('\n', ' ')}: ${s.name} ${v.toFixed(1)}`)}</title></rect>`);
+      body.push(
+        `<rect x="${num(cx - bw / 2)}" y="${num(sy(acc + v))}" width="${num(bw)}" height="${num(sy(acc) - sy(acc + v))}" fill="${s.color}"><title>${esc(`${cat.replace('\n', ' ')}: ${s.name} ${v.toFixed(1)}`)}</title></rect>`,
+      );
       acc += v;
     }
     body.push(`<text x="${num(cx)}" y="${num(sy(acc) - 4)}" text-anchor="middle" font-size="11">${tickText(acc)}</text>`);
-    cat.split('\n').forEach((line, k) => body.push(`<text x="${num(cx)}" y="${M.top + ph + 16 + k * 14}" text-anchor="middle" font-size="11">${esc(line)}</text>`));
+    cat
+      .split('\n')
+      .forEach((line, k) => body.push(`<text x="${num(cx)}" y="${M.top + ph + 16 + k * 14}" text-anchor="middle" font-size="11">${esc(line)}</text>`));
   });
   body.push(`<rect x="${M.left}" y="${M.top}" width="${pw}" height="${ph}" fill="none" stroke="#888"/>`);
   body.push(`<text transform="translate(18 ${M.top + ph / 2}) rotate(-90)" text-anchor="middle">${esc(o.yLabel)}</text>`);
-  body.push(...legend(o.stacks.map((s) => ({ name: s.name, color: s.color })), width, M.top + ph + 52));
+  body.push(
+    ...legend(
+      o.stacks.map((s) => ({ name: s.name, color: s.color })),
+      width,
+      M.top + ph + 52,
+    ),
+  );
   return frame(width, height, o.title, body);
 }
 
@@ -169,7 +205,9 @@ function legend(items: Array<{ name: string; color: string; dashed?: boolean }>,
   items.forEach((it, i) => {
     const x = M.left + (i % perRow) * cell;
     const y = top + Math.floor(i / perRow) * 22;
-    out.push(`<line x1="${num(x)}" x2="${num(x + 26)}" y1="${y}" y2="${y}" stroke="${it.color}" stroke-width="${it.dashed === undefined ? 10 : 2.5}"${it.dashed ? ' stroke-dasharray="6 4"' : ''}/>`);
+    out.push(
+      `<line x1="${num(x)}" x2="${num(x + 26)}" y1="${y}" y2="${y}" stroke="${it.color}" stroke-width="${it.dashed === undefined ? 10 : 2.5}"${it.dashed ? ' stroke-dasharray="6 4"' : ''}/>`,
+    );
     out.push(`<text x="${num(x + 32)}" y="${y + 4}">${esc(it.name)}</text>`);
   });
   return out;

@@ -72,7 +72,9 @@ export async function waitForKafka({ brokers, expectBrokers = 1, log = defaultLo
     },
   );
   if (ok && !died) return Date.now() - start;
-  const what = died ? 'a Kafka node process exited during start-up' : `Kafka did not become ready within ${Math.round(timeoutMs / 1000)} s (${seen}/${expectBrokers} brokers)`;
+  const what = died
+    ? 'a Kafka node process exited during start-up'
+    : `Kafka did not become ready within ${Math.round(timeoutMs / 1000)} s (${seen}/${expectBrokers} brokers)`;
   throw new StackError(logTail ? `${what}\n${logTail()}` : `${what} (KAFKA_BROKERS=${brokers.join(',')})`);
 }
 
@@ -103,7 +105,11 @@ export async function ensureTopics({ brokers, log = defaultLog, topics = TOPICS,
           });
         log(`kafka: created topics ${missing.map((t) => `${t.topic}(${t.numPartitions})`).join(', ')} with replication factor ${replicationFactor}`);
       }
-      await growPartitions(admin, topics.filter((t) => existing.has(t.topic)), log);
+      await growPartitions(
+        admin,
+        topics.filter((t) => existing.has(t.topic)),
+        log,
+      );
       await waitForLeaders(admin, topics, { timeoutMs, log });
       log(`kafka: topics ready: ${topics.map((t) => `${t.topic}(${t.numPartitions})`).join(', ')}`);
     },
@@ -147,12 +153,16 @@ async function waitForLeaders(admin, topics, { timeoutMs, log }) {
 
 /** Per partition of `topics`: leader node id, replicas and in-sync replicas (for faults and their recovery). */
 export async function partitionStates(brokers, topics) {
-  return withAdmin(brokers, async (admin) => {
-    const md = await admin.fetchTopicMetadata({ topics });
-    return md.topics.flatMap((t) =>
-      t.partitions.map((p) => ({ topic: t.name, partition: p.partitionId, leader: p.leader, replicas: p.replicas, isr: p.isr })),
-    );
-  }, { connectionTimeout: 1500, requestTimeout: 5000 });
+  return withAdmin(
+    brokers,
+    async (admin) => {
+      const md = await admin.fetchTopicMetadata({ topics });
+      return md.topics.flatMap((t) =>
+        t.partitions.map((p) => ({ topic: t.name, partition: p.partitionId, leader: p.leader, replicas: p.replicas, isr: p.isr })),
+      );
+    },
+    { connectionTimeout: 1500, requestTimeout: 5000 },
+  );
 }
 
 /**

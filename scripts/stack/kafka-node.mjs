@@ -33,7 +33,13 @@ export function kafkaLine(version) {
   if (major < 3 || (major === 3 && Number(m[2]) < 7)) throw new StackError(`Kafka ${version} is too old here (3.7 or newer: KRaft combined nodes)`);
   return major >= 4
     ? { version, major, minJava: 17, logArg: `-Dlog4j2.configurationFile=${path.join(ROOT, 'scripts', 'kafka', 'log4j2.properties')}`, mvnArgs: [] }
-    : { version, major, minJava: 11, logArg: `-Dlog4j.configuration=${new URL(`file://${path.join(ROOT, 'scripts', 'kafka', 'log4j.properties')}`).href}`, mvnArgs: ['-Dkafka.logging=reload4j'] };
+    : {
+        version,
+        major,
+        minJava: 11,
+        logArg: `-Dlog4j.configuration=${new URL(`file://${path.join(ROOT, 'scripts', 'kafka', 'log4j.properties')}`).href}`,
+        mvnArgs: ['-Dkafka.logging=reload4j'],
+      };
 }
 
 /** The Kafka version asked for (KAFKA_VERSION), else the project's default. */
@@ -179,7 +185,9 @@ export function findJava(version) {
 
 /** A new KRaft cluster id (Kafka's StorageTool random-uuid). */
 export function newClusterId({ java, version }) {
-  return run(java, [...jvmArgs({ version, dir: KAFKA_DIR, heap: '-Xmx128m' }), 'kafka.tools.StorageTool', 'random-uuid'], { what: 'kafka StorageTool random-uuid' })
+  return run(java, [...jvmArgs({ version, dir: KAFKA_DIR, heap: '-Xmx128m' }), 'kafka.tools.StorageTool', 'random-uuid'], {
+    what: 'kafka StorageTool random-uuid',
+  })
     .trim()
     .split('\n')
     .pop()

@@ -12,7 +12,10 @@ export interface SentinelSetOptions {
   failoverTimeoutMs?: number;
 }
 export declare const SENTINEL_DEFAULTS: Readonly<Required<SentinelSetOptions>>;
-export declare function redisNodeConf(node: { port: number; dir: string; pidfile: string; logfile: string }, opts?: { host?: string; replicaOf?: number | null }): string;
+export declare function redisNodeConf(
+  node: { port: number; dir: string; pidfile: string; logfile: string },
+  opts?: { host?: string; replicaOf?: number | null },
+): string;
 export declare function sentinelConf(node: { port: number; dir: string; pidfile: string; logfile: string }, opts?: SentinelSetOptions): string;
 export declare function startRedisSentinel(
   opts?: SentinelSetOptions & { log?: (msg: string) => void },

@@ -44,21 +44,32 @@ function layout(opts = {}) {
 }
 
 /** What every node's config starts with: where it listens and keeps its files, as a daemon. */
-const processConf = (node, host) => [`port ${node.port}`, `bind ${host}`, 'daemonize yes', `pidfile ${node.pidfile}`, `logfile ${node.logfile}`, `dir ${node.dir}`];
+const processConf = (node, host) => [
+  `port ${node.port}`,
+  `bind ${host}`,
+  'daemonize yes',
+  `pidfile ${node.pidfile}`,
+  `logfile ${node.logfile}`,
+  `dir ${node.dir}`,
+];
 
 /** A data node's config; the replica follows `primaryPort`. */
 export function redisNodeConf(node, { host = SENTINEL_DEFAULTS.host, replicaOf = null } = {}) {
-  return [
-    ...processConf(node, host),
-    'save ""',
-    'appendonly no',
-    ...(replicaOf ? [`replicaof ${host} ${replicaOf}`] : []),
-    '',
-  ].join('\n');
+  return [...processConf(node, host), 'save ""', 'appendonly no', ...(replicaOf ? [`replicaof ${host} ${replicaOf}`] : []), ''].join('\n');
 }
 
 /** A sentinel's config (also what compose/'s `ha` profile uses: test/integration/compose.test.ts compares them). */
-export function sentinelConf(node, { host = SENTINEL_DEFAULTS.host, name = SENTINEL_DEFAULTS.name, primaryPort = SENTINEL_DEFAULTS.primaryPort, quorum = SENTINEL_DEFAULTS.quorum, downAfterMs = SENTINEL_DEFAULTS.downAfterMs, failoverTimeoutMs = SENTINEL_DEFAULTS.failoverTimeoutMs } = {}) {
+export function sentinelConf(
+  node,
+  {
+    host = SENTINEL_DEFAULTS.host,
+    name = SENTINEL_DEFAULTS.name,
+    primaryPort = SENTINEL_DEFAULTS.primaryPort,
+    quorum = SENTINEL_DEFAULTS.quorum,
+    downAfterMs = SENTINEL_DEFAULTS.downAfterMs,
+    failoverTimeoutMs = SENTINEL_DEFAULTS.failoverTimeoutMs,
+  } = {},
+) {
   return [
     ...processConf(node, host),
     `sentinel monitor ${name} ${host} ${primaryPort} ${quorum}`,
@@ -94,16 +105,20 @@ const pairs = (list) => Object.fromEntries(Array.from({ length: list.length / 2 
 
 /** What each sentinel says of the set: the primary's address and flags, its replicas and the other sentinels. */
 async function sentinelView(l, port) {
-  return withClient(port, async (c) => {
-    const master = pairs(await c.call('SENTINEL', 'MASTER', l.name));
-    const replicas = (await c.call('SENTINEL', 'REPLICAS', l.name)).map(pairs);
-    return {
-      primary: `${master.ip}:${master.port}`,
-      flags: master.flags,
-      sentinels: Number(master['num-other-sentinels']) + 1,
-      replicasUp: replicas.filter((r) => r.flags === 'slave' && r['master-link-status'] === 'ok').length,
-    };
-  }, l.host).catch(() => null);
+  return withClient(
+    port,
+    async (c) => {
+      const master = pairs(await c.call('SENTINEL', 'MASTER', l.name));
+      const replicas = (await c.call('SENTINEL', 'REPLICAS', l.name)).map(pairs);
+      return {
+        primary: `${master.ip}:${master.port}`,
+        flags: master.flags,
+        sentinels: Number(master['num-other-sentinels']) + 1,
+        replicasUp: replicas.filter((r) => r.flags === 'slave' && r['master-link-status'] === 'ok').length,
+      };
+    },
+    l.host,
+  ).catch(() => null);
 }
 
 /** true when every sentinel sees the same healthy primary, one synced replica and all three sentinels. */
@@ -119,7 +134,10 @@ function startNode(node, conf, { sentinel = false } = {}) {
   const server = which('redis-server');
   if (!server) throw new StackError('`redis-server` is not on PATH: install Redis (Debian: apt-get install redis-server) for --redis-sentinel');
   const r = spawnSync(server, [node.conf, ...(sentinel ? ['--sentinel'] : [])], { encoding: 'utf8', timeout: 15_000 });
-  if (r.status !== 0) throw new StackError(`${node.role} on port ${node.port} did not start: ${(r.stderr || r.stdout || r.error?.message || '').trim() || tail(node.logfile, 5)}`);
+  if (r.status !== 0)
+    throw new StackError(
+      `${node.role} on port ${node.port} did not start: ${(r.stderr || r.stdout || r.error?.message || '').trim() || tail(node.logfile, 5)}`,
+    );
 }
 
 /**
@@ -139,7 +157,8 @@ export async function startRedisSentinel({ log = defaultLog, ...opts } = {}) {
   }
   await stopRedisSentinel({ log: () => {}, dir: l.dir });
   for (const n of all) {
-    if (await tcpCheck(l.host, n.port, 500)) throw new StackError(`port ${n.port} is taken by a process this stack did not start; --redis-sentinel needs ${all.map((x) => x.port).join(', ')}`);
+    if (await tcpCheck(l.host, n.port, 500))
+      throw new StackError(`port ${n.port} is taken by a process this stack did not start; --redis-sentinel needs ${all.map((x) => x.port).join(', ')}`);
   }
   fs.rmSync(l.dir, { recursive: true, force: true });
   const t0 = Date.now();
@@ -152,7 +171,9 @@ export async function startRedisSentinel({ log = defaultLog, ...opts } = {}) {
     await stopRedisSentinel({ log: () => {}, dir: l.dir });
     throw new StackError(`the sentinels did not agree on a primary with a synced replica within ${START_TIMEOUT_MS / 1000} s (logs in ${l.dir})`);
   }
-  log(`redis-sentinel: primary ${l.host}:${primary.port}, replica ${l.host}:${replica.port}, sentinels ${l.env.REDIS_SENTINELS} — up in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  log(
+    `redis-sentinel: primary ${l.host}:${primary.port}, replica ${l.host}:${replica.port}, sentinels ${l.env.REDIS_SENTINELS} — up in ${((Date.now() - t0) / 1000).toFixed(1)} s`,
+  );
   return { env: l.env, primary: ok, started: true };
 }
 

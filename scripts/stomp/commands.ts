@@ -115,7 +115,8 @@ export async function cmdSubscribe(opts: Options, rest: Rest, args: string[]): P
   if (opts.ack !== 'auto') headers.ack = opts.ack;
   if (opts.sinceSeq !== undefined) headers['since-seq'] = opts.sinceSeq;
   const r = await conn.request('SUBSCRIBE', headers, undefined, 'subscribe');
-  const replay = r.headers['replayed-count'] !== undefined ? `; replayed ${r.headers['replayed-count']} message(s) up to seq ${r.headers['replay-end-seq']}` : '';
+  const replay =
+    r.headers['replayed-count'] !== undefined ? `; replayed ${r.headers['replayed-count']} message(s) up to seq ${r.headers['replay-end-seq']}` : '';
   info(`subscribed to ${destination} (STOMP ${conn.version})${replay}; Ctrl-C to stop`);
 }
 
@@ -140,11 +141,9 @@ export async function cmdHistory(opts: Options, rest: Rest, args: string[]): Pro
 
 export async function cmdRooms(opts: Options, rest: Rest): Promise<void> {
   const jwt = await token(opts, rest);
-  const r = await rest.call<{ rooms: Array<{ id: string; name: string | null; type: string; members: number; unreadCount: number; lastMessage: MessageJson | null }> }>(
-    'GET',
-    '/api/rooms',
-    jwt,
-  );
+  const r = await rest.call<{
+    rooms: Array<{ id: string; name: string | null; type: string; members: number; unreadCount: number; lastMessage: MessageJson | null }>;
+  }>('GET', '/api/rooms', jwt);
   if (opts.json) {
     for (const room of r.rooms) out(JSON.stringify(room));
     return;

@@ -28,13 +28,18 @@ export class StompConnection {
   private receiptCounter = 0;
 
   constructor(private readonly opts: Options) {
-    this.decoder = new StompDecoder({ onFrame: (f) => this.onFrame(f) }, { commands: 'server', maxFrameBytes: 16 * 1024 * 1024, maxHeaders: 1000, maxHeaderBytes: 64 * 1024 });
+    this.decoder = new StompDecoder(
+      { onFrame: (f) => this.onFrame(f) },
+      { commands: 'server', maxFrameBytes: 16 * 1024 * 1024, maxHeaders: 1000, maxHeaderBytes: 64 * 1024 },
+    );
   }
 
   /** Opens the transport (TCP or WebSocket, offering the chosen version's sub-protocol first). */
   async open(): Promise<void> {
     const { tcp } = this.opts;
-    const target = tcp ? { kind: 'tcp' as const, ...tcp } : { kind: 'ws' as const, url: wsUrl(this.opts.url), protocols: subprotocols(this.opts.version), binary: true };
+    const target = tcp
+      ? { kind: 'tcp' as const, ...tcp }
+      : { kind: 'ws' as const, url: wsUrl(this.opts.url), protocols: subprotocols(this.opts.version), binary: true };
     this.socket = await StompSocket.open(target, {
       onData: (d) => this.onBytes(d),
       onClose: () => this.onClosed(),
@@ -145,18 +150,24 @@ export class StompConnection {
     const [sx = 0, sy = 0] = (connected.headers['heart-beat'] ?? '0,0').split(',').map((v) => Number(v.trim()) || 0);
     if (cx > 0 && sy > 0) {
       this.timers.push(
-        setInterval(() => {
-          if (this.opts.raw) this.rawOut.print(Buffer.from('\n'));
-          this.socket?.write('\n');
-        }, Math.max(cx, sy)),
+        setInterval(
+          () => {
+            if (this.opts.raw) this.rawOut.print(Buffer.from('\n'));
+            this.socket?.write('\n');
+          },
+          Math.max(cx, sy),
+        ),
       );
     }
     if (cy > 0 && sx > 0) {
       const deadAfter = 2 * Math.max(cy, sx) + 2000;
       this.timers.push(
-        setInterval(() => {
-          if (Date.now() - this.lastReceived > deadAfter) this.fail(new StompFailure(`no heart-beat from the server for ${deadAfter} ms`));
-        }, Math.max(cy, sx)),
+        setInterval(
+          () => {
+            if (Date.now() - this.lastReceived > deadAfter) this.fail(new StompFailure(`no heart-beat from the server for ${deadAfter} ms`));
+          },
+          Math.max(cy, sx),
+        ),
       );
     }
   }

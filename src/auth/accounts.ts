@@ -65,10 +65,7 @@ export class Accounts {
       throw err;
     });
     if (!live) {
-      await Promise.all([
-        this.deps.rates.add(`login-fail:acct:${email}`, 1, loginWindowMs),
-        this.deps.rates.add(`login-fail:ip:${address}`, 1, loginWindowMs),
-      ]);
+      await Promise.all([this.deps.rates.add(`login-fail:acct:${email}`, 1, loginWindowMs), this.deps.rates.add(`login-fail:ip:${address}`, 1, loginWindowMs)]);
       this.refusals.record(performance.now() - startedAt);
       throw appError('invalid-credentials', 'wrong email or password');
     }

@@ -38,7 +38,6 @@ export interface CatchUpResult {
   complete: boolean;
 }
 
-
 export async function catchUp(deps: CatchUpDeps, run: CatchUpRun): Promise<CatchUpResult> {
   const pageSize = deps.pageSize ?? 200;
   const sleep = deps.sleep ?? ((ms: number) => delay(ms));

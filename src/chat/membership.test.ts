@@ -126,7 +126,7 @@ describe('Membership leases', () => {
     expect(returned).toBe(true);
   });
 
-  it('forget (a membership event) drops this instance\'s lease at once', async () => {
+  it("forget (a membership event) drops this instance's lease at once", async () => {
     const { store, state } = fakeStore(['1:7']);
     const m = new Membership(store, new MemoryMembershipLeases());
     await m.check([P]);

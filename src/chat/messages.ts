@@ -141,7 +141,8 @@ export class MessageService {
    * (its producer failed mid-request), the claim runs out by itself and the store answers a later retry.
    */
   private async unclaim(senderId: string, key: string, message: NewMessage, err: unknown): Promise<void> {
-    const doubt = (err as Partial<LogUnavailableError>)?.name === 'LogUnavailableError' && (err as LogUnavailableError).inDoubt ? (err as LogUnavailableError) : null;
+    const doubt =
+      (err as Partial<LogUnavailableError>)?.name === 'LogUnavailableError' && (err as LogUnavailableError).inDoubt ? (err as LogUnavailableError) : null;
     const { idempotency } = this.deps;
     const dropped = this.deps.dropped;
     if (!doubt) return dropFailure(idempotency.release(senderId, key), 'idempotency-key', dropped);
@@ -198,7 +199,9 @@ export class MessageService {
     const members = await this.deps.membership.check(items.map((it) => ({ roomId: it.roomId, userId: user.id })));
     if (members.some((m) => !m)) throw appError('forbidden', 'not a member of every room of the transaction');
     const messages = items.map((it) => this.newMessage(user, it.roomId, it.input));
-    const claims = await Promise.all(items.map((it, i) => (it.input.idempotencyKey === null ? null : this.claim(user.id, it.input.idempotencyKey, messages[i]!.id))));
+    const claims = await Promise.all(
+      items.map((it, i) => (it.input.idempotencyKey === null ? null : this.claim(user.id, it.input.idempotencyKey, messages[i]!.id))),
+    );
     for (const c of claims) if (c instanceof Error) throw c;
     if (claims.some((c) => c !== null && !(c instanceof Error) && c.state === 'pending')) {
       throw appError('conflict', 'a send with one of these idempotency keys is still in progress', 'idempotencyKey');
@@ -209,7 +212,11 @@ export class MessageService {
       appended = fresh.length > 0 ? await this.deps.log.appendAtomically(fresh) : [];
     } catch (err) {
       await Promise.all(
-        items.map((it, i) => (claims[i] === null && it.input.idempotencyKey !== null ? this.unclaim(user.id, it.input.idempotencyKey, messages[i]!, inDoubtOfTransaction(err)) : null)),
+        items.map((it, i) =>
+          claims[i] === null && it.input.idempotencyKey !== null
+            ? this.unclaim(user.id, it.input.idempotencyKey, messages[i]!, inDoubtOfTransaction(err))
+            : null,
+        ),
       );
       throw appError('server-unavailable', 'the transaction was not committed', undefined, err);
     }

@@ -35,7 +35,8 @@ export class ReplayBudget {
     } catch {
       return;
     }
-    if (left < 1) throw appError('rate-limited', `replay budget used up (REPLAY_MESSAGES_PER_MIN=${this.perMinute}); retry in ${Math.ceil((1 - left) / this.perSecond)} s`);
+    if (left < 1)
+      throw appError('rate-limited', `replay budget used up (REPLAY_MESSAGES_PER_MIN=${this.perMinute}); retry in ${Math.ceil((1 - left) / this.perSecond)} s`);
   }
 
   /** Charges `n` replayed messages; returns the ms until the user is out of debt (0: not in debt). */

@@ -91,7 +91,9 @@ export class RoomService {
     const room = await this.deps.store.getRoom(roomId);
     // One answer for "no such room", "not a group" and "not invited": nothing to learn about private rooms.
     const allowed =
-      room !== null && room.type === 'GROUP' && (room.visibility === 'public' || (await this.deps.store.isMember(roomId, user.id)) || (await this.deps.store.isInvited(roomId, user.id)));
+      room !== null &&
+      room.type === 'GROUP' &&
+      (room.visibility === 'public' || (await this.deps.store.isMember(roomId, user.id)) || (await this.deps.store.isInvited(roomId, user.id)));
     if (!allowed) throw appError('forbidden', 'this room cannot be joined (private rooms need an invitation)');
     if (await this.deps.store.addMember(roomId, user.id)) {
       await dropFailure(this.deps.bus.publishMembership({ roomId, userId: user.id, change: 'joined' }), 'membership-event', this.deps.events.dropped);

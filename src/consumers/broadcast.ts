@@ -35,7 +35,10 @@ export function broadcastHandler(
       [...byRoom].map(([roomId, list]) => {
         const ids = memberIds.get(roomId) ?? [];
         // A new message is unread by every member but its sender.
-        return bus.publishRoom(roomId, list.map((m) => toView(m, ids.length - (ids.includes(m.senderId) ? 1 : 0))));
+        return bus.publishRoom(
+          roomId,
+          list.map((m) => toView(m, ids.length - (ids.includes(m.senderId) ? 1 : 0))),
+        );
       }),
     );
   };

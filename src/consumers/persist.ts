@@ -18,7 +18,8 @@ export function persistHandler(store: Pick<Store, 'insertMessages'>, metrics: Me
       inserted = await store.insertMessages(messages);
     } catch (err) {
       // A message of a room (or sender) that does not exist can never be stored: poison, not an outage.
-      if ((err as { code?: unknown }).code === FOREIGN_KEY_VIOLATION) throw new PoisonRecordError('a message of a room or sender that does not exist', { cause: err });
+      if ((err as { code?: unknown }).code === FOREIGN_KEY_VIOLATION)
+        throw new PoisonRecordError('a message of a room or sender that does not exist', { cause: err });
       throw err;
     }
     metrics.persistedMessages.inc(inserted);

@@ -128,7 +128,7 @@ describe('Hub', () => {
     hub.close();
   });
 
-  it('one presence change reaches the .events subscribers of each of the user\'s rooms on this instance', async () => {
+  it("one presence change reaches the .events subscribers of each of the user's rooms on this instance", async () => {
     const { hub, bus } = makeHub();
     await bus.listenControl({ membership: (c) => hub.onMembership(c), presence: (c) => hub.onPresence(c) });
     hub.start();

@@ -14,8 +14,15 @@ function isView(v: unknown): v is MessageView {
   if (typeof v !== 'object' || v === null) return false;
   const m = v as Record<string, unknown>;
   return (
-    isStr(m.id) && isStr(m.roomId) && isStr(m.seq) && SEQ.test(m.seq) && isStr(m.senderId) && isStr(m.type) &&
-    isStr(m.content) && isStr(m.createdAt) && typeof m.unreadCount === 'number'
+    isStr(m.id) &&
+    isStr(m.roomId) &&
+    isStr(m.seq) &&
+    SEQ.test(m.seq) &&
+    isStr(m.senderId) &&
+    isStr(m.type) &&
+    isStr(m.content) &&
+    isStr(m.createdAt) &&
+    typeof m.unreadCount === 'number'
   );
 }
 
@@ -51,7 +58,14 @@ export function decodeControl(payload: string): ControlMessage | null {
   try {
     const o = JSON.parse(payload) as Record<string, unknown>;
     if (o.k === 'm' && isStr(o.roomId) && isStr(o.userId) && (o.change === 'joined' || o.change === 'left')) return o as unknown as ControlMessage;
-    if (o.k === 'p' && isStr(o.userId) && (o.status === 'ONLINE' || o.status === 'OFFLINE') && isStr(o.lastSeenAt) && Array.isArray(o.roomIds) && o.roomIds.every(isStr)) {
+    if (
+      o.k === 'p' &&
+      isStr(o.userId) &&
+      (o.status === 'ONLINE' || o.status === 'OFFLINE') &&
+      isStr(o.lastSeenAt) &&
+      Array.isArray(o.roomIds) &&
+      o.roomIds.every(isStr)
+    ) {
       return o as unknown as ControlMessage;
     }
     return null;

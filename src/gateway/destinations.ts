@@ -7,11 +7,7 @@ export const USER_QUEUE = '/user/queue/notifications';
 export const OPS_TOPIC = '/topic/ops';
 
 export type Destination =
-  | { kind: 'room'; roomId: string }
-  | { kind: 'room-events'; roomId: string }
-  | { kind: 'read'; roomId: string }
-  | { kind: 'user-queue' }
-  | { kind: 'ops' };
+  { kind: 'room'; roomId: string } | { kind: 'room-events'; roomId: string } | { kind: 'read'; roomId: string } | { kind: 'user-queue' } | { kind: 'ops' };
 
 const PATTERN = /^(?:\/topic\/rooms\.(\d{1,19})(\.events)?|\/app\/rooms\.(\d{1,19})\.read)$/;
 

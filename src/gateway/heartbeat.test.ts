@@ -63,7 +63,7 @@ describe('server heart-beats', () => {
     const c = connection();
     const hb = Heartbeats.start({ sendEvery: every, deadAfter: 0 }, c.io)!;
     let seed = 7;
-    const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const rand = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
     for (let i = 0; i < 400; i++) {
       await vi.advanceTimersByTimeAsync(Math.floor(rand() * 3000));
       if (rand() < 0.5) c.write();

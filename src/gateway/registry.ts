@@ -145,7 +145,9 @@ export class SessionRegistry {
   /** A status write per user (a no-op where it is ONLINE already), 50 at a time. */
   private async announceOnline(userIds: readonly string[]): Promise<void> {
     for (let i = 0; i < userIds.length; i += 50) {
-      await Promise.all(userIds.slice(i, i + 50).map((u) => this.announce(u, 'ONLINE').catch((err: unknown) => this.deps.log.warn({ err }, 'presence update failed'))));
+      await Promise.all(
+        userIds.slice(i, i + 50).map((u) => this.announce(u, 'ONLINE').catch((err: unknown) => this.deps.log.warn({ err }, 'presence update failed'))),
+      );
     }
   }
 

@@ -98,13 +98,38 @@ function setup(over: { env?: Record<string, string>; deps?: Partial<SessionDeps>
         await require(roomId, USER.id);
         events.sent.push(input.content);
         const s = String(++seq);
-        const message: ChatMessage = { id: `m${s}`, roomId, senderId: USER.id, seq: s, type: 'TEXT', content: input.content, idempotencyKey: null, createdAt: new Date().toISOString(), partition: 0, offset: s };
+        const message: ChatMessage = {
+          id: `m${s}`,
+          roomId,
+          senderId: USER.id,
+          seq: s,
+          type: 'TEXT',
+          content: input.content,
+          idempotencyKey: null,
+          createdAt: new Date().toISOString(),
+          partition: 0,
+          offset: s,
+        };
         return { message, duplicate: false };
       },
       sendAtomically: async (_u, items) =>
         items.map((it) => {
           const s = String(++seq);
-          return { message: { id: `m${s}`, roomId: it.roomId, senderId: USER.id, seq: s, type: 'TEXT', content: it.input.content, idempotencyKey: null, createdAt: new Date().toISOString(), partition: 0, offset: s }, duplicate: false };
+          return {
+            message: {
+              id: `m${s}`,
+              roomId: it.roomId,
+              senderId: USER.id,
+              seq: s,
+              type: 'TEXT',
+              content: it.input.content,
+              idempotencyKey: null,
+              createdAt: new Date().toISOString(),
+              partition: 0,
+              offset: s,
+            },
+            duplicate: false,
+          };
         }),
     },
     membership: { require },
@@ -204,7 +229,9 @@ describe('Session lifecycle', () => {
     release();
     await tick();
     // Nothing is subscribed any more: a publish reaches no one, and the hub holds no room state.
-    await bus.publishRoom('7', [{ id: 'x', roomId: '7', seq: '1', senderId: '1', type: 'TEXT', content: 'c', createdAt: new Date().toISOString(), unreadCount: 0 }]);
+    await bus.publishRoom('7', [
+      { id: 'x', roomId: '7', seq: '1', senderId: '1', type: 'TEXT', content: 'c', createdAt: new Date().toISOString(), unreadCount: 0 },
+    ]);
     await tick();
     expect(t.commands().filter((c) => c === 'MESSAGE')).toEqual([]);
     expect((bus as unknown as { rooms: Map<string, unknown>; topics: Map<string, unknown> }).rooms.size).toBe(0);
@@ -237,7 +264,9 @@ describe('STOMP versions', () => {
     send('SUBSCRIBE', { destination: '/topic/rooms.7', receipt: 'r:1' }, undefined, '1.0');
     await until(() => t.commands().includes('RECEIPT'));
     expect(t.last('RECEIPT')!.headers['receipt-id']).toBe('r:1');
-    await bus.publishRoom('7', [{ id: 'x1', roomId: '7', seq: '1', senderId: '1', type: 'TEXT', content: 'c', createdAt: '2026-01-01T10:41:00.492Z', unreadCount: 0 }]);
+    await bus.publishRoom('7', [
+      { id: 'x1', roomId: '7', seq: '1', senderId: '1', type: 'TEXT', content: 'c', createdAt: '2026-01-01T10:41:00.492Z', unreadCount: 0 },
+    ]);
     await until(() => t.commands().includes('MESSAGE'));
     const m = t.last('MESSAGE')!;
     expect(m.headers.subscription).toBe('/topic/rooms.7');
@@ -263,7 +292,9 @@ describe('STOMP versions', () => {
     await connect('1.1');
     send('SUBSCRIBE', { id: 's', destination: '/topic/rooms.7', ack: 'client', receipt: 'r' }, undefined, '1.1');
     await until(() => t.commands().includes('RECEIPT'));
-    await bus.publishRoom('7', [{ id: 'x1', roomId: '7', seq: '1', senderId: '1', type: 'TEXT', content: 'c', createdAt: new Date().toISOString(), unreadCount: 0 }]);
+    await bus.publishRoom('7', [
+      { id: 'x1', roomId: '7', seq: '1', senderId: '1', type: 'TEXT', content: 'c', createdAt: new Date().toISOString(), unreadCount: 0 },
+    ]);
     await until(() => t.commands().includes('MESSAGE'));
     expect(t.last('MESSAGE')!.headers.ack).toBeUndefined();
     send('ACK', { subscription: 's', 'message-id': 'x1', receipt: 'a' }, undefined, '1.1');
@@ -331,7 +362,9 @@ describe('budgets and flow control', () => {
     send('SUBSCRIBE', { id: 's', destination: '/topic/rooms.7', ack: 'client-individual', receipt: 'r' });
     await until(() => t.commands().includes('RECEIPT'));
     for (let i = 1; i <= 4; i++) {
-      await bus.publishRoom('7', [{ id: `x${i}`, roomId: '7', seq: String(i), senderId: '1', type: 'TEXT', content: 'c', createdAt: new Date().toISOString(), unreadCount: 0 }]);
+      await bus.publishRoom('7', [
+        { id: `x${i}`, roomId: '7', seq: String(i), senderId: '1', type: 'TEXT', content: 'c', createdAt: new Date().toISOString(), unreadCount: 0 },
+      ]);
     }
     await tick(20);
     expect(t.frames.filter((f) => f.command === 'MESSAGE').map((f) => f.headers.seq)).toEqual(['1', '2']);
@@ -415,7 +448,13 @@ describe('half-close and heart-beats', () => {
 describe('/topic/ops (the operations console)', () => {
   function opsFake(admin: boolean) {
     const subs = new Set<TopicSubscriber>();
-    return { subs, ops: { isAdmin: (u: User) => admin && u.id === USER.id, monitor: { addSubscriber: (s: TopicSubscriber) => void subs.add(s), removeSubscriber: (s: TopicSubscriber) => void subs.delete(s) } } };
+    return {
+      subs,
+      ops: {
+        isAdmin: (u: User) => admin && u.id === USER.id,
+        monitor: { addSubscriber: (s: TopicSubscriber) => void subs.add(s), removeSubscriber: (s: TopicSubscriber) => void subs.delete(s) },
+      },
+    };
   }
 
   it('an administrator subscribes: RECEIPT, then each pushed overview as a MESSAGE of the subscription; unsubscribe and close leave the feed', async () => {
@@ -425,7 +464,10 @@ describe('/topic/ops (the operations console)', () => {
     send('SUBSCRIBE', { id: 'ops', destination: '/topic/ops', receipt: 'r1' });
     await until(() => t.frames.some((f) => f.headers['receipt-id'] === 'r1'));
     expect(fake.subs.size).toBe(1);
-    const frame = new PreparedMessage({ 'message-id': 'm1', destination: '/topic/ops', 'content-type': 'application/json', 'event-type': 'overview' }, Buffer.from('{"instances":[]}'));
+    const frame = new PreparedMessage(
+      { 'message-id': 'm1', destination: '/topic/ops', 'content-type': 'application/json', 'event-type': 'overview' },
+      Buffer.from('{"instances":[]}'),
+    );
     for (const s of fake.subs) s.pushEvent(frame);
     await until(() => t.commands().includes('MESSAGE'));
     expect(t.last('MESSAGE')!.headers).toMatchObject({ subscription: 'ops', destination: '/topic/ops', 'event-type': 'overview' });
@@ -451,8 +493,28 @@ describe('/topic/ops (the operations console)', () => {
 });
 
 describe('replay budget', () => {
-  const stored = Array.from({ length: 4 }, (_, i): ChatMessage => ({ id: `h${i + 1}`, roomId: '7', senderId: '1', seq: String(i + 1), type: 'TEXT', content: `h${i + 1}`, idempotencyKey: null, createdAt: new Date().toISOString(), partition: 0, offset: String(i) }));
-  const view = (m: ChatMessage): MessageView => ({ id: m.id, roomId: m.roomId, seq: m.seq, senderId: m.senderId, type: m.type, content: m.content, createdAt: m.createdAt, unreadCount: 0 });
+  const stored = Array.from({ length: 4 }, (_, i): ChatMessage => ({
+    id: `h${i + 1}`,
+    roomId: '7',
+    senderId: '1',
+    seq: String(i + 1),
+    type: 'TEXT',
+    content: `h${i + 1}`,
+    idempotencyKey: null,
+    createdAt: new Date().toISOString(),
+    partition: 0,
+    offset: String(i),
+  }));
+  const view = (m: ChatMessage): MessageView => ({
+    id: m.id,
+    roomId: m.roomId,
+    seq: m.seq,
+    senderId: m.senderId,
+    type: m.type,
+    content: m.content,
+    createdAt: m.createdAt,
+    unreadCount: 0,
+  });
   /** A session over a store of 4 messages in room 7, charging a memory bucket of `perMinute` replayed messages. */
   function withBudget(perMinute: number, env: Record<string, string> = {}) {
     const rates = new MemoryRateWindows();

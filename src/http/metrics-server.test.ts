@@ -10,7 +10,14 @@ afterEach(async () => {
 });
 
 const start = async (token: string | null) =>
-  (server = await startMetricsServer({ port: 0, host: '127.0.0.1', registry: createMetrics('metrics-port-test').registry, token, requestTimeoutMs: 2000, keepAliveTimeoutMs: 1000 }));
+  (server = await startMetricsServer({
+    port: 0,
+    host: '127.0.0.1',
+    registry: createMetrics('metrics-port-test').registry,
+    token,
+    requestTimeoutMs: 2000,
+    keepAliveTimeoutMs: 1000,
+  }));
 
 describe('metrics server', () => {
   it('serves GET /metrics (Prometheus text) and answers 404 to anything else', async () => {
@@ -19,7 +26,11 @@ describe('metrics server', () => {
     expect(ok.status).toBe(200);
     expect(ok.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
     expect(await ok.text()).toContain('instance_id="metrics-port-test"');
-    for (const [method, path] of [['GET', '/'], ['GET', '/api/users/me'], ['POST', '/metrics']] as const) {
+    for (const [method, path] of [
+      ['GET', '/'],
+      ['GET', '/api/users/me'],
+      ['POST', '/metrics'],
+    ] as const) {
       const r = await fetch(`http://127.0.0.1:${port}${path}`, { method });
       expect(r.status, `${method} ${path}`).toBe(404);
       expect((await r.json()).error.code).toBe('not-found');

@@ -32,38 +32,14 @@ export async function openClusterInfra(config: Config, log: Logger, metrics: Met
     closers.add('redis', () => connections.close());
     const [redis, durable] = [connections.get('commands'), connections.get('durable')];
     await Promise.all([redis.ping(), durable.ping()]);
-    const replicaWait = { ...connections.replicaWait, observe: (outcome: 'acked' | 'timeout' | 'failed', s: number) => metrics.redisReplicaWait.observe({ outcome }, s) };
+    const replicaWait = {
+      ...connections.replicaWait,
+      observe: (outcome: 'acked' | 'timeout' | 'failed', s: number) => metrics.redisReplicaWait.observe({ outcome }, s),
+    };
     const durableWait = new ReplicaWait(durable, replicaWait);
     closers.add('redis replica count', () => durableWait.close());
 
-    const kafka = createKafka(config.kafkaBrokers, `chat-${config.instanceId}`, log);
-    const messageLog = new KafkaMessageLog({
-      kafka,
-      instanceId: config.instanceId,
-      log,
-      metrics,
-      lingerMs: config.produceLingerMs,
-      appendTimeoutMs: config.kafkaAppendTimeoutMs,
-    });
-    await messageLog.connect();
-    closers.add('message log', () => messageLog.close());
-
-    // Consumer lag for /metrics: committed vs end offsets of every group, read at scrape time (cached 1 s).
-    const lagAdmin = kafka.admin();
-    await lagAdmin.connect();
-    closers.add('lag admin', () => lagAdmin.disconnect());
-    const lagSource = new KafkaLagSource({ admin: lagAdmin, groupPrefix: config.kafkaGroupPrefix });
-
-    const consumers = new KafkaConsumerGroups({
-      kafka,
-      log,
-      metrics,
-      deadLetter: messageLog,
-      sessionTimeoutMs: config.kafkaSessionTimeoutMs,
-    });
-    closers.add('consumer watchdog admin', () => consumers.close());
-    const deadLetters = new KafkaDeadLetters({ kafka, readerGroupPrefix: `${config.kafkaGroupPrefix}chat-dlt-reader` });
-    closers.add('dead letters', () => deadLetters.close());
+    const { messageLog, consumers, deadLetters, lagSource } = await openKafka(config, log, metrics, closers);
 
     const bus = new RedisFanoutBus({ publisher: connections.get('publisher'), subscriber: connections.get('subscriber'), replicaWait }, log);
     closers.add('fan-out bus', () => bus.close());
@@ -100,4 +76,37 @@ export async function openClusterInfra(config: Config, log: Logger, metrics: Met
     await closers.closeAll();
     throw err;
   }
+}
+
+/** The Kafka side: the message log, the consumer groups, the dead-letter topic and the lag source (closed by `closers`). */
+async function openKafka(config: Config, log: Logger, metrics: Metrics, closers: Closers) {
+  const kafka = createKafka(config.kafkaBrokers, `chat-${config.instanceId}`, log);
+  const messageLog = new KafkaMessageLog({
+    kafka,
+    instanceId: config.instanceId,
+    log,
+    metrics,
+    lingerMs: config.produceLingerMs,
+    appendTimeoutMs: config.kafkaAppendTimeoutMs,
+  });
+  await messageLog.connect();
+  closers.add('message log', () => messageLog.close());
+
+  // Consumer lag for /metrics: committed vs end offsets of every group, read at scrape time (cached 1 s).
+  const lagAdmin = kafka.admin();
+  await lagAdmin.connect();
+  closers.add('lag admin', () => lagAdmin.disconnect());
+  const lagSource = new KafkaLagSource({ admin: lagAdmin, groupPrefix: config.kafkaGroupPrefix });
+
+  const consumers = new KafkaConsumerGroups({
+    kafka,
+    log,
+    metrics,
+    deadLetter: messageLog,
+    sessionTimeoutMs: config.kafkaSessionTimeoutMs,
+  });
+  closers.add('consumer watchdog admin', () => consumers.close());
+  const deadLetters = new KafkaDeadLetters({ kafka, readerGroupPrefix: `${config.kafkaGroupPrefix}chat-dlt-reader` });
+  closers.add('dead letters', () => deadLetters.close());
+  return { messageLog, consumers, deadLetters, lagSource };
 }

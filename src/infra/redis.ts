@@ -78,7 +78,12 @@ export class RedisConnections {
    * that are up are dropped (they reconnect through the sentinels); one that is already reconnecting is left alone.
    */
   private watch(sentinel: { host: string; port: number }): Redis {
-    const w = new Redis({ ...sentinel, connectionName: `chat:${this.settings.instanceId}:failover-watch`.replace(/\s/g, '_'), retryStrategy: (n) => Math.min(n * 100, 1000), maxRetriesPerRequest: null });
+    const w = new Redis({
+      ...sentinel,
+      connectionName: `chat:${this.settings.instanceId}:failover-watch`.replace(/\s/g, '_'),
+      retryStrategy: (n) => Math.min(n * 100, 1000),
+      maxRetriesPerRequest: null,
+    });
     w.on('error', () => {}); // the sentinel's own outage: the data connections do not depend on this one
     w.subscribe('+switch-master').catch(() => {});
     w.on('message', (_channel: string, text: string) => {

@@ -195,7 +195,11 @@ class KafkaConsumerGroup implements ConsumerGroup {
     });
   }
 
-  private async handleBatch(consumer: Consumer, committer: OffsetCommitter, { batch, heartbeat, isRunning, isStale, resolveOffset }: EachBatchPayload): Promise<void> {
+  private async handleBatch(
+    consumer: Consumer,
+    committer: OffsetCommitter,
+    { batch, heartbeat, isRunning, isStale, resolveOffset }: EachBatchPayload,
+  ): Promise<void> {
     const { groupId, metrics } = this.opts;
     const records: ConsumedRecord[] = batch.messages.map((m) => ({
       topic: batch.topic,
@@ -275,7 +279,11 @@ class KafkaConsumerGroup implements ConsumerGroup {
     const mine = new Set(this.assigned);
     return ends
       .filter((e) => mine.has(e.partition))
-      .map((e) => ({ partition: e.partition, end: BigInt(e.high), committed: (offsets.get(e.partition) ?? -1n) < 0n ? BigInt(e.low) : offsets.get(e.partition)! }));
+      .map((e) => ({
+        partition: e.partition,
+        end: BigInt(e.high),
+        committed: (offsets.get(e.partition) ?? -1n) < 0n ? BigInt(e.low) : offsets.get(e.partition)!,
+      }));
   }
 
   /** A fresh consumer in place of the current one (which leaves the group, within a bound). */
@@ -318,7 +326,9 @@ class KafkaConsumerGroup implements ConsumerGroup {
     await this.committer?.close(FINAL_COMMIT_MS);
     // disconnect() leaves the group at once, so the partitions move without waiting for the session timeout — unless
     // the coordinator cannot be reached: then the bound keeps shutdown going (the session timeout frees them).
-    await withTimeout(this.consumer.disconnect(), CLOSE_MS).catch((err: unknown) => this.opts.log.warn({ err, groupId: this.opts.groupId }, 'consumer did not leave the group in time'));
+    await withTimeout(this.consumer.disconnect(), CLOSE_MS).catch((err: unknown) =>
+      this.opts.log.warn({ err, groupId: this.opts.groupId }, 'consumer did not leave the group in time'),
+    );
   }
 }
 

@@ -62,13 +62,21 @@ export class ConsumerWatchdog {
       return `offset commits have failed on the group coordinator for ${now - this.coordinatorFailingSince} ms`;
     }
     for (const [partition, s] of this.seen) {
-      if (now - s.since >= this.opts.stallMs) return `partition ${partition} has records waiting and its committed offset ${s.committed} has not moved for ${now - s.since} ms`;
+      if (now - s.since >= this.opts.stallMs)
+        return `partition ${partition} has records waiting and its committed offset ${s.committed} has not moved for ${now - s.since} ms`;
     }
     return null;
   }
 }
 
-const COORDINATOR_TYPES = new Set(['NOT_COORDINATOR_FOR_GROUP', 'NOT_COORDINATOR', 'GROUP_COORDINATOR_NOT_AVAILABLE', 'COORDINATOR_NOT_AVAILABLE', 'GROUP_LOAD_IN_PROGRESS', 'COORDINATOR_LOAD_IN_PROGRESS']);
+const COORDINATOR_TYPES = new Set([
+  'NOT_COORDINATOR_FOR_GROUP',
+  'NOT_COORDINATOR',
+  'GROUP_COORDINATOR_NOT_AVAILABLE',
+  'COORDINATOR_NOT_AVAILABLE',
+  'GROUP_LOAD_IN_PROGRESS',
+  'COORDINATOR_LOAD_IN_PROGRESS',
+]);
 
 /** The coordinator this consumer talks to is not (or not yet) the group's (kafkajs may wrap the error). */
 export function isCoordinatorError(err: unknown): boolean {

@@ -23,7 +23,12 @@ function fakeKafka() {
         send: async (b: { topic: string; messages: Array<{ partition: number }> }) => {
           tx.sent = b.messages.length;
           // One answer per partition, as Kafka gives: its base offset.
-          return [...new Set(b.messages.map((m) => m.partition))].map((partition) => ({ topicName: b.topic, partition, errorCode: 0, baseOffset: String(10 * transactions.length) }));
+          return [...new Set(b.messages.map((m) => m.partition))].map((partition) => ({
+            topicName: b.topic,
+            partition,
+            errorCode: 0,
+            baseOffset: String(10 * transactions.length),
+          }));
         },
         commit: () => committed,
         abort: async () => {},
@@ -36,20 +41,41 @@ function fakeKafka() {
     admin: () => ({
       connect: async () => {},
       disconnect: async () => {},
-      fetchTopicMetadata: async ({ topics }: { topics: string[] }) => ({ topics: topics.map((name) => ({ name, partitions: [0, 1, 2, 3, 4, 5].map((partitionId) => ({ partitionId })) })) }),
+      fetchTopicMetadata: async ({ topics }: { topics: string[] }) => ({
+        topics: topics.map((name) => ({ name, partitions: [0, 1, 2, 3, 4, 5].map((partitionId) => ({ partitionId })) })),
+      }),
     }),
   };
   return { kafka: kafka as unknown as Kafka, transactions };
 }
 
-const message = (id: string): NewMessage => ({ id, roomId: '7', senderId: '1', type: 'TEXT', content: id, idempotencyKey: null, createdAt: new Date().toISOString() });
+const message = (id: string): NewMessage => ({
+  id,
+  roomId: '7',
+  senderId: '1',
+  type: 'TEXT',
+  content: id,
+  idempotencyKey: null,
+  createdAt: new Date().toISOString(),
+});
 
 describe('KafkaMessageLog.appendAtomically', () => {
   it('in doubt after the deadline (the outcome arrives later); a transaction still waiting for its turn is abandoned, never started', async () => {
     const { kafka, transactions } = fakeKafka();
-    const log = new KafkaMessageLog({ kafka, instanceId: 't', log: pino({ level: 'silent' }), metrics: createMetrics('kafka-log-test'), lingerMs: 1, appendTimeoutMs: 150 });
+    const log = new KafkaMessageLog({
+      kafka,
+      instanceId: 't',
+      log: pino({ level: 'silent' }),
+      metrics: createMetrics('kafka-log-test'),
+      lingerMs: 1,
+      appendTimeoutMs: 150,
+    });
     await log.connect();
-    const failed = (p: Promise<unknown>) => p.then(() => null, (e: unknown) => e as LogUnavailableError);
+    const failed = (p: Promise<unknown>) =>
+      p.then(
+        () => null,
+        (e: unknown) => e as LogUnavailableError,
+      );
     const first = failed(log.appendAtomically([message('a'), message('b')]));
     const second = failed(log.appendAtomically([message('c')]));
     const [e1, e2] = await Promise.all([first, second]);

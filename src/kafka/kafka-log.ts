@@ -126,7 +126,10 @@ export class KafkaMessageLog implements MessageLog {
         throw new LogUnavailableError('the transaction did not start in time; nothing was written', false);
       }
       // Started: it may still commit (or abort); the caller learns which through the error's outcome.
-      const outcome = run.then((a) => a[0] ?? null, () => 'unknown' as const);
+      const outcome = run.then(
+        (a) => a[0] ?? null,
+        () => 'unknown' as const,
+      );
       throw new LogUnavailableError('the transaction was not committed in time; it may still commit', true, outcome);
     });
   }

@@ -8,7 +8,13 @@ const quiet = { namespace: () => ({ info() {} }) };
 describe('kafkajs fetcher, corrected', () => {
   it('an instant empty fetch yields to the event loop: a timer fires, and the loop polls at most every 100 ms', async () => {
     let fetches = 0;
-    const f = createFetcher({ nodeId: 1, workerQueue: { push: async () => {} }, partitionAssignments: new Map(), fetch: async () => (fetches++, []), logger: quiet });
+    const f = createFetcher({
+      nodeId: 1,
+      workerQueue: { push: async () => {} },
+      partitionAssignments: new Map(),
+      fetch: async () => (fetches++, []),
+      logger: quiet,
+    });
     const running = f.start();
     // With the original loop this timer would never fire: the process stays in the microtask queue.
     expect(await new Promise((r) => setTimeout(() => r('timer ran'), 20))).toBe('timer ran');
@@ -27,7 +33,13 @@ describe('kafkajs fetcher, corrected', () => {
       nodeId: 1,
       workerQueue: { push: async (...b) => void pushed.push(...b) },
       partitionAssignments: assignments,
-      fetch: async () => (n++ === 0 ? [{ topic: 't', partition: 0 }, { topic: 't', partition: 1 }] : []),
+      fetch: async () =>
+        n++ === 0
+          ? [
+              { topic: 't', partition: 0 },
+              { topic: 't', partition: 1 },
+            ]
+          : [],
       logger: quiet,
     });
     const running = f.start();
@@ -39,7 +51,15 @@ describe('kafkajs fetcher, corrected', () => {
   });
 
   it('a failing fetch ends the loop with its error (kafkajs rebalances the fetchers on it)', async () => {
-    const f = createFetcher({ nodeId: 1, workerQueue: { push: async () => {} }, partitionAssignments: new Map(), fetch: async () => { throw new Error('rebalance'); }, logger: quiet });
+    const f = createFetcher({
+      nodeId: 1,
+      workerQueue: { push: async () => {} },
+      partitionAssignments: new Map(),
+      fetch: async () => {
+        throw new Error('rebalance');
+      },
+      logger: quiet,
+    });
     await expect(f.start()).rejects.toThrow('rebalance');
     await f.stop(); // already stopped: returns at once
   });

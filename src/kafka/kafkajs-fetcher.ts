@@ -34,7 +34,12 @@ export function createFetcher({ nodeId, workerQueue, partitionAssignments, fetch
     batches.filter((batch) => {
       const assigned = partitionAssignments.get(key(batch));
       if (assigned != null && assigned !== nodeId) {
-        logger.info('Filtering out batch due to partition already being processed by another fetcher', { topic: batch.topic, partition: batch.partition, assignedFetcher: assigned, fetcher: nodeId });
+        logger.info('Filtering out batch due to partition already being processed by another fetcher', {
+          topic: batch.topic,
+          partition: batch.partition,
+          assignedFetcher: assigned,
+          fetcher: nodeId,
+        });
         return false;
       }
       return true;

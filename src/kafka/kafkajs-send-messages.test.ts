@@ -14,15 +14,29 @@ function fakeCluster(leaders: Map<number, string>) {
   const requests: Request[] = [];
   const sequences = new Map<number, number>();
   const behaviour = new Map<string, (req: Request) => Promise<void>>();
-  const brokers = new Map(['A', 'B'].map((id) => [id, {
-    nodeId: id,
-    async produce(r: { topicData: Array<{ topic: string; partitions: Array<{ partition: number; firstSequence: number; messages: unknown[] }> }> }) {
-      const req: Request = { broker: id, startedAt: Date.now(), partitions: r.topicData[0]!.partitions.map((p) => ({ partition: p.partition, firstSequence: p.firstSequence, count: p.messages.length })) };
-      requests.push(req);
-      await (behaviour.get(id) ?? (async () => {}))(req);
-      return { topics: r.topicData.map((t) => ({ topicName: t.topic, partitions: t.partitions.map((p) => ({ partition: p.partition, errorCode: 0, baseOffset: String(100 + p.partition) })) })) };
-    },
-  }]));
+  const brokers = new Map(
+    ['A', 'B'].map((id) => [
+      id,
+      {
+        nodeId: id,
+        async produce(r: { topicData: Array<{ topic: string; partitions: Array<{ partition: number; firstSequence: number; messages: unknown[] }> }> }) {
+          const req: Request = {
+            broker: id,
+            startedAt: Date.now(),
+            partitions: r.topicData[0]!.partitions.map((p) => ({ partition: p.partition, firstSequence: p.firstSequence, count: p.messages.length })),
+          };
+          requests.push(req);
+          await (behaviour.get(id) ?? (async () => {}))(req);
+          return {
+            topics: r.topicData.map((t) => ({
+              topicName: t.topic,
+              partitions: t.partitions.map((p) => ({ partition: p.partition, errorCode: 0, baseOffset: String(100 + p.partition) })),
+            })),
+          };
+        },
+      },
+    ]),
+  );
   // kafkajs' broker lock: one request per broker at a time, taken in turn
   const locks = new Map<string, { tail: Promise<void>; releases: Array<() => void> }>();
   const lockOf = (id: string) => locks.get(id) ?? locks.set(id, { tail: Promise.resolve(), releases: [] }).get(id)!;
@@ -84,7 +98,10 @@ const messages = (partitions: number[]) => partitions.map((partition) => ({ part
 
 describe('kafkajs send, corrected', () => {
   it('a partition whose leader moved to a broker that already answered is sent again there, with its old sequence numbers', async () => {
-    const leaders = new Map([[0, 'A'], [1, 'B']]);
+    const leaders = new Map([
+      [0, 'A'],
+      [1, 'B'],
+    ]);
     const { internals, requests, behaviour } = fakeCluster(leaders);
     behaviour.set('B', async () => {
       leaders.set(1, 'A'); // B dies; its partition moves to A
@@ -94,11 +111,17 @@ describe('kafkajs send, corrected', () => {
     const answers = await send({ acks: -1, timeout: 30_000, compression: 0, topicMessages: [{ topic: 't', messages: messages([0, 1, 1]) }] });
     expect(answers.map((a) => a.partition).sort()).toEqual([0, 1]);
     const toA = requests.filter((r) => r.broker === 'A').flatMap((r) => r.partitions);
-    expect(toA).toEqual([{ partition: 0, firstSequence: 0, count: 1 }, { partition: 1, firstSequence: 0, count: 2 }]);
+    expect(toA).toEqual([
+      { partition: 0, firstSequence: 0, count: 1 },
+      { partition: 1, firstSequence: 0, count: 2 },
+    ]);
   });
 
   it('a partition still in flight is never sent again: the next attempt waits until every request of this one settled', async () => {
-    const leaders = new Map([[0, 'A'], [1, 'B']]);
+    const leaders = new Map([
+      [0, 'A'],
+      [1, 'B'],
+    ]);
     const { internals, requests, behaviour, sequences } = fakeCluster(leaders);
     let slowDone = 0;
     behaviour.set('A', async () => {

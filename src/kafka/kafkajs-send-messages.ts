@@ -116,13 +116,22 @@ async function attempt(ctx: Internals, helpers: Helpers, options: SendOptions, a
   // Every request settles before the next attempt: a partition still in flight to a broker that has not answered
   // (acks=all waits for a dead follower until the in-sync set shrinks) must not be sent again meanwhile — the
   // second request would take the next sequence numbers and write the records twice.
-  const sends = [...perBroker].map(async ([nodeId, topicData]) => sendToBroker(ctx, helpers, options, await cluster.findBroker({ nodeId }), topicData, answered));
+  const sends = [...perBroker].map(async ([nodeId, topicData]) =>
+    sendToBroker(ctx, helpers, options, await cluster.findBroker({ nodeId }), topicData, answered),
+  );
   const failed = (await Promise.allSettled(sends)).find((r) => r.status === 'rejected');
   if (failed) throw failed.reason;
 }
 
 /** The original's request to one broker: sequence numbers under the broker lock, rolled back when it fails. */
-async function sendToBroker(ctx: Internals, helpers: Helpers, options: SendOptions, broker: Broker, topicData: TopicData, answered: Map<string, PartitionAnswer>): Promise<void> {
+async function sendToBroker(
+  ctx: Internals,
+  helpers: Helpers,
+  options: SendOptions,
+  broker: Broker,
+  topicData: TopicData,
+  answered: Map<string, PartitionAnswer>,
+): Promise<void> {
   const { eosManager } = ctx;
   const { acks, timeout, compression } = options;
   await eosManager.acquireBrokerLock(broker);
@@ -150,7 +159,8 @@ async function sendToBroker(ctx: Internals, helpers: Helpers, options: SendOptio
       throw e;
     }
     if (acks === 0) {
-      for (const { topic, partitions } of topicData) for (const { partition } of partitions) answered.set(`${topic}/${partition}`, { topicName: topic, partition });
+      for (const { topic, partitions } of topicData)
+        for (const { partition } of partitions) answered.set(`${topic}/${partition}`, { topicName: topic, partition });
       return;
     }
     for (const answer of helpers.responseSerializer(response)) answered.set(`${answer.topicName}/${answer.partition}`, answer);

@@ -19,10 +19,14 @@ describe('src/kafka/kafkajs.ts', () => {
 
   it('refuses to load after kafkajs itself was loaded (its producer would keep the unfixed send)', () => {
     const root = fileURLToPath(new URL('../..', import.meta.url));
-    const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', "await import('kafkajs'); await import('./src/kafka/kafkajs.ts');"], {
-      cwd: root,
-      encoding: 'utf8',
-    });
+    const r = spawnSync(
+      process.execPath,
+      ['--import', 'tsx', '--input-type=module', '-e', "await import('kafkajs'); await import('./src/kafka/kafkajs.ts');"],
+      {
+        cwd: root,
+        encoding: 'utf8',
+      },
+    );
     expect(r.status).not.toBe(0);
     expect(r.stderr).toMatch(/kafkajs was loaded before src\/kafka\/kafkajs\.ts installed its fixes/);
   });

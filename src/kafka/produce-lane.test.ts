@@ -23,7 +23,8 @@ function fakeProducer(opts: { connectFails?: () => boolean } = {}) {
       if (opts.connectFails?.()) throw Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
     },
     disconnect: async () => void state.disconnects++,
-    sendBatch: (b: { topicMessages: Sent['topicMessages'] }) => new Promise<RecordMetadata[]>((resolve, reject) => sends.push({ topicMessages: b.topicMessages, resolve, reject })),
+    sendBatch: (b: { topicMessages: Sent['topicMessages'] }) =>
+      new Promise<RecordMetadata[]>((resolve, reject) => sends.push({ topicMessages: b.topicMessages, resolve, reject })),
   };
   return { producer: producer as unknown as Producer, sends, state };
 }
@@ -92,7 +93,10 @@ describe('ProduceLane', () => {
       { partition: 2, offset: '20', seq: '21' },
     ]);
     await new Promise((r) => setImmediate(r));
-    expect(p.sends.map((s) => s.topicMessages[0]!.messages.map((m) => String(m.value)))).toEqual([['a', 'b'], ['c', 'd']]);
+    expect(p.sends.map((s) => s.topicMessages[0]!.messages.map((m) => String(m.value)))).toEqual([
+      ['a', 'b'],
+      ['c', 'd'],
+    ]);
     p.sends[1]!.resolve([meta('chat.messages', 1, '11')]);
     expect((await Promise.all(during)).map((a) => a.offset)).toEqual(['11', '12']);
     await l.close(1000);

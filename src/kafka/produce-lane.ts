@@ -119,7 +119,8 @@ export class ProduceLane {
     let expired = 0;
     while (expired < this.queue.length && this.queue[expired]!.deadline <= now) expired++;
     if (expired > 0) {
-      for (const item of this.queue.splice(0, expired)) item.reject(new LogUnavailableError('Kafka did not acknowledge the record in time; it was not sent', false));
+      for (const item of this.queue.splice(0, expired))
+        item.reject(new LogUnavailableError('Kafka did not acknowledge the record in time; it was not sent', false));
     }
     for (const item of this.sending ?? []) {
       if (item.late || item.deadline > now) continue;
@@ -164,7 +165,10 @@ export class ProduceLane {
     }
     let places: Appended[];
     try {
-      places = placeRecords(batch.map((i) => i.record), result);
+      places = placeRecords(
+        batch.map((i) => i.record),
+        result,
+      );
     } catch (err) {
       // The broker's answer lacks a partition we wrote: the records are written but their offsets unknown.
       this.opts.log.error({ err, count: batch.length }, 'kafka produce answer without offsets');

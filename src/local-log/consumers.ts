@@ -149,7 +149,10 @@ class LocalConsumerGroup implements ConsumerGroup {
       const c = committed[i] ?? 0n;
       if (c <= p.endOffset) return c;
       // Committed past the end (the log folder was replaced): start over, as Kafka's reset to earliest.
-      this.opts.logger.warn({ groupId: this.groupId, partition: i, committed: String(c), end: String(p.endOffset) }, 'committed offset beyond the log; starting from the beginning');
+      this.opts.logger.warn(
+        { groupId: this.groupId, partition: i, committed: String(c), end: String(p.endOffset) },
+        'committed offset beyond the log; starting from the beginning',
+      );
       return 0n;
     });
     this.state = 'active';

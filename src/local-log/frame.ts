@@ -40,12 +40,7 @@ export type FrameScan =
   | { status: 'incomplete'; size: number | null }
   | { status: 'corrupt'; reason: string };
 
-export function encodeFrame(
-  writeSeq: bigint,
-  baseOffset: bigint,
-  records: readonly LogRecord[],
-  participants: readonly number[] = [],
-): Buffer {
+export function encodeFrame(writeSeq: bigint, baseOffset: bigint, records: readonly LogRecord[], participants: readonly number[] = []): Buffer {
   const parts: Buffer[] = [];
   const fixed = Buffer.alloc(4 + participants.length * 2 + 20);
   fixed.writeUInt8(VERSION, 0);

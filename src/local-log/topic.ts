@@ -131,7 +131,11 @@ export class LocalTopic {
         try {
           if (this.broken) throw this.broken;
           const base = file.endOffset;
-          const frame = encodeFrame(writeSeq, base, appends.map((a) => a.record));
+          const frame = encodeFrame(
+            writeSeq,
+            base,
+            appends.map((a) => a.record),
+          );
           await file.write(frame, this.opts.fsync);
           file.publish(meta(writeSeq, base, appends.length, frame.length));
           appends.forEach((a, i) => a.resolve({ partition, offset: base + BigInt(i) }));
@@ -217,7 +221,10 @@ async function rollBackIncompleteTransaction(topic: string, partitions: Partitio
   if (complete) return;
   for (const [i, p] of partitions.entries()) {
     if (p.lastFrame?.writeSeq !== writeSeq) continue;
-    log.warn({ topic, partition: i, offset: String(p.lastFrame.baseOffset), records: p.lastFrame.count }, 'message log: rolling back an incomplete transaction');
+    log.warn(
+      { topic, partition: i, offset: String(p.lastFrame.baseOffset), records: p.lastFrame.count },
+      'message log: rolling back an incomplete transaction',
+    );
     await p.dropLastFrame();
   }
 }

@@ -74,21 +74,75 @@ describe('runBatch', () => {
 
   it('a single poison record is tried exactly maxAttempts times', async () => {
     let calls = 0;
-    await runBatch(records(1), { groupId: 'g', maxAttempts: 3, handler: async () => void (calls++, (() => { throw new Error('bad'); })()), deadLetter: async () => {}, ...noSleep }, always);
+    await runBatch(
+      records(1),
+      {
+        groupId: 'g',
+        maxAttempts: 3,
+        handler: async () =>
+          void (
+            calls++,
+            (() => {
+              throw new Error('bad');
+            })()
+          ),
+        deadLetter: async () => {},
+        ...noSleep,
+      },
+      always,
+    );
     expect(calls).toBe(3);
   });
 
   it('a poison record (PoisonRecordError) still gets its attempts, but without backoff waits; other failures wait', async () => {
     const slept: number[] = [];
     const poison = Object.assign(new Error('not JSON'), { name: 'PoisonRecordError' });
-    await runBatch(records(1), { groupId: 'g', maxAttempts: 3, handler: async () => { throw poison; }, deadLetter: async () => {}, sleep: async (ms) => void slept.push(ms) }, always);
+    await runBatch(
+      records(1),
+      {
+        groupId: 'g',
+        maxAttempts: 3,
+        handler: async () => {
+          throw poison;
+        },
+        deadLetter: async () => {},
+        sleep: async (ms) => void slept.push(ms),
+      },
+      always,
+    );
     expect(slept).toEqual([]);
-    await runBatch(records(1), { groupId: 'g', maxAttempts: 3, backoffMs: 10, handler: async () => { throw new Error('bug'); }, deadLetter: async () => {}, sleep: async (ms) => void slept.push(ms) }, always);
+    await runBatch(
+      records(1),
+      {
+        groupId: 'g',
+        maxAttempts: 3,
+        backoffMs: 10,
+        handler: async () => {
+          throw new Error('bug');
+        },
+        deadLetter: async () => {},
+        sleep: async (ms) => void slept.push(ms),
+      },
+      always,
+    );
     expect(slept).toEqual([10, 20]);
   });
 
   it('without a dead-letter sink, the poison record fails the batch (the partition stalls rather than losing it)', async () => {
-    await expect(runBatch(records(2), { groupId: 'g', maxAttempts: 2, handler: async () => { throw new Error('bad'); }, ...noSleep }, always)).rejects.toThrow('bad');
+    await expect(
+      runBatch(
+        records(2),
+        {
+          groupId: 'g',
+          maxAttempts: 2,
+          handler: async () => {
+            throw new Error('bad');
+          },
+          ...noSleep,
+        },
+        always,
+      ),
+    ).rejects.toThrow('bad');
   });
 
   it('gives the batch up (false, nothing dead-lettered) once it is no longer ours', async () => {

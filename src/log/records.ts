@@ -29,13 +29,19 @@ function isChatRecord(v: unknown): v is z.infer<typeof recordSchema> {
   if (typeof v !== 'object' || v === null) return false;
   const r = v as Record<string, unknown>;
   return (
-    typeof r.id === 'string' && UUID.test(r.id) &&
-    typeof r.roomId === 'string' && ID.test(r.roomId) &&
-    typeof r.senderId === 'string' && ID.test(r.senderId) &&
-    typeof r.type === 'string' && TYPES.has(r.type) &&
-    typeof r.content === 'string' && r.content.length > 0 &&
+    typeof r.id === 'string' &&
+    UUID.test(r.id) &&
+    typeof r.roomId === 'string' &&
+    ID.test(r.roomId) &&
+    typeof r.senderId === 'string' &&
+    ID.test(r.senderId) &&
+    typeof r.type === 'string' &&
+    TYPES.has(r.type) &&
+    typeof r.content === 'string' &&
+    r.content.length > 0 &&
     (r.idempotencyKey === null || (typeof r.idempotencyKey === 'string' && r.idempotencyKey.length <= 128)) &&
-    typeof r.createdAt === 'string' && ISO.test(r.createdAt)
+    typeof r.createdAt === 'string' &&
+    ISO.test(r.createdAt)
   );
 }
 

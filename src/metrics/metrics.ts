@@ -4,12 +4,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { DROPPED_FAILURES } from '../shared/dropped.js';
 import { STOMP_ERROR_CODES } from '../shared/errors.js';
-import {
-  ConsumerGroupReadyCollector,
-  ConsumerLagCollector,
-  type LagSource,
-  type ReadinessProvider,
-} from './consumer-lag.js';
+import { ConsumerGroupReadyCollector, ConsumerLagCollector, type LagSource, type ReadinessProvider } from './consumer-lag.js';
 import { CONSUMER_GROUP_TOPICS } from './kafka-lag.js';
 import { webhookMetrics, type WebhookMetrics } from './webhook.js';
 
@@ -26,11 +21,7 @@ export const REDIS_CONNECTIONS = Object.freeze(['commands', 'durable', 'publishe
  * prom-client default gauges whose names end in `_total`, which Prometheus reserves for counters
  * (`promtool check metrics` rejects them). Their per-type siblings (`nodejs_active_handles{type}` …) stay.
  */
-export const DROPPED_DEFAULT_METRICS = Object.freeze([
-  'nodejs_active_handles_total',
-  'nodejs_active_requests_total',
-  'nodejs_active_resources_total',
-]);
+export const DROPPED_DEFAULT_METRICS = Object.freeze(['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']);
 
 export interface Metrics {
   registry: Registry;
@@ -163,7 +154,12 @@ export function createMetrics(instanceId: string, opts: MetricsOptions = {}): Me
 
 /** Redis connections coming back, and the WAIT for the replica after critical writes (Sentinel mode). */
 function redisMetrics(registers: Registry[]): Pick<Metrics, 'redisReconnects' | 'redisReplicaWait'> {
-  const redisReconnects = new Counter({ name: 'chat_redis_reconnects_total', help: 'Redis connections re-established (restart, network cut, failover)', labelNames: ['connection'], registers });
+  const redisReconnects = new Counter({
+    name: 'chat_redis_reconnects_total',
+    help: 'Redis connections re-established (restart, network cut, failover)',
+    labelNames: ['connection'],
+    registers,
+  });
   for (const connection of REDIS_CONNECTIONS) redisReconnects.inc({ connection }, 0);
   const redisReplicaWait = new Histogram({
     name: 'chat_redis_replica_wait_seconds',

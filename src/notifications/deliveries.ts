@@ -45,10 +45,7 @@ export class WebhookDeliveries {
   /** Most recently failed first. Throws AppError `invalid-request` naming `limit` or `before`. */
   async listFailed(query: { limit?: unknown; before?: unknown } = {}): Promise<FailedPage> {
     const page = parse(pageSchema, query);
-    const [list, total] = await Promise.all([
-      this.outbox.listFailedWebhookDeliveries(this.scope, page),
-      this.outbox.countFailedWebhookDeliveries(this.scope),
-    ]);
+    const [list, total] = await Promise.all([this.outbox.listFailedWebhookDeliveries(this.scope, page), this.outbox.countFailedWebhookDeliveries(this.scope)]);
     return { ...list, total };
   }
 

@@ -68,7 +68,10 @@ export interface WebhookOutbox {
   /** Records a failed attempt: pending again after the delay, or failed; null when the lease was lost. */
   failWebhookDelivery(id: string, leaseToken: string, failure: DeliveryFailure): Promise<'pending' | 'failed' | null>;
   /** Failed deliveries, most recently failed first; `before` is the cursor of the previous page. */
-  listFailedWebhookDeliveries(scope: string, page: { limit: number; before?: string | null }): Promise<{ deliveries: FailedDelivery[]; nextCursor: string | null }>;
+  listFailedWebhookDeliveries(
+    scope: string,
+    page: { limit: number; before?: string | null },
+  ): Promise<{ deliveries: FailedDelivery[]; nextCursor: string | null }>;
   countFailedWebhookDeliveries(scope: string): Promise<number>;
   /** Failed deliveries back to pending, due now, their give-up clock and attempts restarted. Returns the ids moved. */
   retryWebhookDeliveries(scope: string, ids: readonly string[]): Promise<string[]>;

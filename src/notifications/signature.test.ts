@@ -14,7 +14,16 @@ describe('webhook signature', () => {
   });
 
   it('builds the request: JSON body with count, delivery id header, signature of this attempt', () => {
-    const message = { id: 'm1', roomId: '7', seq: '42', senderId: '1', type: 'TEXT' as const, content: 'hi', createdAt: '2026-01-01T00:00:00.000Z', unreadCount: 1 };
+    const message = {
+      id: 'm1',
+      roomId: '7',
+      seq: '42',
+      senderId: '1',
+      type: 'TEXT' as const,
+      content: 'hi',
+      createdAt: '2026-01-01T00:00:00.000Z',
+      unreadCount: 1,
+    };
     const body = deliveryBody({ id: 'd1', userId: '2', roomId: '7', messages: [message] });
     expect(body).toEqual({ id: 'd1', type: 'offline-messages', userId: '2', roomId: '7', count: 1, messages: [message] });
     const req = deliveryRequest(body, SECRET, T * 1000 + 999);

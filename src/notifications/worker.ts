@@ -22,7 +22,10 @@ export const SETTLED_RETENTION_MS = 7 * 24 * 3600_000;
 const PRUNE_EVERY_MS = 60_000;
 
 export interface WebhookWorkerDeps {
-  outbox: Pick<WebhookOutbox, 'formWebhookDeliveries' | 'claimWebhookDeliveries' | 'completeWebhookDeliveries' | 'failWebhookDelivery' | 'pruneWebhookDeliveries'>;
+  outbox: Pick<
+    WebhookOutbox,
+    'formWebhookDeliveries' | 'claimWebhookDeliveries' | 'completeWebhookDeliveries' | 'failWebhookDelivery' | 'pruneWebhookDeliveries'
+  >;
   settings: WebhookConfig;
   /** Deployment scope of the outbox rows (KAFKA_GROUP_PREFIX). */
   scope: string;
@@ -174,11 +177,15 @@ export class WebhookWorker {
 
   private async settleFailure(d: ClaimedDelivery, result: AttemptResult, action: 'retry' | 'fail', error: string): Promise<void> {
     const { settings: s } = this.deps;
-    const retryInMs = action === 'retry' ? backoffDelay(d.attempts, { baseMs: s.backoffMs, maxMs: s.backoffMaxMs }, this.deps.random, result.retryAfterMs) : null;
+    const retryInMs =
+      action === 'retry' ? backoffDelay(d.attempts, { baseMs: s.backoffMs, maxMs: s.backoffMaxMs }, this.deps.random, result.retryAfterMs) : null;
     const state = await this.deps.outbox.failWebhookDelivery(d.id, d.leaseToken, { retryInMs, giveUpMs: s.giveUpMs, status: result.status, error });
     if (state === 'failed') {
       this.deps.metrics.deliveries.inc({ outcome: 'failed' });
-      this.deps.log.warn({ deliveryId: d.id, userId: d.userId, roomId: d.roomId, attempts: d.attempts, error }, 'webhook delivery given up (listed as failed; an operator can retry it)');
+      this.deps.log.warn(
+        { deliveryId: d.id, userId: d.userId, roomId: d.roomId, attempts: d.attempts, error },
+        'webhook delivery given up (listed as failed; an operator can retry it)',
+      );
     }
   }
 }

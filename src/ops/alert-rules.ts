@@ -24,8 +24,21 @@ export const ALERT_THRESHOLDS = {
   ChatHttp5xxRateHigh: { forSeconds: 300, windowSeconds: 300, above: 0.05, severity: 'critical', summary: 'more than 5 % of API requests fail' },
   ChatStompErrorRateHigh: { forSeconds: 300, windowSeconds: 300, above: 1, severity: 'warning', summary: 'more than one STOMP ERROR per second for one code' },
   ChatInstanceDown: { forSeconds: 60, equals: 0, severity: 'critical', summary: 'an instance stopped reporting' },
-  ChatE2eLatencyP99High: { forSeconds: 600, windowSeconds: 300, quantile: 0.99, above: 0.5, severity: 'warning', summary: 'p99 send-to-delivery latency above 0.5 s' },
-  ChatWebhookDeliveriesFailed: { forSeconds: 60, windowSeconds: 900, above: 0, severity: 'warning', summary: 'offline-notification webhook deliveries were given up' },
+  ChatE2eLatencyP99High: {
+    forSeconds: 600,
+    windowSeconds: 300,
+    quantile: 0.99,
+    above: 0.5,
+    severity: 'warning',
+    summary: 'p99 send-to-delivery latency above 0.5 s',
+  },
+  ChatWebhookDeliveriesFailed: {
+    forSeconds: 60,
+    windowSeconds: 900,
+    above: 0,
+    severity: 'warning',
+    summary: 'offline-notification webhook deliveries were given up',
+  },
   ChatWebhookReceiverFailing: { forSeconds: 300, windowSeconds: 300, above: 0.5, severity: 'warning', summary: 'more than half of the webhook POSTs fail' },
 } as const satisfies Record<string, AlertThreshold>;
 

@@ -100,7 +100,11 @@ describe('AlertTracker: the rules of alerts.yml on the cluster view', () => {
       return tracker.evaluate({ instances: view.live(), lost: view.lost(), lag: [] }, t);
     };
     expect(states(at(4000), 'ChatInstanceDown')).toEqual([]);
-    expect(at(6000).filter((a) => a.name === 'ChatInstanceDown').map((a) => [a.labels.instance_id, a.state])).toEqual([['gone', 'pending']]);
+    expect(
+      at(6000)
+        .filter((a) => a.name === 'ChatInstanceDown')
+        .map((a) => [a.labels.instance_id, a.state]),
+    ).toEqual([['gone', 'pending']]);
     expect(states(at(66_000), 'ChatInstanceDown')).toEqual(['firing']);
   });
 });

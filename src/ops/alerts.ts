@@ -60,7 +60,9 @@ const CONDITIONS: Record<AlertName, (input: AlertInput) => Condition[] | null> =
   ChatConsumerLagHigh: ({ lag }) =>
     lag === null
       ? null
-      : lag.filter((e) => e.lag > ALERT_THRESHOLDS.ChatConsumerLagHigh.above).map((e) => ({ labels: { group: e.group, topic: e.topic, partition: String(e.partition) }, value: e.lag })),
+      : lag
+          .filter((e) => e.lag > ALERT_THRESHOLDS.ChatConsumerLagHigh.above)
+          .map((e) => ({ labels: { group: e.group, topic: e.topic, partition: String(e.partition) }, value: e.lag })),
   ChatConsumerGroupNotReady: ({ instances }) =>
     instances.flatMap((i) => i.sample.groups.filter((g) => !g.ready).map((g) => ({ labels: { instance_id: i.sample.id, group: g.group }, value: 0 }))),
   ChatHttp5xxRateHigh: ({ instances }) =>

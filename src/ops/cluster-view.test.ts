@@ -6,7 +6,14 @@ describe('ClusterView', () => {
   it('rates between two samples: per second, CPU as a fraction of a core, latency quantiles from the bucket increases', () => {
     const a = sample({ at: 0, messagesIn: 100, deliveriesOut: 1000, cpuSeconds: 5, stompErrors: { forbidden: 1 } });
     // 10 deliveries in 2 s: 5 at <= 5 ms, 5 more at <= 20 ms.
-    const b = sample({ at: 2000, messagesIn: 140, deliveriesOut: 1100, cpuSeconds: 6, stompErrors: { forbidden: 5 }, e2e: [0, 5, 5, 10, 10, 10, 10, 10, 10, 10, 10, 10] });
+    const b = sample({
+      at: 2000,
+      messagesIn: 140,
+      deliveriesOut: 1100,
+      cpuSeconds: 6,
+      stompErrors: { forbidden: 5 },
+      e2e: [0, 5, 5, 10, 10, 10, 10, 10, 10, 10, 10, 10],
+    });
     const r = rates(a, b);
     expect(r).toMatchObject({ messagesIn: 20, deliveriesOut: 50, stompErrors: 2, cpu: 0.5 });
     expect(r.p50Ms).toBeCloseTo(5);

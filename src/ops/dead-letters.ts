@@ -52,7 +52,8 @@ export interface ReplayResult {
 }
 
 const num = (v: string | undefined) => (v === undefined || !/^\d+$/.test(v) ? null : Number(v));
-const sourceOf = (r: DeadLetterRecord) => `${r.headers[DLT_HEADERS.sourceTopic] ?? '?'}[${r.headers[DLT_HEADERS.sourcePartition] ?? '?'}]@${r.headers[DLT_HEADERS.sourceOffset] ?? '?'}`;
+const sourceOf = (r: DeadLetterRecord) =>
+  `${r.headers[DLT_HEADERS.sourceTopic] ?? '?'}[${r.headers[DLT_HEADERS.sourcePartition] ?? '?'}]@${r.headers[DLT_HEADERS.sourceOffset] ?? '?'}`;
 
 export function toEntry(r: DeadLetterRecord, mark: DeadLetterMark | undefined, full = false): DeadLetterEntry {
   const h = r.headers;
@@ -136,7 +137,12 @@ export class DeadLetters {
   }
 
   /** Oldest first from `fromOffset` (default: the earliest retained) to the end the topic had when called (the CLI's selection). */
-  async select(sel: { fromOffset?: bigint; limit?: number; group?: string; include?: 'pending' | 'all' }): Promise<Array<{ record: DeadLetterRecord; mark?: DeadLetterMark }>> {
+  async select(sel: {
+    fromOffset?: bigint;
+    limit?: number;
+    group?: string;
+    include?: 'pending' | 'all';
+  }): Promise<Array<{ record: DeadLetterRecord; mark?: DeadLetterMark }>> {
     const out: Array<{ record: DeadLetterRecord; mark?: DeadLetterMark }> = [];
     const limit = sel.limit ?? Number.MAX_SAFE_INTEGER;
     for (const b of await this.bounds()) {
@@ -169,7 +175,7 @@ export class DeadLetters {
     for (const [partition, offsets] of [...byPartition].sort((a, b) => a[0] - b[0])) {
       const sorted = [...new Set(offsets)].sort((a, b) => (a < b ? -1 : 1));
       // Runs of nearby offsets share one read.
-      for (let i = 0; i < sorted.length; ) {
+      for (let i = 0; i < sorted.length;) {
         let j = i;
         while (j + 1 < sorted.length && sorted[j + 1]! - sorted[i]! < 1000n) j++;
         const wanted = new Set(sorted.slice(i, j + 1).map(String));
@@ -228,8 +234,11 @@ export class DeadLetters {
   /** Marks the records discarded: they leave the pending list and count; the topic keeps them. */
   async discard(records: readonly DeadLetterRecord[], actor: string): Promise<DeadLetterRef[]> {
     const refs = records.map((r) => ({ partition: r.partition, offset: r.offset }));
-    await this.marks.mark(refs.map((ref, i) => ({ topic: this.topic.topic, ...ref, digest: recordDigest(records[i]!), action: 'discarded' as const, actor, replayedTo: null })));
-    for (const [i, ref] of refs.entries()) this.audit('discarded', actor, ref, { group: records[i]!.headers[DLT_HEADERS.group] ?? null, source: sourceOf(records[i]!) });
+    await this.marks.mark(
+      refs.map((ref, i) => ({ topic: this.topic.topic, ...ref, digest: recordDigest(records[i]!), action: 'discarded' as const, actor, replayedTo: null })),
+    );
+    for (const [i, ref] of refs.entries())
+      this.audit('discarded', actor, ref, { group: records[i]!.headers[DLT_HEADERS.group] ?? null, source: sourceOf(records[i]!) });
     return refs;
   }
 
@@ -244,14 +253,22 @@ export class DeadLetters {
     const bounds = await this.topic.bounds();
     for (const b of bounds) {
       const n = await this.marks.forgetIfRecreated(this.topic.topic, b.partition, b.high, before);
-      if (n > 0) this.log.warn({ topic: this.topic.topic, partition: b.partition, end: b.high.toString(), marks: n }, 'dead-letter topic re-created: the marks of the earlier one deleted');
+      if (n > 0)
+        this.log.warn(
+          { topic: this.topic.topic, partition: b.partition, end: b.high.toString(), marks: n },
+          'dead-letter topic re-created: the marks of the earlier one deleted',
+        );
     }
     return bounds;
   }
 
   /** The marks that name these very records (same digest); a mark naming another record at the offset is deleted. */
   private async marksOf(partition: number, records: readonly DeadLetterRecord[]): Promise<Map<string, DeadLetterMark>> {
-    const marks = await this.marks.marksOf(this.topic.topic, partition, records.map((r) => r.offset));
+    const marks = await this.marks.marksOf(
+      this.topic.topic,
+      partition,
+      records.map((r) => r.offset),
+    );
     const stale: string[] = [];
     for (const r of records) {
       const mark = marks.get(r.offset);
@@ -265,7 +282,10 @@ export class DeadLetters {
   }
 
   private audit(action: string, actor: string, ref: DeadLetterRef, more: object): void {
-    this.log.info({ audit: 'dead-letter', action, actor, topic: this.topic.topic, partition: ref.partition, offset: ref.offset, ...more }, `dead letter ${action}`);
+    this.log.info(
+      { audit: 'dead-letter', action, actor, topic: this.topic.topic, partition: ref.partition, offset: ref.offset, ...more },
+      `dead letter ${action}`,
+    );
   }
 }
 

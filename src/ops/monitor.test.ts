@@ -15,10 +15,16 @@ function setup(over: { lag?: () => Promise<Array<{ group: string; topic: string;
     historySeconds: 180, // 3 points at this interval
     bus,
     sampler: {
-      sample: async (leaving = false) => sample({ at: Date.now() + n, id: 'app-1', messagesIn: 10 * ++n, leaving, groups: [{ group: 'chat-persist', ready: true }] }),
+      sample: async (leaving = false) =>
+        sample({ at: Date.now() + n, id: 'app-1', messagesIn: 10 * ++n, leaving, groups: [{ group: 'chat-persist', ready: true }] }),
       close: () => {},
     },
-    lag: over.lag ?? (async () => [{ group: 'chat-persist', topic: 'chat.messages', partition: 0, lag: 7 }, { group: 'chat-notify', topic: 'chat.messages', partition: 0, lag: 2 }]),
+    lag:
+      over.lag ??
+      (async () => [
+        { group: 'chat-persist', topic: 'chat.messages', partition: 0, lag: 7 },
+        { group: 'chat-notify', topic: 'chat.messages', partition: 0, lag: 2 },
+      ]),
     counts: { deadLetters: over.count ?? (async () => 4) },
     log: pino({ level: 'silent' }),
   });
@@ -32,7 +38,10 @@ describe('OpsMonitor', () => {
     await monitor.start();
     await settle(); // the first tick
     // Another instance, heard on the bus, running the notify group with its consumer down.
-    await bus.publishEvent(OPS_BUS_TOPIC, { eventType: 'sample', body: sample({ at: Date.now(), id: 'app-2', groups: [{ group: 'chat-notify', ready: false }] }) });
+    await bus.publishEvent(OPS_BUS_TOPIC, {
+      eventType: 'sample',
+      body: sample({ at: Date.now(), id: 'app-2', groups: [{ group: 'chat-notify', ready: false }] }),
+    });
     await bus.publishEvent(OPS_BUS_TOPIC, { eventType: 'sample', body: { v: 1, id: 'garbage' } }); // dropped at the edge
     await settle();
     const pushed: PreparedMessage[] = [];
@@ -48,7 +57,9 @@ describe('OpsMonitor', () => {
       { groupId: 'chat-persist', topic: 'chat.messages', lag: 7, ready: true, members: ['app-1'], readyMembers: 1, partitions: [{ partition: 0, lag: 7 }] },
     ]);
     expect(o.deadLetters).toBe(4);
-    expect(o.alerts.map((a) => [a.name, a.state, a.labels])).toEqual([['ChatConsumerGroupNotReady', 'pending', { instance_id: 'app-2', group: 'chat-notify' }]]);
+    expect(o.alerts.map((a) => [a.name, a.state, a.labels])).toEqual([
+      ['ChatConsumerGroupNotReady', 'pending', { instance_id: 'app-2', group: 'chat-notify' }],
+    ]);
     // Each subscriber got the latest overview on joining, then the tick's: one encoded frame for both.
     expect(pushed).toHaveLength(4);
     expect(pushed[2]).toBe(pushed[3]);

@@ -244,7 +244,13 @@ export class OpsMonitor {
       /** Every count of `deps.counts` by name (deadLetters, and what later panels add). */
       counts,
       countErrors: Object.fromEntries([...this.counts].filter(([, c]) => c.error !== null).map(([name, c]) => [name, c.error])),
-      totals: { messagesIn: point.messagesIn, deliveriesOut: point.deliveriesOut, stompErrors: point.stompErrors, sessions: sum((i) => i.sessions), connections: sum((i) => i.connections.total) },
+      totals: {
+        messagesIn: point.messagesIn,
+        deliveriesOut: point.deliveriesOut,
+        stompErrors: point.stompErrors,
+        sessions: sum((i) => i.sessions),
+        connections: sum((i) => i.connections.total),
+      },
       latencyMs: { p50: point.p50Ms, p99: point.p99Ms },
       alerts,
       point,

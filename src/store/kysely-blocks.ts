@@ -23,7 +23,12 @@ export async function unblock(db: Kysely<Database>, blockerId: string, blockedId
 }
 
 export async function hasBlocked(db: Kysely<Database>, blockerId: string, blockedId: string): Promise<boolean> {
-  const row = await db.selectFrom('user_blocks').select('blocker_id').where('blocker_id', '=', blockerId).where('blocked_id', '=', blockedId).executeTakeFirst();
+  const row = await db
+    .selectFrom('user_blocks')
+    .select('blocker_id')
+    .where('blocker_id', '=', blockerId)
+    .where('blocked_id', '=', blockedId)
+    .executeTakeFirst();
   return row !== undefined;
 }
 

@@ -11,7 +11,17 @@ export class KyselyDeadLetterMarks implements DeadLetterMarks {
     if (marks.length === 0) return;
     await this.db
       .insertInto('dead_letter_marks')
-      .values(marks.map((m) => ({ topic: m.topic, partition: m.partition, dlt_offset: m.offset, action: m.action, actor: m.actor, replayed_to: m.replayedTo, record_digest: m.digest })))
+      .values(
+        marks.map((m) => ({
+          topic: m.topic,
+          partition: m.partition,
+          dlt_offset: m.offset,
+          action: m.action,
+          actor: m.actor,
+          replayed_to: m.replayedTo,
+          record_digest: m.digest,
+        })),
+      )
       .onConflict((oc) =>
         oc.columns(['topic', 'partition', 'dlt_offset']).doUpdateSet({
           action: sql`excluded.action`,
@@ -64,7 +74,12 @@ export class KyselyDeadLetterMarks implements DeadLetterMarks {
 
   async forget(topic: string, partition: number, offsets: readonly string[]): Promise<void> {
     if (offsets.length === 0) return;
-    await this.db.deleteFrom('dead_letter_marks').where('topic', '=', topic).where('partition', '=', partition).where('dlt_offset', 'in', [...offsets]).execute();
+    await this.db
+      .deleteFrom('dead_letter_marks')
+      .where('topic', '=', topic)
+      .where('partition', '=', partition)
+      .where('dlt_offset', 'in', [...offsets])
+      .execute();
   }
 
   async forgetIfRecreated(topic: string, partition: number, end: bigint, before: Date): Promise<number> {
@@ -78,7 +93,12 @@ export class KyselyDeadLetterMarks implements DeadLetterMarks {
         .where('marked_at', '<', before)
         .executeTakeFirstOrThrow();
       if (Number(beyond.n) === 0) return 0;
-      const gone = await tx.deleteFrom('dead_letter_marks').where('topic', '=', topic).where('partition', '=', partition).where('marked_at', '<', before).executeTakeFirst();
+      const gone = await tx
+        .deleteFrom('dead_letter_marks')
+        .where('topic', '=', topic)
+        .where('partition', '=', partition)
+        .where('marked_at', '<', before)
+        .executeTakeFirst();
       return Number(gone.numDeletedRows);
     });
   }

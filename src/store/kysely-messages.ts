@@ -62,12 +62,7 @@ export async function messagesBefore(db: Kysely<Database>, roomId: string, befor
 }
 
 export async function findMessageByIdempotencyKey(db: Kysely<Database>, senderId: string, key: string) {
-  const row = await db
-    .selectFrom('messages')
-    .selectAll()
-    .where('sender_id', '=', senderId)
-    .where('idempotency_key', '=', key)
-    .executeTakeFirst();
+  const row = await db.selectFrom('messages').selectAll().where('sender_id', '=', senderId).where('idempotency_key', '=', key).executeTakeFirst();
   return row ? toMessage(row) : null;
 }
 
@@ -81,7 +76,10 @@ export async function maxSeq(db: Kysely<Database>, roomId: string) {
 }
 
 export function countUnread(db: Kysely<Database>, items: ReadonlyArray<{ roomId: string; userId: string; afterSeq: string }>) {
-  return countUnreadBefore(db, items.map((i) => ({ ...i, beforeSeq: '9223372036854775807' })));
+  return countUnreadBefore(
+    db,
+    items.map((i) => ({ ...i, beforeSeq: '9223372036854775807' })),
+  );
 }
 
 export async function countUnreadBefore(db: Kysely<Database>, items: ReadonlyArray<{ roomId: string; userId: string; afterSeq: string; beforeSeq: string }>) {
@@ -100,7 +98,11 @@ export async function countUnreadBefore(db: Kysely<Database>, items: ReadonlyArr
 
 export async function storedSeqs(db: Kysely<Database>, ids: readonly string[]) {
   if (ids.length === 0) return new Map<string, string>();
-  const rows = await db.selectFrom('messages').select(['id', 'seq']).where('id', 'in', [...ids]).execute();
+  const rows = await db
+    .selectFrom('messages')
+    .select(['id', 'seq'])
+    .where('id', 'in', [...ids])
+    .execute();
   return new Map(rows.map((r) => [r.id, r.seq]));
 }
 
@@ -173,13 +175,7 @@ async function insertNotificationsWithOutbox(db: Kysely<Database>, rows: readonl
 }
 
 export async function listNotifications(db: Kysely<Database>, userId: string, limit: number): Promise<Notification[]> {
-  const rows = await db
-    .selectFrom('notifications')
-    .selectAll()
-    .where('user_id', '=', userId)
-    .orderBy('id', 'desc')
-    .limit(limit)
-    .execute();
+  const rows = await db.selectFrom('notifications').selectAll().where('user_id', '=', userId).orderBy('id', 'desc').limit(limit).execute();
   return rows.map((r) => ({
     id: r.id,
     userId: r.user_id,

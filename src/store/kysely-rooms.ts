@@ -11,14 +11,7 @@ export async function listRoomsForUser(db: Kysely<Database>, userId: string, pag
     .selectFrom('chat_room_members as me')
     .innerJoin('chat_rooms as r', 'r.id', 'me.room_id')
     .leftJoinLateral(
-      (eb) =>
-        eb
-          .selectFrom('messages as lm')
-          .selectAll('lm')
-          .whereRef('lm.room_id', '=', 'r.id')
-          .orderBy('lm.seq', 'desc')
-          .limit(1)
-          .as('last'),
+      (eb) => eb.selectFrom('messages as lm').selectAll('lm').whereRef('lm.room_id', '=', 'r.id').orderBy('lm.seq', 'desc').limit(1).as('last'),
       (join) => join.onTrue(),
     )
     .select([
@@ -70,7 +63,12 @@ const directKey = (a: string, b: string) => (BigInt(a) < BigInt(b) ? `${a}:${b}`
  * One DIRECT room per unordered pair (a unique key). An existing room gets back a member it lost (a block lifted,
  * then the room opened again): `restored` names them.
  */
-export async function findOrCreateDirectRoom(db: Kysely<Database>, a: string, b: string, name: string): Promise<{ room: Room; created: boolean; restored: string[] }> {
+export async function findOrCreateDirectRoom(
+  db: Kysely<Database>,
+  a: string,
+  b: string,
+  name: string,
+): Promise<{ room: Room; created: boolean; restored: string[] }> {
   const key = directKey(a, b);
   return db.transaction().execute(async (trx) => {
     const inserted = await trx
@@ -80,14 +78,23 @@ export async function findOrCreateDirectRoom(db: Kysely<Database>, a: string, b:
       .returningAll()
       .executeTakeFirst();
     if (inserted) {
-      await trx.insertInto('chat_room_members').values([a, b].map((u) => ({ room_id: inserted.id, user_id: u }))).execute();
+      await trx
+        .insertInto('chat_room_members')
+        .values([a, b].map((u) => ({ room_id: inserted.id, user_id: u })))
+        .execute();
       return { room: toRoom(inserted), created: true, restored: [] };
     }
     const existing = await trx.selectFrom('chat_rooms').selectAll().where('direct_key', '=', key).executeTakeFirstOrThrow();
     // A member put back has read everything up to now (as anyone joining a room).
     const back = await trx
       .insertInto('chat_room_members')
-      .values([a, b].map((u) => ({ room_id: existing.id, user_id: u, last_read_seq: sql<string>`(SELECT coalesce(max(seq), 0) FROM messages WHERE room_id = ${existing.id})` })))
+      .values(
+        [a, b].map((u) => ({
+          room_id: existing.id,
+          user_id: u,
+          last_read_seq: sql<string>`(SELECT coalesce(max(seq), 0) FROM messages WHERE room_id = ${existing.id})`,
+        })),
+      )
       .onConflict((oc) => oc.constraint('chat_room_members_uk').doNothing())
       .returning('user_id')
       .execute();

@@ -92,12 +92,31 @@ export class KyselyWebhookOutbox implements WebhookOutbox {
     for (const r of rows) {
       let d = out.get(r.delivery_id);
       if (!d) {
-        d = { id: r.delivery_id, leaseToken: r.lease_token, userId: r.user_id, roomId: r.delivery_room_id, attempts: r.attempts, member: r.member, messages: [], unstored: 0 };
+        d = {
+          id: r.delivery_id,
+          leaseToken: r.lease_token,
+          userId: r.user_id,
+          roomId: r.delivery_room_id,
+          attempts: r.attempts,
+          member: r.member,
+          messages: [],
+          unstored: 0,
+        };
         out.set(d.id, d);
       }
       if (!r.has_row) continue;
       if (r.id === null) d.unstored++;
-      else d.messages.push({ id: r.id, roomId: r.room_id, seq: r.seq, senderId: r.sender_id, type: r.type, content: r.content, createdAt: iso(r.created_at)!, unreadCount: Number(r.unread) });
+      else
+        d.messages.push({
+          id: r.id,
+          roomId: r.room_id,
+          seq: r.seq,
+          senderId: r.sender_id,
+          type: r.type,
+          content: r.content,
+          createdAt: iso(r.created_at)!,
+          unreadCount: Number(r.unread),
+        });
     }
     return [...out.values()];
   }

@@ -85,7 +85,11 @@ export class KyselyStore implements Store {
 
   async findUsersByIds(ids: readonly string[]) {
     if (ids.length === 0) return new Map();
-    const rows = await this.db.selectFrom('users').selectAll().where('id', 'in', [...ids]).execute();
+    const rows = await this.db
+      .selectFrom('users')
+      .selectAll()
+      .where('id', 'in', [...ids])
+      .execute();
     return new Map(rows.map((r) => [r.id, toUser(r)]));
   }
 
@@ -116,12 +120,7 @@ export class KyselyStore implements Store {
   }
 
   async setUserStatus(userId: string, status: 'ONLINE' | 'OFFLINE', at: Date) {
-    const res = await this.db
-      .updateTable('users')
-      .set({ status, last_seen_at: at })
-      .where('id', '=', userId)
-      .where('status', '<>', status)
-      .executeTakeFirst();
+    const res = await this.db.updateTable('users').set({ status, last_seen_at: at }).where('id', '=', userId).where('status', '<>', status).executeTakeFirst();
     return Number(res.numUpdatedRows) > 0;
   }
 
@@ -132,7 +131,12 @@ export class KyselyStore implements Store {
 
   async offlineUserIds(ids: readonly string[]) {
     if (ids.length === 0) return [];
-    const rows = await this.db.selectFrom('users').select('id').where('id', 'in', [...ids]).where('status', '=', 'OFFLINE').execute();
+    const rows = await this.db
+      .selectFrom('users')
+      .select('id')
+      .where('id', 'in', [...ids])
+      .where('status', '=', 'OFFLINE')
+      .execute();
     return rows.map((r) => r.id);
   }
 
@@ -167,12 +171,7 @@ export class KyselyStore implements Store {
   }
 
   async isMember(roomId: string, userId: string) {
-    const row = await this.db
-      .selectFrom('chat_room_members')
-      .select('id')
-      .where('room_id', '=', roomId)
-      .where('user_id', '=', userId)
-      .executeTakeFirst();
+    const row = await this.db.selectFrom('chat_room_members').select('id').where('room_id', '=', roomId).where('user_id', '=', userId).executeTakeFirst();
     return row !== undefined;
   }
 
@@ -196,12 +195,7 @@ export class KyselyStore implements Store {
   }
 
   async isInvited(roomId: string, userId: string) {
-    const row = await this.db
-      .selectFrom('room_invitations')
-      .select('room_id')
-      .where('room_id', '=', roomId)
-      .where('user_id', '=', userId)
-      .executeTakeFirst();
+    const row = await this.db.selectFrom('room_invitations').select('room_id').where('room_id', '=', roomId).where('user_id', '=', userId).executeTakeFirst();
     return row !== undefined;
   }
 
@@ -264,11 +258,7 @@ export class KyselyStore implements Store {
   }
 
   async removeMember(roomId: string, userId: string) {
-    const res = await this.db
-      .deleteFrom('chat_room_members')
-      .where('room_id', '=', roomId)
-      .where('user_id', '=', userId)
-      .executeTakeFirst();
+    const res = await this.db.deleteFrom('chat_room_members').where('room_id', '=', roomId).where('user_id', '=', userId).executeTakeFirst();
     return Number(res.numDeletedRows) > 0;
   }
 

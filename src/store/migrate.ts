@@ -44,9 +44,7 @@ export async function migrate(databaseUrl: string, dir: string): Promise<Migrate
  * runner works on the same database meanwhile (PostgreSQL: `migrate` holds an advisory lock).
  */
 export async function applyMigrations(conn: MigrationConnection, dir: string): Promise<MigrateResult> {
-  await conn.exec(
-    'CREATE TABLE IF NOT EXISTS schema_migrations (name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())',
-  );
+  await conn.exec('CREATE TABLE IF NOT EXISTS schema_migrations (name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())');
   const done = new Set((await conn.query<{ name: string }>('SELECT name FROM schema_migrations')).map((r) => r.name));
   const files = (await readdir(dir)).filter((f) => f.endsWith('.sql')).sort();
   const result: MigrateResult = { applied: [], skipped: [] };

@@ -132,36 +132,61 @@ describe('operations console in Chromium, two instances', () => {
         await new Promise((r) => setTimeout(r, 100));
       }
     })();
-    await until('messages in, deliveries out and a latency on instance 1', async () =>
-      (await num(row(s1.instanceId), 'data-messages-in')) > 0 && (await num(row(s1.instanceId), 'data-deliveries-out')) > 0 &&
-      (await page.locator('[data-total="latency"] dd').textContent()) !== '– / – ms');
+    await until(
+      'messages in, deliveries out and a latency on instance 1',
+      async () =>
+        (await num(row(s1.instanceId), 'data-messages-in')) > 0 &&
+        (await num(row(s1.instanceId), 'data-deliveries-out')) > 0 &&
+        (await page.locator('[data-total="latency"] dd').textContent()) !== '– / – ms',
+    );
     await until('the rate chart has points', async () => Number(await page.locator('.ops-chart').first().getAttribute('data-points')) > 3);
 
     // A poison record among the room's messages (every group dead-letters it) and a dead letter whose cause has
     // gone away (as the persist group would have written it after an outage).
     const partition = Number(BigInt(roomId) % 6n);
     const [poison] = await producer.send({ topic: 'chat.messages', acks: -1, messages: [{ key: roomId, value: `not json ${TAG}`, partition }] });
-    const message = { id: randomUUID(), roomId, senderId: users[0].id, type: 'TEXT', content: `replayed from the console ${TAG}`, idempotencyKey: null, createdAt: new Date().toISOString() };
+    const message = {
+      id: randomUUID(),
+      roomId,
+      senderId: users[0].id,
+      type: 'TEXT',
+      content: `replayed from the console ${TAG}`,
+      idempotencyKey: null,
+      createdAt: new Date().toISOString(),
+    };
     const [valid] = await producer.send({
       topic: 'chat.messages.dlt',
       acks: -1,
-      messages: [{
-        key: roomId,
-        value: JSON.stringify(message),
-        partition: 0,
-        headers: { 'x-error': 'simulated outage that went away', 'x-attempts': '3', 'x-consumer-group': `${P}chat-persist`, 'x-source-topic': 'chat.messages', 'x-source-partition': String(partition), 'x-source-offset': '0' },
-      }],
+      messages: [
+        {
+          key: roomId,
+          value: JSON.stringify(message),
+          partition: 0,
+          headers: {
+            'x-error': 'simulated outage that went away',
+            'x-attempts': '3',
+            'x-consumer-group': `${P}chat-persist`,
+            'x-source-topic': 'chat.messages',
+            'x-source-partition': String(partition),
+            'x-source-offset': '0',
+          },
+        },
+      ],
     });
     const validOffset = valid!.baseOffset!;
     await deadLetter(validOffset).waitFor({ timeout: 30_000 });
-    const copies = await until('the poison record dead-lettered by the three groups', async () => {
-      const r = await api.call('GET', '/api/ops/dead-letters?limit=200', admin.token);
-      // Servers of other runs sharing the broker (other group prefixes) may dead-letter it too: ours only.
-      const mine = (r.body.records as Array<{ offset: string; sourceOffset: string; sourcePartition: number; group: string }>).filter(
-        (x) => x.sourceOffset === poison!.baseOffset && x.sourcePartition === partition && GROUPS.includes(x.group),
-      );
-      return mine.length === 3 ? mine : null;
-    }, 60_000);
+    const copies = await until(
+      'the poison record dead-lettered by the three groups',
+      async () => {
+        const r = await api.call('GET', '/api/ops/dead-letters?limit=200', admin.token);
+        // Servers of other runs sharing the broker (other group prefixes) may dead-letter it too: ours only.
+        const mine = (r.body.records as Array<{ offset: string; sourceOffset: string; sourcePartition: number; group: string }>).filter(
+          (x) => x.sourceOffset === poison!.baseOffset && x.sourcePartition === partition && GROUPS.includes(x.group),
+        );
+        return mine.length === 3 ? mine : null;
+      },
+      60_000,
+    );
     expect(copies.map((c) => c.group).sort()).toEqual(GROUPS);
     for (const c of copies) await deadLetter(c.offset).waitFor({ timeout: 20_000 });
     expect(await deadLetter(copies[0]!.offset).textContent()).toContain('is not JSON');
@@ -190,15 +215,23 @@ describe('operations console in Chromium, two instances', () => {
     // A persist consumer comes back: ready again, and it catches up.
     s3 = await startServer({ roles: 'persist', env: OPS_ENV, instanceId: `ops3-${TAG}` });
     await until('instance 3 listed', async () => (await row(s3!.instanceId).count()) === 1);
-    await until('persist ready and caught up', async () => (await group('chat-persist').getAttribute('data-ready')) === 'true' && (await num(group('chat-persist'), 'data-lag')) < lagBefore + 30, 60_000);
+    await until(
+      'persist ready and caught up',
+      async () => (await group('chat-persist').getAttribute('data-ready')) === 'true' && (await num(group('chat-persist'), 'data-lag')) < lagBefore + 30,
+      60_000,
+    );
 
     // Replay the dead letter whose cause went away: stored once, and it leaves the pending list.
     await page.getByRole('button', { name: `Replay dead letter ${validOffset}`, exact: true }).click();
     await until('replayed row gone', async () => (await deadLetter(validOffset).count()) === 0);
-    const stored = await until('the replayed message stored', async () => {
-      const found = (await api.allMessages(users[0], roomId)).filter((m) => m.id === message.id);
-      return found.length > 0 ? found : null;
-    }, 60_000);
+    const stored = await until(
+      'the replayed message stored',
+      async () => {
+        const found = (await api.allMessages(users[0], roomId)).filter((m) => m.id === message.id);
+        return found.length > 0 ? found : null;
+      },
+      60_000,
+    );
     expect(stored.map((m) => m.content)).toEqual([message.content]);
 
     // Discard the poison record's three copies as one selection.
@@ -209,7 +242,10 @@ describe('operations console in Chromium, two instances', () => {
       return true;
     });
     expect(await page.locator('#dead-letters [role=status]').textContent()).toBe('Discard: 3 discarded.');
-    const all = (await api.call('GET', '/api/ops/dead-letters?limit=200&include=all', admin.token)).body.records as Array<{ offset: string; handled: { action: string; actor: string } | null }>;
+    const all = (await api.call('GET', '/api/ops/dead-letters?limit=200&include=all', admin.token)).body.records as Array<{
+      offset: string;
+      handled: { action: string; actor: string } | null;
+    }>;
     const handled = (o: string) => all.find((r) => r.offset === o)?.handled;
     for (const c of copies) expect(handled(c.offset)).toMatchObject({ action: 'discarded', actor: `user:${admin.id} ${ADMIN_EMAIL}` });
     expect(handled(validOffset)).toMatchObject({ action: 'replayed', actor: `user:${admin.id} ${ADMIN_EMAIL}` });
@@ -219,7 +255,12 @@ describe('operations console in Chromium, two instances', () => {
       .split('\n')
       .filter((l) => l.includes('"audit":"dead-letter"'))
       .map((l) => JSON.parse(l) as { action: string; actor: string; offset: string });
-    expect(audit.filter((a) => a.action === 'discarded').map((a) => a.offset).sort()).toEqual(copies.map((c) => c.offset).sort());
+    expect(
+      audit
+        .filter((a) => a.action === 'discarded')
+        .map((a) => a.offset)
+        .sort(),
+    ).toEqual(copies.map((c) => c.offset).sort());
     expect(audit.filter((a) => a.action === 'replayed').map((a) => a.offset)).toEqual([validOffset]);
     expect(new Set(audit.map((a) => a.actor))).toEqual(new Set([`user:${admin.id} ${ADMIN_EMAIL}`]));
     expect(pageErrors).toEqual([]);

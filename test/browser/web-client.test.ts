@@ -100,11 +100,15 @@ describe('web client in Chromium, two instances', () => {
     const options = { viewport: { width: 1100, height: 700 }, locale: 'en-GB', timezoneId: 'UTC' };
     [ctxA, ctxB] = await Promise.all([browser.newContext(options), browser.newContext(options)]);
     [pageA, pageB] = await Promise.all([ctxA.newPage(), ctxB.newPage()]);
-    for (const [name, page] of [['A', pageA], ['B', pageB]] as const) {
+    for (const [name, page] of [
+      ['A', pageA],
+      ['B', pageB],
+    ] as const) {
       page.on('pageerror', (err) => pageErrors.push(`${name}: ${err.stack ?? err.message}`));
       page.on('console', (msg) => {
         // While the context is offline, the browser itself logs the failed connection attempts: expected.
-        if (msg.type() === 'error' && !/WebSocket connection to .* failed|net::ERR_INTERNET_DISCONNECTED/.test(msg.text())) pageErrors.push(`${name} console: ${msg.text()} (${msg.location().url})`);
+        if (msg.type() === 'error' && !/WebSocket connection to .* failed|net::ERR_INTERNET_DISCONNECTED/.test(msg.text()))
+          pageErrors.push(`${name} console: ${msg.text()} (${msg.location().url})`);
       });
     }
   }, 900_000);
@@ -311,7 +315,10 @@ describe('web client in Chromium, two instances', () => {
     await page.getByRole('button', { name: 'Create group' }).click();
     await until('group open', async () => (await page.locator('#room-title').textContent()) === groupName);
     const groupId = (await page.locator('#room-body').getAttribute('data-room-id'))!;
-    await until('group in the list', async () => (await page.locator(`#room-list li[data-room-id="${groupId}"] .room-name`).textContent({ timeout: 500 })) === groupName);
+    await until(
+      'group in the list',
+      async () => (await page.locator(`#room-list li[data-room-id="${groupId}"] .room-name`).textContent({ timeout: 500 })) === groupName,
+    );
     const ownerRooms = (await api.call('GET', '/api/rooms', owner.token)).body.rooms as Array<{ id: string; name: string; type: string }>;
     expect(ownerRooms.find((r) => r.id === groupId)).toMatchObject({ name: groupName, type: 'GROUP' });
 
@@ -347,7 +354,10 @@ describe('web client in Chromium, two instances', () => {
     await pestPage.locator(`#room-list li[data-room-id="${dm.body.id}"]`).waitFor({ state: 'detached', timeout: 10_000 });
     expect((await api.call('POST', '/api/rooms', pest.token, { type: 'DIRECT', peerUserId: me.id })).status).toBe(400);
 
-    await page.locator('#blocked-list').getByRole('button', { name: `Unblock pat${tag}` }).click();
+    await page
+      .locator('#blocked-list')
+      .getByRole('button', { name: `Unblock pat${tag}` })
+      .click();
     await page.locator('#blocked-empty').waitFor({ state: 'visible' });
     expect(await page.locator('#blocked-list li').count()).toBe(0);
     const again = await api.call('POST', '/api/rooms', pest.token, { type: 'DIRECT', peerUserId: me.id });

@@ -36,7 +36,12 @@ export function readPositionsContract(name: string, make: () => { positions: Rea
       expect(await positions.advance(room, '1', '6')).toEqual({ lastReadSeq: '10', moved: false });
       expect(await positions.advance(room, '1', '10')).toEqual({ lastReadSeq: '10', moved: false });
       expect(await positions.advance(room, '2', '3')).toEqual({ lastReadSeq: '3', moved: true });
-      expect(await positions.get(room)).toEqual(new Map([['1', '10'], ['2', '3']]));
+      expect(await positions.get(room)).toEqual(
+        new Map([
+          ['1', '10'],
+          ['2', '3'],
+        ]),
+      );
       await lose(room);
     });
 
@@ -45,10 +50,26 @@ export function readPositionsContract(name: string, make: () => { positions: Rea
       const room = id();
       await positions.load(room, new Map([['1', '4']]));
       await positions.advance(room, '1', '7');
-      await positions.load(room, new Map([['1', '5'], ['3', '2']]));
-      expect(await positions.get(room)).toEqual(new Map([['1', '7'], ['3', '2']]));
+      await positions.load(
+        room,
+        new Map([
+          ['1', '5'],
+          ['3', '2'],
+        ]),
+      );
+      expect(await positions.get(room)).toEqual(
+        new Map([
+          ['1', '7'],
+          ['3', '2'],
+        ]),
+      );
       await positions.load(room, new Map([['1', '12']]));
-      expect(await positions.get(room)).toEqual(new Map([['1', '12'], ['3', '2']]));
+      expect(await positions.get(room)).toEqual(
+        new Map([
+          ['1', '12'],
+          ['3', '2'],
+        ]),
+      );
       await lose(room);
     });
 

@@ -49,7 +49,8 @@ export function deadLettersContract(name: string, open: () => Promise<DeadLetter
         dead(src, 2, '11', 'g-persist', 'b'),
         dead(src, 9, '12', 'g-persist', 'c'),
         { key: null, value: Buffer.from('d'), headers: { [DLT_HEADERS.group]: 'g-persist' } },
-      ]) offsets.push(await f.dlt.append(f.dlt.topic, 0, r));
+      ])
+        offsets.push(await f.dlt.append(f.dlt.topic, 0, r));
     }, 120_000);
     afterAll(() => f?.close());
 
@@ -74,7 +75,16 @@ export function deadLettersContract(name: string, open: () => Promise<DeadLetter
       expect(first.next).not.toBeNull();
       const second = await service.list({ limit: 10, before: first.next });
       expect(second.records.map((r) => r.offset).slice(0, 3)).toEqual([offsets[2], offsets[1], offsets[0]]);
-      expect(second.records[0]).toMatchObject({ group: 'g-persist', sourceTopic: f.source.topic, sourcePartition: 2, sourceOffset: '11', attempts: 3, error: 'failed b', preview: 'b', handled: null });
+      expect(second.records[0]).toMatchObject({
+        group: 'g-persist',
+        sourceTopic: f.source.topic,
+        sourcePartition: 2,
+        sourceOffset: '11',
+        attempts: 3,
+        error: 'failed b',
+        preview: 'b',
+        handled: null,
+      });
       const notify = await service.list({ limit: 10, group: 'g-notify' });
       expect(notify.records.map((r) => r.offset)).toEqual([offsets[1]]);
       expect(await service.pending()).toBe(Number((await f.dlt.bounds())[0]!.high - (await f.dlt.bounds())[0]!.low));
@@ -117,8 +127,14 @@ export function deadLettersContract(name: string, open: () => Promise<DeadLetter
 
     it('discard: marked, hidden from the pending list, counted out, audited; marking again is harmless', async () => {
       const before = await service.pending();
-      const records = await service.get([{ partition: 0, offset: offsets[3]! }, { partition: 0, offset: offsets[4]! }]);
-      expect(await service.discard(records, 'cli:ops@host')).toEqual([{ partition: 0, offset: offsets[3] }, { partition: 0, offset: offsets[4] }]);
+      const records = await service.get([
+        { partition: 0, offset: offsets[3]! },
+        { partition: 0, offset: offsets[4]! },
+      ]);
+      expect(await service.discard(records, 'cli:ops@host')).toEqual([
+        { partition: 0, offset: offsets[3] },
+        { partition: 0, offset: offsets[4] },
+      ]);
       await service.discard(records, 'cli:ops@host');
       expect(await service.pending()).toBe(before - 2);
       expect((await service.list({ limit: 10 })).records.filter((r) => offsets.includes(r.offset))).toEqual([]);

@@ -100,7 +100,11 @@ describe('embedded infrastructure', () => {
     try {
       await waitFor(() => ready, 60_000, 'the child to open the folder');
       await expect(open(dir)).rejects.toThrow(`the data folder ${dir} is in use by another process (pid ${child.pid})`);
-      await waitFor(() => messages.size >= 60, 60_000, () => `60 acknowledged writes, have ${messages.size}`);
+      await waitFor(
+        () => messages.size >= 60,
+        60_000,
+        () => `60 acknowledged writes, have ${messages.size}`,
+      );
     } finally {
       child.kill('SIGKILL');
       await exited;
@@ -112,7 +116,11 @@ describe('embedded infrastructure', () => {
       const total = Number(await infra.messageLog.latestSeq(room));
       expect(total).toBeGreaterThanOrEqual(messages.size);
       const got = await watch(infra, 'after-crash', room);
-      await waitFor(() => got.length >= total, 5000, () => `${total} records, have ${got.length}`);
+      await waitFor(
+        () => got.length >= total,
+        5000,
+        () => `${total} records, have ${got.length}`,
+      );
       const at = new Map(got.map((r) => [idOf(r), r.offset]));
       for (const [id, offset] of messages) expect(at.get(id), id).toBe(offset);
     } finally {

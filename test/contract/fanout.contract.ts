@@ -89,7 +89,11 @@ export function fanoutContract(name: string, factory: BusFactory): void {
     it("delivers a room's batches in publish order, each chained to the one before, when published concurrently", async () => {
       const { pub, room, got } = await watchedRoom();
       await Promise.all(Array.from({ length: 50 }, (_, i) => pub.publishRoom(room, [view(room, i + 1)])));
-      await waitFor(() => got.length >= 50, 5000, () => `50 batches, have ${got.length}`);
+      await waitFor(
+        () => got.length >= 50,
+        5000,
+        () => `50 batches, have ${got.length}`,
+      );
       expect(got.flatMap(seqs)).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
       expect(got.map((b) => b.prevSeq)).toEqual(['0', ...got.slice(0, -1).map((b) => b.messages.at(-1)!.seq)]);
     });

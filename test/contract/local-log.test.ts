@@ -34,7 +34,11 @@ async function readAll(log: LocalMessageLog, count: number): Promise<ConsumedRec
   const groups = new LocalConsumerGroups({ log, logger });
   const g = groups.create({ groupId: `read-all-${Math.random()}`, topic: TOPICS.messages, handler: async (rs) => void got.push(...rs) });
   await g.start();
-  await waitFor(() => got.length >= count, 10_000, () => `${count} records, have ${got.length}`);
+  await waitFor(
+    () => got.length >= count,
+    10_000,
+    () => `${count} records, have ${got.length}`,
+  );
   await g.close();
   return got;
 }
@@ -155,7 +159,11 @@ describe('embedded log: a SIGKILLed writer', () => {
       }
     });
     try {
-      await waitFor(() => acked.size >= 600, 30_000, () => `600 acknowledged appends, have ${acked.size}`);
+      await waitFor(
+        () => acked.size >= 600,
+        30_000,
+        () => `600 acknowledged appends, have ${acked.size}`,
+      );
     } finally {
       child.kill('SIGKILL');
       await exited;

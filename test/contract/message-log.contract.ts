@@ -119,7 +119,11 @@ export function messageLogContract(name: string, factory: LogFactory): void {
       const g1 = await watch(groups, factory.topics.messages, [a, b]);
       const g2 = await watch(groups, factory.topics.messages, [a, b]);
       for (const g of [g1, g2]) {
-        await waitFor(() => g.done.length >= 60, deadline(), () => `60 records, have ${g.done.length}`);
+        await waitFor(
+          () => g.done.length >= 60,
+          deadline(),
+          () => `60 records, have ${g.done.length}`,
+        );
         for (const room of [a, b]) {
           const expected = sent.filter((s) => s.m.roomId === room);
           const got = g.done.filter((r) => r.key === room);
@@ -160,7 +164,12 @@ export function messageLogContract(name: string, factory: LogFactory): void {
       await waitFor(() => g.done.some((r) => text(r).id === tx[1]!.id), deadline(), "the transaction's record in the other room");
       expect(ids(g.done.filter((r) => r.key === a))).toEqual([tx[0]!.id, tx[2]!.id, marker.id]);
       expect(ids(g.done.filter((r) => r.key === b))).toEqual([tx[1]!.id]);
-      expect(g.done.filter((r) => r.key === a).map((r) => r.offset).slice(0, 2)).toEqual([placed[0]!.offset, placed[2]!.offset]);
+      expect(
+        g.done
+          .filter((r) => r.key === a)
+          .map((r) => r.offset)
+          .slice(0, 2),
+      ).toEqual([placed[0]!.offset, placed[2]!.offset]);
       await close();
     });
 
@@ -169,7 +178,11 @@ export function messageLogContract(name: string, factory: LogFactory): void {
       const room = uniqueRoomId();
       for (let i = 0; i < 5; i++) await log.publish(factory.topics.readReceipts, room, { userId: '7', seq: String(i + 1) }, { 'x-n': String(i) });
       const g = await watch(groups, factory.topics.readReceipts, [room]);
-      await waitFor(() => g.done.length >= 5, deadline(), () => `5 receipts, have ${g.done.length}`);
+      await waitFor(
+        () => g.done.length >= 5,
+        deadline(),
+        () => `5 receipts, have ${g.done.length}`,
+      );
       expect(g.done).toHaveLength(5);
       expect(g.done.map((r) => JSON.parse(r.value!.toString()))).toEqual([1, 2, 3, 4, 5].map((n) => ({ userId: '7', seq: String(n) })));
       expect(g.done.map((r) => r.headers['x-n'])).toEqual(['0', '1', '2', '3', '4']);
@@ -188,7 +201,11 @@ export function messageLogContract(name: string, factory: LogFactory): void {
       const second = await start();
       expect(BigInt(await second.log.latestSeq(room))).toBeGreaterThanOrEqual(BigInt(placed[4]!.seq));
       const g = await watch(second.groups, factory.topics.messages, [room]);
-      await waitFor(() => g.done.length >= 5, deadline(), () => `5 records, have ${g.done.length}`);
+      await waitFor(
+        () => g.done.length >= 5,
+        deadline(),
+        () => `5 records, have ${g.done.length}`,
+      );
       expect(g.done.map((r) => text(r))).toEqual(sent);
       expect(g.done.map((r) => r.offset)).toEqual(placed.map((p) => p.offset));
       await second.close();
@@ -209,7 +226,11 @@ export function messageLogContract(name: string, factory: LogFactory): void {
           if (down && ours.some((r) => lateIds.has(text(r).id))) throw outage();
         },
       });
-      await waitFor(() => g1.done.length >= 3, deadline(), () => `the early records, have ${g1.done.length}`);
+      await waitFor(
+        () => g1.done.length >= 3,
+        deadline(),
+        () => `the early records, have ${g1.done.length}`,
+      );
       const late = [1, 2].map((i) => newMessage(room, `late-${i}`));
       for (const m of late) lateIds.add(m.id);
       for (const m of late) await first.log.append(m);

@@ -40,7 +40,11 @@ const admin = createKafka(brokers, 'contract-admin', log).admin();
 await admin.connect();
 await admin.createTopics({
   waitForLeaders: true,
-  topics: (['messages', 'readReceipts', 'deadLetter'] as const).map((t) => ({ topic: topics[t], numPartitions: TOPIC_PARTITIONS[TOPICS[t]], replicationFactor: 1 })),
+  topics: (['messages', 'readReceipts', 'deadLetter'] as const).map((t) => ({
+    topic: topics[t],
+    numPartitions: TOPIC_PARTITIONS[TOPICS[t]],
+    replicationFactor: 1,
+  })),
 });
 afterAll(async () => {
   await admin.deleteGroups([...groupIds]).catch(() => {});

@@ -44,7 +44,13 @@ export function storeContract(name: string, factory: StoreFactory): void {
 
     it('creates users with unique emails (case-insensitive) and finds them by email and id', async () => {
       const u = await user();
-      expect(u).toEqual({ id: expect.stringMatching(/^[1-9]\d*$/), email: expect.any(String), nickname: expect.any(String), status: 'OFFLINE', lastSeenAt: null });
+      expect(u).toEqual({
+        id: expect.stringMatching(/^[1-9]\d*$/),
+        email: expect.any(String),
+        nickname: expect.any(String),
+        status: 'OFFLINE',
+        lastSeenAt: null,
+      });
       await expect(store.createUser({ email: u.email.toUpperCase(), passwordHash: 'x', nickname: 'dup' })).rejects.toMatchObject({ code: 'email-taken' });
       const byEmail = await store.findUserByEmail(u.email.toLowerCase());
       expect(byEmail).toEqual({ ...u, passwordHash: `hash-${n}`, deletedAt: null });
@@ -90,7 +96,14 @@ export function storeContract(name: string, factory: StoreFactory): void {
       const [owner, m1, m2] = [await user(), await user(), await user()];
       const before = new Date(Date.now() - 60_000);
       const room = await store.createGroupRoom(owner.id, `${tag} room`, [m1.id, m1.id, owner.id], 'private');
-      expect(room).toEqual({ id: expect.any(String), name: `${tag} room`, type: 'GROUP', visibility: 'private', createdBy: owner.id, createdAt: expect.any(String) });
+      expect(room).toEqual({
+        id: expect.any(String),
+        name: `${tag} room`,
+        type: 'GROUP',
+        visibility: 'private',
+        createdBy: owner.id,
+        createdAt: expect.any(String),
+      });
       expect(await store.getRoom(room.id)).toEqual(room);
       expect(await store.getRoom(NO_SUCH_ID)).toBeNull();
       const pub = await store.createGroupRoom(m2.id, `${tag} public`, [], 'public');
@@ -149,7 +162,9 @@ export function storeContract(name: string, factory: StoreFactory): void {
       expect(await store.findDirectRoom(b.id, a.id)).toEqual(first.room);
       expect(await store.findDirectRoom(a.id, c.id)).toBeNull();
       expect((await store.memberIds([first.room.id])).get(first.room.id)?.sort()).toEqual([a.id, b.id].sort());
-      const racing = await Promise.all([0, 1, 2, 3, 4].map((i) => (i % 2 ? store.findOrCreateDirectRoom(c.id, d.id, 'cd') : store.findOrCreateDirectRoom(d.id, c.id, 'dc'))));
+      const racing = await Promise.all(
+        [0, 1, 2, 3, 4].map((i) => (i % 2 ? store.findOrCreateDirectRoom(c.id, d.id, 'cd') : store.findOrCreateDirectRoom(d.id, c.id, 'dc'))),
+      );
       expect(new Set(racing.map((r) => r.room.id)).size).toBe(1);
       expect(racing.filter((r) => r.created)).toHaveLength(1);
     });
@@ -222,7 +237,12 @@ export function storeContract(name: string, factory: StoreFactory): void {
       const empty = await store.createGroupRoom(a.id, `${tag} empty`, [], 'private');
       expect(await store.maxSeq(empty.id)).toBe('0');
       const seqs = await store.storedSeqs([msgs[0]!.id, randomUUID(), msgs[4]!.id]);
-      expect(seqs).toEqual(new Map([[msgs[0]!.id, '1'], [msgs[4]!.id, '5']]));
+      expect(seqs).toEqual(
+        new Map([
+          [msgs[0]!.id, '1'],
+          [msgs[4]!.id, '5'],
+        ]),
+      );
       expect(await store.storedSeqs([])).toEqual(new Map());
     });
 
@@ -293,7 +313,14 @@ export function storeContract(name: string, factory: StoreFactory): void {
     it('stores notifications once per (user, message) and lists them newest first', async () => {
       const [a, b] = [await user(), await user()];
       const room = await store.createGroupRoom(a.id, `${tag} notify`, [b.id], 'private');
-      const row = (seq: number, messageId = randomUUID()) => ({ userId: b.id, roomId: room.id, messageId, seq: String(seq), senderId: a.id, preview: `hi ${seq}` });
+      const row = (seq: number, messageId = randomUUID()) => ({
+        userId: b.id,
+        roomId: room.id,
+        messageId,
+        seq: String(seq),
+        senderId: a.id,
+        preview: `hi ${seq}`,
+      });
       const first = row(1);
       expect(await store.insertNotifications([first, row(2), { ...first, preview: 'again' }])).toBe(2);
       expect(await store.insertNotifications([])).toBe(0);

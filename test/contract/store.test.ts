@@ -38,7 +38,11 @@ describe('PGlite store: migrations', () => {
     const dir = await tempDir('pglite-migrate');
     try {
       const first = await openPgliteStore(dir.dir, MIGRATIONS_DIR);
-      expect(first.migrations.applied).toEqual(readdirSync(MIGRATIONS_DIR).filter((f) => f.endsWith('.sql')).sort());
+      expect(first.migrations.applied).toEqual(
+        readdirSync(MIGRATIONS_DIR)
+          .filter((f) => f.endsWith('.sql'))
+          .sort(),
+      );
       expect(first.migrations.skipped).toEqual([]);
       const u = await first.store.createUser({ email: 'kept@example.com', passwordHash: 'h', nickname: 'kept' });
       await first.close();

@@ -34,7 +34,12 @@ export function webhookOutboxContract(name: string, factory: StoreFactory): void
     async function fixture(count: number, k: number) {
       const sender = await user();
       const members = await Promise.all(Array.from({ length: count }, () => user()));
-      const room = await store.createGroupRoom(sender.id, `${tag} room`, members.map((m) => m.id), 'private');
+      const room = await store.createGroupRoom(
+        sender.id,
+        `${tag} room`,
+        members.map((m) => m.id),
+        'private',
+      );
       const messages: ChatMessage[] = Array.from({ length: k }, (_, i) => ({
         id: randomUUID(),
         roomId: room.id,
@@ -68,11 +73,29 @@ export function webhookOutboxContract(name: string, factory: StoreFactory): void
       expect(await store.formWebhookDeliveries(s, 0, 50, 100)).toBe(2);
       const claimed = byUser(await store.claimWebhookDeliveries(s, 10, LONG));
       const d = claimed.get(c.id)!;
-      expect(d).toEqual({ id: expect.any(String), leaseToken: expect.any(String), userId: c.id, roomId: room.id, attempts: 1, member: true, messages: [expect.any(Object)], unstored: 0 });
+      expect(d).toEqual({
+        id: expect.any(String),
+        leaseToken: expect.any(String),
+        userId: c.id,
+        roomId: room.id,
+        attempts: 1,
+        member: true,
+        messages: [expect.any(Object)],
+        unstored: 0,
+      });
       expect(claimed.get(b.id)!.messages.map((m) => m.id)).toEqual(messages.map((m) => m.id));
       const m = messages[0]!;
       // The message JSON of API.md; unread: all three members are at read position 0.
-      expect(d.messages[0]).toEqual({ id: m.id, roomId: room.id, seq: m.seq, senderId: sender.id, type: 'TEXT', content: m.content, createdAt: m.createdAt, unreadCount: 3 });
+      expect(d.messages[0]).toEqual({
+        id: m.id,
+        roomId: room.id,
+        seq: m.seq,
+        senderId: sender.id,
+        type: 'TEXT',
+        content: m.content,
+        createdAt: m.createdAt,
+        unreadCount: 3,
+      });
       expect(await store.claimWebhookDeliveries(s, 10, LONG)).toEqual([]); // leased
       expect(await store.claimWebhookDeliveries(scope(), 10, LONG)).toEqual([]); // another deployment sees nothing
 
@@ -140,13 +163,31 @@ export function webhookOutboxContract(name: string, factory: StoreFactory): void
       await store.insertNotifications(rows(messages, members), s);
       await store.formWebhookDeliveries(s, 0, 50, 100);
       const first = byUser(await store.claimWebhookDeliveries(s, 10, LONG));
-      expect(await store.failWebhookDelivery(first.get(b.id)!.id, first.get(b.id)!.leaseToken, { retryInMs: 0, giveUpMs: LONG, status: 503, error: 'HTTP 503' })).toBe('pending');
-      expect(await store.failWebhookDelivery(first.get(c.id)!.id, first.get(c.id)!.leaseToken, { retryInMs: 30_000, giveUpMs: LONG, status: null, error: 'timeout' })).toBe('pending');
-      expect(await store.failWebhookDelivery(first.get(e.id)!.id, first.get(e.id)!.leaseToken, { retryInMs: 1000, giveUpMs: 1000, status: null, error: 'ECONNREFUSED' })).toBe('failed');
+      expect(
+        await store.failWebhookDelivery(first.get(b.id)!.id, first.get(b.id)!.leaseToken, { retryInMs: 0, giveUpMs: LONG, status: 503, error: 'HTTP 503' }),
+      ).toBe('pending');
+      expect(
+        await store.failWebhookDelivery(first.get(c.id)!.id, first.get(c.id)!.leaseToken, {
+          retryInMs: 30_000,
+          giveUpMs: LONG,
+          status: null,
+          error: 'timeout',
+        }),
+      ).toBe('pending');
+      expect(
+        await store.failWebhookDelivery(first.get(e.id)!.id, first.get(e.id)!.leaseToken, {
+          retryInMs: 1000,
+          giveUpMs: 1000,
+          status: null,
+          error: 'ECONNREFUSED',
+        }),
+      ).toBe('failed');
       // b due at once (attempt 2), c in a minute, e failed (not claimable)
       const second = await store.claimWebhookDeliveries(s, 10, LONG);
       expect(second.map((d) => [d.userId, d.attempts])).toEqual([[b.id, 2]]);
-      expect(await store.failWebhookDelivery(second[0]!.id, second[0]!.leaseToken, { retryInMs: null, giveUpMs: LONG, status: 401, error: 'HTTP 401' })).toBe('failed');
+      expect(await store.failWebhookDelivery(second[0]!.id, second[0]!.leaseToken, { retryInMs: null, giveUpMs: LONG, status: 401, error: 'HTTP 401' })).toBe(
+        'failed',
+      );
       const failed = await store.listFailedWebhookDeliveries(s, { limit: 10 });
       expect(failed.nextCursor).toBeNull();
       expect(failed.deliveries.map((d) => [d.userId, d.attempts, d.lastStatus, d.lastError]).sort()).toEqual(

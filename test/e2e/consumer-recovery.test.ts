@@ -273,8 +273,8 @@ describe('persist consumer failure (claim 4)', () => {
 
     const persist2 = startPersist(); // while the senders go on
     persist2.then(restarted, restarted);
-    const firstStoredAfterKill = waitFor(async () => (await storedCount(roomId)) > storedAtKill, 90_000, 'storing resumes after the kill', 20).then(
-      () => Date.now(),
+    const firstStoredAfterKill = waitFor(async () => (await storedCount(roomId)) > storedAtKill, 90_000, 'storing resumes after the kill', 20).then(() =>
+      Date.now(),
     );
     await sending.done;
     const sentAt = Date.now();
@@ -442,7 +442,12 @@ describe('broadcast consumer failure (claim 4)', () => {
     // A marker sent last: a room is delivered in order, so once every receiver has it, any redelivered
     // duplicate of an earlier message would have arrived before it.
     const marker = await senders[0]!.send(`/topic/rooms.${roomId}`, 'marker');
-    await waitFor(() => receivers.every((r) => r.list.some((m) => m.headers['message-id'] === marker['message-id'])), 60_000, 'the marker at every receiver', 20);
+    await waitFor(
+      () => receivers.every((r) => r.list.some((m) => m.headers['message-id'] === marker['message-id'])),
+      60_000,
+      'the marker at every receiver',
+      20,
+    );
     for (const r of receivers) {
       expect(r.list.at(-1)!.headers['message-id'], `${r.name}: the marker comes last`).toBe(marker['message-id']);
       r.list.pop();
@@ -455,7 +460,10 @@ describe('broadcast consumer failure (claim 4)', () => {
       expect(new Set(ids).size, `${name}: unique`).toBe(total);
       // Exactly the acknowledged messages, in seq order, each with its RECEIPT seq.
       expect(ids, `${name}: ids in seq order`).toEqual(expected.map((a) => a.id));
-      expect(list.map((m) => m.headers.seq), `${name}: seqs`).toEqual(expected.map((a) => a.seq));
+      expect(
+        list.map((m) => m.headers.seq),
+        `${name}: seqs`,
+      ).toEqual(expected.map((a) => a.seq));
       expect(list.map((m) => m.body.content)).toEqual(expected.map((a) => `c${a.conn}:${a.k}`));
     }
     // Persisted too (the persist group ran on the gateways throughout).

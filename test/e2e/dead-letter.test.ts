@@ -99,7 +99,8 @@ async function committed(groupId: string): Promise<bigint> {
 
 /** Waits until every group has dead-lettered every source offset; on timeout names what is missing. */
 async function waitForDeadLetters(offsets: readonly string[], what: string): Promise<void> {
-  const missing = () => offsets.flatMap((o) => GROUPS.filter((g) => !fromSource(o).some((r) => r.headers['x-consumer-group'] === g)).map((g) => `${g} for ${partition}/${o}`));
+  const missing = () =>
+    offsets.flatMap((o) => GROUPS.filter((g) => !fromSource(o).some((r) => r.headers['x-consumer-group'] === g)).map((g) => `${g} for ${partition}/${o}`));
   try {
     await waitFor(() => missing().length === 0, 60_000, what, 50);
   } catch (err) {
@@ -147,7 +148,10 @@ beforeAll(async () => {
   partition = Number(BigInt(roomId) % BigInt(PARTITIONS));
   const receiver = await WsStomp.connect(server.wsUrl, owner.token);
   sender = await WsStomp.connect(server.wsUrl, member.token);
-  closers.push(() => receiver.close(), () => sender.close());
+  closers.push(
+    () => receiver.close(),
+    () => sender.close(),
+  );
   await receiver.subscribe(`/topic/rooms.${roomId}`, (m) => live.push(m));
   // The groups have all joined once a message has gone the whole way (stored and delivered).
   const warm = await sender.send(`/topic/rooms.${roomId}`, 'warm-up');
@@ -196,10 +200,15 @@ describe('poison records and the dead-letter topic (claim 4)', () => {
     const t0 = Date.now();
 
     // The partition goes on: every valid message stored (in order, with its RECEIPT seq) and delivered live.
-    await waitFor(async () => {
-      const r = await pool.query<{ n: number }>("SELECT count(*)::int AS n FROM messages WHERE room_id = $1 AND content LIKE 'valid-%'", [roomId]);
-      return r.rows[0]!.n >= valid.length && live.length >= valid.length;
-    }, 60_000, 'the valid messages stored and delivered', 50);
+    await waitFor(
+      async () => {
+        const r = await pool.query<{ n: number }>("SELECT count(*)::int AS n FROM messages WHERE room_id = $1 AND content LIKE 'valid-%'", [roomId]);
+        return r.rows[0]!.n >= valid.length && live.length >= valid.length;
+      },
+      60_000,
+      'the valid messages stored and delivered',
+      50,
+    );
     const caughtUpMs = Date.now() - t0;
     const rows = await pool.query<{ id: string; seq: string; content: string }>(
       "SELECT m.id::text AS id, m.seq::text AS seq, m.content FROM messages m WHERE m.room_id = $1 AND m.content <> 'warm-up' ORDER BY m.seq",
@@ -210,7 +219,10 @@ describe('poison records and the dead-letter topic (claim 4)', () => {
     // The poison records took seqs between valid-4 and valid-5, in order (other rooms of the partition, written by
     // tests running beside this one, may take seqs in between).
     const seqs = [valid[4]!.seq, ...poison.map((p) => (BigInt(p.offset) + 1n).toString()), valid[5]!.seq].map(BigInt);
-    expect(seqs.every((s, i) => i === 0 || s > seqs[i - 1]!), seqs.join(' < ')).toBe(true);
+    expect(
+      seqs.every((s, i) => i === 0 || s > seqs[i - 1]!),
+      seqs.join(' < '),
+    ).toBe(true);
 
     // Each poison record is dead-lettered by every group that consumes chat.messages.
     await waitForDeadLetters(
@@ -242,7 +254,9 @@ describe('poison records and the dead-letter topic (claim 4)', () => {
     strict = groupsBefore.alone && groupsAfter.alone;
     const after = await deadLettered();
     const delta = Object.fromEntries(GROUPS.map((g) => [g, after[g]! - metricsBefore[g]!]));
-    const perGroup = Object.fromEntries(GROUPS.map((g) => [g, poison.flatMap((p) => fromSource(p.offset)).filter((r) => r.headers['x-consumer-group'] === g).length]));
+    const perGroup = Object.fromEntries(
+      GROUPS.map((g) => [g, poison.flatMap((p) => fromSource(p.offset)).filter((r) => r.headers['x-consumer-group'] === g).length]),
+    );
     if (strict) {
       // This server was the only consumer: exactly one DLT record per poison record and group, all counted here.
       expect(perGroup).toEqual(Object.fromEntries(GROUPS.map((g) => [g, poison.length])));
@@ -256,7 +270,9 @@ describe('poison records and the dead-letter topic (claim 4)', () => {
     } else {
       // Other servers shared the groups: whatever this server dead-lettered, it counted (and at most what the DLT holds).
       for (const g of GROUPS) expect(delta[g]!).toBeLessThanOrEqual(perGroup[g]!);
-      fig(`NOTE foreign group members present (${[...new Set([...groupsBefore.foreign, ...groupsAfter.foreign])].join(', ')}): exactness per group not asserted`);
+      fig(
+        `NOTE foreign group members present (${[...new Set([...groupsBefore.foreign, ...groupsAfter.foreign])].join(', ')}): exactness per group not asserted`,
+      );
     }
     fig(
       `2 poison records among 10 valid ones: valid stored and delivered ${caughtUpMs} ms after the last send, ` +
@@ -267,10 +283,16 @@ describe('poison records and the dead-letter topic (claim 4)', () => {
 
   it('dlt.ts list prints the dead letters with their source coordinates, group and error', async () => {
     expect(poison).toHaveLength(2);
-    const first = poison.flatMap((p) => fromSource(p.offset)).map((r) => BigInt(r.offset)).sort((a, b) => (a < b ? -1 : 1))[0]!;
+    const first = poison
+      .flatMap((p) => fromSource(p.offset))
+      .map((r) => BigInt(r.offset))
+      .sort((a, b) => (a < b ? -1 : 1))[0]!;
     const ours = poison.flatMap((p) => fromSource(p.offset)).map((r) => r.offset);
     const json = await dlTool('list', '--from-offset', first.toString(), '--json');
-    const listed = json.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, any>);
+    const listed = json.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, any>);
     const mine = listed.filter((r) => ours.includes(r.offset));
     expect(mine.map((r) => r.offset).sort()).toEqual([...ours].sort());
     for (const r of mine) {
@@ -285,7 +307,9 @@ describe('poison records and the dead-letter topic (claim 4)', () => {
     const lines = text.stdout.trim().split('\n');
     expect(lines).toHaveLength(1);
     expect(lines[0]).toContain(`dlt[0]@${first} `);
-    expect(lines[0]).toMatch(new RegExp(`source=${TOPIC.replace('.', '\\.')}\\[${partition}\\]@(${poison.map((p) => p.offset).join('|')}) group=\\S*chat-\\w+ attempts=3 `));
+    expect(lines[0]).toMatch(
+      new RegExp(`source=${TOPIC.replace('.', '\\.')}\\[${partition}\\]@(${poison.map((p) => p.offset).join('|')}) group=\\S*chat-\\w+ attempts=3 `),
+    );
     expect(lines[0]).toMatch(/error="record \d+\/\d+ is not/);
     expect(text.stderr).toContain('1 record(s)');
     const usage = await dlTool('bogus').catch((e: { code: number; stderr: string }) => e);
@@ -379,11 +403,21 @@ describe('poison records and the dead-letter topic (claim 4)', () => {
     const copy = fromSource(poison[1]!.offset).find((r) => r.headers['x-consumer-group'] === `${P}chat-notify`)!;
     const out = await dlTool('discard', '--from-offset', copy.offset, '--limit', '1', '--actor', `test-${RUN}`, '--json');
     expect(JSON.parse(out.stdout.trim())).toEqual({ dltPartition: 0, dltOffset: copy.offset, discarded: true });
-    const audit = out.stderr.split('\n').filter((l) => l.includes('"audit":"dead-letter"')).map((l) => JSON.parse(l) as Record<string, unknown>);
+    const audit = out.stderr
+      .split('\n')
+      .filter((l) => l.includes('"audit":"dead-letter"'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(audit).toEqual([expect.objectContaining({ action: 'discarded', actor: `test-${RUN}`, offset: copy.offset })]);
-    const pending = (await dlTool('list', '--from-offset', copy.offset, '--json')).stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { offset: string });
+    const pending = (await dlTool('list', '--from-offset', copy.offset, '--json')).stdout
+      .trim()
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as { offset: string });
     expect(pending.map((r) => r.offset)).not.toContain(copy.offset);
-    const all = JSON.parse((await dlTool('list', '--from-offset', copy.offset, '--limit', '1', '--all', '--json')).stdout.trim()) as { offset: string; handled: unknown };
+    const all = JSON.parse((await dlTool('list', '--from-offset', copy.offset, '--limit', '1', '--all', '--json')).stdout.trim()) as {
+      offset: string;
+      handled: unknown;
+    };
     expect(all).toMatchObject({ offset: copy.offset, handled: { action: 'discarded', actor: `test-${RUN}` } });
     expect((await dlTool('list', '--from-offset', copy.offset, '--limit', '1', '--all')).stdout).toContain(`handled=discarded by "test-${RUN}"`);
   }, 120_000);

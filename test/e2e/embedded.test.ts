@@ -158,10 +158,14 @@ describe('embedded mode across a SIGKILL', () => {
     try {
       const after = new Api(server.baseUrl);
       // The persist group catches up from its committed offset after the restart.
-      const history = await waitFor(async () => {
-        const all = await after.allMessages(a, room);
-        return all.length >= acked.length ? all : null;
-      }, 60_000, 'every acknowledged message stored after the restart');
+      const history = await waitFor(
+        async () => {
+          const all = await after.allMessages(a, room);
+          return all.length >= acked.length ? all : null;
+        },
+        60_000,
+        'every acknowledged message stored after the restart',
+      );
       const ids = history.map((m: { id: string }) => m.id);
       expect(new Set(ids).size).toBe(ids.length);
       for (const id of acked) expect(ids).toContain(id);

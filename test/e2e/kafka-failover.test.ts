@@ -130,10 +130,24 @@ describe('replicated Kafka (3 nodes): node faults under load', () => {
       for (const a of acked) expect(byId.get(a.id), `${name} ${a.key} seq`).toBe(String(a.seq));
       const storedIds = stored.map((m: { id: string }) => m.id);
       for (const r of run.receivers.filter((x) => x.roomId === room.roomId)) {
-        await waitFor(() => r.deliveries.length >= storedIds.length, 90_000, () => `${name} room ${i}: ${r.deliveries.length}/${storedIds.length} delivered`, 100);
+        await waitFor(
+          () => r.deliveries.length >= storedIds.length,
+          90_000,
+          () => `${name} room ${i}: ${r.deliveries.length}/${storedIds.length} delivered`,
+          100,
+        );
         // Exactly once, in seq order, the stored order.
-        expect(r.deliveries.map((d) => d.id), `${name} room ${i} deliveries`).toEqual(storedIds);
-        stalls = Math.max(stalls, longestGap(r.deliveries.map((d) => d.at), faultAt - 1000));
+        expect(
+          r.deliveries.map((d) => d.id),
+          `${name} room ${i} deliveries`,
+        ).toEqual(storedIds);
+        stalls = Math.max(
+          stalls,
+          longestGap(
+            r.deliveries.map((d) => d.at),
+            faultAt - 1000,
+          ),
+        );
         const sentAt = new Map(acked.map((a) => [a.key, a.firstSentAt]));
         for (const d of r.deliveries) {
           const t = sentAt.get(d.key);
@@ -189,8 +203,13 @@ describe('replicated Kafka (3 nodes): node faults under load', () => {
       // The receipts consumer has synced PostgreSQL's positions (what the room detail shows).
       await waitFor(
         async () => {
-          const detail = (await api.call('GET', `/api/rooms/${room.roomId}`, room.owner.token)).body as { members: Array<{ userId: string; lastReadSeq: string }> };
-          return detail.members.find((m) => m.userId === room.a.id)?.lastReadSeq === last && detail.members.find((m) => m.userId === room.b.id)?.lastReadSeq === expectedB;
+          const detail = (await api.call('GET', `/api/rooms/${room.roomId}`, room.owner.token)).body as {
+            members: Array<{ userId: string; lastReadSeq: string }>;
+          };
+          return (
+            detail.members.find((m) => m.userId === room.a.id)?.lastReadSeq === last &&
+            detail.members.find((m) => m.userId === room.b.id)?.lastReadSeq === expectedB
+          );
         },
         30_000,
         `${name}: positions of a and b in the room detail`,
@@ -255,7 +274,12 @@ describe('replicated Kafka (3 nodes): node faults under load', () => {
         await sleep(20_000);
         upAt = Date.now();
         restartNode(x);
-        await waitFor(async () => (await partitionStates(brokers, ['chat.messages'])).every((p) => p.leader >= 0 && p.isr.length >= 2), 120_000, 'a quorum and 2 in-sync replicas again', 500);
+        await waitFor(
+          async () => (await partitionStates(brokers, ['chat.messages'])).every((p) => p.leader >= 0 && p.isr.length >= 2),
+          120_000,
+          'a quorum and 2 in-sync replicas again',
+          500,
+        );
         restartNode(y);
         await fullIsr();
       },

@@ -35,7 +35,10 @@ describe('two instances, one room, 100 concurrent senders', () => {
 
     const ws = await WsStomp.connect(a.wsUrl, alice.token);
     const tcp = await TcpStomp.connect(b.tcpPort, bob.token);
-    closers.push(() => ws.close(), () => tcp.close());
+    closers.push(
+      () => ws.close(),
+      () => tcp.close(),
+    );
     const atAlice: Received[] = [];
     const atBob: Received[] = [];
     await ws.subscribe(`/topic/rooms.${room.body.id}`, (m) => atAlice.push(m));
@@ -78,13 +81,22 @@ describe('two instances, one room, 100 concurrent senders', () => {
     const received: Array<{ name: string; list: Received[] }> = [];
     const ownerWsA = await WsStomp.connect(a.wsUrl, owner.token);
     const ownerWsB = await WsStomp.connect(b.wsUrl, owner.token);
-    closers.push(() => ownerWsA.close(), () => ownerWsB.close());
-    for (const [name, c] of [['ws@a', ownerWsA], ['ws@b', ownerWsB]] as const) {
+    closers.push(
+      () => ownerWsA.close(),
+      () => ownerWsB.close(),
+    );
+    for (const [name, c] of [
+      ['ws@a', ownerWsA],
+      ['ws@b', ownerWsB],
+    ] as const) {
       const list: Received[] = [];
       received.push({ name, list });
       await c.subscribe(`/topic/rooms.${roomId}`, (m) => list.push(m));
     }
-    for (const [name, server] of [['tcp@a', a], ['tcp@b', b]] as const) {
+    for (const [name, server] of [
+      ['tcp@a', a],
+      ['tcp@b', b],
+    ] as const) {
       const tcp = await TcpStomp.connect(server.tcpPort, owner.token);
       closers.push(() => tcp.close());
       const list: Received[] = [];

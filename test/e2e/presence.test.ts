@@ -89,7 +89,11 @@ describe('presence across instances', () => {
     const ms = Date.now() - t0;
     console.log(`[presence] a wrong OFFLINE undone after ${ms} ms (refresh every TTL/3 = ${Math.floor(TTL_MS / 3)} ms)`);
     expect(ms).toBeLessThan(TTL_MS + 1000);
-    await waitFor(() => events.some((e) => e.headers['event-type'] === 'presence' && e.body.userId === user.id && e.body.status === 'ONLINE'), 5000, 'the ONLINE event');
+    await waitFor(
+      () => events.some((e) => e.headers['event-type'] === 'presence' && e.body.userId === user.id && e.body.status === 'ONLINE'),
+      5000,
+      'the ONLINE event',
+    );
     await Promise.all([s.close(), w.close()]);
   });
 });

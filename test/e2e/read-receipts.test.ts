@@ -42,15 +42,8 @@ describe('read receipts: 50 concurrent readers on two instances', () => {
   }
 
   /** Half REST, half STOMP; alternate instances; even readers to the early seq, odd to the last. */
-  async function markAll(
-    readers: Account[],
-    roomId: string,
-    target: (i: number) => string,
-    expected: (i: number) => string = target,
-  ): Promise<void> {
-    const stomp = await Promise.all(
-      readers.map((r, i) => (i % 2 === 1 ? WsStomp.connect((i % 4 === 1 ? a : b).wsUrl, r.token) : Promise.resolve(null))),
-    );
+  async function markAll(readers: Account[], roomId: string, target: (i: number) => string, expected: (i: number) => string = target): Promise<void> {
+    const stomp = await Promise.all(readers.map((r, i) => (i % 2 === 1 ? WsStomp.connect((i % 4 === 1 ? a : b).wsUrl, r.token) : Promise.resolve(null))));
     try {
       await Promise.all(
         readers.map(async (r, i) => {
@@ -110,7 +103,12 @@ describe('read receipts: 50 concurrent readers on two instances', () => {
     await expectSyncedToPostgres(readers, roomId, seqs, positionOf);
 
     // Read positions never move backwards: everyone "reads" the first message again.
-    await markAll(readers, roomId, () => seqs[0]!, (i) => seqs[positionOf(i) - 1]!);
+    await markAll(
+      readers,
+      roomId,
+      () => seqs[0]!,
+      (i) => seqs[positionOf(i) - 1]!,
+    );
     await expectCounts(owner, readers, roomId, seqs, positionOf);
   });
 

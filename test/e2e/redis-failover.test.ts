@@ -88,7 +88,12 @@ describe('Redis Sentinel: the primary SIGKILLed under load', () => {
     await waitFor(async () => (await sentinelPrimary(SET)).port === SET.replicaPort, 60_000, 'the sentinels to promote the replica', 50);
     const promotedMs = Date.now() - killAt;
     const window = await probe.survivors(SET.replicaPort);
-    await waitFor(async () => (await Promise.all(servers.map((s) => fetch(`${s.baseUrl}/readyz`)))).every((r) => r.status === 200), 60_000, 'both instances ready', 50);
+    await waitFor(
+      async () => (await Promise.all(servers.map((s) => fetch(`${s.baseUrl}/readyz`)))).every((r) => r.status === 200),
+      60_000,
+      'both instances ready',
+      50,
+    );
     const readyMs = Date.now() - killAt;
     await waitFor(() => acked() >= ackedAtKill + 50, 60_000, 'sends acknowledged again', 50);
     readerBOn = false; // reader B's position is the one written around the failover
@@ -132,7 +137,9 @@ describe('Redis Sentinel: the primary SIGKILLed under load', () => {
     for (const r of rooms) {
       const [readerA, readerB] = r.readers;
       readErrors += readerA.errors.length + readerB.errors.length;
-      for (const reader of r.readers) for (let i = 1; i < reader.positions.length; i++) expect(reader.positions[i]! >= reader.positions[i - 1]!, 'a RECEIPTed read position never moved back').toBe(true);
+      for (const reader of r.readers)
+        for (let i = 1; i < reader.positions.length; i++)
+          expect(reader.positions[i]! >= reader.positions[i - 1]!, 'a RECEIPTed read position never moved back').toBe(true);
       const stored = await api.allMessages(r.readerAccounts[0], r.id);
       const last = BigInt(stored[stored.length - 1].seq);
       expect(await readerA.mark(last)).toBe(last);
@@ -158,7 +165,7 @@ describe('Redis Sentinel: the primary SIGKILLed under load', () => {
     );
     const ours = new Set(rooms.map((r) => r.id));
     const deadLetters = (await deadLettersSince(BROKERS, dltStart)).filter((d) => d.key !== null && ours.has(d.key));
-    expect(deadLetters, 'dead letters of this test\'s rooms').toEqual([]);
+    expect(deadLetters, "dead letters of this test's rooms").toEqual([]);
     expect(counters.reduce((n, c) => n + c.waitAcked, 0)).toBeGreaterThan(0);
     // What WAIT is for: every increment the replica acknowledged is on the promoted replica.
     expect(window.survived).toBeGreaterThanOrEqual(window.lastReplicated);
@@ -180,7 +187,9 @@ describe('Redis Sentinel: the primary SIGKILLed under load', () => {
       p99DuringFaultMs: percentile(during, 99),
       p99BeforeMs: percentile(before, 99),
       recoveryMs: lastLate - killAt,
-      longestSendStallMs: longestGap(rooms.flatMap((r) => r.senders.flatMap((s) => s.acked.map((a) => ({ receivedAt: a.at })))).sort((x, y) => x.receivedAt - y.receivedAt)),
+      longestSendStallMs: longestGap(
+        rooms.flatMap((r) => r.senders.flatMap((s) => s.acked.map((a) => ({ receivedAt: a.at })))).sort((x, y) => x.receivedAt - y.receivedAt),
+      ),
       promotedMs,
       readyMs,
       presenceConvergedMs: presenceMs,
@@ -188,7 +197,12 @@ describe('Redis Sentinel: the primary SIGKILLed under load', () => {
       sendRetries: rooms.reduce((n, r) => n + r.senders.reduce((m, s) => m + s.acked.filter((a) => a.attempts > 1).length, 0), 0),
       readRetries: readErrors,
       // Writes the primary acknowledged that the promoted replica did not have: asynchronous replication's window.
-      asyncWindow: { acknowledgedWithoutWait: window.lastAcked, survived: window.survived, lost: window.lastAcked - window.survived, probeWritesPerSec: window.perSec },
+      asyncWindow: {
+        acknowledgedWithoutWait: window.lastAcked,
+        survived: window.survived,
+        lost: window.lastAcked - window.survived,
+        probeWritesPerSec: window.perSec,
+      },
       replicaWait: {
         acked: sum(counters.map((c) => c.waitAcked)),
         meanMs: Number(((sum(counters.map((c) => c.waitAckedSeconds)) / Math.max(1, sum(counters.map((c) => c.waitAcked)))) * 1000).toFixed(2)),
@@ -205,7 +219,11 @@ describe('Redis Sentinel: the primary SIGKILLed under load', () => {
     };
     console.log(`[redis-failover] ${JSON.stringify(result)}`);
 
-    await Promise.all([...rooms.flatMap((r) => [...r.subscribers.map((s) => s.close()), ...r.senders.map((s) => s.close()), ...r.readers.map((x) => x.close())]), ...presence.joiners.map((c) => c.close()), presence.stayer.close()]);
+    await Promise.all([
+      ...rooms.flatMap((r) => [...r.subscribers.map((s) => s.close()), ...r.senders.map((s) => s.close()), ...r.readers.map((x) => x.close())]),
+      ...presence.joiners.map((c) => c.close()),
+      presence.stayer.close(),
+    ]);
   }, 600_000);
 
   /** The WAIT duration under which a quantile of the acknowledged WAITs of both instances fell (a histogram bound). */
@@ -256,8 +274,21 @@ describe('Redis Sentinel: the primary SIGKILLed under load', () => {
     const [observer, stayer, l0, l1, j0, j1] = await api.users(6, 'fo-presence');
     const roomId = await api.group(observer!, [stayer!, l0!, l1!, j0!, j1!]);
     const [stayerConn, ...leavers] = await Promise.all([stayer!, l0!, l1!].map((u, i) => WsStomp.connect(urls(i)[0]!, u.token)));
-    await waitFor(async () => statuses(api, observer!, roomId, [stayer!, l0!, l1!]).then((s) => s.every((x) => x === 'ONLINE')), 30_000, 'presence clients online');
-    return { observer: observer!, roomId, stayer: stayerConn!, stayerAccount: stayer!, leavers, leaverAccounts: [l0!, l1!], joinerAccounts: [j0!, j1!], joiners: [] as WsStomp[] };
+    await waitFor(
+      async () => statuses(api, observer!, roomId, [stayer!, l0!, l1!]).then((s) => s.every((x) => x === 'ONLINE')),
+      30_000,
+      'presence clients online',
+    );
+    return {
+      observer: observer!,
+      roomId,
+      stayer: stayerConn!,
+      stayerAccount: stayer!,
+      leavers,
+      leaverAccounts: [l0!, l1!],
+      joinerAccounts: [j0!, j1!],
+      joiners: [] as WsStomp[],
+    };
   }
 
   /**
@@ -267,7 +298,10 @@ describe('Redis Sentinel: the primary SIGKILLed under load', () => {
   async function waitForPresence(api: Api, rooms: Room[], p: Awaited<ReturnType<typeof presenceClients>>, killAt: number): Promise<number> {
     let seen = '';
     const right = async () => {
-      const [leavers, online] = await Promise.all([statuses(api, p.observer, p.roomId, p.leaverAccounts), statuses(api, p.observer, p.roomId, [p.stayerAccount, ...p.joinerAccounts])]);
+      const [leavers, online] = await Promise.all([
+        statuses(api, p.observer, p.roomId, p.leaverAccounts),
+        statuses(api, p.observer, p.roomId, [p.stayerAccount, ...p.joinerAccounts]),
+      ]);
       const subscribers = await Promise.all(rooms.map((r) => statuses(api, r.readerAccounts[0], r.id, r.subscriberAccounts)));
       seen = JSON.stringify({ leavers, stayerAndJoiners: online, subscribers });
       return leavers.every((s) => s === 'OFFLINE') && [...online, ...subscribers.flat()].every((s) => s === 'ONLINE');
@@ -370,7 +404,12 @@ class WriteProbe {
     const promoted = new Redis({ host: '127.0.0.1', port, maxRetriesPerRequest: 1 });
     try {
       const survived = Number((await promoted.get('probe:failover')) ?? 0);
-      return { lastAcked: this.lastAcked, lastReplicated: this.lastReplicated, survived, perSec: Math.round(this.lastAcked / ((this.lastAckedAt - this.t0) / 1000)) };
+      return {
+        lastAcked: this.lastAcked,
+        lastReplicated: this.lastReplicated,
+        survived,
+        perSec: Math.round(this.lastAcked / ((this.lastAckedAt - this.t0) / 1000)),
+      };
     } finally {
       promoted.disconnect();
     }

@@ -73,7 +73,12 @@ describe(`replay budget (REPLAY_MESSAGES_PER_MIN=${BUDGET}, two instances)`, () 
       if (!c || c.isClosed) conns.set(srv, (c = await connected(srv, abuser)));
       const from = c.frames.length;
       c.send('SUBSCRIBE', { id: `flood-${i}`, destination: ROOM(roomId), 'since-seq': '0', receipt: `r${i}` });
-      const answer = await c.next((f) => f.command === 'ERROR' || (f.command === 'RECEIPT' && f.headers['receipt-id'] === `r${i}`), 60_000, `answer to SUBSCRIBE ${i}`, from);
+      const answer = await c.next(
+        (f) => f.command === 'ERROR' || (f.command === 'RECEIPT' && f.headers['receipt-id'] === `r${i}`),
+        60_000,
+        `answer to SUBSCRIBE ${i}`,
+        from,
+      );
       replayed += c.frames.slice(from).filter((f) => f.command === 'MESSAGE' && f.headers.subscription === `flood-${i}`).length;
       if (answer.command === 'ERROR') {
         refusals.push(answer);
@@ -87,7 +92,9 @@ describe(`replay budget (REPLAY_MESSAGES_PER_MIN=${BUDGET}, two instances)`, () 
     const elapsedS = (Date.now() - t0) / 1000;
     // One budget, its refill over the run, and the one replay that may start with a single token left.
     const bound = BUDGET + (BUDGET / 60) * elapsedS + ROOM_SIZE;
-    console.log(`[replay flood] ${replays} replays (${replayed} MESSAGEs) and ${refusals.length} refusals in ${elapsedS.toFixed(1)} s; bound ${Math.round(bound)} (before the budget: ${ROOM_SIZE} per SUBSCRIBE, 100 × ${ROOM_SIZE} = ${100 * ROOM_SIZE})`);
+    console.log(
+      `[replay flood] ${replays} replays (${replayed} MESSAGEs) and ${refusals.length} refusals in ${elapsedS.toFixed(1)} s; bound ${Math.round(bound)} (before the budget: ${ROOM_SIZE} per SUBSCRIBE, 100 × ${ROOM_SIZE} = ${100 * ROOM_SIZE})`,
+    );
     expect(replayed, 'the budget itself was given').toBeGreaterThanOrEqual(BUDGET);
     expect(replayed).toBeLessThanOrEqual(bound);
     expect(refusals.length).toBeGreaterThanOrEqual(1);

@@ -181,7 +181,12 @@ async function appendedBefore(watcher: RawConn, api: Api, sender: Account, roomI
   expect(r.status, JSON.stringify(r.body)).toBe(202);
   await watcher.next((f) => f.headers.subscription === 'watch' && f.json?.content === marker, 30_000, 'marker broadcast');
   const seen = watcher.messages((f) => f.headers.subscription === 'watch').map((f) => f.json);
-  return seen.slice(0, seen.findIndex((m) => m?.content === marker)).filter((m) => !String(m?.content).startsWith('marker-'));
+  return seen
+    .slice(
+      0,
+      seen.findIndex((m) => m?.content === marker),
+    )
+    .filter((m) => !String(m?.content).startsWith('marker-'));
 }
 
 /**
@@ -193,7 +198,12 @@ async function persistingRoom(owner: Account, members: Account[]): Promise<strin
   for (let i = 0; i < 8; i++) {
     const room = await api1.group(owner, members);
     expect((await api1.send(owner, room, 'probe')).status).toBe(202);
-    const stored = await waitFor(async () => (await api1.call('GET', `/api/rooms/${room}/messages?afterSeq=0`, owner.token)).body?.messages?.length === 1, 4000, 'probe stored', 100).then(
+    const stored = await waitFor(
+      async () => (await api1.call('GET', `/api/rooms/${room}/messages?afterSeq=0`, owner.token)).body?.messages?.length === 1,
+      4000,
+      'probe stored',
+      100,
+    ).then(
       () => true,
       () => false,
     );
@@ -267,9 +277,17 @@ describe('membership is enforced at every moment', () => {
       await c.next((f) => f.headers.subscription === 'events' && isEvent(f, 'typing'), 20_000, 'typing reached O');
       await c.next((f) => f.headers.subscription === 'events' && isEvent(f, 'member-left') && f.json?.userId === m.id, 5000, 'member-left reached O');
     }
-    for (const [c, from] of [[m1, since.m1], [m2, since.m2]] as const) {
-      const leaked = c.frames.slice(from).filter((f) => f.command === 'MESSAGE' && (f.headers.destination === ROOM(room) || f.headers.destination === EVENTS(room)));
-      expect(leaked.map((f) => `${f.headers['event-type'] ?? 'message'} ${f.text.slice(0, 60)}`), 'nothing of the room after the leave').toEqual([]);
+    for (const [c, from] of [
+      [m1, since.m1],
+      [m2, since.m2],
+    ] as const) {
+      const leaked = c.frames
+        .slice(from)
+        .filter((f) => f.command === 'MESSAGE' && (f.headers.destination === ROOM(room) || f.headers.destination === EVENTS(room)));
+      expect(
+        leaked.map((f) => `${f.headers['event-type'] ?? 'message'} ${f.text.slice(0, 60)}`),
+        'nothing of the room after the leave',
+      ).toEqual([]);
       expect(c.frames.filter((f) => f.command === 'ERROR')).toEqual([]);
       expect(c.isClosed, 'the connection stays open').toBe(false);
     }
@@ -308,7 +326,10 @@ describe('membership is enforced at every moment', () => {
       for (const c of [c1, c2, cTyping, cRead, cTx]) {
         const err = await c.error();
         expect(err.headers.message, c.describe()).toBe('forbidden');
-        expect(c.frames.filter((f) => f.command === 'RECEIPT' && f.headers['receipt-id'] !== 'barrier'), c.describe()).toEqual([]);
+        expect(
+          c.frames.filter((f) => f.command === 'RECEIPT' && f.headers['receipt-id'] !== 'barrier'),
+          c.describe(),
+        ).toEqual([]);
       }
       for (const r of [r1, r2]) {
         expect(r.status, JSON.stringify(r.body)).toBe(403);
@@ -351,10 +372,15 @@ describe('membership is enforced at every moment', () => {
     expect(late.filter((r) => r.status !== 403)).toEqual([]);
     const seen = (await appendedBefore(watcher, api1, o, room)).map((msg) => msg.content);
     const lateTexts = new Set(late.map((r) => r.text));
-    expect(seen.filter((t) => lateTexts.has(t)), 'stored after the leave returned').toEqual([]);
+    expect(
+      seen.filter((t) => lateTexts.has(t)),
+      'stored after the leave returned',
+    ).toEqual([]);
     expect(seen).toEqual(expect.arrayContaining(results.filter((r) => r.status === 202).map((r) => r.text)));
     const statuses = [...new Set(results.map((r) => r.status))].map((s) => `${s}: ${results.filter((r) => r.status === s).length}`);
-    console.log(`[leave while sending] sends by status ${statuses.join(', ')}; ${late.length} after the leave (all refused); the leave took ${tL - leaveAt} ms`);
+    console.log(
+      `[leave while sending] sends by status ${statuses.join(', ')}; ${late.length} after the leave (all refused); the leave took ${tL - leaveAt} ms`,
+    );
     watcher.destroy();
   });
 
@@ -362,7 +388,13 @@ describe('membership is enforced at every moment', () => {
     const [m, o] = take(2) as [Account, Account];
     const room = await api1.group(o, [m]);
     const listener = await watch(s2, o, room);
-    const destinations = [`/topic/rooms.0${room}`, `/topic/rooms.00${room}`, `/topic/rooms.0${room}.events`, `/topic/rooms.00${room}.events`, `/app/rooms.0${room}.read`];
+    const destinations = [
+      `/topic/rooms.0${room}`,
+      `/topic/rooms.00${room}`,
+      `/topic/rooms.0${room}.events`,
+      `/topic/rooms.00${room}.events`,
+      `/app/rooms.0${room}.read`,
+    ];
     const cases = destinations.flatMap((d) => (['SEND', 'SUBSCRIBE'] as const).map((command) => ({ d, command })));
     await inParallel(cases, 5, async ({ d, command }, i) => {
       const c = await connected(i % 2 ? 'ws' : 'tcp', i % 3 ? s1 : s2, m);
@@ -383,7 +415,8 @@ describe('membership is enforced at every moment', () => {
         ['POST', `/api/rooms/${id}/leave`, undefined],
       ] as const) {
         const r = await api1.call(method, path, m.token, body);
-        if (r.status !== 400 || r.body?.error?.code !== 'invalid-request' || r.body?.error?.field !== 'id') wrong.push(`${method} ${path} -> ${r.status} ${JSON.stringify(r.body)}`);
+        if (r.status !== 400 || r.body?.error?.code !== 'invalid-request' || r.body?.error?.field !== 'id')
+          wrong.push(`${method} ${path} -> ${r.status} ${JSON.stringify(r.body)}`);
       }
     }
     expect(wrong).toEqual([]);
@@ -402,24 +435,28 @@ describe('sessions and subscriptions never outlive their connection', () => {
     const sessionsBefore = await Promise.all([s1, s2].map((s) => metricSum(s, 'chat_sessions_active')));
     const connectFrame = encodeFrame('CONNECT', { 'accept-version': '1.2', host: '/', Authorization: `Bearer ${z.token}` });
     const outcomes: Record<string, number> = {};
-    await inParallel(Array.from({ length: 300 }, (_, i) => i), 16, async (i) => {
-      const kind = i % 2 ? 'ws' : 'tcp';
-      const srv = i % 4 < 2 ? s1 : s2;
-      const mode = Math.floor(i / 4) % 4; // 0: close at once, 1: after a few ms, 2: on CONNECTED, 3: a few ms after CONNECTED
-      let c: RawConn;
-      try {
-        c = await openConn(kind, srv, freshIp());
-      } catch {
-        outcomes.refused = (outcomes.refused ?? 0) + 1;
-        return;
-      }
-      c.write(connectFrame);
-      if (mode === 1) await new Promise((r) => setTimeout(r, 1 + (i % 7)));
-      if (mode >= 2) await c.next((f) => f.command === 'CONNECTED', 15_000, 'CONNECTED').catch(() => undefined);
-      if (mode === 3) await new Promise((r) => setTimeout(r, 1 + (i % 5)));
-      c.destroy();
-      outcomes[`mode${mode}`] = (outcomes[`mode${mode}`] ?? 0) + 1;
-    });
+    await inParallel(
+      Array.from({ length: 300 }, (_, i) => i),
+      16,
+      async (i) => {
+        const kind = i % 2 ? 'ws' : 'tcp';
+        const srv = i % 4 < 2 ? s1 : s2;
+        const mode = Math.floor(i / 4) % 4; // 0: close at once, 1: after a few ms, 2: on CONNECTED, 3: a few ms after CONNECTED
+        let c: RawConn;
+        try {
+          c = await openConn(kind, srv, freshIp());
+        } catch {
+          outcomes.refused = (outcomes.refused ?? 0) + 1;
+          return;
+        }
+        c.write(connectFrame);
+        if (mode === 1) await new Promise((r) => setTimeout(r, 1 + (i % 7)));
+        if (mode >= 2) await c.next((f) => f.command === 'CONNECTED', 15_000, 'CONNECTED').catch(() => undefined);
+        if (mode === 3) await new Promise((r) => setTimeout(r, 1 + (i % 5)));
+        c.destroy();
+        outcomes[`mode${mode}`] = (outcomes[`mode${mode}`] ?? 0) + 1;
+      },
+    );
     console.log('[connect-then-close] outcomes', outcomes);
     expect(outcomes.refused ?? 0).toBe(0);
     // Nothing registered: the gauge is back where it was, the user's presence set in Redis is empty, and the user
@@ -446,7 +483,11 @@ describe('sessions and subscriptions never outlive their connection', () => {
   it('200 clients that SUBSCRIBE and close while the subscription is being checked leave no Redis channel subscribed', async () => {
     const [u] = take(1) as [Account];
     const rooms: string[] = [];
-    await inParallel(Array.from({ length: 20 }, (_, i) => i), 4, async () => void rooms.push(await api1.group(u, [])));
+    await inParallel(
+      Array.from({ length: 20 }, (_, i) => i),
+      4,
+      async () => void rooms.push(await api1.group(u, [])),
+    );
     const connect = encodeFrame('CONNECT', { 'accept-version': '1.2', host: '/', Authorization: `Bearer ${u.token}` });
     const variants = [
       (r: string) => encodeFrame('SUBSCRIBE', { destination: ROOM(r), id: 'a', receipt: 'ra' }),
@@ -456,24 +497,28 @@ describe('sessions and subscriptions never outlive their connection', () => {
     ];
     const sessionsBefore = await Promise.all([s1, s2].map((s) => metricSum(s, 'chat_sessions_active')));
     let receiptsSeen = 0;
-    await inParallel(Array.from({ length: 200 }, (_, i) => i), 16, async (i) => {
-      const room = rooms[i % rooms.length]!;
-      const c = await openConn(i % 2 ? 'ws' : 'tcp', i % 4 < 2 ? s1 : s2, freshIp());
-      const subs = Buffer.concat(variants.map((v) => v(room)));
-      const mode = Math.floor(i / 4) % 3;
-      if (mode === 0) {
-        // CONNECT and SUBSCRIBEs in one write, closed at once.
-        c.write(Buffer.concat([connect, subs]));
-      } else {
-        c.write(connect);
-        await c.next((f) => f.command === 'CONNECTED', 15_000, 'CONNECTED');
-        c.write(subs);
-        // mode 2: a few ms later (the membership and ack-point lookups are in flight)
-        if (mode === 2) await new Promise((r) => setTimeout(r, i % 4));
-      }
-      c.destroy();
-      if (c.frames.some((f) => f.command === 'RECEIPT')) receiptsSeen++;
-    });
+    await inParallel(
+      Array.from({ length: 200 }, (_, i) => i),
+      16,
+      async (i) => {
+        const room = rooms[i % rooms.length]!;
+        const c = await openConn(i % 2 ? 'ws' : 'tcp', i % 4 < 2 ? s1 : s2, freshIp());
+        const subs = Buffer.concat(variants.map((v) => v(room)));
+        const mode = Math.floor(i / 4) % 3;
+        if (mode === 0) {
+          // CONNECT and SUBSCRIBEs in one write, closed at once.
+          c.write(Buffer.concat([connect, subs]));
+        } else {
+          c.write(connect);
+          await c.next((f) => f.command === 'CONNECTED', 15_000, 'CONNECTED');
+          c.write(subs);
+          // mode 2: a few ms later (the membership and ack-point lookups are in flight)
+          if (mode === 2) await new Promise((r) => setTimeout(r, i % 4));
+        }
+        c.destroy();
+        if (c.frames.some((f) => f.command === 'RECEIPT')) receiptsSeen++;
+      },
+    );
     const channels = rooms.flatMap((r) => [`chat:room:${r}`, `chat:room-events:${r}`]);
     const subscribed = async () => {
       const flat = (await redis.pubsub('NUMSUB', ...channels)) as Array<string | number>;
@@ -530,7 +575,11 @@ describe('sessions and subscriptions never outlive their connection', () => {
  * (MAX_TRANSACTIONS x MAX_TRANSACTION_FRAMES SENDs, the bytes of each from `sendFrame`), then a barrier. Returns the
  * SENDs held open (by connections the server did not cut off) and what the server retained meanwhile (after GC).
  */
-async function fillTransactions(kind: 'tcp' | 'ws', srv: ServerProc, sendFrame: (room: string, t: number, i: number) => Buffer): Promise<{ held: number; retainedMiB: number; memory: string }> {
+async function fillTransactions(
+  kind: 'tcp' | 'ws',
+  srv: ServerProc,
+  sendFrame: (room: string, t: number, i: number) => Buffer,
+): Promise<{ held: number; retainedMiB: number; memory: string }> {
   const users = take(3);
   const room = await api1.group(users[0]!, users.slice(1));
   const attempt = async (user: Account) => {
@@ -596,17 +645,25 @@ describe('per-connection budgets', () => {
   it('what a transaction holds stays within the documented bound: 3 connections filling their transactions with 60 KiB JSON bodies of 1 character of content', async () => {
     // {"content":"x"} padded with JSON whitespace: 60 KiB of body, 1 byte of content (what MAX_TRANSACTION_BYTES counts).
     const body = `{"content":"x"${' '.repeat(60 * 1024)}}`;
-    const m = await fillTransactions('tcp', s1, (room, t) => encodeFrame('SEND', { destination: ROOM(room), transaction: `t${t}`, 'content-type': 'application/json' }, body));
+    const m = await fillTransactions('tcp', s1, (room, t) =>
+      encodeFrame('SEND', { destination: ROOM(room), transaction: `t${t}`, 'content-type': 'application/json' }, body),
+    );
     // API.md: one connection holds at most MAX_OUTBOX_BYTES + MAX_TRANSACTIONS x MAX_TRANSACTION_BYTES + one chunk.
-    console.log(`[transactions, JSON padding] ${m.held} SENDs of ${body.length} bytes held open by 3 connections (${((m.held * body.length) / MB).toFixed(1)} MiB of bodies; documented bound per connection ${((LIMITS.MAX_TRANSACTIONS * LIMITS.MAX_TRANSACTION_BYTES) / MB).toFixed(2)} MiB + one chunk): ${m.memory}`);
+    console.log(
+      `[transactions, JSON padding] ${m.held} SENDs of ${body.length} bytes held open by 3 connections (${((m.held * body.length) / MB).toFixed(1)} MiB of bodies; documented bound per connection ${((LIMITS.MAX_TRANSACTIONS * LIMITS.MAX_TRANSACTION_BYTES) / MB).toFixed(2)} MiB + one chunk): ${m.memory}`,
+    );
     expect(m.retainedMiB, 'memory retained (MiB, after GC) while 3 connections hold full transactions').toBeLessThan(4);
   }, 60_000);
 
   it('what a transaction holds stays within the documented bound: 3 connections filling their transactions, each SEND in a 200 KiB WebSocket message (the frame, then heart-beat EOLs)', async () => {
     // Every SEND arrives in its own 200 KiB WebSocket message: the frame, then heart-beat EOLs (legal between frames).
     const pad = Buffer.alloc(200 * 1024, 0x0a);
-    const m = await fillTransactions('ws', s2, (room, t, i) => Buffer.concat([encodeFrame('SEND', { destination: ROOM(room), transaction: `t${t}` }, `m${t}.${i}`), pad]));
-    console.log(`[transactions, chunk padding] ${m.held} SENDs (${((m.held * 200) / 1024).toFixed(1)} MiB on the wire) held in open transactions by 3 connections: ${m.memory}`);
+    const m = await fillTransactions('ws', s2, (room, t, i) =>
+      Buffer.concat([encodeFrame('SEND', { destination: ROOM(room), transaction: `t${t}` }, `m${t}.${i}`), pad]),
+    );
+    console.log(
+      `[transactions, chunk padding] ${m.held} SENDs (${((m.held * 200) / 1024).toFixed(1)} MiB on the wire) held in open transactions by 3 connections: ${m.memory}`,
+    );
     expect(m.retainedMiB, 'memory retained (MiB, after GC) while 3 connections hold full transactions').toBeLessThan(4);
   }, 60_000);
 
@@ -634,11 +691,17 @@ describe('per-connection budgets', () => {
       return { error: err?.headers.message ?? null, elapsed, handled };
     };
     const [tcp, ws] = await Promise.all([
-      flood('tcp', a, (i) => (i % 2 === 0 ? encodeFrame('BEGIN', { transaction: 'x' }) : encodeFrame('ABORT', { transaction: 'x', ...((i + 1) % 100 === 0 ? { receipt: `r${i}` } : {}) }))),
+      flood('tcp', a, (i) =>
+        i % 2 === 0
+          ? encodeFrame('BEGIN', { transaction: 'x' })
+          : encodeFrame('ABORT', { transaction: 'x', ...((i + 1) % 100 === 0 ? { receipt: `r${i}` } : {}) }),
+      ),
       flood('ws', b, (i) => encodeFrame('ACK', { id: `nope-${i}`, ...((i + 1) % 100 === 0 ? { receipt: `r${i}` } : {}) })),
     ]);
     const rssAfter = rssOf(s1);
-    console.log(`[cheap-frame flood] tcp ${JSON.stringify(tcp)} ws ${JSON.stringify(ws)} RSS ${(rssBefore / MB).toFixed(1)} -> ${(rssAfter / MB).toFixed(1)} MiB`);
+    console.log(
+      `[cheap-frame flood] tcp ${JSON.stringify(tcp)} ws ${JSON.stringify(ws)} RSS ${(rssBefore / MB).toFixed(1)} -> ${(rssAfter / MB).toFixed(1)} MiB`,
+    );
     for (const r of [tcp, ws]) {
       if (r.error !== null) {
         expect(r.error).toBe('rate-limited');
@@ -684,7 +747,9 @@ describe('per-connection budgets', () => {
     const OBSERVE_MS = 6000;
     const t0 = Date.now();
     for (let i = 0; i < N && !c.isClosed; i += 50) {
-      const chunk = Buffer.concat(Array.from({ length: 50 }, (_, k) => encodeFrame('SEND', { destination: ROOM(room), receipt: `s${i + k}` }, `${i + k} ${body}`)));
+      const chunk = Buffer.concat(
+        Array.from({ length: 50 }, (_, k) => encodeFrame('SEND', { destination: ROOM(room), receipt: `s${i + k}` }, `${i + k} ${body}`)),
+      );
       await Promise.race([c.writeAsync(chunk), c.closed, new Promise((r) => setTimeout(r, 200))]);
     }
     // 1,500 SENDs at 100/s would take 15 s: the end is ERROR rate-limited (sustained abuse) or the observation window.
@@ -706,7 +771,9 @@ describe('per-connection budgets', () => {
     // Slowed: the burst, the rate over the time, and what the connection had read ahead (up to MAX_PENDING_FRAMES=256
     // decoded frames waiting plus one 64 KiB read: see the overdraw test below).
     const bound = LIMITS.RATE_USER_BURST + (LIMITS.RATE_USER_PER_SEC * elapsed) / 1000 + 256 + 64;
-    console.log(`[send flood] ${appended.length} of ${N} SENDs accepted, ${receipts.length} RECEIPTs, in ${elapsed} ms, ended by ${err ? 'ERROR rate-limited' : 'the end of the observation window (no ERROR)'} (bound ${Math.round(bound)})`);
+    console.log(
+      `[send flood] ${appended.length} of ${N} SENDs accepted, ${receipts.length} RECEIPTs, in ${elapsed} ms, ended by ${err ? 'ERROR rate-limited' : 'the end of the observation window (no ERROR)'} (bound ${Math.round(bound)})`,
+    );
     expect(appended.length).toBeLessThanOrEqual(bound);
   }, 60_000);
 
@@ -722,7 +789,10 @@ describe('per-connection budgets', () => {
     await new Promise<void>((resolve) => {
       const timer = setInterval(() => {
         const due = Math.floor(((Date.now() - t0) * offeredPerSec) / 1000);
-        for (const [c, label] of [[a, 'A'], [b, 'B']] as const) {
+        for (const [c, label] of [
+          [a, 'A'],
+          [b, 'B'],
+        ] as const) {
           const frames: Buffer[] = [];
           // 4 KiB bodies: a read of the socket holds few frames (see the next test for what one read may hold).
           for (let k = n; k < due; k++) frames.push(encodeFrame('SEND', { destination: ROOM(room) }, `${label} ${k} ${'c'.repeat(4000)}`));
@@ -744,8 +814,10 @@ describe('per-connection budgets', () => {
     const perSec = LIMITS.RATE_USER_PER_SEC;
     const clusterBound = perSec * (WINDOW_MS / 1000) + 2 * LIMITS.RATE_USER_BURST + 2 * perSec * 0.2;
     const perInstance = 2 * (LIMITS.RATE_USER_BURST + (perSec * WINDOW_MS) / 1000);
-    console.log(`[cluster rate] offered ${offeredPerSec}/s on each of 2 instances; accepted in the first ${WINDOW_MS} ms: ${inWindow} (cluster-wide bound ${clusterBound}; a per-instance limit allows ${perInstance}); appended in all ${times.length}`);
-    expect(inWindow).toBeGreaterThanOrEqual((perSec * WINDOW_MS) / 1000 * 0.5);
+    console.log(
+      `[cluster rate] offered ${offeredPerSec}/s on each of 2 instances; accepted in the first ${WINDOW_MS} ms: ${inWindow} (cluster-wide bound ${clusterBound}; a per-instance limit allows ${perInstance}); appended in all ${times.length}`,
+    );
+    expect(inWindow).toBeGreaterThanOrEqual(((perSec * WINDOW_MS) / 1000) * 0.5);
     expect(inWindow).toBeLessThanOrEqual(Math.round((clusterBound + perInstance) / 2));
   }, 60_000);
 
@@ -768,7 +840,9 @@ describe('per-connection budgets', () => {
     // Overdrawn by one read's worth of frames, it would be ~1,000.
     const syncSeconds = 0.2 + 0.3;
     const bound = 2 * LIMITS.RATE_USER_BURST + LIMITS.RATE_USER_PER_SEC + 2 * LIMITS.RATE_USER_PER_SEC * syncSeconds;
-    console.log(`[overdraw] 5 connections x 200 SENDs in one write each: ${appended.length} appended in the 1.5 s window, ${inFirstSecond} within the first second (2 instances x RATE_USER_BURST ${LIMITS.RATE_USER_BURST} + RATE_USER_PER_SEC ${LIMITS.RATE_USER_PER_SEC}/s + 2 syncs: bound ${bound})`);
+    console.log(
+      `[overdraw] 5 connections x 200 SENDs in one write each: ${appended.length} appended in the 1.5 s window, ${inFirstSecond} within the first second (2 instances x RATE_USER_BURST ${LIMITS.RATE_USER_BURST} + RATE_USER_PER_SEC ${LIMITS.RATE_USER_PER_SEC}/s + 2 syncs: bound ${bound})`,
+    );
     expect(inFirstSecond).toBeLessThanOrEqual(bound);
   });
 
@@ -868,14 +942,20 @@ describe('per-connection budgets', () => {
         expect(count.get(`s${i}`)).toBe(total);
       }
     }
-    console.log(`[replays] 3 connections x ${SUBS} since-seq:0 replays of ${total} messages: RSS ${(rssBefore / MB).toFixed(1)} MiB, peak +${((rssPeak - rssBefore) / MB).toFixed(1)} MiB`);
+    console.log(
+      `[replays] 3 connections x ${SUBS} since-seq:0 replays of ${total} messages: RSS ${(rssBefore / MB).toFixed(1)} MiB, peak +${((rssPeak - rssBefore) / MB).toFixed(1)} MiB`,
+    );
     expect((rssPeak - rssBefore) / MB).toBeLessThan(64);
     for (const c of conns) c.destroy();
   }, 120_000);
 
   it('presence flapping: a user in 30 rooms connecting and disconnecting 40 times costs at most a few presence publishes', async () => {
     const [p] = take(1) as [Account];
-    await inParallel(Array.from({ length: 30 }, (_, i) => i), 4, async () => void (await api1.group(p, [])));
+    await inParallel(
+      Array.from({ length: 30 }, (_, i) => i),
+      4,
+      async () => void (await api1.group(p, [])),
+    );
     const sub = new Redis(REDIS_URL, { maxRetriesPerRequest: 2 });
     const seen: Array<{ status: string; roomIds: number }> = [];
     try {
@@ -888,10 +968,14 @@ describe('per-connection budgets', () => {
         }
       });
       await sub.subscribe('chat:control');
-      await inParallel(Array.from({ length: 40 }, (_, i) => i), 2, async (i) => {
-        const c = await connected(i % 2 ? 'ws' : 'tcp', i % 3 ? s1 : s2, p, freshIp());
-        c.destroy();
-      });
+      await inParallel(
+        Array.from({ length: 40 }, (_, i) => i),
+        2,
+        async (i) => {
+          const c = await connected(i % 2 ? 'ws' : 'tcp', i % 3 ? s1 : s2, p, freshIp());
+          c.destroy();
+        },
+      );
       await waitFor(
         async () => (await api1.call('GET', '/api/users/me', p.token)).body?.status === 'OFFLINE' && seen.at(-1)?.status === 'OFFLINE',
         LIMITS.PRESENCE_TTL_MS * 2 + 6000,

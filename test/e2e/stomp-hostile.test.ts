@@ -112,7 +112,15 @@ async function underAttack(name: string, attack: () => Promise<void>): Promise<v
   }
   const fmt = (x: LatencyStats) => `n=${x.count} p50=${x.p50} p99=${x.p99} max=${x.max}`;
   const [ws, tcp] = bystanders.map((b) => b.stats());
-  summary.push({ attack: name, 'ws message': fmt(ws!.message), 'ws typing': fmt(ws!.typing), 'tcp message': fmt(tcp!.message), 'tcp typing': fmt(tcp!.typing), 'server loop lag max': `${serverLagMs}`, 'test loop lag max': `${Math.round(ownLag.max / 1e6)}` });
+  summary.push({
+    attack: name,
+    'ws message': fmt(ws!.message),
+    'ws typing': fmt(ws!.typing),
+    'tcp message': fmt(tcp!.message),
+    'tcp typing': fmt(tcp!.typing),
+    'server loop lag max': `${serverLagMs}`,
+    'test loop lag max': `${Math.round(ownLag.max / 1e6)}`,
+  });
   for (const b of bystanders) {
     expect(b.conn.isClosed, `bystander ${b.label} still connected after ${name}`).toBe(false);
     expect(b.failures, `bystander ${b.label} errors`).toEqual([]);
@@ -229,7 +237,16 @@ describe('hostile STOMP clients', () => {
     expect(outcomes.length).toBe(200);
     // Every outcome is an API.md ERROR code, a clean close or a connection still waiting for more bytes.
     for (const k of Object.keys(counts)) {
-      expect(['ERROR:bad-frame', 'ERROR:frame-too-large', 'ERROR:unauthorized', 'ERROR:unknown-destination', 'ERROR:invalid-message', 'ERROR:forbidden', 'closed', 'open']).toContain(k);
+      expect([
+        'ERROR:bad-frame',
+        'ERROR:frame-too-large',
+        'ERROR:unauthorized',
+        'ERROR:unknown-destination',
+        'ERROR:invalid-message',
+        'ERROR:forbidden',
+        'closed',
+        'open',
+      ]).toContain(k);
     }
     expect(await api.call('GET', '/healthz').then((r) => r.status)).toBe(200);
   });
@@ -239,7 +256,11 @@ describe('hostile STOMP clients', () => {
     const value = Buffer.alloc(100 * 1024, 0x61);
     await underAttack('huge header', () =>
       eachAttacker(true, 'frame-too-large', async (c) => {
-        await stream(c, (i) => (i === 0 ? head : i <= 10 ? value.subarray((i - 1) * 10240, i * 10240) : Buffer.from('\n\nbody\0')), head.length + value.length + 7);
+        await stream(
+          c,
+          (i) => (i === 0 ? head : i <= 10 ? value.subarray((i - 1) * 10240, i * 10240) : Buffer.from('\n\nbody\0')),
+          head.length + value.length + 7,
+        );
       }),
     );
   });
@@ -369,7 +390,9 @@ describe('hostile STOMP clients', () => {
       // Reading again, the attacker finds its connection closed by the server.
       slow.resume();
       await withDeadline(slow.closed, 10_000, 'slow consumer connection closed');
-      console.log(`[slow ${kind}] closed after ${lastReceipt} messages x 100 subscriptions; ${slow.receivedBytes} bytes read; closed ${slow.closedAt! - closedAt} ms after the metric`);
+      console.log(
+        `[slow ${kind}] closed after ${lastReceipt} messages x 100 subscriptions; ${slow.receivedBytes} bytes read; closed ${slow.closedAt! - closedAt} ms after the metric`,
+      );
       expect(listener.isClosed).toBe(false);
       expect(tx.isClosed).toBe(false);
     }, 90_000);
@@ -381,7 +404,9 @@ describe('hostile STOMP clients', () => {
     console.log(`[memory] RSS at start ${(rssBefore / MB).toFixed(1)} MiB, peak ${(rssPeak / MB).toFixed(1)} MiB, now ${(after / MB).toFixed(1)} MiB`);
     const m = latencyStats(allLatencies);
     const t = latencyStats(allTyping);
-    console.log(`[bystanders] over the windows measured: message n=${m.count} p50 ${m.p50} ms p99 ${m.p99} ms max ${m.max} ms; typing n=${t.count} p50 ${t.p50} ms p99 ${t.p99} ms max ${t.max} ms`);
+    console.log(
+      `[bystanders] over the windows measured: message n=${m.count} p50 ${m.p50} ms p99 ${m.p99} ms max ${m.max} ms; typing n=${t.count} p50 ${t.p50} ms p99 ${t.p99} ms max ${t.max} ms`,
+    );
     expect(srv.proc.exitCode).toBeNull();
     expect((await api.call('GET', '/healthz')).status).toBe(200);
     for (const b of bystanders) expect(b.conn.isClosed, `bystander ${b.label} connected`).toBe(false);

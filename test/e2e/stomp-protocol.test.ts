@@ -49,10 +49,15 @@ async function expectError(c: RawConn, code: string, receiptId?: string): Promis
 
 /** The room's history (as `user` reads it) once the message `id` is stored. */
 async function historyThrough(user: Account, room: string, id: string): Promise<Array<{ id: string; content: string }>> {
-  return waitFor(async () => {
-    const all = await api.allMessages(user, room);
-    return all.some((m) => m.id === id) ? all : null;
-  }, 15_000, `message ${id} stored`, 200);
+  return waitFor(
+    async () => {
+      const all = await api.allMessages(user, room);
+      return all.some((m) => m.id === id) ? all : null;
+    },
+    15_000,
+    `message ${id} stored`,
+    200,
+  );
 }
 
 /** `c` sends the marker `text`: then the listener must have received only the marker, and the history hold only it. */
@@ -111,7 +116,12 @@ describe('CONNECT', () => {
 
   it('version negotiation: 1.1 only -> 1.1; 1.0,1.1 -> 1.1; no accept-version -> 1.0', async () => {
     const [u] = await api.users(1, 'ver');
-    for (const [accept, expected] of [['1.1', '1.1'], ['1.0,1.1', '1.1'], ['1.1,1.2', '1.2'], [null, '1.0']] as const) {
+    for (const [accept, expected] of [
+      ['1.1', '1.1'],
+      ['1.0,1.1', '1.1'],
+      ['1.1,1.2', '1.2'],
+      [null, '1.0'],
+    ] as const) {
       const c = await conn('tcp');
       c.send('CONNECT', { ...(accept ? { 'accept-version': accept } : {}), host: '/', passcode: u!.token });
       const f = await c.next((x) => x.command === 'CONNECTED' || x.command === 'ERROR', 10_000, `CONNECTED for ${accept}`);
@@ -156,7 +166,10 @@ describe('CONNECT', () => {
       expect(err.headers.message, name).toBe('unauthorized');
       expect(err.body.length, name).toBeGreaterThan(0);
       await c.waitClosed(5000);
-      expect(c.frames.map((f) => f.command), name).toEqual(['ERROR']);
+      expect(
+        c.frames.map((f) => f.command),
+        name,
+      ).toEqual(['ERROR']);
     }
   });
 });
@@ -272,7 +285,13 @@ describe('framing over TCP', () => {
     const { a, room } = await pairRoom('nul');
     const c = await connected(a);
     const body = Buffer.from('a\0b\0c', 'utf8');
-    c.write(Buffer.concat([Buffer.from(`SEND\ndestination:${ROOM(room)}\ncontent-type:text/plain\ncontent-length:${body.length}\nreceipt:nul-1\n\n`), body, Buffer.from([0])]));
+    c.write(
+      Buffer.concat([
+        Buffer.from(`SEND\ndestination:${ROOM(room)}\ncontent-type:text/plain\ncontent-length:${body.length}\nreceipt:nul-1\n\n`),
+        body,
+        Buffer.from([0]),
+      ]),
+    );
     await expectError(c, 'invalid-message', 'nul-1');
     const again = await connected(a);
     const marker = await again.sendWithReceipt(ROOM(room), 'marker');
@@ -369,10 +388,15 @@ describe('RECEIPT and MESSAGE', () => {
     expect(got.map((f) => f.headers['message-id'])).toEqual([j.headers['message-id'], h1.headers['message-id'], marker.headers['message-id']]);
     expect(got[0]!.headers['message-type']).toBe('IMAGE');
     expect(got[0]!.json).toMatchObject({ type: 'IMAGE', content: 'https://example.test/cat.png' });
-    const history = await waitFor(async () => {
-      const all = await api.allMessages(a, room);
-      return all.length >= 3 ? all : null;
-    }, 15_000, 'history', 200);
+    const history = await waitFor(
+      async () => {
+        const all = await api.allMessages(a, room);
+        return all.length >= 3 ? all : null;
+      },
+      15_000,
+      'history',
+      200,
+    );
     expect(history.map((x: { id: string }) => x.id)).toEqual(got.map((f) => f.headers['message-id']));
   });
 });
@@ -391,21 +415,72 @@ describe('ERROR frames of API.md', () => {
   const cases: Array<{ name: string; code: string; receipt?: string; bytes: () => string | Buffer; kind?: 'tcp' | 'ws' }> = [
     { name: 'SEND to /queue/x', code: 'unknown-destination', receipt: 'e1', bytes: () => `SEND\ndestination:/queue/x\nreceipt:e1\n\nhi\0` },
     { name: 'SUBSCRIBE to /topic/foo', code: 'unknown-destination', receipt: 'e2', bytes: () => `SUBSCRIBE\ndestination:/topic/foo\nid:1\nreceipt:e2\n\n\0` },
-    { name: 'SUBSCRIBE to a room of others', code: 'forbidden', receipt: 'e3', bytes: () => `SUBSCRIBE\ndestination:${ROOM(ctx.otherRoom)}\nid:1\nreceipt:e3\n\n\0` },
+    {
+      name: 'SUBSCRIBE to a room of others',
+      code: 'forbidden',
+      receipt: 'e3',
+      bytes: () => `SUBSCRIBE\ndestination:${ROOM(ctx.otherRoom)}\nid:1\nreceipt:e3\n\n\0`,
+    },
     { name: 'SEND to a room of others', code: 'forbidden', receipt: 'e4', bytes: () => `SEND\ndestination:${ROOM(ctx.otherRoom)}\nreceipt:e4\n\nintruder\0` },
-    { name: 'SUBSCRIBE to the events of a room of others', code: 'forbidden', receipt: 'e5', bytes: () => `SUBSCRIBE\ndestination:${EVENTS(ctx.otherRoom)}\nid:1\nreceipt:e5\n\n\0` },
-    { name: 'SUBSCRIBE to a room that does not exist (members only, else forbidden)', code: 'forbidden', receipt: 'e5b', bytes: () => `SUBSCRIBE\ndestination:${ROOM('987654321987')}\nid:1\nreceipt:e5b\n\n\0` },
+    {
+      name: 'SUBSCRIBE to the events of a room of others',
+      code: 'forbidden',
+      receipt: 'e5',
+      bytes: () => `SUBSCRIBE\ndestination:${EVENTS(ctx.otherRoom)}\nid:1\nreceipt:e5\n\n\0`,
+    },
+    {
+      name: 'SUBSCRIBE to a room that does not exist (members only, else forbidden)',
+      code: 'forbidden',
+      receipt: 'e5b',
+      bytes: () => `SUBSCRIBE\ndestination:${ROOM('987654321987')}\nid:1\nreceipt:e5b\n\n\0`,
+    },
     { name: 'SUBSCRIBE without id', code: 'bad-frame', receipt: 'e6', bytes: () => `SUBSCRIBE\ndestination:${ROOM(ctx.room)}\nreceipt:e6\n\n\0` },
     { name: 'unknown command', code: 'bad-frame', bytes: () => `FROB\nreceipt:e7\n\n\0` },
-    { name: 'bad escape \\t in a header', code: 'bad-frame', receipt: 'e8', bytes: () => `SEND\nreceipt:e8\ndestination:${ROOM(ctx.room)}\nx-note:tab\\there\n\nhi\0` },
-    { name: '70 KiB frame without content-length', code: 'frame-too-large', receipt: 'e9', bytes: () => `SEND\nreceipt:e9\ndestination:${ROOM(ctx.room)}\n\n${big}\0` },
-    { name: '70 KiB frame over WebSocket', code: 'frame-too-large', receipt: 'e9w', kind: 'ws', bytes: () => `SEND\nreceipt:e9w\ndestination:${ROOM(ctx.room)}\n\n${big}\0` },
-    { name: 'content-length above the limit (body never sent)', code: 'frame-too-large', receipt: 'e10', bytes: () => `SEND\nreceipt:e10\ndestination:${ROOM(ctx.room)}\ncontent-length:1000000\n\n` },
-    { name: 'content over 4 KiB of UTF-8 (fewer than 4096 characters)', code: 'invalid-message', receipt: 'e11', bytes: () => `SEND\ndestination:${ROOM(ctx.room)}\nreceipt:e11\n\n${'가'.repeat(1366)}\0` },
+    {
+      name: 'bad escape \\t in a header',
+      code: 'bad-frame',
+      receipt: 'e8',
+      bytes: () => `SEND\nreceipt:e8\ndestination:${ROOM(ctx.room)}\nx-note:tab\\there\n\nhi\0`,
+    },
+    {
+      name: '70 KiB frame without content-length',
+      code: 'frame-too-large',
+      receipt: 'e9',
+      bytes: () => `SEND\nreceipt:e9\ndestination:${ROOM(ctx.room)}\n\n${big}\0`,
+    },
+    {
+      name: '70 KiB frame over WebSocket',
+      code: 'frame-too-large',
+      receipt: 'e9w',
+      kind: 'ws',
+      bytes: () => `SEND\nreceipt:e9w\ndestination:${ROOM(ctx.room)}\n\n${big}\0`,
+    },
+    {
+      name: 'content-length above the limit (body never sent)',
+      code: 'frame-too-large',
+      receipt: 'e10',
+      bytes: () => `SEND\nreceipt:e10\ndestination:${ROOM(ctx.room)}\ncontent-length:1000000\n\n`,
+    },
+    {
+      name: 'content over 4 KiB of UTF-8 (fewer than 4096 characters)',
+      code: 'invalid-message',
+      receipt: 'e11',
+      bytes: () => `SEND\ndestination:${ROOM(ctx.room)}\nreceipt:e11\n\n${'가'.repeat(1366)}\0`,
+    },
     { name: 'empty content', code: 'invalid-message', receipt: 'e12', bytes: () => `SEND\ndestination:${ROOM(ctx.room)}\nreceipt:e12\n\n\0` },
-    { name: 'empty JSON content', code: 'invalid-message', receipt: 'e13', bytes: () => `SEND\ndestination:${ROOM(ctx.room)}\ncontent-type:application/json\nreceipt:e13\n\n{"content":""}\0` },
+    {
+      name: 'empty JSON content',
+      code: 'invalid-message',
+      receipt: 'e13',
+      bytes: () => `SEND\ndestination:${ROOM(ctx.room)}\ncontent-type:application/json\nreceipt:e13\n\n{"content":""}\0`,
+    },
     { name: 'COMMIT of an unknown transaction', code: 'bad-frame', receipt: 'e14', bytes: () => `COMMIT\ntransaction:nope\nreceipt:e14\n\n\0` },
-    { name: 'duplicate subscription id', code: 'bad-frame', receipt: 'e15', bytes: () => `SUBSCRIBE\ndestination:/user/queue/notifications\nid:d\n\n\0SUBSCRIBE\ndestination:${ROOM(ctx.room)}\nid:d\nreceipt:e15\n\n\0` },
+    {
+      name: 'duplicate subscription id',
+      code: 'bad-frame',
+      receipt: 'e15',
+      bytes: () => `SUBSCRIBE\ndestination:/user/queue/notifications\nid:d\n\n\0SUBSCRIBE\ndestination:${ROOM(ctx.room)}\nid:d\nreceipt:e15\n\n\0`,
+    },
   ];
 
   for (const tc of cases) {
@@ -549,7 +624,12 @@ describe('subscriptions', () => {
     await c.next((f) => f.command === 'MESSAGE' && f.headers['message-id'] === r2.headers['message-id'], 15_000, 'second on stay');
     const r3 = await sender.sendWithReceipt(ROOM(room), 'three');
     await c.next((f) => f.command === 'MESSAGE' && f.headers['message-id'] === r3.headers['message-id'], 15_000, 'third on stay');
-    expect(c.messages().map((f) => `${f.headers.subscription}:${f.json.content}`).sort()).toEqual(['gone:one', 'stay:one', 'stay:three', 'stay:two']);
+    expect(
+      c
+        .messages()
+        .map((f) => `${f.headers.subscription}:${f.json.content}`)
+        .sort(),
+    ).toEqual(['gone:one', 'stay:one', 'stay:three', 'stay:two']);
   });
 });
 

@@ -58,7 +58,10 @@ beforeAll(async () => {
   writeFileSync(join(dir, 'receiver.mjs'), readmeReceiver());
   const port = await freePort();
   exampleUrl = `http://127.0.0.1:${port}/`;
-  example = spawn(process.execPath, [join(dir, 'receiver.mjs')], { env: { ...process.env, NOTIFY_WEBHOOK_SECRET: SECRET, PORT: String(port) }, stdio: ['ignore', 'pipe', 'inherit'] });
+  example = spawn(process.execPath, [join(dir, 'receiver.mjs')], {
+    env: { ...process.env, NOTIFY_WEBHOOK_SECRET: SECRET, PORT: String(port) },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   example.stdout!.on('data', (d: Buffer) => printed.push(...d.toString().split('\n').filter(Boolean)));
   await waitFor(async () => (await fetch(exampleUrl, { method: 'POST' })).status === 401, 10_000, 'the README receiver listening');
 
@@ -78,7 +81,8 @@ async function connectOnline(): Promise<void> {
   const ws = await WsStomp.connect(server.wsUrl, online.token);
   closers.push(() => ws.close());
   await waitFor(
-    async () => (await api.call('GET', `/api/rooms/${room}`, sender.token)).body.members.find((m: { userId: string }) => m.userId === online.id)?.status === 'ONLINE',
+    async () =>
+      (await api.call('GET', `/api/rooms/${room}`, sender.token)).body.members.find((m: { userId: string }) => m.userId === online.id)?.status === 'ONLINE',
     10_000,
     'the connected member shown ONLINE',
   );
@@ -93,7 +97,7 @@ afterAll(async () => {
 });
 
 describe('offline notifications by webhook (embedded), received by the README example', () => {
-  it("the README receiver accepts real deliveries and refuses forged, tampered, unsigned and replayed ones", async () => {
+  it('the README receiver accepts real deliveries and refuses forged, tampered, unsigned and replayed ones', async () => {
     const ids = await send(3, 'hello');
     await deliveredExactlyOnce(ids, 'real deliveries');
     for (const u of offline) {

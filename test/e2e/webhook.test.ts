@@ -55,7 +55,8 @@ beforeAll(async () => {
   const ws = await WsStomp.connect(gateway.wsUrl, online.token);
   closers.push(() => ws.close());
   await waitFor(
-    async () => (await api.call('GET', `/api/rooms/${room}`, sender.token)).body.members.find((m: { userId: string }) => m.userId === online.id)?.status === 'ONLINE',
+    async () =>
+      (await api.call('GET', `/api/rooms/${room}`, sender.token)).body.members.find((m: { userId: string }) => m.userId === online.id)?.status === 'ONLINE',
     10_000,
     'the connected member shown ONLINE',
   );
@@ -78,7 +79,16 @@ describe('offline notifications by webhook (cluster)', () => {
     expect(r.contentType).toBe('application/json');
     expect(r.signature).toMatch(/^t=\d+,v1=[0-9a-f]{64}$/);
     expect(r.body).toMatchObject({ id: r.deliveryId, type: 'offline-messages', userId: offline[0]!.id, roomId: room, count: r.body.messages.length });
-    expect(r.body.messages[0]).toEqual({ id: expect.any(String), roomId: room, seq: expect.stringMatching(/^\d+$/), senderId: sender.id, type: 'TEXT', content: expect.stringMatching(/^first /), createdAt: expect.any(String), unreadCount: 5 });
+    expect(r.body.messages[0]).toEqual({
+      id: expect.any(String),
+      roomId: room,
+      seq: expect.stringMatching(/^\d+$/),
+      senderId: sender.id,
+      type: 'TEXT',
+      content: expect.stringMatching(/^first /),
+      createdAt: expect.any(String),
+      unreadCount: 5,
+    });
     const posts = offline.map((u) => receiver.forUser(u.id).length);
     // Coalescing is asserted exactly in webhook-worker.test.ts; here REST sends on a busy machine may span windows.
     console.log(`[webhook] 4 messages x ${offline.length} offline members: ${posts.join('/')} POSTs`);
@@ -146,17 +156,28 @@ describe('offline notifications by webhook (cluster)', () => {
     closers.push(() => store.close());
     const ops = new WebhookDeliveries(store, process.env.KAFKA_GROUP_PREFIX ?? '', testLogger());
     const failedOfDoomed = async () => (await ops.listFailed({ limit: 500 })).deliveries.filter((d) => d.userId === doomed.id);
-    const failed = await waitFor(async () => ((await failedOfDoomed()).length > 0 ? failedOfDoomed() : null), GIVE_UP_MS + 30_000, 'the doomed deliveries given up');
+    const failed = await waitFor(
+      async () => ((await failedOfDoomed()).length > 0 ? failedOfDoomed() : null),
+      GIVE_UP_MS + 30_000,
+      'the doomed deliveries given up',
+    );
     expect(failed[0]).toMatchObject({ roomId: room, lastStatus: 503, lastError: 'HTTP 503' });
     expect(failed[0]!.attempts).toBeGreaterThanOrEqual(3);
     // Every message sent so far is in a pending or failed delivery of the doomed member; wait until all are failed.
-    await waitFor(async () => {
-      const list = await failedOfDoomed();
-      return list.reduce((n, d) => n + d.count, 0) === receiver.acceptedMessageIds(offline[0]!.id).length;
-    }, GIVE_UP_MS + 30_000, 'all of the doomed member\'s deliveries given up');
+    await waitFor(
+      async () => {
+        const list = await failedOfDoomed();
+        return list.reduce((n, d) => n + d.count, 0) === receiver.acceptedMessageIds(offline[0]!.id).length;
+      },
+      GIVE_UP_MS + 30_000,
+      "all of the doomed member's deliveries given up",
+    );
     const all = await failedOfDoomed();
     receiver.answer = () => 204;
-    const retried = await ops.retry(all.map((d) => d.id), 'e2e');
+    const retried = await ops.retry(
+      all.map((d) => d.id),
+      'e2e',
+    );
     expect(retried.notFound).toEqual([]);
     await waitFor(() => all.every((d) => receiver.accepted().has(d.id)), 30_000, 'retried deliveries accepted');
     const doomedIds = receiver.acceptedMessageIds(doomed.id).sort();

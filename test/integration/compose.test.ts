@@ -93,7 +93,10 @@ describe('compose/docker-compose.yml', () => {
   });
 
   it('configures both apps like API.md', () => {
-    for (const [name, id] of [['app-1', 'app-1'], ['app-2', 'app-2']] as const) {
+    for (const [name, id] of [
+      ['app-1', 'app-1'],
+      ['app-2', 'app-2'],
+    ] as const) {
       const e = env(name);
       expect(e.DATABASE_URL).toBe('postgres://postgres:postgres@postgres:5432/chat');
       expect(e.REDIS_URL).toBe('redis://redis:6379');
@@ -146,7 +149,17 @@ describe('compose/docker-compose.yml', () => {
 });
 
 describe('compose profile `ha`: Redis with failover', () => {
-  const ha = ['redis-primary', 'redis-replica', 'redis-sentinel-1', 'redis-sentinel-2', 'redis-sentinel-3', 'kafka-node-1', 'kafka-node-2', 'kafka-node-3', 'kafka-ha-init'];
+  const ha = [
+    'redis-primary',
+    'redis-replica',
+    'redis-sentinel-1',
+    'redis-sentinel-2',
+    'redis-sentinel-3',
+    'kafka-node-1',
+    'kafka-node-2',
+    'kafka-node-3',
+    'kafka-ha-init',
+  ];
   const haEnv = Object.fromEntries(
     read('compose/ha.env')
       .split('\n')
@@ -258,8 +271,17 @@ describe('compose/prometheus/prometheus.yml', () => {
     const ds = parse(read('compose/grafana/provisioning/datasources/prometheus.yml')) as { datasources: Array<{ url: string; type: string }> };
     expect(ds.datasources[0]).toMatchObject({ type: 'prometheus', url: 'http://prometheus:9090' });
     const dash = JSON.parse(read('compose/grafana/dashboards/chat.json')) as { panels: Array<{ targets?: Array<{ expr: string }> }> };
-    const exprs = dash.panels.flatMap((p) => p.targets ?? []).map((t) => t.expr).join('\n');
-    for (const m of ['chat_messages_sent_total', 'chat_messages_delivered_total', 'chat_message_e2e_latency_seconds_bucket', 'chat_kafka_consumer_lag', 'chat_sessions_active']) {
+    const exprs = dash.panels
+      .flatMap((p) => p.targets ?? [])
+      .map((t) => t.expr)
+      .join('\n');
+    for (const m of [
+      'chat_messages_sent_total',
+      'chat_messages_delivered_total',
+      'chat_message_e2e_latency_seconds_bucket',
+      'chat_kafka_consumer_lag',
+      'chat_sessions_active',
+    ]) {
       expect(exprs).toContain(m);
     }
   });

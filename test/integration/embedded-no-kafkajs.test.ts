@@ -37,7 +37,6 @@ async function kafkajsModules(env: Record<string, string>): Promise<number> {
 }
 
 describe('which Kafka client each mode loads', () => {
-
   it('MODE=embedded: none', async () => {
     expect(await kafkajsModules({ MODE: 'embedded', DATA_DIR: join(dir, 'data'), STOMP_TCP_PORT: '0' })).toBe(0);
   }, 120_000);

@@ -16,10 +16,12 @@ const brokers = readSetting('KAFKA_BROKERS');
 // kafkajs logs retriable broker answers at ERROR level before retrying them; these two are expected here
 // (a new transaction right after the previous commit/abort marker; a fresh group coordinator) and are dropped.
 const EXPECTED = /concurrent operation on the same transaction|coordinator is not available/i;
-const logCreator: logCreator = () => ({ namespace, label, log }) => {
-  const text = `${log.message} ${String(log.error ?? '')}`;
-  if (!EXPECTED.test(text)) console.error(`[kafkajs ${label}] ${namespace}: ${text}`);
-};
+const logCreator: logCreator =
+  () =>
+  ({ namespace, label, log }) => {
+    const text = `${log.message} ${String(log.error ?? '')}`;
+    if (!EXPECTED.test(text)) console.error(`[kafkajs ${label}] ${namespace}: ${text}`);
+  };
 
 const run = randomUUID().slice(0, 8);
 const kafka = new Kafka({
@@ -55,10 +57,7 @@ async function createTopic(numPartitions: number): Promise<string> {
 type Rec = { value: string; partition: number; offset: bigint };
 
 /** Reads `topic` from the beginning with a fresh group until `done(records)` holds (or the deadline passes). */
-async function consumeUntil(
-  topic: string,
-  opts: { readUncommitted: boolean; done: (recs: Rec[]) => boolean; timeoutMs?: number },
-): Promise<Rec[]> {
+async function consumeUntil(topic: string, opts: { readUncommitted: boolean; done: (recs: Rec[]) => boolean; timeoutMs?: number }): Promise<Rec[]> {
   const groupId = `it-kafka-tx-${run}-${groups.length}`;
   groups.push(groupId);
   const consumer = kafka.consumer({
@@ -78,7 +77,11 @@ async function consumeUntil(
         recs.push({ value: message.value?.toString() ?? '', partition, offset: BigInt(message.offset) });
       },
     });
-    await waitFor(() => opts.done(recs), opts.timeoutMs ?? 45_000, () => `records of ${topic} (have ${recs.length})`);
+    await waitFor(
+      () => opts.done(recs),
+      opts.timeoutMs ?? 45_000,
+      () => `records of ${topic} (have ${recs.length})`,
+    );
     return recs;
   } finally {
     await consumer.disconnect();
@@ -169,9 +172,7 @@ describe('Kafka transactions (kafkajs against the real broker)', () => {
     const COUNT = 2000;
     const values = Array.from({ length: COUNT }, (_, i) => `m-${i}`);
     // All sends in flight at once (kafkajs queues them; acks=-1 is required by idempotence).
-    await Promise.all(
-      values.map((value, i) => producer.send({ topic, acks: -1, messages: [{ key: `key-${i % 31}`, value }] })),
-    );
+    await Promise.all(values.map((value, i) => producer.send({ topic, acks: -1, messages: [{ key: `key-${i % 31}`, value }] })));
     await producer.disconnect();
 
     // Exactly COUNT records in the log: high watermark minus low watermark over all partitions.

@@ -34,7 +34,8 @@ describe('/api/ops in embedded mode', () => {
   let admin: Account;
   let user: Account;
   let folder: { dir: string; remove(): Promise<void> };
-  const list = async (query = '') => (await api.call('GET', `/api/ops/dead-letters${query}`, admin.token)).body as { records: Entry[]; next: string | null; pending: number };
+  const list = async (query = '') =>
+    (await api.call('GET', `/api/ops/dead-letters${query}`, admin.token)).body as { records: Entry[]; next: string | null; pending: number };
   const overview = async () => (await api.call('GET', '/api/ops/overview', admin.token)).body;
 
   beforeAll(async () => {
@@ -89,19 +90,32 @@ describe('/api/ops in embedded mode', () => {
   });
 
   it('the overview: this instance with its roles and sessions, the four groups ready with their lag, and the 3 dead letters of the poison record', async () => {
-    const o = await waitFor(async () => {
-      const v = await overview();
-      return v.deadLetters === 3 && v.instances.length === 1 ? v : null;
-    }, 60_000, 'the poison record dead-lettered by the three groups');
-    expect(o.instances[0]).toMatchObject({ id: server.instanceId, roles: ['gateway', 'persist', 'broadcast', 'notify', 'receipts'], mode: 'embedded', sessions: 0 });
+    const o = await waitFor(
+      async () => {
+        const v = await overview();
+        return v.deadLetters === 3 && v.instances.length === 1 ? v : null;
+      },
+      60_000,
+      'the poison record dead-lettered by the three groups',
+    );
+    expect(o.instances[0]).toMatchObject({
+      id: server.instanceId,
+      roles: ['gateway', 'persist', 'broadcast', 'notify', 'receipts'],
+      mode: 'embedded',
+      sessions: 0,
+    });
     expect(o.groups.map((g: { groupId: string }) => g.groupId)).toEqual([...GROUPS, `${P}chat-receipts`]);
     for (const g of o.groups) expect(g).toMatchObject({ lag: 0, ready: true, members: [server.instanceId] });
     expect(o.groups[0].partitions).toHaveLength(6);
     expect(o.totals).toMatchObject({ sessions: 0 });
-    const history = await waitFor(async () => {
-      const h = (await api.call('GET', '/api/ops/history', admin.token)).body;
-      return h.points.length > 1 ? h : null;
-    }, 20_000, 'two points of history');
+    const history = await waitFor(
+      async () => {
+        const h = (await api.call('GET', '/api/ops/history', admin.token)).body;
+        return h.points.length > 1 ? h : null;
+      },
+      20_000,
+      'two points of history',
+    );
     expect(Object.keys(history.points.at(-1))).toEqual(['t', 'messagesIn', 'deliveriesOut', 'stompErrors', 'p50Ms', 'p99Ms', 'lag', 'cpu']);
   });
 
@@ -111,7 +125,15 @@ describe('/api/ops in embedded mode', () => {
     expect(all.records.map((r) => r.group).sort()).toEqual(GROUPS);
     expect(all.records.map((r) => Number(r.offset))).toEqual([2, 1, 0]);
     for (const r of all.records) {
-      expect(r).toMatchObject({ partition: 0, sourceTopic: 'chat.messages', sourceOffset: '0', attempts: 3, preview: `not json ${TAG}`, replayedFrom: null, handled: null });
+      expect(r).toMatchObject({
+        partition: 0,
+        sourceTopic: 'chat.messages',
+        sourceOffset: '0',
+        attempts: 3,
+        preview: `not json ${TAG}`,
+        replayedFrom: null,
+        handled: null,
+      });
       expect(r.error).toMatch(/is not JSON/);
     }
     const first = await list('?limit=2');
@@ -124,27 +146,49 @@ describe('/api/ops in embedded mode', () => {
   it('replay puts one copy back (still poison: dead-lettered again, noting the replay); discard hides a selection; the counts follow exactly', async () => {
     const persistCopy = (await list(`?group=${P}chat-persist`)).records[0]!;
     const replay = (await api.call('POST', '/api/ops/dead-letters/replay', admin.token, { records: [{ partition: 0, offset: persistCopy.offset }] })).body;
-    expect(replay).toMatchObject({ replayed: [{ partition: 0, offset: persistCopy.offset, topic: 'chat.messages', toPartition: persistCopy.sourcePartition }], sameSource: [], skipped: [], missing: [] });
-    const again = await waitFor(async () => {
-      const l = await list();
-      return l.pending === 5 ? l : null;
-    }, 60_000, 'the replayed poison record dead-lettered again by the three groups');
+    expect(replay).toMatchObject({
+      replayed: [{ partition: 0, offset: persistCopy.offset, topic: 'chat.messages', toPartition: persistCopy.sourcePartition }],
+      sameSource: [],
+      skipped: [],
+      missing: [],
+    });
+    const again = await waitFor(
+      async () => {
+        const l = await list();
+        return l.pending === 5 ? l : null;
+      },
+      60_000,
+      'the replayed poison record dead-lettered again by the three groups',
+    );
     const copies = again.records.filter((r) => r.replayedFrom === persistCopy.offset);
     expect(copies.map((r) => r.group).sort()).toEqual(GROUPS);
     expect(copies.every((r) => r.sourceOffset === replay.replayed[0].toOffset)).toBe(true);
 
-    const discard = (await api.call('POST', '/api/ops/dead-letters/discard', admin.token, {
-      records: [...copies.slice(0, 2).map((r) => ({ partition: 0, offset: r.offset })), { partition: 0, offset: '999999' }],
-    })).body;
+    const discard = (
+      await api.call('POST', '/api/ops/dead-letters/discard', admin.token, {
+        records: [...copies.slice(0, 2).map((r) => ({ partition: 0, offset: r.offset })), { partition: 0, offset: '999999' }],
+      })
+    ).body;
     const byOffset = (a: { offset: string }, b: { offset: string }) => Number(a.offset) - Number(b.offset);
-    expect(discard).toEqual({ discarded: copies.slice(0, 2).map((r) => ({ partition: 0, offset: r.offset })).sort(byOffset), missing: [{ partition: 0, offset: '999999' }] });
+    expect(discard).toEqual({
+      discarded: copies
+        .slice(0, 2)
+        .map((r) => ({ partition: 0, offset: r.offset }))
+        .sort(byOffset),
+      missing: [{ partition: 0, offset: '999999' }],
+    });
     expect((await list()).pending).toBe(3);
     expect((await overview()).deadLetters).toBe(3);
     const everything = await list('?include=all&limit=200');
     expect(everything.records).toHaveLength(6);
     const actor = `user:${admin.id} ${admin.email}`;
-    expect(everything.records.find((r) => r.offset === persistCopy.offset)!.handled).toMatchObject({ action: 'replayed', actor, replayedTo: `chat.messages[${replay.replayed[0].toPartition}]@${replay.replayed[0].toOffset}` });
-    for (const c of copies.slice(0, 2)) expect(everything.records.find((r) => r.offset === c.offset)!.handled).toMatchObject({ action: 'discarded', actor, replayedTo: null });
+    expect(everything.records.find((r) => r.offset === persistCopy.offset)!.handled).toMatchObject({
+      action: 'replayed',
+      actor,
+      replayedTo: `chat.messages[${replay.replayed[0].toPartition}]@${replay.replayed[0].toOffset}`,
+    });
+    for (const c of copies.slice(0, 2))
+      expect(everything.records.find((r) => r.offset === c.offset)!.handled).toMatchObject({ action: 'discarded', actor, replayedTo: null });
   }, 120_000);
 
   it('/ops opens the console view; the chart library is served from the app itself', async () => {

@@ -42,7 +42,12 @@ describe('GET/POST /api/ops/webhook-deliveries', () => {
     await receiver?.close();
   });
 
-  const list = async () => (await api.call('GET', '/api/ops/webhook-deliveries?limit=50', admin.token)).body as { records: Array<{ id: string; userId: string; roomId: string; count: number; attempts: number; lastStatus: number | null }>; next: string | null; pending: number };
+  const list = async () =>
+    (await api.call('GET', '/api/ops/webhook-deliveries?limit=50', admin.token)).body as {
+      records: Array<{ id: string; userId: string; roomId: string; count: number; attempts: number; lastStatus: number | null }>;
+      next: string | null;
+      pending: number;
+    };
 
   it('administrators only: 401 without a token, 403 for anyone else', async () => {
     expect((await api.call('GET', '/api/ops/webhook-deliveries')).status).toBe(401);
@@ -53,16 +58,24 @@ describe('GET/POST /api/ops/webhook-deliveries', () => {
 
   it('a refused delivery is listed and counted; a retry sends it again under the same id; discard removes one for good', async () => {
     await sendMessages(api, sender, room, 1, 'refused');
-    const failed = await waitFor(async () => {
-      const page = await list();
-      const mine = page.records.filter((d) => d.roomId === room);
-      return mine.length === offline.length ? { page, mine } : null;
-    }, 60_000, 'one failed delivery per offline member');
+    const failed = await waitFor(
+      async () => {
+        const page = await list();
+        const mine = page.records.filter((d) => d.roomId === room);
+        return mine.length === offline.length ? { page, mine } : null;
+      },
+      60_000,
+      'one failed delivery per offline member',
+    );
     expect(failed.page.pending).toBe(failed.page.records.length);
     expect(failed.mine.map((d) => d.userId).sort()).toEqual(offline.map((u) => u.id).sort());
     for (const d of failed.mine) expect(d).toMatchObject({ count: 1, attempts: 1, lastStatus: 401 });
     const overview = (await api.call('GET', '/api/ops/overview', admin.token)).body as { counts: Record<string, number> };
-    await waitFor(async () => ((await api.call('GET', '/api/ops/overview', admin.token)).body.counts.failedDeliveries ?? -1) >= failed.mine.length, 20_000, 'the overview counting them');
+    await waitFor(
+      async () => ((await api.call('GET', '/api/ops/overview', admin.token)).body.counts.failedDeliveries ?? -1) >= failed.mine.length,
+      20_000,
+      'the overview counting them',
+    );
     expect(overview.counts).toHaveProperty('deadLetters');
 
     receiver.answer = () => 204;
@@ -85,7 +98,9 @@ describe('GET/POST /api/ops/webhook-deliveries', () => {
     expect(JSON.stringify(bad.body)).toMatch(/records/);
     const empty = await api.call('POST', '/api/ops/webhook-deliveries/discard', admin.token, { records: [] });
     expect(empty.status).toBe(400);
-    const tooMany = await api.call('POST', '/api/ops/webhook-deliveries/retry', admin.token, { records: Array.from({ length: 501 }, () => ({ id: crypto.randomUUID() })) });
+    const tooMany = await api.call('POST', '/api/ops/webhook-deliveries/retry', admin.token, {
+      records: Array.from({ length: 501 }, () => ({ id: crypto.randomUUID() })),
+    });
     expect(tooMany.status).toBe(400);
     expect((await api.call('GET', '/api/ops/webhook-deliveries?limit=0', admin.token)).status).toBe(400);
   });

@@ -32,7 +32,10 @@ describe('Redis Sentinel: the app connections when the primary hangs', () => {
   });
 
   it('every connection follows the new primary at once; subscriptions and WAIT work there', async () => {
-    const bus = new RedisFanoutBus({ publisher: connections.get('publisher'), subscriber: connections.get('subscriber'), replicaWait: connections.replicaWait }, log);
+    const bus = new RedisFanoutBus(
+      { publisher: connections.get('publisher'), subscriber: connections.get('subscriber'), replicaWait: connections.replicaWait },
+      log,
+    );
     const durable = connections.get('durable');
     const waits = new ReplicaWait(durable, { ...connections.replicaWait, pollMs: 200 });
     for (const name of REDIS_CONNECTIONS) await connections.get(name).ping();
@@ -55,7 +58,8 @@ describe('Redis Sentinel: the app connections when the primary hangs', () => {
       await waitFor(
         () => REDIS_CONNECTIONS.every((n) => connections.get(n).status === 'ready' && connections.get(n).stream?.remotePort === SET.replicaPort),
         15_000,
-        () => `every connection on the new primary while the old one hangs (${REDIS_CONNECTIONS.map((n) => `${n}: ${connections.get(n).status} ${connections.get(n).stream?.remotePort}`).join(', ')})`,
+        () =>
+          `every connection on the new primary while the old one hangs (${REDIS_CONNECTIONS.map((n) => `${n}: ${connections.get(n).status} ${connections.get(n).stream?.remotePort}`).join(', ')})`,
       );
       const movedMs = Date.now() - t0;
       expect(await during).toBe('OK');
@@ -67,7 +71,9 @@ describe('Redis Sentinel: the app connections when the primary hangs', () => {
     }
 
     await waitFor(() => resubscribed >= 1, 10_000, 'the subscriber back with its subscriptions');
-    await bus.publishRoom(room, [{ id: randomUUID(), roomId: room, seq: '1', senderId: '1', type: 'TEXT', content: 'x', createdAt: new Date().toISOString(), unreadCount: 0 }]);
+    await bus.publishRoom(room, [
+      { id: randomUUID(), roomId: room, seq: '1', senderId: '1', type: 'TEXT', content: 'x', createdAt: new Date().toISOString(), unreadCount: 0 },
+    ]);
     await waitFor(() => got.length === 1, 10_000, 'a publish on the new primary delivered');
 
     // The old primary rejoins as the new one's replica: writes wait for it again, and it acknowledges them.

@@ -182,10 +182,7 @@ describe('rooms', () => {
     expect(detail.body.members.map((m: { userId: string }) => m.userId).sort()).toEqual([a!.id, b!.id, c!.id].sort());
 
     const lonely = await api.signup('grp-bad');
-    expectBadField(
-      await api.call('POST', '/api/rooms', lonely.token, { type: 'GROUP', name: 'Ghosts', memberIds: [b!.id, '999999999999'] }),
-      'memberIds',
-    );
+    expectBadField(await api.call('POST', '/api/rooms', lonely.token, { type: 'GROUP', name: 'Ghosts', memberIds: [b!.id, '999999999999'] }), 'memberIds');
     expect((await api.call('GET', '/api/rooms', lonely.token)).body).toEqual({ rooms: [], nextCursor: null });
     // Without memberIds: a room of one.
     const solo = await api.call('POST', '/api/rooms', lonely.token, { type: 'GROUP', name: 'Solo' });
@@ -440,8 +437,7 @@ describe('read positions', () => {
 
     const unreadInHistory = async () =>
       (await api.call('GET', `/api/rooms/${g}/messages?afterSeq=0`, a!.token)).body.messages.map((m: { unreadCount: number }) => m.unreadCount);
-    const roomUnread = async (u: Account) =>
-      (await api.call('GET', '/api/rooms', u.token)).body.rooms.find((r: { id: string }) => r.id === g).unreadCount;
+    const roomUnread = async (u: Account) => (await api.call('GET', '/api/rooms', u.token)).body.rooms.find((r: { id: string }) => r.id === g).unreadCount;
 
     expect(await unreadInHistory()).toEqual([2, 2, 2]);
     expect([await roomUnread(a!), await roomUnread(b!), await roomUnread(c!)]).toEqual([0, 3, 3]);

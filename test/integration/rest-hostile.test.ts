@@ -109,10 +109,7 @@ describe('bad bodies', () => {
     expectBadField(await api.call('POST', `/api/rooms/${room}/messages`, a.token, { content: 'hi', admin: true }), 'admin');
     expectBadField(await api.call('POST', `/api/rooms/${room}/messages`, a.token, { content: 'hi', type: 'SYSTEM' }), 'type');
     expectBadField(await api.call('POST', `/api/rooms/${room}/messages`, a.token, { content: 'hi', type: 'VIDEO' }), 'type');
-    expectBadField(
-      await api.call('POST', `/api/rooms/${room}/messages`, a.token, { content: 'hi', idempotencyKey: 'k'.repeat(129) }),
-      'idempotencyKey',
-    );
+    expectBadField(await api.call('POST', `/api/rooms/${room}/messages`, a.token, { content: 'hi', idempotencyKey: 'k'.repeat(129) }), 'idempotencyKey');
     expectBadField(await api.call('POST', `/api/rooms/${room}/messages`, a.token, { content: 'hi', idempotencyKey: 7 }), 'idempotencyKey');
     // A lone UTF-16 surrogate cannot be stored as UTF-8 text.
     expectBadField(await raw('POST', `/api/rooms/${room}/messages`, a.token, '{"content":"a\\ud800b"}'), 'content');
@@ -131,8 +128,14 @@ describe('bad bodies', () => {
     expectBadField(await api.call('POST', '/api/rooms', a.token, { type: 'PUBLIC', name: 'x' }), 'type');
 
     expectBadField(await api.call('POST', '/api/auth/signup', undefined, { email: 'not-an-email', password: 'long enough pw', nickname: 'n' }), 'email');
-    expectBadField(await api.call('POST', '/api/auth/signup', undefined, { email: `s-${randomUUID()}@test.local`, password: 'short', nickname: 'n' }), 'password');
-    expectBadField(await api.call('POST', '/api/auth/signup', undefined, { email: `s-${randomUUID()}@test.local`, password: 'long enough pw', nickname: 7 }), 'nickname');
+    expectBadField(
+      await api.call('POST', '/api/auth/signup', undefined, { email: `s-${randomUUID()}@test.local`, password: 'short', nickname: 'n' }),
+      'password',
+    );
+    expectBadField(
+      await api.call('POST', '/api/auth/signup', undefined, { email: `s-${randomUUID()}@test.local`, password: 'long enough pw', nickname: 7 }),
+      'nickname',
+    );
     expectBadField(await api.call('POST', '/api/auth/login', undefined, { email: 5, password: 'x' }), 'email');
 
     expect(await storedContents(a, room)).toEqual([]);
@@ -269,7 +272,10 @@ describe('tokens', () => {
     const c = await RawConn.tcp(server.tcpPort);
     c.send('CONNECT', { 'accept-version': '1.2', host: 'x', passcode: token });
     await c.waitClosed(10_000);
-    expect(c.frames.map((f) => f.command), c.describe()).toEqual(['ERROR']);
+    expect(
+      c.frames.map((f) => f.command),
+      c.describe(),
+    ).toEqual(['ERROR']);
     expect(c.frames[0]!.headers.message).toBe('unauthorized');
   }
 
@@ -324,11 +330,7 @@ describe('tokens', () => {
     expect((await api.call('GET', '/api/users/me', a!.token)).status).toBe(200);
     await db.query('UPDATE users SET deleted_at = now() WHERE id = $1', [a!.id]);
     await expectRefusedEverywhere(a!.token);
-    expectApiError(
-      await api.call('POST', '/api/auth/login', undefined, { email: a!.email, password: 'correct horse battery' }),
-      401,
-      'invalid-credentials',
-    );
+    expectApiError(await api.call('POST', '/api/auth/login', undefined, { email: a!.email, password: 'correct horse battery' }), 401, 'invalid-credentials');
   });
 });
 

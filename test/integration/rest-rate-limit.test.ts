@@ -26,10 +26,14 @@ describe('REST rate limits', () => {
     expect(answers[3]!.body.error.code).toBe('rate-limited');
     // Another user has their own bucket.
     expect((await api.send(b, roomId, 'other user')).status).toBe(202);
-    const stored = await waitFor(async () => {
-      const all = await api.allMessages(a, roomId);
-      return all.length >= 4 ? all : null;
-    }, 20_000, 'stored');
+    const stored = await waitFor(
+      async () => {
+        const all = await api.allMessages(a, roomId);
+        return all.length >= 4 ? all : null;
+      },
+      20_000,
+      'stored',
+    );
     expect(stored.map((m: { content: string }) => m.content).sort()).toEqual(['burst 0', 'burst 1', 'burst 2', 'other user']);
     // The bucket refills: one token per second.
     await waitFor(async () => (await api.send(a, roomId, 'after refill')).status === 202, 5000, 'refill', 300);

@@ -45,7 +45,13 @@ beforeAll(async () => {
   [srv, slow] = await Promise.all([
     startServer({ env: { ...env, METRICS_TOKEN, REDIS_URL: redisProxy.url } }),
     // The same sign-up budget on both: it is shared by every instance.
-    startServer({ env: { ...Object.fromEntries(Object.entries(SLOW_LIMITS).map(([k, v]) => [k, String(v)])), SIGNUP_BURST_PER_IP: env.SIGNUP_BURST_PER_IP!, SIGNUP_PER_SEC_PER_IP: env.SIGNUP_PER_SEC_PER_IP! } }),
+    startServer({
+      env: {
+        ...Object.fromEntries(Object.entries(SLOW_LIMITS).map(([k, v]) => [k, String(v)])),
+        SIGNUP_BURST_PER_IP: env.SIGNUP_BURST_PER_IP!,
+        SIGNUP_PER_SEC_PER_IP: env.SIGNUP_PER_SEC_PER_IP!,
+      },
+    }),
   ]);
 }, 180_000);
 
@@ -70,7 +76,12 @@ interface Reply {
 }
 
 /** One HTTP request on a socket of its own, from `ip`. Never throws: no answer is status 0 with `error`. */
-function call(server: ServerProc, method: string, path: string, opts: { token?: string; body?: unknown; ip?: string; headers?: Record<string, string> } = {}): Promise<Reply> {
+function call(
+  server: ServerProc,
+  method: string,
+  path: string,
+  opts: { token?: string; body?: unknown; ip?: string; headers?: Record<string, string> } = {},
+): Promise<Reply> {
   return new Promise((resolve) => {
     const payload = opts.body === undefined ? undefined : Buffer.from(JSON.stringify(opts.body));
     const req = request(
@@ -127,7 +138,10 @@ async function users(n: number, server: ServerProc = srv): Promise<Account[]> {
 }
 
 async function group(owner: Account, members: Account[] = [], extra: Record<string, unknown> = {}): Promise<string> {
-  const r = await call(srv, 'POST', '/api/rooms', { token: owner.token, body: { type: 'GROUP', name: `r-${randomUUID().slice(0, 8)}`, memberIds: members.map((m) => m.id), ...extra } });
+  const r = await call(srv, 'POST', '/api/rooms', {
+    token: owner.token,
+    body: { type: 'GROUP', name: `r-${randomUUID().slice(0, 8)}`, memberIds: members.map((m) => m.id), ...extra },
+  });
   if (r.status !== 201) throw new Error(`create room failed: ${r.status} ${JSON.stringify(r.body)}`);
   return r.body.id;
 }
@@ -244,7 +258,9 @@ describe(`HTTP port (HTTP_REQUEST_TIMEOUT_MS=${SLOW_LIMITS.HTTP_REQUEST_TIMEOUT_
       s.destroy();
     }
     const closedAfter = (s.closedAt ?? Infinity) - t0;
-    console.log(`[drip] ${i} bytes sent; closed by the server after ${Number.isFinite(closedAfter) && closedAfter < SLOW_LIMITS.HTTP_REQUEST_TIMEOUT_MS + 2000 ? `${closedAfter} ms` : `never within ${SLOW_LIMITS.HTTP_REQUEST_TIMEOUT_MS + 2000} ms`}`);
+    console.log(
+      `[drip] ${i} bytes sent; closed by the server after ${Number.isFinite(closedAfter) && closedAfter < SLOW_LIMITS.HTTP_REQUEST_TIMEOUT_MS + 2000 ? `${closedAfter} ms` : `never within ${SLOW_LIMITS.HTTP_REQUEST_TIMEOUT_MS + 2000} ms`}`,
+    );
     expect(closedAfter).toBeLessThanOrEqual(SLOW_LIMITS.HTTP_REQUEST_TIMEOUT_MS + 1000);
   });
 
@@ -278,13 +294,22 @@ describe(`HTTP port (HTTP_REQUEST_TIMEOUT_MS=${SLOW_LIMITS.HTTP_REQUEST_TIMEOUT_
     const accounts = [`nobody-${randomUUID()}@test.local`, `nobody-${randomUUID()}@test.local`];
     const t0 = Date.now();
     const replies = await Promise.all(
-      Array.from({ length: 64 }, (_, i) => call(slow, 'POST', '/api/auth/login', { body: { email: accounts[i % 2], password: 'wrong password' }, ip: freshIp() }).then((r) => ({ ...r, ms: Date.now() - t0 }))),
+      Array.from({ length: 64 }, (_, i) =>
+        call(slow, 'POST', '/api/auth/login', { body: { email: accounts[i % 2], password: 'wrong password' }, ip: freshIp() }).then((r) => ({
+          ...r,
+          ms: Date.now() - t0,
+        })),
+      ),
     );
     const byOutcome: Record<string, number> = {};
-    for (const r of replies) byOutcome[r.status ? String(r.status) : `no answer (${r.error})`] = (byOutcome[r.status ? String(r.status) : `no answer (${r.error})`] ?? 0) + 1;
+    for (const r of replies)
+      byOutcome[r.status ? String(r.status) : `no answer (${r.error})`] = (byOutcome[r.status ? String(r.status) : `no answer (${r.error})`] ?? 0) + 1;
     const slowest = Math.max(...replies.map((r) => r.ms));
     console.log(`[long requests] 64 concurrent logins: ${JSON.stringify(byOutcome)}; slowest ${slowest} ms`);
-    expect(replies.filter((r) => r.status === 0).map((r) => `${r.error} after ${r.ms} ms`), 'requests left without an answer').toEqual([]);
+    expect(
+      replies.filter((r) => r.status === 0).map((r) => `${r.error} after ${r.ms} ms`),
+      'requests left without an answer',
+    ).toEqual([]);
     for (const r of replies) expect([401, 429, 503]).toContain(r.status);
   });
 });
@@ -306,7 +331,8 @@ describe('accounts', () => {
     const [u] = await users(1);
     const ip = freshIp();
     // Each failure against another (unknown) account, so no account reaches its own limit.
-    for (let i = 0; i < LIMITS.LOGIN_FAILURES_PER_IP; i++) expectError(await login(`nobody-${randomUUID()}@test.local`, 'wrong password', ip), 401, 'invalid-credentials');
+    for (let i = 0; i < LIMITS.LOGIN_FAILURES_PER_IP; i++)
+      expectError(await login(`nobody-${randomUUID()}@test.local`, 'wrong password', ip), 401, 'invalid-credentials');
     expectError(await login(u!.email, PASSWORD, ip), 429, 'rate-limited');
     expectError(await login(`nobody-${randomUUID()}@test.local`, 'wrong password', ip), 429, 'rate-limited');
     const ok = await login(u!.email, PASSWORD);
@@ -314,7 +340,7 @@ describe('accounts', () => {
     expect(ok.body.user.id).toBe(u!.id);
   });
 
-  it("32 concurrent bogus logins against account A do not hold up a real login of account B (hashing queued fairly per account)", async () => {
+  it('32 concurrent bogus logins against account A do not hold up a real login of account B (hashing queued fairly per account)', async () => {
     const [a, b] = await users(2);
     const timeLogin = async () => {
       const t0 = performance.now();
@@ -335,7 +361,9 @@ describe('accounts', () => {
     await new Promise((r) => setTimeout(r, Math.max(50, base)));
     const loaded = await timeLogin();
     const answers = await Promise.all(flood);
-    console.log(`[login fairness] B unloaded ${unloaded.map((x) => x.toFixed(0)).join('/')} ms, with 32 bogus logins of A in the queue ${loaded.toFixed(0)} ms; flood answers ${JSON.stringify(answers.reduce<Record<number, number>>((m, r) => ((m[r.status] = (m[r.status] ?? 0) + 1), m), {}))}`);
+    console.log(
+      `[login fairness] B unloaded ${unloaded.map((x) => x.toFixed(0)).join('/')} ms, with 32 bogus logins of A in the queue ${loaded.toFixed(0)} ms; flood answers ${JSON.stringify(answers.reduce<Record<number, number>>((m, r) => ((m[r.status] = (m[r.status] ?? 0) + 1), m), {}))}`,
+    );
     for (const r of answers) expect([401, 429]).toContain(r.status);
     expect(loaded).toBeLessThanOrEqual(Math.max(5 * base, base + 400));
   });
@@ -380,7 +408,8 @@ describe('accounts', () => {
 
   it(`sign-ups are throttled per address over every instance (SIGNUP_BURST_PER_IP=${LIMITS.SIGNUP_BURST_PER_IP}, ${LIMITS.SIGNUP_PER_SEC_PER_IP}/s): 429 rate-limited beyond`, async () => {
     const ip = freshIp();
-    const attempt = (server: ServerProc) => call(server, 'POST', '/api/auth/signup', { ip, body: { email: `burst-${randomUUID()}@test.local`, password: PASSWORD, nickname: 'burst' } });
+    const attempt = (server: ServerProc) =>
+      call(server, 'POST', '/api/auth/signup', { ip, body: { email: `burst-${randomUUID()}@test.local`, password: PASSWORD, nickname: 'burst' } });
     // Half on each instance: one budget between them (per instance, each would have taken its own burst).
     const replies = await Promise.all(Array.from({ length: LIMITS.SIGNUP_BURST_PER_IP + 3 }, (_, i) => attempt(i % 2 === 0 ? srv : slow)));
     const statuses = replies.map((r) => r.status).sort();
@@ -459,18 +488,24 @@ describe('blocking', () => {
     expect(Math.abs(mb - mu)).toBeLessThanOrEqual(Math.max(5, 0.5 * Math.max(mb, mu)));
     // Nothing reached the blocker; the block is one-way: the blocker may still add the blocked user to a group.
     expect((await call(srv, 'GET', '/api/rooms', { token: blocker!.token })).body.rooms).toEqual([]);
-    expect((await call(srv, 'POST', '/api/rooms', { token: blocker!.token, body: { type: 'GROUP', name: 'mine', memberIds: [blocked!.id] } })).status).toBe(201);
+    expect((await call(srv, 'POST', '/api/rooms', { token: blocker!.token, body: { type: 'GROUP', name: 'mine', memberIds: [blocked!.id] } })).status).toBe(
+      201,
+    );
     // The blocker opening a DIRECT room would let the blocked user back in: 409 until the block is lifted.
     expectError(await call(srv, 'POST', '/api/rooms', { token: blocker!.token, body: { type: 'DIRECT', peerUserId: blocked!.id } }), 409, 'conflict');
     expect((await call(srv, 'DELETE', `/api/users/${blocked!.id}/block`, { token: blocker!.token })).status).toBe(200);
     expect((await call(srv, 'POST', '/api/rooms', { token: blocked!.token, body: { type: 'DIRECT', peerUserId: blocker!.id } })).status).toBe(201);
   });
 
-  it('blocking the peer of a DIRECT room ends the blocked user\'s access at once (STOMP and REST); the blocker keeps room and history; unblock + reopen restores it', async () => {
+  it("blocking the peer of a DIRECT room ends the blocked user's access at once (STOMP and REST); the blocker keeps room and history; unblock + reopen restores it", async () => {
     const [a, b] = await users(2);
     const opened = await call(srv, 'POST', '/api/rooms', { token: a!.token, body: { type: 'DIRECT', peerUserId: b!.id } });
     const roomId = opened.body.id as string;
-    for (const [who, text] of [[a!, 'hi b'], [b!, 'hi a']] as const) expect((await call(srv, 'POST', `/api/rooms/${roomId}/messages`, { token: who.token, body: { content: text } })).status).toBe(202);
+    for (const [who, text] of [
+      [a!, 'hi b'],
+      [b!, 'hi a'],
+    ] as const)
+      expect((await call(srv, 'POST', `/api/rooms/${roomId}/messages`, { token: who.token, body: { content: text } })).status).toBe(202);
     const [c, ca] = [await RawConn.open('tcp', srv, { localAddress: freshIp() }), await RawConn.open('tcp', srv, { localAddress: freshIp() })];
     try {
       await c.connect(b!.token);
@@ -496,7 +531,8 @@ describe('blocking', () => {
     expect((await call(srv, 'GET', '/api/rooms', { token: b!.token })).body.rooms.map((r: { id: string }) => r.id)).not.toContain(roomId);
     const mine = (await call(srv, 'GET', '/api/rooms', { token: a!.token })).body.rooms.find((r: { id: string }) => r.id === roomId);
     expect(mine).toMatchObject({ type: 'DIRECT', peer: { userId: b!.id } });
-    const history = async (who: Account) => (await call(srv, 'GET', `/api/rooms/${roomId}/messages?afterSeq=0`, { token: who.token })).body.messages.map((m: { content: string }) => m.content);
+    const history = async (who: Account) =>
+      (await call(srv, 'GET', `/api/rooms/${roomId}/messages?afterSeq=0`, { token: who.token })).body.messages.map((m: { content: string }) => m.content);
     await waitFor(async () => (await history(a!)).length === 3, 30_000, 'the three messages stored', 200);
     // Lifted and reopened (by either): the same room, with its whole history, for both.
     expect((await call(srv, 'DELETE', `/api/users/${b!.id}/block`, { token: a!.token })).status).toBe(200);
@@ -629,7 +665,8 @@ describe('tokens and operations endpoints', () => {
         ['GET', '/api/rooms/1/messages', undefined],
       ] as const) {
         const r = await call(srv, method, path, { token, body });
-        if (r.status !== 401 || r.body?.error?.code !== 'unauthorized') wrong.push(`sub ${JSON.stringify(sub)}: ${method} ${path} -> ${r.status} ${JSON.stringify(r.body)}`);
+        if (r.status !== 401 || r.body?.error?.code !== 'unauthorized')
+          wrong.push(`sub ${JSON.stringify(sub)}: ${method} ${path} -> ${r.status} ${JSON.stringify(r.body)}`);
       }
       const c = await RawConn.tcp(srv.tcpPort);
       c.send('CONNECT', { 'accept-version': '1.2', host: '/', passcode: token });
@@ -677,7 +714,9 @@ describe('tokens and operations endpoints', () => {
     await watcher.connect(w!.token);
     await watcher.subscribe(`/topic/rooms.${room}`, 'w');
     const ip = freshIp();
-    const replies = await Promise.all(Array.from({ length: 30 }, (_, i) => call(srv, 'POST', `/api/rooms/${room}/messages`, { token: u!.token, ip, body: { content: `in flight ${i}` } })));
+    const replies = await Promise.all(
+      Array.from({ length: 30 }, (_, i) => call(srv, 'POST', `/api/rooms/${room}/messages`, { token: u!.token, ip, body: { content: `in flight ${i}` } })),
+    );
     const accepted = replies.filter((r) => r.status === 202);
     const refused = replies.filter((r) => r.status === 429);
     console.log(`[rest in flight] 30 concurrent sends: ${accepted.length} x 202, ${refused.length} x 429`);

@@ -38,7 +38,18 @@ afterEach(async () => {
 });
 
 function settings(over: Partial<WebhookConfig> = {}): WebhookConfig {
-  return { url: receiver.url, secret: SECRET, windowMs: 100, maxMessages: 50, timeoutMs: 1000, concurrency: 4, backoffMs: 50, backoffMaxMs: 200, giveUpMs: 60_000, ...over };
+  return {
+    url: receiver.url,
+    secret: SECRET,
+    windowMs: 100,
+    maxMessages: 50,
+    timeoutMs: 1000,
+    concurrency: 4,
+    backoffMs: 50,
+    backoffMaxMs: 200,
+    giveUpMs: 60_000,
+    ...over,
+  };
 }
 
 function worker(scope: string, over: Partial<WebhookConfig> = {}, metrics: WebhookMetrics = webhookMetrics([new Registry()])) {
@@ -53,13 +64,29 @@ async function queued(scope: string, count: number, k: number) {
   const user = (): Promise<User> => db.store.createUser({ email: `w${++n}-${randomUUID()}@worker.test`, passwordHash: 'h', nickname: `w${n}` });
   const sender = await user();
   const members = await Promise.all(Array.from({ length: count }, user));
-  const room = await db.store.createGroupRoom(sender.id, 'worker', members.map((m) => m.id), 'private');
+  const room = await db.store.createGroupRoom(
+    sender.id,
+    'worker',
+    members.map((m) => m.id),
+    'private',
+  );
   const messages: ChatMessage[] = Array.from({ length: k }, (_, i) => ({
-    id: randomUUID(), roomId: room.id, senderId: sender.id, type: 'TEXT', content: `m${i}`, idempotencyKey: null,
-    createdAt: new Date().toISOString(), seq: String(++seq), partition: 0, offset: String(seq - 1),
+    id: randomUUID(),
+    roomId: room.id,
+    senderId: sender.id,
+    type: 'TEXT',
+    content: `m${i}`,
+    idempotencyKey: null,
+    createdAt: new Date().toISOString(),
+    seq: String(++seq),
+    partition: 0,
+    offset: String(seq - 1),
   }));
   await db.store.insertMessages(messages);
-  await db.store.insertNotifications(members.flatMap((u) => messages.map((m) => ({ userId: u.id, roomId: room.id, messageId: m.id, seq: m.seq, senderId: sender.id, preview: '' }))), scope);
+  await db.store.insertNotifications(
+    members.flatMap((u) => messages.map((m) => ({ userId: u.id, roomId: room.id, messageId: m.id, seq: m.seq, senderId: sender.id, preview: '' }))),
+    scope,
+  );
   return { sender, members, room, messages };
 }
 
@@ -67,7 +94,7 @@ const value = async (m: WebhookMetrics['deliveries'] | WebhookMetrics['requests'
   (await m.get()).values.find((v) => v.labels.outcome === outcome)?.value ?? 0;
 
 describe('webhook delivery worker (PGlite, real receiver)', () => {
-  it('coalesces a member\'s messages of a room into one signed POST, splitting at the cap; every message once', async () => {
+  it("coalesces a member's messages of a room into one signed POST, splitting at the cap; every message once", async () => {
     receiver = await WebhookReceiver.start(SECRET);
     const scope = `s${randomUUID()}`;
     const { members, messages, room } = await queued(scope, 2, 5);
@@ -79,11 +106,15 @@ describe('webhook delivery worker (PGlite, real receiver)', () => {
       expect(r.body).toMatchObject({ id: r.deliveryId, type: 'offline-messages', roomId: room.id, count: r.body.messages.length });
     }
     for (const u of members) {
-      const mine = receiver.forUser(u.id).map((r) => r.body.count).sort();
+      const mine = receiver
+        .forUser(u.id)
+        .map((r) => r.body.count)
+        .sort();
       expect(mine).toEqual([2, 3]);
       // each message once; deliveries may arrive in any order, the messages of each are in seq order
       expect(receiver.acceptedMessageIds(u.id).sort()).toEqual(messages.map((m) => m.id).sort());
-      for (const r of receiver.forUser(u.id)) expect(r.body.messages.map((m) => Number(m.seq))).toEqual(r.body.messages.map((m) => Number(m.seq)).sort((a, b) => a - b));
+      for (const r of receiver.forUser(u.id))
+        expect(r.body.messages.map((m) => Number(m.seq))).toEqual(r.body.messages.map((m) => Number(m.seq)).sort((a, b) => a - b));
     }
     // counted once settled in the store (just after the receiver's answer)
     await waitFor(async () => (await value(metrics.deliveries, 'delivered')) === 4, 10_000, 'four deliveries counted');
@@ -142,7 +173,7 @@ describe('webhook delivery worker (PGlite, real receiver)', () => {
     expect(await ops.retry([refusedDelivery!.id], 'tester')).toEqual({ retried: [], notFound: [refusedDelivery!.id] });
   });
 
-  it('gives up after the give-up time; the operators\' service lists it and a retry delivers it under the same id', async () => {
+  it("gives up after the give-up time; the operators' service lists it and a retry delivers it under the same id", async () => {
     receiver = await WebhookReceiver.start(SECRET);
     receiver.answer = () => 503;
     const scope = `s${randomUUID()}`;
@@ -166,7 +197,12 @@ describe('webhook delivery worker (PGlite, real receiver)', () => {
     expect(await ops.failedCount()).toBe(0);
     await expect(ops.retry(['not-a-uuid'], 'tester')).rejects.toMatchObject({ code: 'invalid-request', field: 'ids' });
     await expect(ops.retry([], 'tester')).rejects.toMatchObject({ code: 'invalid-request', field: 'ids' });
-    await expect(ops.discard(Array.from({ length: 501 }, () => randomUUID()), 'tester')).rejects.toMatchObject({ code: 'invalid-request', field: 'ids' });
+    await expect(
+      ops.discard(
+        Array.from({ length: 501 }, () => randomUUID()),
+        'tester',
+      ),
+    ).rejects.toMatchObject({ code: 'invalid-request', field: 'ids' });
     await expect(ops.listFailed({ limit: 501 })).rejects.toMatchObject({ code: 'invalid-request', field: 'limit' });
     await expect(ops.listFailed({ limit: 0 })).rejects.toMatchObject({ code: 'invalid-request', field: 'limit' });
     await expect(ops.listFailed({ before: 'x' })).rejects.toMatchObject({ code: 'invalid-request', field: 'before' });

@@ -26,7 +26,12 @@ const services = compose.services;
 const prom = parse(read('compose/prometheus/prometheus.yml')) as {
   rule_files: string[];
   alerting: { alertmanagers: Array<{ static_configs: Array<{ targets: string[] }> }> };
-  scrape_configs: Array<{ job_name: string; honor_labels?: boolean; metrics_path?: string; static_configs: Array<{ targets: string[]; labels?: Record<string, string> }> }>;
+  scrape_configs: Array<{
+    job_name: string;
+    honor_labels?: boolean;
+    metrics_path?: string;
+    static_configs: Array<{ targets: string[]; labels?: Record<string, string> }>;
+  }>;
 };
 const appServices = Object.entries(services).filter(([, s]) => s.build && s.restart !== 'no');
 
@@ -102,7 +107,10 @@ describe('compose/docker-compose.yml for operations', () => {
     const cfg = flag(am, 'config.file')!;
     expect(mounts(am).find((m) => m.container === cfg)?.host).toBe('./alertmanager/alertmanager.yml');
     expect(services.prometheus!.depends_on).toContain('alertmanager');
-    const amCfg = parse(read('compose/alertmanager/alertmanager.yml')) as { route: { receiver: string }; receivers: Array<{ name: string; webhook_configs?: Array<{ url: string }> }> };
+    const amCfg = parse(read('compose/alertmanager/alertmanager.yml')) as {
+      route: { receiver: string };
+      receivers: Array<{ name: string; webhook_configs?: Array<{ url: string }> }>;
+    };
     const receiver = amCfg.receivers.find((r) => r.name === amCfg.route.receiver);
     expect(receiver?.webhook_configs?.[0]?.url).toMatch(/^http:\/\/[a-z-]+\.invalid[:/]/); // a placeholder that never resolves
   });
@@ -118,7 +126,10 @@ describe('compose/docker-compose.yml for operations', () => {
       expect(port).not.toBe(String(svc.environment?.PORT));
       // reachable from Prometheus' container, never published to the host
       expect(svc.environment?.METRICS_HOST).toBe('0.0.0.0');
-      expect((svc.ports ?? []).map(String).filter((p) => p.split(':').at(-1) === port), `${host} publishes ${port}`).toEqual([]);
+      expect(
+        (svc.ports ?? []).map(String).filter((p) => p.split(':').at(-1) === port),
+        `${host} publishes ${port}`,
+      ).toEqual([]);
       expect(sc.labels?.instance_id).toBe(svc.environment?.INSTANCE_ID);
     }
     expect(chat.static_configs.map((s) => s.targets[0])).toEqual(['app-1:9464', 'app-2:9464']);
@@ -130,7 +141,9 @@ describe('dashboard and alerts name only exported metrics', () => {
     panels: Array<{ id: number; type: string; title: string; datasource?: { uid: string }; targets?: Array<{ expr: string; datasource?: { uid: string } }> }>;
   };
   const exprs = dash.panels.flatMap((p) => p.targets ?? []).map((t) => t.expr);
-  const alertExprs = (parse(read('compose/prometheus/alerts.yml')) as { groups: Array<{ rules: Array<{ expr: string }> }> }).groups.flatMap((g) => g.rules.map((r) => r.expr));
+  const alertExprs = (parse(read('compose/prometheus/alerts.yml')) as { groups: Array<{ rules: Array<{ expr: string }> }> }).groups.flatMap((g) =>
+    g.rules.map((r) => r.expr),
+  );
 
   it('panels have unique ids and use the provisioned Prometheus datasource', () => {
     const ids = dash.panels.map((p) => p.id);
@@ -143,7 +156,11 @@ describe('dashboard and alerts name only exported metrics', () => {
   });
 
   it('has panels for dead letters, HTTP rate and latency, STOMP errors, produce latency, lag per partition, gap repairs, slow consumers, CPU, memory, event-loop lag', () => {
-    const has = (re: RegExp) => expect(exprs.some((e) => re.test(e)), String(re)).toBe(true);
+    const has = (re: RegExp) =>
+      expect(
+        exprs.some((e) => re.test(e)),
+        String(re),
+      ).toBe(true);
     has(/chat_dead_lettered_total/);
     has(/sum by \(route\) \(rate\(chat_http_requests_total/);
     has(/chat_http_request_duration_seconds_bucket/);

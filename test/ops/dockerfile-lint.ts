@@ -122,7 +122,8 @@ export function lintDockerfile(text: string): Finding[] {
         if (!/--no-install-recommends/.test(i.args)) add('apt-no-recommends', i.line, 'apt-get install without --no-install-recommends');
         if (!/\s(-y|--yes|-qy|-yq)\b/.test(i.args)) add('apt-yes', i.line, 'apt-get install without -y');
         if (!/rm -rf \/var\/lib\/apt\/lists/.test(i.args)) add('apt-cleanup', i.line, 'apt-get install without rm -rf /var/lib/apt/lists/* in the same RUN');
-        if (!/\bapt-get\s+(-\S+\s+)*update\b/.test(i.args)) add('apt-update', i.line, 'apt-get install without apt-get update in the same RUN (stale cached lists)');
+        if (!/\bapt-get\s+(-\S+\s+)*update\b/.test(i.args))
+          add('apt-update', i.line, 'apt-get install without apt-get update in the same RUN (stale cached lists)');
       }
       if (i.keyword === 'RUN' && /\bsudo\b/.test(i.args)) add('no-sudo', i.line, 'sudo in RUN');
       if (i.keyword === 'WORKDIR' && !i.args.startsWith('/') && !i.args.startsWith('$')) add('absolute-workdir', i.line, `WORKDIR ${i.args} is relative`);

@@ -18,7 +18,10 @@ function ignored(p: string): boolean {
     .split('\n')
     .map((l) => l.trim())
     .filter((l) => l && !l.startsWith('#'));
-  expect(patterns.some((x) => x.startsWith('!')), 'negated .dockerignore patterns are not handled here').toBe(false);
+  expect(
+    patterns.some((x) => x.startsWith('!')),
+    'negated .dockerignore patterns are not handled here',
+  ).toBe(false);
   return patterns.some((pat) => {
     const re = new RegExp(
       '^' +
@@ -48,15 +51,25 @@ describe('compose/app.Dockerfile: lint rules', () => {
     expect(rules('FROM node:24.1.0-slim\nHEALTHCHECK CMD ["node","-e","1"]\nCMD ["node","a.js"]\n')).toEqual(['non-root-user']);
     expect(rules('FROM node:24.1.0-slim\nUSER node\nUSER root\nHEALTHCHECK CMD ["node","-e","1"]\nCMD ["node","a.js"]\n')).toEqual(['non-root-user']);
     // a USER in the build stage only does not count
-    expect(rules('FROM node:24.1.0-slim AS b\nUSER node\nFROM node:24.1.0-slim\nHEALTHCHECK CMD ["node","-e","1"]\nCMD ["node","a.js"]\n')).toEqual(['non-root-user']);
+    expect(rules('FROM node:24.1.0-slim AS b\nUSER node\nFROM node:24.1.0-slim\nHEALTHCHECK CMD ["node","-e","1"]\nCMD ["node","a.js"]\n')).toEqual([
+      'non-root-user',
+    ]);
     expect(rules('FROM node:24.1.0-slim\nUSER node\nCMD ["node","a.js"]\n')).toEqual(['healthcheck']);
     expect(rules('FROM node:24.1.0-slim\nUSER node\nHEALTHCHECK CMD curl -f http://localhost/readyz\nCMD ["node","a.js"]\n')).toEqual(['healthcheck-no-curl']);
     expect(rules('FROM node:24.1.0-slim\nUSER node\nHEALTHCHECK CMD ["node","-e","1"]\nCMD node a.js\n')).toEqual(['exec-form']);
     expect(rules('FROM node:24.1.0-slim\nUSER node\nHEALTHCHECK CMD ["node","-e","1"]\nCMD ["npm", "start"]\n')).toEqual(['no-npm-start']);
     expect(rules('FROM node:24.1.0-slim\nUSER node\nHEALTHCHECK CMD ["node","-e","1"]\nENTRYPOINT npm start\n')).toEqual(['exec-form']);
-    expect(rules('FROM node:24.1.0-slim\nADD https://example.com/x.tgz /x\nUSER node\nHEALTHCHECK CMD ["node","-e","1"]\nCMD ["node","a.js"]\n')).toEqual(['no-add-url']);
-    expect(rules('FROM node:24.1.0-slim\nRUN apt-get update && apt-get install -y tini\nUSER node\nHEALTHCHECK CMD ["node","-e","1"]\nCMD ["node","a.js"]\n')).toEqual(['apt-cleanup', 'apt-no-recommends']);
-    expect(rules('FROM node:24.1.0-slim\nRUN apt-get install -y --no-install-recommends tini \\\n && rm -rf /var/lib/apt/lists/*\nUSER node\nHEALTHCHECK CMD ["node","-e","1"]\nCMD ["node","a.js"]\n')).toEqual(['apt-update']);
+    expect(rules('FROM node:24.1.0-slim\nADD https://example.com/x.tgz /x\nUSER node\nHEALTHCHECK CMD ["node","-e","1"]\nCMD ["node","a.js"]\n')).toEqual([
+      'no-add-url',
+    ]);
+    expect(
+      rules('FROM node:24.1.0-slim\nRUN apt-get update && apt-get install -y tini\nUSER node\nHEALTHCHECK CMD ["node","-e","1"]\nCMD ["node","a.js"]\n'),
+    ).toEqual(['apt-cleanup', 'apt-no-recommends']);
+    expect(
+      rules(
+        'FROM node:24.1.0-slim\nRUN apt-get install -y --no-install-recommends tini \\\n && rm -rf /var/lib/apt/lists/*\nUSER node\nHEALTHCHECK CMD ["node","-e","1"]\nCMD ["node","a.js"]\n',
+      ),
+    ).toEqual(['apt-update']);
     expect(isPinnedImage('ghcr.io/kafbat/kafka-ui:v1.5.0')).toBe(true);
     expect(isPinnedImage('localhost:5000/img')).toBe(false);
     expect(isPinnedImage('img@sha256:' + 'a'.repeat(64))).toBe(true);
@@ -123,7 +136,12 @@ describe('compose/app.Dockerfile: layout', () => {
     const sources = stages
       .flatMap((s) => copies(s))
       .filter((c) => !c.args.includes('--from='))
-      .flatMap((c) => c.args.split(' ').filter((a) => !a.startsWith('--')).slice(0, -1));
+      .flatMap((c) =>
+        c.args
+          .split(' ')
+          .filter((a) => !a.startsWith('--'))
+          .slice(0, -1),
+      );
     expect(sources).toContain('tsconfig.build.json');
     const problems = sources.flatMap((src) => [
       ...(fs.existsSync(path.join(ROOT, src)) ? [] : [`${src} does not exist`]),
@@ -133,7 +151,18 @@ describe('compose/app.Dockerfile: layout', () => {
   });
 
   it('.dockerignore keeps local state and build output out of the context', () => {
-    for (const p of ['node_modules', 'node_modules/x/y.js', '.stack', '.stack/test-logs/a.log', 'dist', 'dist/src/main.js', '.git', 'bench/results/x.jsonl', 'server.log', '.env'])
+    for (const p of [
+      'node_modules',
+      'node_modules/x/y.js',
+      '.stack',
+      '.stack/test-logs/a.log',
+      'dist',
+      'dist/src/main.js',
+      '.git',
+      'bench/results/x.jsonl',
+      'server.log',
+      '.env',
+    ])
       expect(ignored(p), p).toBe(true);
     for (const p of ['src/main.ts', 'protocol/decoder.ts', 'migrations/001_init.sql', 'web/index.html', 'package.json', 'package-lock.json', 'tsconfig.json'])
       expect(ignored(p), p).toBe(false);
@@ -143,9 +172,15 @@ describe('compose/app.Dockerfile: layout', () => {
     const builtin = new Set(['node']);
     const missing: string[] = [];
     const walk = (dir: string): string[] =>
-      fs.readdirSync(path.join(ROOT, dir), { withFileTypes: true }).flatMap((e) =>
-        e.isDirectory() ? walk(`${dir}/${e.name}`) : e.name.endsWith('.ts') && !e.name.endsWith('.test.ts') && !e.name.endsWith('.d.ts') ? [`${dir}/${e.name}`] : [],
-      );
+      fs
+        .readdirSync(path.join(ROOT, dir), { withFileTypes: true })
+        .flatMap((e) =>
+          e.isDirectory()
+            ? walk(`${dir}/${e.name}`)
+            : e.name.endsWith('.ts') && !e.name.endsWith('.test.ts') && !e.name.endsWith('.d.ts')
+              ? [`${dir}/${e.name}`]
+              : [],
+        );
     for (const file of [...walk('src'), ...walk('protocol')]) {
       const src = read(file);
       const specs = [

@@ -69,7 +69,9 @@ describe('httpObservability', () => {
     const durations = (await metrics.httpDuration.get()).values.filter((v) => v.metricName === 'chat_http_request_duration_seconds_count');
     expect(durations.find((d) => d.labels.route === '/api/rooms/:id' && d.labels.method === 'GET')?.value).toBe(3);
     expect(durations.find((d) => d.labels.route === UNMATCHED_ROUTE)?.value).toBe(1);
-    const sum = (await metrics.httpDuration.get()).values.find((v) => v.metricName === 'chat_http_request_duration_seconds_sum' && v.labels.route === '/api/rooms/:id');
+    const sum = (await metrics.httpDuration.get()).values.find(
+      (v) => v.metricName === 'chat_http_request_duration_seconds_sum' && v.labels.route === '/api/rooms/:id',
+    );
     expect(sum?.value).toBeGreaterThan(0);
     expect(sum?.value).toBeLessThan(5); // seconds, not milliseconds
   });
@@ -87,7 +89,13 @@ describe('httpObservability', () => {
     // the 404 and 500 answers carry it too
     const notFound = await app.inject({ method: 'GET', url: '/nope', headers: { 'x-request-id': 'nf-1' } });
     expect(notFound.headers['x-request-id']).toBe('nf-1');
-    expect(lines.map((l) => l.obj.reqId)).toEqual(['client-abc.123', none.headers['x-request-id'], hostile.headers['x-request-id'], long.headers['x-request-id'], 'nf-1']);
+    expect(lines.map((l) => l.obj.reqId)).toEqual([
+      'client-abc.123',
+      none.headers['x-request-id'],
+      hostile.headers['x-request-id'],
+      long.headers['x-request-id'],
+      'nf-1',
+    ]);
   });
 
   it('logs one info line per request with method, route, path, status, duration and request id — never headers, tokens or the query', async () => {

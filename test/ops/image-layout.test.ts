@@ -62,7 +62,14 @@ describe('the image layout, run without Docker', () => {
     const instanceId = `ops-image-${process.pid}`;
     const metricsPort = await freePort();
     // compose's METRICS_PORT, on a free port; loopback (compose binds it to the container network)
-    const e = env({ PORT: String(port), STOMP_TCP_PORT: String(tcpPort), HOST: '127.0.0.1', INSTANCE_ID: instanceId, METRICS_PORT: String(metricsPort), METRICS_HOST: '127.0.0.1' });
+    const e = env({
+      PORT: String(port),
+      STOMP_TCP_PORT: String(tcpPort),
+      HOST: '127.0.0.1',
+      INSTANCE_ID: instanceId,
+      METRICS_PORT: String(metricsPort),
+      METRICS_HOST: '127.0.0.1',
+    });
     expect(cmd[0]).toBe('node');
     const logPath = path.join(app, 'server.log');
     const log = fs.openSync(logPath, 'a');

@@ -91,11 +91,26 @@ describe('createMetrics: the exposition', () => {
     expect(SUITE_GROUP_TOPICS).toEqual(CONSUMER_GROUP_TOPICS);
     const stomp = series(text, 'chat_stomp_errors_total');
     expect(stomp.map((s) => s.labels.code).sort()).toEqual([...STOMP_ERROR_CODES].sort());
-    expect(series(text, 'chat_messages_sent_total').map((s) => s.labels.via).sort()).toEqual(['rest', 'stomp']);
+    expect(
+      series(text, 'chat_messages_sent_total')
+        .map((s) => s.labels.via)
+        .sort(),
+    ).toEqual(['rest', 'stomp']);
     expect(series(text, 'chat_kafka_consumed_records_total')).toHaveLength(4);
     // the webhook's outcomes (alerts ChatWebhookDeliveriesFailed and ChatWebhookReceiverFailing)
-    expect(series(text, 'chat_webhook_deliveries_total').map((s) => [s.labels.outcome, s.value])).toEqual([['delivered', 0], ['failed', 0], ['dropped', 0]]);
-    expect(series(text, 'chat_webhook_requests_total').map((s) => s.labels.outcome)).toEqual(['ok', 'http_4xx', 'http_5xx', 'http_other', 'timeout', 'network']);
+    expect(series(text, 'chat_webhook_deliveries_total').map((s) => [s.labels.outcome, s.value])).toEqual([
+      ['delivered', 0],
+      ['failed', 0],
+      ['dropped', 0],
+    ]);
+    expect(series(text, 'chat_webhook_requests_total').map((s) => s.labels.outcome)).toEqual([
+      'ok',
+      'http_4xx',
+      'http_5xx',
+      'http_other',
+      'timeout',
+      'network',
+    ]);
     for (const s of [...dead, ...stomp]) {
       expect(s.value).toBe(0);
       expect(s.labels.instance_id).toBe('ops-zero');
@@ -121,13 +136,11 @@ describe('createMetrics: the exposition', () => {
     }
     expect([...groups.values()].sort()).toEqual([...CONSUMER_GROUPS].sort());
     // and each group reads the topic the lag source assumes (main.ts: addConsumer(GROUP, TOPICS.x, ...))
-    const topics = Object.fromEntries(
-      [...read('src/shared/defaults.ts').matchAll(/^\s*(\w+):\s*'(chat\.[^']+)'/gm)].map((m) => [m[1]!, m[2]!]),
-    );
+    const topics = Object.fromEntries([...read('src/shared/defaults.ts').matchAll(/^\s*(\w+):\s*'(chat\.[^']+)'/gm)].map((m) => [m[1]!, m[2]!]));
     const walk = (dir: string): string[] =>
-      fs.readdirSync(rel(dir), { withFileTypes: true }).flatMap((e) =>
-        e.isDirectory() ? walk(`${dir}/${e.name}`) : e.name.endsWith('.ts') && !e.name.endsWith('.test.ts') ? [`${dir}/${e.name}`] : [],
-      );
+      fs
+        .readdirSync(rel(dir), { withFileTypes: true })
+        .flatMap((e) => (e.isDirectory() ? walk(`${dir}/${e.name}`) : e.name.endsWith('.ts') && !e.name.endsWith('.test.ts') ? [`${dir}/${e.name}`] : []));
     const wiring = walk('src').map(read).join('\n');
     for (const [constName, group] of groups) {
       // addConsumer(PERSIST_GROUP, TOPICS.messages, ...) or create({ groupId: group(PERSIST_GROUP), topic: TOPICS.messages, ... })
@@ -191,10 +204,16 @@ describe('chat_kafka_consumer_lag and chat_consumer_group_ready at scrape time',
       { group: 'chat-notify', ready: true },
     ]);
     let ready = series(await m.registry.metrics(), 'chat_consumer_group_ready');
-    expect(ready.map((s) => [s.labels.group, s.value])).toEqual([['chat-persist', 1], ['chat-notify', 1]]);
+    expect(ready.map((s) => [s.labels.group, s.value])).toEqual([
+      ['chat-persist', 1],
+      ['chat-notify', 1],
+    ]);
     persistUp = false;
     ready = series(await m.registry.metrics(), 'chat_consumer_group_ready');
-    expect(ready.map((s) => [s.labels.group, s.value])).toEqual([['chat-persist', 0], ['chat-notify', 1]]);
+    expect(ready.map((s) => [s.labels.group, s.value])).toEqual([
+      ['chat-persist', 0],
+      ['chat-notify', 1],
+    ]);
     m.setConsumerGroupReadiness(() => {
       throw new Error('boom');
     });
@@ -226,7 +245,13 @@ describe('KafkaLagSource', () => {
 
   it('lag = end offset - committed offset; no commit counts from the log start; never negative', async () => {
     const { admin } = fakeAdmin(
-      { 'chat.messages': [[0, 10], [5, 20]], 'chat.read-receipts': [[0, 3]] },
+      {
+        'chat.messages': [
+          [0, 10],
+          [5, 20],
+        ],
+        'chat.read-receipts': [[0, 3]],
+      },
       { 'chat-persist': { 0: '10', 1: '15' }, 'chat-broadcast': { 0: '12' }, 'chat-receipts': { 0: '1' } },
     );
     const src = new KafkaLagSource({ admin });
@@ -270,7 +295,10 @@ describe('KafkaLagSource', () => {
 
     let fail = true;
     const flaky = new KafkaLagSource({
-      admin: { ...admin, fetchTopicOffsets: (async (t: string) => (fail ? Promise.reject(new Error('down')) : admin.fetchTopicOffsets(t))) as LagAdmin['fetchTopicOffsets'] },
+      admin: {
+        ...admin,
+        fetchTopicOffsets: (async (t: string) => (fail ? Promise.reject(new Error('down')) : admin.fetchTopicOffsets(t))) as LagAdmin['fetchTopicOffsets'],
+      },
       now: () => now,
     });
     await expect(flaky.lag()).rejects.toThrow('down');
@@ -305,7 +333,14 @@ describe('KafkaLagSource', () => {
         { group, topic, partition: 0, lag: 5 },
         { group, topic, partition: 1, lag: 3 },
       ]);
-      await admin.setOffsets({ groupId: group, topic, partitions: [{ partition: 0, offset: '2' }, { partition: 1, offset: '3' }] });
+      await admin.setOffsets({
+        groupId: group,
+        topic,
+        partitions: [
+          { partition: 0, offset: '2' },
+          { partition: 1, offset: '3' },
+        ],
+      });
       expect(await src.lag()).toEqual([
         { group, topic, partition: 0, lag: 3 },
         { group, topic, partition: 1, lag: 0 },

@@ -113,7 +113,7 @@ describe('Prometheus scraping two instances with compose/prometheus/prometheus.y
     await Promise.all(servers.map((s) => s.stop()));
   });
 
-  it('keeps the app\'s instance_id (honor_labels): no exported_instance_id, the same value on up and on app series', async () => {
+  it("keeps the app's instance_id (honor_labels): no exported_instance_id, the same value on up and on app series", async () => {
     expect(await instant('count({exported_instance_id!=""})')).toEqual([]);
     for (const s of servers) {
       expect(await instant(`up{job="chat", instance_id="${s.instanceId}"}`), s.instanceId).toHaveLength(1);
@@ -185,10 +185,7 @@ describe('Prometheus scraping two instances with compose/prometheus/prometheus.y
 
     expect(checked).toBeGreaterThan(40);
     expect(errors, 'queries Prometheus rejected').toEqual([]);
-    expect(
-      empty,
-      `expressions without data${unwired.length ? `; collectors not wired yet:\n  ${unwired.join('\n  ')}` : ''}`,
-    ).toEqual([]);
+    expect(empty, `expressions without data${unwired.length ? `; collectors not wired yet:\n  ${unwired.join('\n  ')}` : ''}`).toEqual([]);
     // None of the alerts whose input only this test's instances make would fire. The others are evaluated
     // only: dead letters and lag come from the shared broker and consumer groups (test/e2e/dead-letter.test.ts
     // dead-letters on purpose minutes earlier), p99 latency from the box's load.

@@ -40,9 +40,5 @@ export function splitThreshold(expr: string): { measure: string; op: string; thr
 
 /** Grafana's interval variables as fixed durations, so a dashboard query runs against the HTTP API. */
 export function grafanaToPromql(expr: string, window = '1m'): string {
-  return expr
-    .replaceAll('$__rate_interval', window)
-    .replaceAll('${__rate_interval}', window)
-    .replaceAll('$__interval', '5s')
-    .replaceAll('$__range', window);
+  return expr.replaceAll('$__rate_interval', window).replaceAll('${__rate_interval}', window).replaceAll('$__interval', '5s').replaceAll('$__range', window);
 }

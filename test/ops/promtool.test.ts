@@ -80,12 +80,18 @@ describe('compose/prometheus with promtool', () => {
   });
 
   it('every rule has a unit test in which it fires and an evaluation at which it must not', () => {
-    const tests = (parse(read('compose/prometheus/tests/alerts.test.yml')) as { rule_files: string[]; tests: RuleTest[] });
+    const tests = parse(read('compose/prometheus/tests/alerts.test.yml')) as { rule_files: string[]; tests: RuleTest[] };
     expect(tests.rule_files).toEqual(['../alerts.yml']);
     for (const a of alerts) {
       const evals = tests.tests.flatMap((t) => t.alert_rule_test ?? []).filter((e) => e.alertname === a.alert);
-      expect(evals.some((e) => (e.exp_alerts ?? []).length > 0), `${a.alert} fires in a test`).toBe(true);
-      expect(evals.some((e) => (e.exp_alerts ?? []).length === 0), `${a.alert} stays silent in a test`).toBe(true);
+      expect(
+        evals.some((e) => (e.exp_alerts ?? []).length > 0),
+        `${a.alert} fires in a test`,
+      ).toBe(true);
+      expect(
+        evals.some((e) => (e.exp_alerts ?? []).length === 0),
+        `${a.alert} stays silent in a test`,
+      ).toBe(true);
     }
   });
 

@@ -94,7 +94,8 @@ export async function startPrometheus(configFor: (port: number) => string, files
   try {
     await waitFor(
       async () => {
-        if (proc.exitCode !== null) throw new Error(`prometheus exited ${proc.exitCode}: ${fs.readFileSync(path.join(dir, 'prometheus.log'), 'utf8').slice(-2000)}`);
+        if (proc.exitCode !== null)
+          throw new Error(`prometheus exited ${proc.exitCode}: ${fs.readFileSync(path.join(dir, 'prometheus.log'), 'utf8').slice(-2000)}`);
         return (await fetch(`${url}/-/ready`)).ok;
       },
       30_000,

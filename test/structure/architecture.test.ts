@@ -37,7 +37,8 @@ const LONG_FILES: Record<string, string> = {
   'bench/resume.ts': 'the resume scenario: to split with its scenario function',
   'test/support/interop.ts': 'the client matrix of the interoperability tests: to split by client library',
   'web/app.js': 'the web client wiring (shared with other branches): to split after they merge (room list, dialogs)',
-  'web/room-view.js': 'the open room: ordering (timeline.js), people (room-people.js), read marks (read-marker.js) and elements (message-elements.js) are out; pending sends and scrolling to split next',
+  'web/room-view.js':
+    'the open room: ordering (timeline.js), people (room-people.js), read marks (read-marker.js) and elements (message-elements.js) are out; pending sends and scrolling to split next',
 };
 
 /** Functions allowed over MAX_FUNCTION_LINES (`file:name`); the list only shrinks, as LONG_FILES. */
@@ -107,14 +108,21 @@ describe('architecture', () => {
 
   it('nothing under http/ or gateway/ imports a log adapter or a consumer group (kafka/, local-log/, consumers/)', () => {
     const bad = FILES.filter((f) => ['http', 'gateway'].includes(folder(f))).flatMap((f) =>
-      imports(f).filter((s) => ['kafka', 'local-log', 'consumers'].includes(folderOf(f, s) ?? '')).map((s) => `${f} -> ${s}`),
+      imports(f)
+        .filter((s) => ['kafka', 'local-log', 'consumers'].includes(folderOf(f, s) ?? ''))
+        .map((s) => `${f} -> ${s}`),
     );
     expect(bad).toEqual([]);
   });
 
   it('the log port (log/) depends on nothing but shared/: its adapters and users depend on it, not the reverse', () => {
     const bad = FILES.filter((f) => folder(f) === 'log').flatMap((f) =>
-      imports(f).filter((s) => { const to = folderOf(f, s); return to !== null && !['log', 'shared'].includes(to); }).map((s) => `${f} -> ${s}`),
+      imports(f)
+        .filter((s) => {
+          const to = folderOf(f, s);
+          return to !== null && !['log', 'shared'].includes(to);
+        })
+        .map((s) => `${f} -> ${s}`),
     );
     expect(bad).toEqual([]);
   });
@@ -160,7 +168,8 @@ describe('architecture', () => {
         .filter((s) => {
           const to = folderOf(f, s);
           if (folder(f) === 'shared') return to !== null && to !== 'shared';
-          if (folder(f) === 'chat') return ['gateway', 'http', 'infra', 'kafka', 'local-log', 'consumers'].includes(to ?? '') || /\/(redis|kysely|pglite)\.js$/.test(s);
+          if (folder(f) === 'chat')
+            return ['gateway', 'http', 'infra', 'kafka', 'local-log', 'consumers'].includes(to ?? '') || /\/(redis|kysely|pglite)\.js$/.test(s);
           return false;
         })
         .map((s) => `${f} -> ${s}`),
@@ -188,7 +197,11 @@ describe('architecture', () => {
   });
 
   it('the size rule covers src/, protocol/, scripts/, bench/, test/support/ and web/', () => {
-    for (const dir of ['src/', 'protocol/', 'scripts/', 'bench/', 'test/support/', 'web/']) expect(SIZED.some((f) => f.startsWith(dir)), dir).toBe(true);
+    for (const dir of ['src/', 'protocol/', 'scripts/', 'bench/', 'test/support/', 'web/'])
+      expect(
+        SIZED.some((f) => f.startsWith(dir)),
+        dir,
+      ).toBe(true);
     expect(SIZED).toContain('scripts/stack-lib.mjs');
     expect(SIZED).toContain('web/room-view.js');
   });

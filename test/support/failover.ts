@@ -79,7 +79,11 @@ export class ResilientReader {
           new Promise<Record<string, string>>((resolve, reject) => {
             this.failPending = (why) => reject(new Error(why));
             client.watchForReceipt(receipt, (f) => resolve(f.headers));
-            client.publish({ destination: `/app/rooms.${this.roomId}.read`, body: JSON.stringify({ seq: String(seq) }), headers: { receipt, 'content-type': 'application/json' } });
+            client.publish({
+              destination: `/app/rooms.${this.roomId}.read`,
+              body: JSON.stringify({ seq: String(seq) }),
+              headers: { receipt, 'content-type': 'application/json' },
+            });
           }),
           20_000,
           'read receipt',

@@ -21,6 +21,8 @@ export interface FaultRow {
 export function faultReport(rows: readonly FaultRow[]): string {
   const head = '| fault | acked | retried | longest stall | p99 during fault | recovery | lost / duplicated / out of order |\n|---|---|---|---|---|---|---|';
   const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
-  const lines = rows.map((r) => `| ${r.fault} | ${r.acked} | ${r.retried} | ${s(r.stallMs)} | ${r.p99Ms} ms | ${s(r.recoveryMs)} | ${r.lost} / ${r.duplicated} / ${r.outOfOrder} |`);
+  const lines = rows.map(
+    (r) => `| ${r.fault} | ${r.acked} | ${r.retried} | ${s(r.stallMs)} | ${r.p99Ms} ms | ${s(r.recoveryMs)} | ${r.lost} / ${r.duplicated} / ${r.outOfOrder} |`,
+  );
   return [head, ...lines].join('\n');
 }

@@ -74,7 +74,9 @@ export async function restartKafka(port = 9092, downForMs = 0): Promise<{ downMs
   // The broker of this port (scripts/stack/kafka-node.mjs runs it with node-<port>/server.properties); other nodes
   // (a 3-node cluster of a fault test, the 3.9 broker of the compatibility run) are left alone.
   const brokers = pidsMatching('kafka.Kafka');
-  const pid = brokers.find((p) => readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(`node-${port}/server.properties`)) ?? (brokers.length === 1 ? brokers[0] : undefined);
+  const pid =
+    brokers.find((p) => readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(`node-${port}/server.properties`)) ??
+    (brokers.length === 1 ? brokers[0] : undefined);
   if (!pid) throw new Error(`no kafka.Kafka process found for port ${port} (${brokers.length} brokers running)`);
   const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
   const cwd = readlinkSync(`/proc/${pid}/cwd`);

@@ -277,7 +277,9 @@ class StompitSession implements Session {
         const frame = this.client.sendFrame(command, h, { onReceipt: () => resolve(this.receiptHeaders.get(String(h.receipt)) ?? {}) });
         if (body !== undefined) frame.write(body);
         frame.end();
-        void this.socketClosed.then(() => setTimeout(() => reject(new Error(`${this.label}: closed before RECEIPT of ${command}: ${JSON.stringify(this.errors)}`)), 100));
+        void this.socketClosed.then(() =>
+          setTimeout(() => reject(new Error(`${this.label}: closed before RECEIPT of ${command}: ${JSON.stringify(this.errors)}`)), 100),
+        );
       }),
       30_000,
       `${this.label} ${command} receipt`,
@@ -429,7 +431,13 @@ class StompjsSession implements Session {
   async subscribe(destination: string, id: string | undefined, ack: AckMode = 'auto'): Promise<void> {
     const r = this.receipt();
     const onMessage = (m: IMessage) => {
-      this.messages.push({ sub: m.headers.subscription!, headers: { ...(m.headers as Record<string, string>) }, body: m.body, json: safeJson(m.body), handle: m });
+      this.messages.push({
+        sub: m.headers.subscription!,
+        headers: { ...(m.headers as Record<string, string>) },
+        body: m.body,
+        json: safeJson(m.body),
+        handle: m,
+      });
     };
     this.client.subscribe(destination, onMessage, { ...(id !== undefined ? { id } : {}), ack, receipt: r.id } as StompHeaders);
     await r.got;

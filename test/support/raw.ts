@@ -282,7 +282,9 @@ export class RawConn {
   }
 
   describe(): string {
-    const list = this.frames.map((f) => `${f.command}${f.headers.message ? `(${f.headers.message})` : ''}${f.headers['receipt-id'] ? `[${f.headers['receipt-id']}]` : ''}`);
+    const list = this.frames.map(
+      (f) => `${f.command}${f.headers.message ? `(${f.headers.message})` : ''}${f.headers['receipt-id'] ? `[${f.headers['receipt-id']}]` : ''}`,
+    );
     return `[${list.slice(-16).join(', ')}]${this.isClosed ? ' closed' : ''}${this.decodeError ? ` decodeError=${this.decodeError.message}` : ''}`;
   }
 }

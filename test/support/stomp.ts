@@ -68,11 +68,7 @@ export class WsStomp {
   async subscribe(destination: string, onMessage: (m: Received, raw: IMessage) => void, headers: StompHeaders = {}): Promise<StompHeaders> {
     const receipt = `sub-${Math.random().toString(36).slice(2)}`;
     const receiptHeaders = new Promise<StompHeaders>((resolve) => this.client.watchForReceipt(receipt, (f) => resolve(f.headers)));
-    this.client.subscribe(
-      destination,
-      (m) => onMessage({ headers: m.headers as Record<string, string>, body: safeJson(m.body) }, m),
-      { ...headers, receipt },
-    );
+    this.client.subscribe(destination, (m) => onMessage({ headers: m.headers as Record<string, string>, body: safeJson(m.body) }, m), { ...headers, receipt });
     return withDeadline(receiptHeaders, 20_000, `subscribe ${destination}`);
   }
 
@@ -96,14 +92,11 @@ export class TcpStomp {
   static connect(port: number, token: string): Promise<TcpStomp> {
     return withDeadline(
       new Promise<TcpStomp>((resolve, reject) => {
-        stompit.connect(
-          { host: '127.0.0.1', port, connectHeaders: { host: '/', login: 'user', passcode: token, 'accept-version': '1.2' } },
-          (err, client) => {
-            if (err) return reject(err);
-            client.on('error', () => {});
-            resolve(new TcpStomp(client));
-          },
-        );
+        stompit.connect({ host: '127.0.0.1', port, connectHeaders: { host: '/', login: 'user', passcode: token, 'accept-version': '1.2' } }, (err, client) => {
+          if (err) return reject(err);
+          client.on('error', () => {});
+          resolve(new TcpStomp(client));
+        });
       }),
       15_000,
       'stompit connect',

@@ -86,7 +86,14 @@ export class PipelinedSender {
     this.outstanding.set(receipt, o);
     client.watchForReceipt(receipt, (f) => {
       if (!this.outstanding.delete(receipt)) return;
-      this.acked.push({ key: o.key, id: f.headers['message-id']!, seq: BigInt(f.headers.seq!), firstSentAt: o.firstSentAt, ackedAt: Date.now(), attempts: o.attempts });
+      this.acked.push({
+        key: o.key,
+        id: f.headers['message-id']!,
+        seq: BigInt(f.headers.seq!),
+        firstSentAt: o.firstSentAt,
+        ackedAt: Date.now(),
+        attempts: o.attempts,
+      });
     });
     client.publish({ destination: `/topic/rooms.${this.roomId}`, body: o.key, headers: { receipt, 'idempotency-key': o.key } });
   }

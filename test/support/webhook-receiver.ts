@@ -15,7 +15,14 @@ export interface Received {
   /** Every request header, as received. */
   headers: Record<string, string>;
   raw: string;
-  body: { id: string; type: string; userId: string; roomId: string; count: number; messages: Array<{ id: string; seq: string; roomId: string; senderId: string; content: string }> };
+  body: {
+    id: string;
+    type: string;
+    userId: string;
+    roomId: string;
+    count: number;
+    messages: Array<{ id: string; seq: string; roomId: string; senderId: string; content: string }>;
+  };
   verified: boolean;
   /** The status answered; null while (or when) the request was left hanging. */
   status: number | null;
@@ -159,11 +166,19 @@ export async function sendMessages(api: Api, sender: Account, roomId: string, n:
  * any POST and that every POST's signature verified.
  */
 export async function expectDeliveredOnce(receiver: WebhookReceiver, ids: string[], offline: Account[], others: Account[], what: string): Promise<void> {
-  const mine = (u: Account) => receiver.acceptedMessageIds(u.id).filter((id) => ids.includes(id)).sort();
+  const mine = (u: Account) =>
+    receiver
+      .acceptedMessageIds(u.id)
+      .filter((id) => ids.includes(id))
+      .sort();
   const seen = () => JSON.stringify(receiver.received.map((r) => [r.body.userId, r.deliveryId.slice(0, 8), r.status, r.body.messages.map((m) => m.content)]));
   // Generous: on a shared database, every run's notify group writes the same notification rows, and one held open
   // by another run stalls ours (rest-api.test.ts's notifications test waits as long).
-  await waitFor(() => offline.every((u) => mine(u).length >= ids.length), 60_000, () => `${what}: ${offline.map((u) => mine(u).length).join('/')} of ${ids.length}; received ${seen()}`);
+  await waitFor(
+    () => offline.every((u) => mine(u).length >= ids.length),
+    60_000,
+    () => `${what}: ${offline.map((u) => mine(u).length).join('/')} of ${ids.length}; received ${seen()}`,
+  );
   for (const u of offline) expect(mine(u), `${what}: member ${u.id}`).toEqual([...ids].sort());
   for (const u of others) expect(receiver.forUser(u.id), `${what}: ${u.id} sent them or has a live session`).toEqual([]);
   for (const r of receiver.received) expect(r.verified, `signature of ${r.deliveryId}`).toBe(true);

@@ -112,25 +112,76 @@ export class OpsConsole {
     const chartBox = () => h('div', { class: 'ops-chart' });
     const boxes = [chartBox(), chartBox(), chartBox(), chartBox()];
     this.charts = [
-      new Chart(boxes[0], { title: 'Messages per second', unit: '/s', series: (ps) => ({ labels: ['in (sent)', 'out (delivered)', 'STOMP errors'], values: [ps.map((p) => p.messagesIn), ps.map((p) => p.deliveriesOut), ps.map((p) => p.stompErrors)] }) }),
-      new Chart(boxes[1], { title: 'SEND → MESSAGE latency', unit: 'ms', series: (ps) => ({ labels: ['p50', 'p99'], values: [ps.map((p) => p.p50Ms), ps.map((p) => p.p99Ms)] }) }),
-      new Chart(boxes[2], { title: 'Consumer lag (records)', unit: 'records', series: (ps) => { const ks = keysOf(ps, 'lag'); return { labels: ks, values: ks.map((k) => ps.map((p) => p.lag?.[k] ?? null)) }; } }),
-      new Chart(boxes[3], { title: 'CPU per instance', unit: '% of a core', series: (ps) => { const ks = keysOf(ps, 'cpu'); return { labels: ks, values: ks.map((k) => ps.map((p) => (p.cpu?.[k] === undefined ? null : p.cpu[k] * 100))) }; } }),
+      new Chart(boxes[0], {
+        title: 'Messages per second',
+        unit: '/s',
+        series: (ps) => ({
+          labels: ['in (sent)', 'out (delivered)', 'STOMP errors'],
+          values: [ps.map((p) => p.messagesIn), ps.map((p) => p.deliveriesOut), ps.map((p) => p.stompErrors)],
+        }),
+      }),
+      new Chart(boxes[1], {
+        title: 'SEND → MESSAGE latency',
+        unit: 'ms',
+        series: (ps) => ({ labels: ['p50', 'p99'], values: [ps.map((p) => p.p50Ms), ps.map((p) => p.p99Ms)] }),
+      }),
+      new Chart(boxes[2], {
+        title: 'Consumer lag (records)',
+        unit: 'records',
+        series: (ps) => {
+          const ks = keysOf(ps, 'lag');
+          return { labels: ks, values: ks.map((k) => ps.map((p) => p.lag?.[k] ?? null)) };
+        },
+      }),
+      new Chart(boxes[3], {
+        title: 'CPU per instance',
+        unit: '% of a core',
+        series: (ps) => {
+          const ks = keysOf(ps, 'cpu');
+          return { labels: ks, values: ks.map((k) => ps.map((p) => (p.cpu?.[k] === undefined ? null : p.cpu[k] * 100))) };
+        },
+      }),
     ];
     this.panels = PANELS.map((spec) => spec.create(this.deps.api));
     view.replaceChildren(
-      h('div', { class: 'ops-head' },
-        h('h2', { id: 'ops-title' }, 'Operations'),
-        h('p', { id: 'ops-status', class: 'muted', role: 'status' }, 'Loading…')),
-      h('section', { 'aria-labelledby': 'ops-alerts-title', class: 'ops-panel' }, h('h3', { id: 'ops-alerts-title' }, 'Alerts'), h('ul', { id: 'ops-alerts', class: 'ops-alerts' })),
+      h('div', { class: 'ops-head' }, h('h2', { id: 'ops-title' }, 'Operations'), h('p', { id: 'ops-status', class: 'muted', role: 'status' }, 'Loading…')),
+      h(
+        'section',
+        { 'aria-labelledby': 'ops-alerts-title', class: 'ops-panel' },
+        h('h3', { id: 'ops-alerts-title' }, 'Alerts'),
+        h('ul', { id: 'ops-alerts', class: 'ops-alerts' }),
+      ),
       h('dl', { id: 'ops-totals', class: 'ops-totals' }),
       h('div', { class: 'ops-charts' }, ...boxes),
-      h('section', { 'aria-labelledby': 'ops-instances-title', class: 'ops-panel' },
+      h(
+        'section',
+        { 'aria-labelledby': 'ops-instances-title', class: 'ops-panel' },
         h('h3', { id: 'ops-instances-title' }, 'Instances'),
-        h('div', { class: 'ops-table-wrap' }, table('ops-instances', ['Instance', 'Roles', 'Sessions', 'Connections', 'Loop lag p99', 'CPU', 'Memory (RSS / heap)', 'In /s', 'Out /s', 'Errors /s', 'p50 / p99', 'Groups']))),
-      h('section', { 'aria-labelledby': 'ops-groups-title', class: 'ops-panel' },
+        h(
+          'div',
+          { class: 'ops-table-wrap' },
+          table('ops-instances', [
+            'Instance',
+            'Roles',
+            'Sessions',
+            'Connections',
+            'Loop lag p99',
+            'CPU',
+            'Memory (RSS / heap)',
+            'In /s',
+            'Out /s',
+            'Errors /s',
+            'p50 / p99',
+            'Groups',
+          ]),
+        ),
+      ),
+      h(
+        'section',
+        { 'aria-labelledby': 'ops-groups-title', class: 'ops-panel' },
         h('h3', { id: 'ops-groups-title' }, 'Consumer groups'),
-        h('div', { class: 'ops-table-wrap' }, table('ops-groups', ['Group', 'Topic', 'Lag', 'Ready', 'Members', 'Lag per partition']))),
+        h('div', { class: 'ops-table-wrap' }, table('ops-groups', ['Group', 'Topic', 'Lag', 'Ready', 'Members', 'Lag per partition'])),
+      ),
       ...this.panels.map((p) => p.el),
     );
   }
@@ -143,7 +194,8 @@ export class OpsConsole {
       const keep = Math.ceil((this.historySeconds * 1000) / this.intervalMs);
       if (this.points.length > keep) this.points.splice(0, this.points.length - keep);
     }
-    $('ops-status').textContent = `${o.instances.length} instance(s) · served by ${o.servedBy} · ${new Date(o.at).toLocaleTimeString()}${live ? ' · live' : ''}`;
+    $('ops-status').textContent =
+      `${o.instances.length} instance(s) · served by ${o.servedBy} · ${new Date(o.at).toLocaleTimeString()}${live ? ' · live' : ''}`;
     this.renderAlerts(o.alerts);
     $('ops-totals').replaceChildren(
       ...[
@@ -166,9 +218,20 @@ export class OpsConsole {
       ...(alerts.length === 0
         ? [h('li', { class: 'muted', dataset: { alert: '' } }, 'No alert holds.')]
         : alerts.map((a) =>
-            h('li', { class: `ops-alert ${a.state}`, dataset: { alert: a.name, state: a.state } },
-              h('strong', {}, a.name), ` ${a.state} (${a.severity}) — ${a.summary}`,
-              h('span', { class: 'muted' }, ` ${Object.entries(a.labels).map(([k, v]) => `${k}=${v}`).join(' ')} since ${new Date(a.since).toLocaleTimeString()}, for: ${a.forSeconds} s`)))),
+            h(
+              'li',
+              { class: `ops-alert ${a.state}`, dataset: { alert: a.name, state: a.state } },
+              h('strong', {}, a.name),
+              ` ${a.state} (${a.severity}) — ${a.summary}`,
+              h(
+                'span',
+                { class: 'muted' },
+                ` ${Object.entries(a.labels)
+                  .map(([k, v]) => `${k}=${v}`)
+                  .join(' ')} since ${new Date(a.since).toLocaleTimeString()}, for: ${a.forSeconds} s`,
+              ),
+            ),
+          )),
     );
   }
 }
@@ -179,7 +242,9 @@ function table(id, headings) {
 
 function instanceRow(i) {
   const ready = i.groups.filter((g) => g.ready).length;
-  return h('tr', { dataset: { instanceId: i.id, sessions: String(i.sessions), messagesIn: String(i.rates.messagesIn), deliveriesOut: String(i.rates.deliveriesOut) } },
+  return h(
+    'tr',
+    { dataset: { instanceId: i.id, sessions: String(i.sessions), messagesIn: String(i.rates.messagesIn), deliveriesOut: String(i.rates.deliveriesOut) } },
     h('th', { scope: 'row' }, i.id),
     h('td', {}, i.roles.join(', ')),
     h('td', {}, String(i.sessions)),
@@ -191,15 +256,27 @@ function instanceRow(i) {
     h('td', {}, fmt(i.rates.deliveriesOut)),
     h('td', {}, fmt(i.rates.stompErrors)),
     h('td', {}, `${fmt(i.latencyMs.p50)} / ${fmt(i.latencyMs.p99)} ms`),
-    h('td', {}, i.groups.length === 0 ? '–' : `${ready}/${i.groups.length} ready`));
+    h('td', {}, i.groups.length === 0 ? '–' : `${ready}/${i.groups.length} ready`),
+  );
 }
 
 function groupRow(g) {
-  return h('tr', { dataset: { groupId: g.groupId, lag: String(g.lag ?? ''), ready: String(g.ready) }, class: g.ready ? '' : 'not-ready' },
+  return h(
+    'tr',
+    { dataset: { groupId: g.groupId, lag: String(g.lag ?? ''), ready: String(g.ready) }, class: g.ready ? '' : 'not-ready' },
     h('th', { scope: 'row' }, g.groupId),
     h('td', {}, g.topic ?? '–'),
     h('td', {}, g.lag === null ? '?' : String(g.lag)),
-    h('td', {}, g.ready ? 'ready' : g.members.length === 0 ? 'not ready: no consumer running' : `not ready: ${g.members.length - g.readyMembers} of ${g.members.length} down`),
+    h(
+      'td',
+      {},
+      g.ready
+        ? 'ready'
+        : g.members.length === 0
+          ? 'not ready: no consumer running'
+          : `not ready: ${g.members.length - g.readyMembers} of ${g.members.length} down`,
+    ),
     h('td', {}, g.members.join(', ') || '–'),
-    h('td', { class: 'muted' }, g.partitions.map((p) => `${p.partition}:${p.lag}`).join(' ')));
+    h('td', { class: 'muted' }, g.partitions.map((p) => `${p.partition}:${p.lag}`).join(' ')),
+  );
 }

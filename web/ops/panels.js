@@ -28,10 +28,13 @@ export const PANELS = [
             {
               title: 'Preview',
               cell: (r) =>
-                h('span', {},
+                h(
+                  'span',
+                  {},
                   h('code', {}, r.preview ?? 'null'),
                   r.handled ? h('span', { class: 'muted' }, ` — ${r.handled.action} by ${r.handled.actor}`) : null,
-                  r.replayedFrom ? h('span', { class: 'muted' }, ` (replay of ${r.replayedFrom})`) : null),
+                  r.replayedFrom ? h('span', { class: 'muted' }, ` (replay of ${r.replayedFrom})`) : null,
+                ),
             },
           ],
           actions: [
@@ -61,7 +64,10 @@ export const PANELS = [
             { title: 'User / room', cell: (r) => `${r.userId} / ${r.roomId}` },
             { title: 'Messages', cell: (r) => String(r.count) },
             { title: 'Attempts', cell: (r) => String(r.attempts) },
-            { title: 'Last answer', cell: (r) => h('span', { class: 'ops-error' }, [r.lastStatus, r.lastError].filter((x) => x !== null && x !== undefined).join(' ')) },
+            {
+              title: 'Last answer',
+              cell: (r) => h('span', { class: 'ops-error' }, [r.lastStatus, r.lastError].filter((x) => x !== null && x !== undefined).join(' ')),
+            },
           ],
           actions: [
             { label: 'Retry', path: '/api/ops/webhook-deliveries/retry', verb: 'Retrying' },

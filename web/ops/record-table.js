@@ -34,19 +34,39 @@ export class RecordTable {
     const toggle = h('input', { type: 'checkbox', id: `${spec.id}-all`, onchange: (e) => this.showAll(e.target.checked) });
     this.more = h('button', { type: 'button', class: 'button secondary small', hidden: true, onclick: () => void this.load(true) }, 'Load older');
     this.selectionButtons = spec.actions.map((a) =>
-      h('button', { type: 'button', class: 'button secondary small', disabled: true, onclick: () => void this.act(a, [...this.selected]) }, `${a.label} selected`),
+      h(
+        'button',
+        { type: 'button', class: 'button secondary small', disabled: true, onclick: () => void this.act(a, [...this.selected]) },
+        `${a.label} selected`,
+      ),
     );
     this.el = h(
       'section',
       { class: 'ops-panel', id: spec.id, 'aria-labelledby': `${spec.id}-title` },
-      h('div', { class: 'ops-panel-head' },
+      h(
+        'div',
+        { class: 'ops-panel-head' },
         h('h3', { id: `${spec.id}-title` }, spec.title, ' ', h('span', { class: 'muted' }, '('), this.count, h('span', { class: 'muted' }, ' pending)')),
         spec.handledToggle === false ? null : h('label', { class: 'ops-toggle' }, toggle, ' show handled'),
         ...this.selectionButtons,
       ),
-      h('div', { class: 'ops-table-wrap' },
-        h('table', { class: 'ops-table' },
-          h('thead', {}, h('tr', {}, h('th', {}, h('span', { class: 'sr-only' }, 'Select')), ...spec.columns.map((c) => h('th', { scope: 'col' }, c.title)), h('th', {}, 'Actions'))),
+      h(
+        'div',
+        { class: 'ops-table-wrap' },
+        h(
+          'table',
+          { class: 'ops-table' },
+          h(
+            'thead',
+            {},
+            h(
+              'tr',
+              {},
+              h('th', {}, h('span', { class: 'sr-only' }, 'Select')),
+              ...spec.columns.map((c) => h('th', { scope: 'col' }, c.title)),
+              h('th', {}, 'Actions'),
+            ),
+          ),
           this.body,
         ),
       ),
@@ -96,17 +116,32 @@ export class RecordTable {
             return h(
               'tr',
               { dataset: { key, handled: r.handled ? r.handled.action : '' } },
-              h('td', {}, h('input', {
-                type: 'checkbox', 'aria-label': `Select ${spec.describe(r)}`, checked: this.selected.has(key),
-                onchange: (e) => {
-                  if (e.target.checked) this.selected.add(key);
-                  else this.selected.delete(key);
-                  this.renderSelection();
-                },
-              })),
+              h(
+                'td',
+                {},
+                h('input', {
+                  type: 'checkbox',
+                  'aria-label': `Select ${spec.describe(r)}`,
+                  checked: this.selected.has(key),
+                  onchange: (e) => {
+                    if (e.target.checked) this.selected.add(key);
+                    else this.selected.delete(key);
+                    this.renderSelection();
+                  },
+                }),
+              ),
               ...spec.columns.map((c) => h('td', {}, c.cell(r))),
-              h('td', { class: 'ops-actions' }, ...spec.actions.map((a) =>
-                h('button', { type: 'button', class: 'button secondary small', 'aria-label': `${a.label} ${spec.describe(r)}`, onclick: () => void this.act(a, [key]) }, a.label))),
+              h(
+                'td',
+                { class: 'ops-actions' },
+                ...spec.actions.map((a) =>
+                  h(
+                    'button',
+                    { type: 'button', class: 'button secondary small', 'aria-label': `${a.label} ${spec.describe(r)}`, onclick: () => void this.act(a, [key]) },
+                    a.label,
+                  ),
+                ),
+              ),
             );
           })),
     );

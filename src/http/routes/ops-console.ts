@@ -68,12 +68,18 @@ export function registerWebhookDeliveryRoutes(app: FastifyInstance, ops: HttpDep
 
   app.post('/api/ops/webhook-deliveries/retry', admin, async (req) => {
     const { records } = parse(deliverySelection, req.body, 'body');
-    return ops.webhookDeliveries.retry(records.map((r) => r.id), ops.actorOf(userOf(req)));
+    return ops.webhookDeliveries.retry(
+      records.map((r) => r.id),
+      ops.actorOf(userOf(req)),
+    );
   });
 
   app.post('/api/ops/webhook-deliveries/discard', admin, async (req) => {
     const { records } = parse(deliverySelection, req.body, 'body');
-    return ops.webhookDeliveries.discard(records.map((r) => r.id), ops.actorOf(userOf(req)));
+    return ops.webhookDeliveries.discard(
+      records.map((r) => r.id),
+      ops.actorOf(userOf(req)),
+    );
   });
 }
 
