@@ -13,7 +13,7 @@ import { Hub, type TopicSubscriber } from '../fanout/hub.js';
 import { MemoryFanoutBus } from '../fanout/memory.js';
 import { createMetrics } from '../metrics/metrics.js';
 import { appError } from '../shared/errors.js';
-import type { ChatMessage, MessageView, User } from '../shared/model.js';
+import { toView, type ChatMessage, type User } from '../shared/model.js';
 import { Semaphore } from './semaphore.js';
 import { Session } from './session.js';
 import { ReadyState } from './session-state.js';
@@ -505,16 +505,6 @@ describe('replay budget', () => {
     partition: 0,
     offset: String(i),
   }));
-  const view = (m: ChatMessage): MessageView => ({
-    id: m.id,
-    roomId: m.roomId,
-    seq: m.seq,
-    senderId: m.senderId,
-    type: m.type,
-    content: m.content,
-    createdAt: m.createdAt,
-    unreadCount: 0,
-  });
   /** A session over a store of 4 messages in room 7, charging a memory bucket of `perMinute` replayed messages. */
   function withBudget(perMinute: number, env: Record<string, string> = {}) {
     const rates = new MemoryRateWindows();
@@ -524,7 +514,7 @@ describe('replay budget', () => {
       deps: {
         replayBudget: new ReplayBudget(rates, perMinute),
         catchUp: { messagesAfter: async (_room, after, limit) => stored.filter((m) => BigInt(m.seq) > BigInt(after)).slice(0, limit) },
-        reads: { markRead: async () => ({ lastReadSeq: '0', unreadCount: 0 }), views: async (_room, list) => list.map(view) },
+        reads: { markRead: async () => ({ lastReadSeq: '0', unreadCount: 0 }), views: async (_room, list) => list.map((m) => toView(m, 0)) },
         lastBroadcastSeq: async () => '4',
       },
     });
@@ -554,7 +544,7 @@ describe('replay budget', () => {
     await connect();
     send('SUBSCRIBE', { id: 's', destination: '/topic/rooms.7', ack: 'client-individual', receipt: 'r' });
     await until(() => t.commands().includes('RECEIPT'));
-    for (const m of stored) await bus.publishRoom('7', [view(m)]);
+    for (const m of stored) await bus.publishRoom('7', [toView(m, 0)]);
     await until(() => t.frames.filter((f) => f.command === 'MESSAGE').length === 2);
     for (const f of t.frames.filter((x) => x.command === 'MESSAGE')) send('ACK', { id: f.headers.ack! });
     await until(() => t.frames.filter((f) => f.command === 'MESSAGE').length === 4);
