@@ -191,7 +191,7 @@ describe('operations console in Chromium, two instances', () => {
     for (const c of copies) await deadLetter(c.offset).waitFor({ timeout: 20_000 });
     expect(await deadLetter(copies[0]!.offset).textContent()).toContain('is not JSON');
     await until('ChatDeadLetters pending', async () => (await page.locator('#ops-alerts li[data-alert="ChatDeadLetters"]').count()) > 0);
-    await page.screenshot({ path: `${SHOTS}/ops.png`, fullPage: true });
+    await page.screenshot({ path: `${SHOTS}/ops.png`, fullPage: false });
     sending = false;
     await sender;
     await listener.close();
