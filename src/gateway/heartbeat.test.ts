@@ -10,7 +10,7 @@ afterEach(() => {
   vi.useRealTimers();
 });
 
-/** A connection whose writes are recorded with their times; `write` is traffic, `send` a heart-beat. */
+/** A connection whose writes are recorded with their times; `write` is traffic, `sendHeartbeat` a heart-beat. */
 function connection() {
   const writes: number[] = [performance.now()];
   let last = performance.now();
@@ -24,13 +24,13 @@ function connection() {
     },
     io: {
       lastWriteAt: () => last,
-      send: () => {
+      sendHeartbeat: () => {
         last = performance.now();
         writes.push(last);
         beats.push(last);
       },
       silentForMs: () => 0,
-      onDead: () => {},
+      peerDead: () => {},
     },
   };
 }

@@ -141,10 +141,15 @@ export class Sends {
     if (receipt !== undefined) this.host.receipt({ command: 'SEND', headers: { receipt }, body: EMPTY }, headers);
   }
 
-  /** Resolves once no SEND waits for the log (at once when none does), or when the connection closes. */
-  idle(): Promise<void> {
-    if (this.inflight === 0) return Promise.resolve();
-    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  /** Resolves once no SEND waits for the log (at once when none does), when the connection closes, or after `maxMs`. */
+  async idle(maxMs: number): Promise<void> {
+    if (this.inflight === 0) return;
+    let deadline: NodeJS.Timeout | undefined;
+    await new Promise<void>((resolve) => {
+      this.idleWaiters.push(resolve);
+      deadline = setTimeout(resolve, maxMs);
+    });
+    clearTimeout(deadline);
   }
 
   private wakeIdle(): void {
