@@ -10,7 +10,7 @@ import type { ReadService } from '../chat/reads.js';
 import type { Limits, RateLimits } from '../config.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { appError } from '../shared/errors.js';
-import type { User } from '../shared/model.js';
+import type { SessionUser } from '../shared/model.js';
 import { TokenBucket } from '../shared/token-bucket.js';
 import type { z } from 'zod';
 import { parseDestination } from './destinations.js';
@@ -35,7 +35,7 @@ export interface SendDeps {
 }
 
 export interface SendHost {
-  readonly user: User;
+  readonly user: SessionUser;
   /** false once the connection is closed. */
   active(): boolean;
   /** Over a rate by `waitMs`: the connection stops reading for that long (see flow.ts). */

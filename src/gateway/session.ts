@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import { StompDecoder, StompProtocolError, encodeFrame, type Frame, type StompVersion } from '../../protocol/index.js';
 import { AppError, appError, toStompCode } from '../shared/errors.js';
 import { isTransientError } from '../shared/failures.js';
-import type { User } from '../shared/model.js';
+import type { SessionUser } from '../shared/model.js';
 import { TokenBucket } from '../shared/token-bucket.js';
 import { Budget, FrameDeadline, InboundFlow, Pause, type FlowHost } from './flow.js';
 import type { SessionDeps } from './session-deps.js';
@@ -30,7 +30,7 @@ const FINISH_MS = 15_000;
  */
 export class Session implements LifecycleHost, FlowHost, HeartbeatIo {
   readonly id = randomUUID();
-  user: User | null = null;
+  user: SessionUser | null = null;
   version: StompVersion = '1.2';
   private readonly life: Lifecycle;
   private readonly decoder: StompDecoder;
@@ -218,7 +218,8 @@ export class Session implements LifecycleHost, FlowHost, HeartbeatIo {
     const [cx, cy] = this.version === '1.0' ? [0, 0] : parseHeartBeat(frame.headers['heart-beat']);
     const auth = await this.deps.authenticate(tokenOf(frame, this.urlToken));
     if (this.closed) return; // closed while authenticating
-    this.user = auth.user;
+    // Only what the connection needs of the row (~150 bytes less per connection).
+    this.user = { id: auth.user.id, email: auth.user.email };
     // A connection already CLOSING (its input ended right after the CONNECT) stays CLOSING, now with a user.
     if (this.life.state === ReadyState.CONNECTING) this.life.enter(ReadyState.OPEN);
     if (this.connectTimer) clearTimeout(this.connectTimer);
