@@ -7,7 +7,7 @@ import type { IdempotencyRecord, IdempotencyStore } from '../counters/idempotenc
 import type { LogUnavailableError, MessageLog } from '../log/message-log.js';
 import { dropFailure, type CountDropped } from '../shared/dropped.js';
 import { appError } from '../shared/errors.js';
-import type { ChatMessage, MessageView, NewMessage, User } from '../shared/model.js';
+import type { ChatMessage, MessageView, NewMessage, UserRef } from '../shared/model.js';
 import type { Store } from '../store/store.js';
 import type { SendInput } from './input.js';
 import type { Membership } from './membership.js';
@@ -33,7 +33,7 @@ export interface MessageServiceDeps {
 }
 
 interface Pending {
-  user: User;
+  user: UserRef;
   roomId: string;
   input: SendInput;
   resolve(r: SendResult): void;
@@ -56,7 +56,7 @@ export class MessageService {
    * (sender, idempotency key) always resolves to the same message, never a second record.
    * Rejects with `forbidden` for a non-member, `server-unavailable` when the log or the checks are down.
    */
-  send(user: User, roomId: string, input: SendInput): Promise<SendResult> {
+  send(user: UserRef, roomId: string, input: SendInput): Promise<SendResult> {
     return new Promise<SendResult>((resolve, reject) => {
       this.queue.push({ user, roomId, input, resolve, reject });
       if (!this.draining) {
@@ -68,7 +68,7 @@ export class MessageService {
   }
 
   /** A send answered as the API's message JSON (REST). */
-  async sendView(user: User, roomId: string, input: SendInput): Promise<{ message: MessageView; duplicate: boolean }> {
+  async sendView(user: UserRef, roomId: string, input: SendInput): Promise<{ message: MessageView; duplicate: boolean }> {
     const { message, duplicate } = await this.send(user, roomId, input);
     const [view] = await this.deps.reads.views(roomId, [message]);
     return { message: view!, duplicate };
@@ -110,7 +110,7 @@ export class MessageService {
     });
   }
 
-  private newMessage(user: User, roomId: string, input: SendInput): NewMessage {
+  private newMessage(user: UserRef, roomId: string, input: SendInput): NewMessage {
     return {
       id: randomUUID(),
       roomId,
@@ -195,7 +195,7 @@ export class MessageService {
   }
 
   /** The SENDs of a STOMP transaction: all appended atomically (one Kafka transaction) or none. */
-  async sendAtomically(user: User, items: ReadonlyArray<{ roomId: string; input: SendInput }>): Promise<SendResult[]> {
+  async sendAtomically(user: UserRef, items: ReadonlyArray<{ roomId: string; input: SendInput }>): Promise<SendResult[]> {
     const members = await this.deps.membership.check(items.map((it) => ({ roomId: it.roomId, userId: user.id })));
     if (members.some((m) => !m)) throw appError('forbidden', 'not a member of every room of the transaction');
     const messages = items.map((it) => this.newMessage(user, it.roomId, it.input));
@@ -233,7 +233,7 @@ export class MessageService {
   }
 
   async history(
-    user: User,
+    user: UserRef,
     roomId: string,
     q: { limit: number; before?: string | null; afterSeq?: string | null },
   ): Promise<{ messages: MessageView[]; nextCursor?: string | null; hasMore?: boolean }> {

@@ -5,7 +5,7 @@ import type { ReadPositions } from '../counters/read-positions.js';
 import type { MessageLog } from '../log/message-log.js';
 import { TOPICS } from '../log/message-log.js';
 import { appError } from '../shared/errors.js';
-import type { ChatMessage, MessageView, User } from '../shared/model.js';
+import type { ChatMessage, MessageView, UserRef } from '../shared/model.js';
 import { toView } from '../shared/model.js';
 import type { Store } from '../store/store.js';
 import type { Events } from './events.js';
@@ -62,7 +62,7 @@ export class ReadService {
     return messages.map((m, i) => toView(m, unread[i] ?? 0));
   }
 
-  async markRead(user: User, roomId: string, seq: string): Promise<{ lastReadSeq: string; unreadCount: number }> {
+  async markRead(user: UserRef, roomId: string, seq: string): Promise<{ lastReadSeq: string; unreadCount: number }> {
     await this.deps.membership.require(roomId, user.id);
     // Never past the newest message: a position in the future would hide messages not sent yet.
     const [stored, broadcast] = await Promise.all([this.deps.store.maxSeq(roomId), this.deps.lastBroadcastSeq(roomId).catch(() => null)]);

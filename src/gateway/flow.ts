@@ -1,6 +1,7 @@
 // Inbound flow control of one connection: reading stops while the connection is over a rate (its further bytes
 // wait in the kernel, then in the client: backpressure, as Kafka and RabbitMQ throttle) or while too many of its
 // frames wait to be handled; a connection kept over its rate for longer than `abuseMs` is told to stop.
+import type { SessionFailure } from './session-state.js';
 import type { Transport } from './transport.js';
 
 export const enum Pause {
@@ -14,18 +15,24 @@ export const enum Budget {
   Sends = 1,
 }
 
+/** What the flow control tells its connection (methods of the session: no closures per connection). */
+export interface FlowHost {
+  /** The connection was over its rate for longer than `abuseMs`. */
+  abused(): void;
+  /** Reading resumed (the peer's silence while we did not read is not its silence). */
+  readResumed(): void;
+}
+
 export class InboundFlow {
   private paused = 0;
   private rateTimer: NodeJS.Timeout | null = null;
-  private readonly overSince: Array<number | null> = [null, null];
+  /** Per budget, since when the connection is over it; made on the first charge over (most never are). */
+  private overSince: Array<number | null> | null = null;
 
   constructor(
     private readonly transport: Pick<Transport, 'pause' | 'resume'>,
     private readonly abuseMs: number,
-    /** Called once the connection was over its rate for longer than `abuseMs`. */
-    private readonly onAbuse: () => void,
-    /** Called when reading resumes (the peer's silence while we did not read is not its silence). */
-    private readonly onResume: () => void = () => {},
+    private readonly host: FlowHost,
   ) {}
 
   /** true while the connection is not being read (its bytes wait in the kernel, unseen). */
@@ -40,17 +47,17 @@ export class InboundFlow {
    */
   charge(waitMs: number, budget: Budget, recovered = true): void {
     if (waitMs <= 0) {
-      if (recovered) this.overSince[budget] = null;
+      if (recovered && this.overSince) this.overSince[budget] = null;
       return;
     }
     const now = Date.now();
-    const since = (this.overSince[budget] ??= now);
+    const since = ((this.overSince ??= [null, null])[budget] ??= now);
     if (now - since > this.abuseMs) {
       // Stays paused: no earlier timer may resume reading a connection that is being told to stop.
       if (this.rateTimer) clearTimeout(this.rateTimer);
       this.rateTimer = null;
       this.pause(Pause.Rate);
-      this.onAbuse();
+      this.host.abused();
       return;
     }
     this.pause(Pause.Rate);
@@ -71,7 +78,7 @@ export class InboundFlow {
     this.paused &= ~reason;
     if (this.paused === 0) {
       this.transport.resume();
-      this.onResume();
+      this.host.readResumed();
     }
   }
 
@@ -85,30 +92,47 @@ export class InboundFlow {
  * A frame started but not completed within `ms` closes the connection (a half-sent frame must not hold it
  * forever). Time while the connection is not being read does not count: the deadline restarts on resume.
  */
+/** What the frame deadline reads: the frame being decoded and whether the connection is being read. */
+export interface FrameInput {
+  /** Bytes of the frame being decoded (0 between frames). */
+  readonly bufferedBytes: number;
+  /** The `receipt` header of that frame, once its headers are read. */
+  readonly pendingReceipt: string | undefined;
+}
+
 export class FrameDeadline {
   private timer: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly ms: number,
-    /** Bytes of the frame being decoded (0 between frames). */
-    private readonly pendingBytes: () => number,
-    private readonly paused: () => boolean,
-    private readonly onExpired: () => void,
+    private readonly input: FrameInput,
+    private readonly flow: Pick<InboundFlow, 'isPaused'>,
+    /** Told the ERROR to end the connection with. */
+    private readonly session: { fail(failure: SessionFailure): void },
   ) {}
 
   /** After every read: arms the deadline while a frame is incomplete, disarms it when none is. */
   check(restart = false): void {
-    if (this.timer && (restart || this.pendingBytes() === 0)) this.stop();
-    if (this.timer || this.pendingBytes() === 0) return;
-    this.timer = setTimeout(() => {
-      this.timer = null;
-      // Still incomplete and read all along: expired. (Paused: re-armed on resume.)
-      if (this.pendingBytes() > 0 && !this.paused()) this.onExpired();
-    }, this.ms);
+    if (this.timer && (restart || this.input.bufferedBytes === 0)) this.stop();
+    if (this.timer || this.input.bufferedBytes === 0) return;
+    this.timer = setTimeout(frameDeadlineDue, this.ms, this);
+  }
+
+  /** @internal the timer fired */
+  expire(): void {
+    this.timer = null;
+    // Still incomplete and read all along: expired. (Paused: re-armed on resume.)
+    if (this.input.bufferedBytes > 0 && !this.flow.isPaused) {
+      this.session.fail({ code: 'bad-frame', message: 'frame not completed in time', receiptId: this.input.pendingReceipt });
+    }
   }
 
   stop(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
   }
+}
+
+function frameDeadlineDue(d: FrameDeadline): void {
+  d.expire();
 }

@@ -10,7 +10,7 @@ afterEach(() => {
   vi.useRealTimers();
 });
 
-/** A connection whose writes are recorded with their times; `write` is traffic, `send` a heart-beat. */
+/** A connection whose writes are recorded with their times; `write` is traffic, `sendHeartbeat` a heart-beat. */
 function connection() {
   const writes: number[] = [performance.now()];
   let last = performance.now();
@@ -24,13 +24,13 @@ function connection() {
     },
     io: {
       lastWriteAt: () => last,
-      send: () => {
+      sendHeartbeat: () => {
         last = performance.now();
         writes.push(last);
         beats.push(last);
       },
       silentForMs: () => 0,
-      onDead: () => {},
+      peerDead: () => {},
     },
   };
 }
@@ -89,6 +89,30 @@ describe('server heart-beats', () => {
     await vi.advanceTimersByTimeAsync(5000);
     expect(c.beats.length).toBe(n);
     expect(Heartbeats.start({ sendEvery: 0, deadAfter: 0 }, c.io)).toBeNull();
+  });
+
+  it('one timer for both directions: beats keep going while the peer talks; silence for deadAfter ends it, once', async () => {
+    const c = connection();
+    let heardAt = performance.now();
+    let dead = 0;
+    const io = { ...c.io, silentForMs: () => performance.now() - heardAt, peerDead: () => void dead++ };
+    const hb = Heartbeats.start({ sendEvery: 1000, deadAfter: 3000 }, io)!;
+    for (let i = 0; i < 20; i++) {
+      await vi.advanceTimersByTimeAsync(500);
+      heardAt = performance.now();
+    }
+    expect(dead).toBe(0);
+    expect(c.beats.length).toBeGreaterThanOrEqual(9);
+    expect(Math.max(...gaps(c.writes))).toBeLessThanOrEqual(1000);
+    // The peer goes silent: declared dead 3000 ms after it was last heard, not a beat interval later.
+    const silentFrom = performance.now();
+    while (dead === 0 && performance.now() - silentFrom < 10_000) await vi.advanceTimersByTimeAsync(10);
+    expect(dead).toBe(1);
+    expect(performance.now() - silentFrom).toBeGreaterThanOrEqual(3000);
+    expect(performance.now() - silentFrom).toBeLessThanOrEqual(3010);
+    hb.stop();
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(dead).toBe(1);
   });
 
   it('negotiates per the spec: max(ours, cy) out, 2 × max(ours, cx) + grace in; 0 on either side turns a direction off', () => {

@@ -25,10 +25,11 @@ export interface HeartbeatIo {
   /** When the connection last wrote anything (performance.now() ms): a frame counts as a beat. */
   lastWriteAt(): number;
   /** Writes a heart-beat (and records it as the last write). */
-  send(data: Buffer): void;
+  sendHeartbeat(data: Buffer): void;
   /** Ms since any byte was received. */
   silentForMs(): number;
-  onDead(): void;
+  /** Nothing arrived in time: the peer is gone. */
+  peerDead(): void;
 }
 
 /**
@@ -39,9 +40,16 @@ export function beatLead(sendEvery: number): number {
   return Math.min(250, Math.floor(sendEvery / 10));
 }
 
+/**
+ * One per connection that heart-beats, so its size counts: one timer for both directions (armed for whichever is
+ * due first), calling a module function with the instance as its argument (no closure and context per firing).
+ */
 export class Heartbeats {
-  private sendTimer: NodeJS.Timeout | null = null;
-  private deadTimer: NodeJS.Timeout | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  /** How long after the last write a beat is due (0: we do not beat). */
+  private dueAfter = 0;
+  /** How long the peer may be silent (0: not checked). */
+  private deadAfter = 0;
 
   /** Starts the negotiated timers; null when neither side heart-beats. */
   static start(agreed: { sendEvery: number; deadAfter: number }, io: HeartbeatIo): Heartbeats | null {
@@ -54,35 +62,50 @@ export class Heartbeats {
   constructor(private readonly io: HeartbeatIo) {}
 
   start(sendEvery: number, deadAfter: number): void {
-    if (sendEvery > 0) this.armBeat(sendEvery - beatLead(sendEvery));
-    if (deadAfter > 0) this.armDeadline(deadAfter, deadAfter);
+    this.dueAfter = sendEvery > 0 ? sendEvery - beatLead(sendEvery) : 0;
+    this.deadAfter = Math.max(0, deadAfter);
+    this.arm(this.dueAfter > 0 ? this.beatIn() : Infinity, this.deadAfter > 0 ? this.deadAfter : Infinity);
   }
 
   /**
    * The next beat is timed from the last write, not from a fixed tick: a tick that skipped because something was
    * written just after the previous one let the gap grow to almost twice the interval (a client enforcing its
    * incoming interval then cut us). Writes only record their time (no timer work per frame); each firing computes
-   * how long the connection has really been quiet and either beats or sleeps for the rest.
+   * how long the connection has really been quiet and either beats or sleeps for the rest. The peer is dead once
+   * nothing arrived for `deadAfter`; a firing before that sleeps for the rest of it.
+   *
+   * @internal the timer fired
    */
-  private armBeat(dueAfter: number): void {
-    const wait = Math.max(0, dueAfter - (performance.now() - this.io.lastWriteAt()));
-    this.sendTimer = setTimeout(() => {
-      if (performance.now() - this.io.lastWriteAt() >= dueAfter) this.io.send(HEARTBEAT);
-      this.armBeat(dueAfter);
-    }, wait);
-  }
-
-  private armDeadline(deadAfter: number, inMs: number): void {
-    this.deadTimer = setTimeout(() => {
+  due(): void {
+    let nextBeat = Infinity;
+    let nextDeadline = Infinity;
+    if (this.deadAfter > 0) {
       const silent = this.io.silentForMs();
-      if (silent >= deadAfter) this.io.onDead();
-      else this.armDeadline(deadAfter, deadAfter - silent);
-    }, inMs);
+      if (silent >= this.deadAfter) return this.io.peerDead();
+      nextDeadline = this.deadAfter - silent;
+    }
+    if (this.dueAfter > 0) {
+      if (performance.now() - this.io.lastWriteAt() >= this.dueAfter) this.io.sendHeartbeat(HEARTBEAT);
+      nextBeat = this.beatIn();
+    }
+    // Stopped meanwhile (the heart-beat's write closed the connection): no new timer.
+    if (this.timer !== null) this.arm(nextBeat, nextDeadline);
   }
 
   stop(): void {
-    if (this.sendTimer) clearTimeout(this.sendTimer);
-    if (this.deadTimer) clearTimeout(this.deadTimer);
-    this.sendTimer = this.deadTimer = null;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
   }
+
+  private beatIn(): number {
+    return Math.max(0, this.dueAfter - (performance.now() - this.io.lastWriteAt()));
+  }
+
+  private arm(beatIn: number, deadlineIn: number): void {
+    this.timer = setTimeout(heartbeatsDue, Math.min(beatIn, deadlineIn), this);
+  }
+}
+
+function heartbeatsDue(h: Heartbeats): void {
+  h.due();
 }

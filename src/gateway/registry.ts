@@ -29,7 +29,9 @@ export interface RegistryDeps {
 }
 
 export class SessionRegistry {
-  private readonly sessions = new Map<string, { session: RegisteredSession; presence: Promise<unknown> }>();
+  private readonly sessions = new Map<string, RegisteredSession>();
+  /** A session's "opened" presence update while it is in flight ("closed" waits for it); gone once it settled. */
+  private readonly opening = new Map<string, Promise<unknown>>();
   private readonly replaySlots = new Map<string, Semaphore>();
   private readonly offlineChecks = new Map<string, NodeJS.Timeout>();
   private readonly refreshTimer: NodeJS.Timeout;
@@ -52,7 +54,7 @@ export class SessionRegistry {
   }
 
   all(): RegisteredSession[] {
-    return [...this.sessions.values()].map((e) => e.session);
+    return [...this.sessions.values()];
   }
 
   userReplaySlots(userId: string): Semaphore {
@@ -77,15 +79,19 @@ export class SessionRegistry {
       .sessionOpened(userId, session.id)
       .then((wentOnline) => (wentOnline ? this.announce(userId, 'ONLINE') : undefined))
       .catch((err: unknown) => this.deps.log.warn({ err }, 'presence update failed'));
-    this.sessions.set(session.id, { session, presence });
+    this.sessions.set(session.id, session);
+    this.opening.set(session.id, presence);
+    void presence.then(() => {
+      if (this.opening.get(session.id) === presence) this.opening.delete(session.id);
+    });
   }
 
   closed(session: RegisteredSession): void {
-    const entry = this.sessions.get(session.id);
-    if (!entry) return;
-    this.sessions.delete(session.id);
+    if (!this.sessions.delete(session.id)) return;
+    const opening = this.opening.get(session.id);
+    this.opening.delete(session.id);
     const userId = session.user!.id;
-    void entry.presence
+    void (opening ?? Promise.resolve())
       .then(() => this.deps.presence.sessionClosed(userId, session.id))
       .then((wentOffline) => wentOffline && this.scheduleOfflineCheck(userId))
       .catch((err: unknown) => this.deps.log.warn({ err }, 'presence update failed'));
@@ -127,14 +133,14 @@ export class SessionRegistry {
   private async refresh(): Promise<void> {
     if (this.sessions.size === 0) return;
     try {
-      const local = [...this.sessions.values()].map(({ session }) => [session.user!.id, session.id] as const);
+      const local = [...this.sessions.values()].map((session) => [session.user!.id, session.id] as const);
       await this.deps.presence.refresh(local);
       const users = [...new Set(local.map(([userId]) => userId))];
       for (let i = 0; i < users.length; i += 5000) {
         const offline = await this.deps.store.offlineUserIds(users.slice(i, i + 5000));
         if (offline.length === 0) continue;
         // Only those still connected here (a last session may have closed meanwhile: its OFFLINE stands).
-        const connected = new Set([...this.sessions.values()].map(({ session }) => session.user!.id));
+        const connected = new Set([...this.sessions.values()].map((session) => session.user!.id));
         await this.announceOnline(offline.filter((u) => connected.has(u)));
       }
     } catch (err) {

@@ -10,7 +10,7 @@ import type { ReadService } from '../chat/reads.js';
 import type { Limits, RateLimits } from '../config.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { appError } from '../shared/errors.js';
-import type { User } from '../shared/model.js';
+import type { SessionUser } from '../shared/model.js';
 import { TokenBucket } from '../shared/token-bucket.js';
 import type { z } from 'zod';
 import { parseDestination } from './destinations.js';
@@ -35,7 +35,7 @@ export interface SendDeps {
 }
 
 export interface SendHost {
-  readonly user: User;
+  readonly user: SessionUser;
   /** false once the connection is closed. */
   active(): boolean;
   /** Over a rate by `waitMs`: the connection stops reading for that long (see flow.ts). */
@@ -141,10 +141,15 @@ export class Sends {
     if (receipt !== undefined) this.host.receipt({ command: 'SEND', headers: { receipt }, body: EMPTY }, headers);
   }
 
-  /** Resolves once no SEND waits for the log (at once when none does), or when the connection closes. */
-  idle(): Promise<void> {
-    if (this.inflight === 0) return Promise.resolve();
-    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  /** Resolves once no SEND waits for the log (at once when none does), when the connection closes, or after `maxMs`. */
+  async idle(maxMs: number): Promise<void> {
+    if (this.inflight === 0) return;
+    let deadline: NodeJS.Timeout | undefined;
+    await new Promise<void>((resolve) => {
+      this.idleWaiters.push(resolve);
+      deadline = setTimeout(resolve, maxMs);
+    });
+    clearTimeout(deadline);
   }
 
   private wakeIdle(): void {

@@ -7,14 +7,14 @@ import type { Logger } from 'pino';
 import { StompDecoder, StompProtocolError, encodeFrame, type Frame, type StompVersion } from '../../protocol/index.js';
 import { AppError, appError, toStompCode } from '../shared/errors.js';
 import { isTransientError } from '../shared/failures.js';
-import type { User } from '../shared/model.js';
+import type { SessionUser } from '../shared/model.js';
 import { TokenBucket } from '../shared/token-bucket.js';
-import { Budget, FrameDeadline, InboundFlow, Pause } from './flow.js';
+import { Budget, FrameDeadline, InboundFlow, Pause, type FlowHost } from './flow.js';
 import type { SessionDeps } from './session-deps.js';
 import { VersionMismatch, negotiateVersion, tokenOf } from './handshake.js';
-import { Heartbeats, negotiate, parseHeartBeat } from './heartbeat.js';
+import { Heartbeats, negotiate, parseHeartBeat, type HeartbeatIo } from './heartbeat.js';
 import { Sends } from './sends.js';
-import { Lifecycle, ReadyState, type SessionFailure } from './session-state.js';
+import { Lifecycle, ReadyState, type LifecycleHost, type SessionFailure } from './session-state.js';
 import { SubscriptionSet } from './subscription-set.js';
 import type { Transport } from './transport.js';
 
@@ -24,9 +24,13 @@ const MAX_PENDING_FRAMES = 256;
 /** How long a half-closed, disconnecting or cut-off connection may take to finish its replies. */
 const FINISH_MS = 15_000;
 
-export class Session {
+/**
+ * One per connection, idle or not, so its size counts: its helpers call it back through the interfaces it implements
+ * and its timers call module functions — no closure and context per callback and connection (~1 KB per connection).
+ */
+export class Session implements LifecycleHost, FlowHost, HeartbeatIo {
   readonly id = randomUUID();
-  user: User | null = null;
+  user: SessionUser | null = null;
   version: StompVersion = '1.2';
   private readonly life: Lifecycle;
   private readonly decoder: StompDecoder;
@@ -39,7 +43,7 @@ export class Session {
   private heartbeats: Heartbeats | null = null;
   private lastReceivedAt = Date.now();
   /** performance.now() of the last write: the next heart-beat is due an interval after it. */
-  private lastWriteAt = performance.now();
+  private lastWrite = performance.now();
   private connectTimer: NodeJS.Timeout | null;
   private readonly frameDeadline: FrameDeadline;
   private expiryTimer: NodeJS.Timeout | null = null;
@@ -51,41 +55,14 @@ export class Session {
     /** access_token from the WebSocket URL, if any. */
     private readonly urlToken: string | null = null,
   ) {
-    this.life = new Lifecycle(
-      {
-        busy: () => (this.sendsOf?.inflight ?? 0) > 0 || this.pendingFrames > 0,
-        catchingUp: () => this.subs?.catchingUp ?? false,
-        fail: (failure) => this.fail(failure),
-        close: () => this.close(),
-      },
-      FINISH_MS,
-    );
+    this.life = new Lifecycle(this, FINISH_MS);
     this.frameBucket = new TokenBucket(deps.rate.framesPerSec, deps.rate.framesBurst);
-    this.flow = new InboundFlow(
-      transport,
-      deps.rate.abuseMs,
-      () => this.failAfterDrain({ code: 'rate-limited', message: `over the rate limit for more than ${deps.rate.abuseMs} ms; slow down` }),
-      () => {
-        // While we did not read, the peer's heart-beats and the rest of a started frame waited in the kernel.
-        this.lastReceivedAt = Date.now();
-        this.frameDeadline.check(true);
-      },
-    );
-    this.decoder = new StompDecoder(
-      { onFrame: (f) => this.onFrame(f) },
-      { commands: 'client', maxFrameBytes: deps.limits.maxFrameBytes, maxHeaders: deps.limits.maxHeaders, maxHeaderBytes: deps.limits.maxHeaderBytes },
-    );
-    this.frameDeadline = new FrameDeadline(
-      deps.frameTimeoutMs,
-      () => this.decoder.bufferedBytes,
-      () => this.flow.isPaused,
-      () => this.fail({ code: 'bad-frame', message: 'frame not completed in time', receiptId: this.decoder.pendingReceipt }),
-    );
+    this.flow = new InboundFlow(transport, deps.rate.abuseMs, this);
+    const { maxFrameBytes, maxHeaders, maxHeaderBytes } = deps.limits;
+    this.decoder = new StompDecoder(this, { commands: 'client', maxFrameBytes, maxHeaders, maxHeaderBytes });
+    this.frameDeadline = new FrameDeadline(deps.frameTimeoutMs, this.decoder, this.flow, this);
     deps.metrics.sessionsActive.inc({ transport: transport.kind });
-    this.connectTimer = setTimeout(
-      () => this.fail({ code: 'bad-frame', message: `no CONNECT frame within ${deps.connectTimeoutMs} ms (CONNECT_TIMEOUT_MS); connection closed` }),
-      deps.connectTimeoutMs,
-    );
+    this.connectTimer = setTimeout(connectTimedOut, deps.connectTimeoutMs, this, deps.connectTimeoutMs);
   }
 
   /** A child logger made on first use (most sessions never log: no per-connection logger object). */
@@ -136,7 +113,41 @@ export class Session {
     this.fail({ code: 'server-unavailable', message: 'server is shutting down; reconnect to another instance' });
   }
 
-  private onFrame(frame: Frame): void {
+  // --- callbacks of the helpers (LifecycleHost, FlowHost, HeartbeatIo, the decoder's) ----------------------
+  // After a pause in reading, the peer's heart-beats and the rest of a started frame waited in the kernel: the
+  // peer was not silent, and the frame deadline restarts. Not reading is our doing, not the peer's silence.
+
+  busy(): boolean {
+    return (this.sendsOf?.inflight ?? 0) > 0 || this.pendingFrames > 0;
+  }
+  catchingUp(): boolean {
+    return this.subs?.catchingUp ?? false;
+  }
+  abused(): void {
+    this.failAfterDrain({ code: 'rate-limited', message: `over the rate limit for more than ${this.deps.rate.abuseMs} ms; slow down` });
+  }
+  readResumed(): void {
+    this.lastReceivedAt = Date.now();
+    this.frameDeadline.check(true);
+  }
+  lastWriteAt(): number {
+    return this.lastWrite;
+  }
+  sendHeartbeat(data: Buffer): void {
+    this.transport.send(data);
+    this.lastWrite = performance.now();
+  }
+  silentForMs(): number {
+    return this.flow.isPaused ? 0 : Date.now() - this.lastReceivedAt;
+  }
+  peerDead(): void {
+    this.log.info('peer missed heart-beats');
+    this.teardown();
+    this.transport.destroy();
+  }
+
+  /** The decoder's handler: one complete frame. */
+  onFrame(frame: Frame): void {
     this.deps.metrics.framesIn.inc({ command: frame.command });
     // The version decides how the following frames' headers are unescaped, possibly in this same chunk.
     if (this.user === null && (frame.command === 'CONNECT' || frame.command === 'STOMP')) {
@@ -190,8 +201,8 @@ export class Session {
       case 'ABORT':
         return this.sends().abort(frame);
       case 'DISCONNECT':
-        // The RECEIPT of a DISCONNECT follows the receipts of every SEND before it.
-        await this.settled();
+        // The RECEIPT of a DISCONNECT follows the receipts of every SEND before it (held back FINISH_MS at most).
+        await this.sendsOf?.idle(FINISH_MS);
         this.receipt(frame);
         return this.close();
       default:
@@ -207,7 +218,8 @@ export class Session {
     const [cx, cy] = this.version === '1.0' ? [0, 0] : parseHeartBeat(frame.headers['heart-beat']);
     const auth = await this.deps.authenticate(tokenOf(frame, this.urlToken));
     if (this.closed) return; // closed while authenticating
-    this.user = auth.user;
+    // Only what the connection needs of the row (~150 bytes less per connection).
+    this.user = { id: auth.user.id, email: auth.user.email };
     // A connection already CLOSING (its input ended right after the CONNECT) stays CLOSING, now with a user.
     if (this.life.state === ReadyState.CONNECTING) this.life.enter(ReadyState.OPEN);
     if (this.connectTimer) clearTimeout(this.connectTimer);
@@ -217,7 +229,7 @@ export class Session {
     if (auth.expiresAt !== null) {
       // A session ends with its token; the client reconnects with a fresh one.
       const inMs = Math.min(2 ** 31 - 1, Math.max(0, auth.expiresAt - Date.now()));
-      this.expiryTimer = setTimeout(() => this.fail({ code: 'unauthorized', message: 'token expired; reconnect with a fresh token' }), inMs);
+      this.expiryTimer = setTimeout(tokenExpired, inMs, this);
     }
     const ours = this.deps.heartbeatMs;
     this.writeFrame('CONNECTED', {
@@ -228,20 +240,7 @@ export class Session {
       server: `kafka-stomp-chat/${this.deps.instanceId}`,
       'user-name': auth.user.id,
     });
-    this.heartbeats = Heartbeats.start(negotiate(ours, cx, cy), {
-      lastWriteAt: () => this.lastWriteAt,
-      send: (data) => {
-        this.transport.send(data);
-        this.lastWriteAt = performance.now();
-      },
-      // Not reading (flow control) is our doing, not the peer's silence.
-      silentForMs: () => (this.flow.isPaused ? 0 : Date.now() - this.lastReceivedAt),
-      onDead: () => {
-        this.log.info('peer missed heart-beats');
-        this.teardown();
-        this.transport.destroy();
-      },
-    });
+    this.heartbeats = Heartbeats.start(negotiate(ours, cx, cy), this);
   }
 
   private sends(): Sends {
@@ -297,7 +296,7 @@ export class Session {
       return;
     }
     this.transport.send(bytes);
-    this.lastWriteAt = performance.now();
+    this.lastWrite = performance.now();
   }
 
   private receipt(frame: Frame, extra?: Record<string, string>): void {
@@ -326,17 +325,10 @@ export class Session {
     this.life.finish({ failure, deaf: false });
   }
 
-  /** Resolves when no SEND is waiting for the log, the connection closed, or FINISH_MS passed. */
-  private async settled(): Promise<void> {
-    if (!this.sendsOf) return;
-    let deadline: NodeJS.Timeout | undefined;
-    await Promise.race([this.sendsOf.idle(), new Promise<void>((resolve) => (deadline = setTimeout(resolve, FINISH_MS)))]);
-    clearTimeout(deadline);
-  }
-
   // --- the end -------------------------------------------------------------------------------------
 
-  private close(): void {
+  /** LifecycleHost: close without an ERROR. */
+  close(): void {
     this.teardown();
     this.transport.end();
   }
@@ -356,4 +348,12 @@ export class Session {
     this.deps.gate.closed(this.transport.remoteAddress, pending);
     if (!pending) this.deps.closed(this);
   }
+}
+
+function connectTimedOut(s: Session, ms: number): void {
+  s.fail({ code: 'bad-frame', message: `no CONNECT frame within ${ms} ms (CONNECT_TIMEOUT_MS); connection closed` });
+}
+
+function tokenExpired(s: Session): void {
+  s.fail({ code: 'unauthorized', message: 'token expired; reconnect with a fresh token' });
 }

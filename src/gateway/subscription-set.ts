@@ -11,7 +11,7 @@ import { topics } from '../fanout/fanout.js';
 import type { Hub, TopicSubscriber } from '../fanout/hub.js';
 import type { LiveMessage } from '../fanout/live.js';
 import { appError } from '../shared/errors.js';
-import { isDecimalId, type User } from '../shared/model.js';
+import { isDecimalId, type SessionUser } from '../shared/model.js';
 import { OPS_TOPIC, USER_QUEUE, parseDestination, roomEventsDestination } from './destinations.js';
 import { catchUpSubscription, type ReplayHost } from './replay.js';
 import type { Semaphore } from './semaphore.js';
@@ -31,14 +31,14 @@ export interface SubscriptionDeps {
   limits: { maxSubscriptions: number; maxUnacked: number };
   /** The operations console's live feed (/topic/ops): administrators only. */
   ops: {
-    isAdmin(user: User): boolean;
+    isAdmin(user: Pick<SessionUser, 'email'>): boolean;
     monitor: { addSubscriber(sub: TopicSubscriber): void; removeSubscriber(sub: TopicSubscriber): void };
   };
 }
 
 /** What the set needs from its session. */
 export interface SubscriptionHost {
-  readonly user: User;
+  readonly user: SessionUser;
   readonly version: StompVersion;
   /** false once the connection is closed or closing. */
   active(): boolean;

@@ -14,6 +14,12 @@ export interface User {
   lastSeenAt: string | null;
 }
 
+/** A user as the services that act for one need it. */
+export type UserRef = Pick<User, 'id'>;
+
+/** What a connection keeps of its user for its lifetime (the rest of the row is not held per connection). */
+export type SessionUser = Pick<User, 'id' | 'email'>;
+
 export interface Room {
   id: string;
   name: string;
