@@ -83,23 +83,23 @@ export class KyselyDeadLetterMarks implements DeadLetterMarks {
   }
 
   async forgetIfRecreated(topic: string, partition: number, end: bigint, before: Date): Promise<number> {
-    return this.db.transaction().execute(async (tx) => {
-      const beyond = await tx
-        .selectFrom('dead_letter_marks')
-        .select(sql<string>`count(*)`.as('n'))
-        .where('topic', '=', topic)
-        .where('partition', '=', partition)
-        .where('dlt_offset', '>=', end.toString())
-        .where('marked_at', '<', before)
-        .executeTakeFirstOrThrow();
-      if (Number(beyond.n) === 0) return 0;
-      const gone = await tx
-        .deleteFrom('dead_letter_marks')
-        .where('topic', '=', topic)
-        .where('partition', '=', partition)
-        .where('marked_at', '<', before)
-        .executeTakeFirst();
-      return Number(gone.numDeletedRows);
-    });
+    // One statement: nothing is deleted unless a mark past the end exists.
+    const gone = await this.db
+      .deleteFrom('dead_letter_marks')
+      .where('topic', '=', topic)
+      .where('partition', '=', partition)
+      .where('marked_at', '<', before)
+      .where(({ exists, selectFrom }) =>
+        exists(
+          selectFrom('dead_letter_marks as beyond')
+            .select('beyond.dlt_offset')
+            .where('beyond.topic', '=', topic)
+            .where('beyond.partition', '=', partition)
+            .where('beyond.dlt_offset', '>=', end.toString())
+            .where('beyond.marked_at', '<', before),
+        ),
+      )
+      .executeTakeFirst();
+    return Number(gone.numDeletedRows);
   }
 }
