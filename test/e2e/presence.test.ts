@@ -24,10 +24,7 @@ describe('presence across instances', () => {
     await Promise.all([a?.stop(), b?.stop()]);
   });
 
-  const statusOf = async (viewer: { token: string }, roomId: string, userId: string) => {
-    const r = await api.call('GET', `/api/rooms/${roomId}`, viewer.token);
-    return r.body.members.find((m: { userId: string }) => m.userId === userId) as { status: string; lastSeenAt: string | null };
-  };
+  const statusOf = async (viewer: { token: string }, roomId: string, userId: string) => (await api.memberStatus(viewer, roomId, userId))!;
 
   it('online while any session lives; offline when the last one closes; events to the room', async () => {
     const [watcher, user] = await api.pair('presence');

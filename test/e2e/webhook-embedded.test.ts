@@ -80,12 +80,7 @@ beforeAll(async () => {
 async function connectOnline(): Promise<void> {
   const ws = await WsStomp.connect(server.wsUrl, online.token);
   closers.push(() => ws.close());
-  await waitFor(
-    async () =>
-      (await api.call('GET', `/api/rooms/${room}`, sender.token)).body.members.find((m: { userId: string }) => m.userId === online.id)?.status === 'ONLINE',
-    10_000,
-    'the connected member shown ONLINE',
-  );
+  await waitFor(async () => (await api.memberStatus(sender, room, online.id))?.status === 'ONLINE', 10_000, 'the connected member shown ONLINE');
 }
 
 afterAll(async () => {

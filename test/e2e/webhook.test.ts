@@ -54,12 +54,7 @@ beforeAll(async () => {
   room = await api.group(sender, [online, doomed, ...offline]);
   const ws = await WsStomp.connect(gateway.wsUrl, online.token);
   closers.push(() => ws.close());
-  await waitFor(
-    async () =>
-      (await api.call('GET', `/api/rooms/${room}`, sender.token)).body.members.find((m: { userId: string }) => m.userId === online.id)?.status === 'ONLINE',
-    10_000,
-    'the connected member shown ONLINE',
-  );
+  await waitFor(async () => (await api.memberStatus(sender, room, online.id))?.status === 'ONLINE', 10_000, 'the connected member shown ONLINE');
   // The doomed member's receiver endpoint answers 503 until the end: given up after GIVE_UP_MS, while the rest runs.
   // (The receiver also gets other runs' deliveries: this run's notify group queues every room's offline members.)
   receiver.answer = (r) => (r.body.userId === doomed.id ? 503 : 204);

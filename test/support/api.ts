@@ -52,6 +52,12 @@ export class Api {
     return out;
   }
 
+  /** A member's entry in the room detail as `viewer` sees it (presence: `status`, `lastSeenAt`), or undefined. */
+  async memberStatus(viewer: { token: string }, roomId: string, userId: string): Promise<{ status: string; lastSeenAt: string | null } | undefined> {
+    const r = await this.call('GET', `/api/rooms/${roomId}`, viewer.token);
+    return (r.body.members as Array<{ userId: string; status: string; lastSeenAt: string | null }>).find((m) => m.userId === userId);
+  }
+
   async group(owner: Account, members: Account[], name = `room-${randomUUID().slice(0, 8)}`): Promise<string> {
     const r = await this.call('POST', '/api/rooms', owner.token, { type: 'GROUP', name, memberIds: members.map((m) => m.id) });
     if (r.status !== 201) throw new Error(`create room failed: ${r.status} ${JSON.stringify(r.body)}`);
