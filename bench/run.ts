@@ -3,6 +3,7 @@ const SCENARIOS: Record<string, { file: string; about: string }> = {
   codec: { file: './codec.js', about: 'STOMP codec: our decoder/encoder vs @stomp/stompjs (no servers)' },
   fanout: { file: './fanout.js', about: 'claims 1+2: rooms of 10 on the load driver, open-loop rates, 1 vs 2 instances, CPU per delivery' },
   peers: { file: './peers.js', about: 'same driver and load against ours, RabbitMQ Web-STOMP and a Socket.IO reference server' },
+  capacity: { file: './capacity.js', about: 'the peers load stepped up until p99 > 100 ms or a loss: ours x1 and x2, RabbitMQ, Socket.IO' },
   'connect-storm': { file: './connect-storm.js', about: '1,000 simultaneous WebSocket STOMP CONNECTs against one instance' },
   idle: { file: './idle.js', about: '20,000 idle STOMP connections with heart-beats: server RSS per connection, kept alive' },
   'kafka-path': { file: './kafka-path.js', about: 'the Kafka path alone in one process: append latency, CPU per record, produce requests, offset commits' },
@@ -10,6 +11,7 @@ const SCENARIOS: Record<string, { file: string; about: string }> = {
   reads: { file: './reads.js', about: 'claim 3: 50 members marking read concurrently (REST + STOMP), exact unread counts' },
   resume: { file: './resume.js', about: 'claim 5: many clients drop, reconnect to the other instance with since-seq, 0 missing / 0 duplicated' },
   fuzz: { file: './fuzz.js', about: 'security: >= 10 million random and mutated STOMP frames (TCP + WebSocket) at one instance; crashes, RSS, bystanders p99' },
+  profile: { file: './profile.js', about: 'where the server CPU goes: V8 --cpu-prof profiles of a bench run by library, folders side by side' },
   report: { file: './report.js', about: 'regenerates the PERF_RESULT.md sections and bench/charts/*.svg from bench/results/*.jsonl' },
 };
 
@@ -26,7 +28,7 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   // Servers run the compiled build (as `npm start` does): compile first, incrementally.
-  if (!['codec', 'report', 'kafka-path'].includes(name!)) {
+  if (!['codec', 'report', 'kafka-path', 'profile'].includes(name!)) {
     const { default: build } = await import('../test/support/build.js');
     build();
   }

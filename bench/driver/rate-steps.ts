@@ -5,6 +5,7 @@ import { cpus, loadavg } from 'node:os';
 import { fmt, printTable, progress } from '../lib.js';
 import { CpuSampler, cpuPerDelivery, readProc, CLOCK_TICKS, type CpuReport, type ProcessGroup } from './cpu.js';
 import type { Driver, StepSummary } from './driver.js';
+import { overCapacity, saturation } from './capacity.js';
 import type { ClientSpec } from './ipc.js';
 
 export interface RateStepsParams {
@@ -17,6 +18,11 @@ export interface RateStepsParams {
   receipts: boolean;
   /** Keep going after a saturated step (else the higher rates of this target are skipped). */
   allRates: boolean;
+  /**
+   * Capacity stepping: a step is over capacity when its p99 passes this many ms or anything is lost, duplicated or
+   * out of order, and the target's higher rates are skipped after it (unless allRates). Unset: only saturation stops.
+   */
+  maxP99Ms?: number | null;
 }
 
 export interface RateStepRow {
@@ -33,6 +39,8 @@ export interface RateStepRow {
   /** The busiest driver worker, % of one core over the window. */
   driverMaxWorkerPct: number;
   loadAvg1m: number;
+  /** Why this step is over capacity (capacity stepping, see RateStepsParams.maxP99Ms), or null. */
+  overCapacity: string | null;
 }
 
 let stepCounter = 0;
@@ -91,24 +99,18 @@ export async function runRateSteps(
         cpuUsPerDelivery: cpuPerDelivery(report, step.deliveriesInWindow),
         driverMaxWorkerPct: workerMax,
         loadAvg1m: Number(loadavg()[0]!.toFixed(2)),
+        overCapacity: p.maxP99Ms ? overCapacity(step, p.maxP99Ms) : null,
       };
       rows.push(row);
       progress(stepLine(name, row));
       if (!step.drained) progress(`${name} @ ${rate}: WARNING: not every delivery arrived within the ${p.drainS} s drain (counted as lost)`);
       if (workerMax > 80)
         progress(`${name} @ ${rate}: WARNING: a driver worker used ${fmt(workerMax, 0)} % of a core: add --workers or the driver may be the bottleneck`);
-      const expectedPerSec = (step.expected / Math.max(1, step.sent)) * rate;
-      const saturated =
-        step.sentPerSec < 0.75 * rate
-          ? `sent ${fmt(step.sentPerSec, 0)}/s of ${rate}/s`
-          : step.deliveriesPerSec < 0.75 * expectedPerSec
-            ? `delivered ${fmt(step.deliveriesPerSec, 0)}/s of ${fmt(expectedPerSec, 0)}/s${step.lost ? ` (${step.lost} lost)` : ''}`
-            : step.latency.p99 > 5000
-              ? `p99 ${fmt(step.latency.p99, 0)} ms > 5 s`
-              : null;
-      if (saturated && !p.allRates) {
+      const saturated = saturation(step, rate);
+      const stop = saturated ? `saturated at ${rate} msgs/s (${saturated})` : row.overCapacity ? `over capacity at ${rate} msgs/s (${row.overCapacity})` : null;
+      if (stop && !p.allRates) {
         const rest = p.rates.slice(p.rates.indexOf(rate) + 1);
-        if (rest.length) progress(`${name} saturated at ${rate} msgs/s (${saturated}): skipping ${rest.join(', ')} (--all-rates runs them anyway)`);
+        if (rest.length) progress(`${name} ${stop}: skipping ${rest.join(', ')} (--all-rates runs them anyway)`);
         break;
       }
     }
@@ -241,5 +243,6 @@ export function rateRowJson(r: RateStepRow): Record<string, unknown> {
     cpuUsPerDelivery: Object.fromEntries(Object.entries(r.cpuUsPerDelivery).map(([k, v]) => [k, Number.isFinite(v) ? Number(v.toFixed(2)) : null])),
     driverMaxWorkerPct: Number.isFinite(r.driverMaxWorkerPct) ? Number(r.driverMaxWorkerPct.toFixed(1)) : null,
     loadAvg1m: r.loadAvg1m,
+    overCapacity: r.overCapacity,
   };
 }

@@ -38,6 +38,13 @@ export function latestRunPer(dir: string, scenario: string, param: string): Resu
   return [...best.keys()].sort().flatMap((k) => best.get(k)!);
 }
 
+/** The last `n` runs of `scenario`, newest first, each as its lines. */
+export function latestRuns(dir: string, scenario: string, n: number): ResultLine[][] {
+  return runsOf(dir, scenario)
+    .sort((a, b) => (a[0]!.date < b[0]!.date ? 1 : a[0]!.date > b[0]!.date ? -1 : 0))
+    .slice(0, n);
+}
+
 /** Every run of `scenario` that has a runId, each as its lines. */
 function runsOf(dir: string, scenario: string): ResultLine[][] {
   const file = join(dir, `${scenario}.jsonl`);

@@ -19,10 +19,10 @@ export interface Section {
   charts: Chart[];
 }
 
-type Row = ResultLine & Record<string, any>;
+export type Row = ResultLine & Record<string, any>;
 
-const f = (v: unknown, digits = 1): string => (typeof v === 'number' && Number.isFinite(v) ? v.toFixed(digits) : '-');
-const n0 = (v: unknown): string => (typeof v === 'number' && Number.isFinite(v) ? Math.round(v).toLocaleString('en') : '-');
+export const f = (v: unknown, digits = 1): string => (typeof v === 'number' && Number.isFinite(v) ? v.toFixed(digits) : '-');
+export const n0 = (v: unknown): string => (typeof v === 'number' && Number.isFinite(v) ? Math.round(v).toLocaleString('en') : '-');
 const errCount = (e: unknown): number => (e && typeof e === 'object' ? Object.values(e as Record<string, number>).reduce((a, b) => a + b, 0) : 0);
 
 /** "Measured <date> on <machine>, Node <v>, load <x>" for the first line of a run. */
@@ -39,7 +39,7 @@ function environmentLine(lines: readonly Row[]): string {
 }
 
 /** A generated section: its heading (naming the scenario's command), the environment line, then `body`. */
-function section(name: string, title: string, lines: readonly Row[], body: string[], charts: Chart[] = []): Section {
+export function section(name: string, title: string, lines: readonly Row[], body: string[], charts: Chart[] = []): Section {
   const markdown = [`## ${title} — \`npm run bench -- ${name}\``, '', environmentLine(lines), '', ...body].join('\n');
   return { name, markdown, charts };
 }
@@ -52,7 +52,7 @@ function columnsTable(lines: readonly Row[], columns: ReadonlyArray<readonly [st
   );
 }
 
-function driverLine(rows: readonly Row[], workers: unknown): string {
+export function driverLine(rows: readonly Row[], workers: unknown): string {
   const maxWorker = Math.max(...rows.map((r) => (typeof r.driverMaxWorkerPct === 'number' ? r.driverMaxWorkerPct : 0)));
   const lag = Math.max(...rows.map((r) => (typeof r.sendLagMs?.p99 === 'number' ? r.sendLagMs.p99 : 0)));
   const busy = Math.max(...rows.map((r) => (typeof r.cpu?.machinePct === 'number' ? r.cpu.machinePct : 0)));
@@ -73,7 +73,7 @@ function driverLine(rows: readonly Row[], workers: unknown): string {
   );
 }
 
-const latencyHeaders = [
+export const latencyHeaders = [
   'sent/s',
   'deliveries/s',
   'lost',
@@ -87,7 +87,7 @@ const latencyHeaders = [
   'receipt p99 ms',
   'errors',
 ];
-function latencyCells(r: Row): string[] {
+export function latencyCells(r: Row): string[] {
   return [
     n0(r.sentPerSec),
     n0(r.deliveriesPerSec),
@@ -154,10 +154,10 @@ function latencyChart(file: string, title: string, rows: readonly Row[], keyOf: 
   return { file, alt: title, svg: lineChart({ title, xLabel: 'send rate (messages/s, all rooms)', yLabel: 'latency ms (intended send → delivery)', series }) };
 }
 
-const link = (chartsRel: string, c: Chart) => `![${c.alt}](${chartsRel}/${c.file})`;
+export const link = (chartsRel: string, c: Chart) => `![${c.alt}](${chartsRel}/${c.file})`;
 
 /** A warning paragraph when other chat servers shared the consumer groups during the run (not a quiet machine). */
-function foreignLine(lines: readonly Row[]): string[] {
+export function foreignLine(lines: readonly Row[]): string[] {
   const ids = (lines[0]!.params as { foreignServers?: string[] }).foreignServers ?? [];
   return ids.length
     ? [
@@ -448,6 +448,7 @@ export function reproduceSection(): Section {
     'npm run bench -- codec',
     'npm run bench -- fanout           # --instances 1,2 --rooms 20 --members 10 --rates 500,1000,2000 --warmup 5 --duration 20 --workers <cores>',
     'npm run bench -- peers            # --targets ours,rabbitmq,socketio (enables rabbitmq_web_stomp if needed), same flags as fanout',
+    'npm run bench -- capacity         # the peers load stepped up until p99 > 100 ms or a loss; ours x1 and x2, RabbitMQ, Socket.IO',
     'npm run bench -- connect-storm    # --connections 1000 --users 50 --transport ws',
     'npm run bench -- idle             # --connections 20000 --hold 60 --heartbeat 10000 --source-addresses 8 --transport ws|tcp',
     'npm run bench -- partitioning',
