@@ -58,7 +58,9 @@ export async function withServers<T>(n: number, name: string, fn: (servers: Serv
  * a test run): they take partitions of chat.messages and share the machine, so results must mention them.
  */
 export async function foreignGroupMembers(ours: readonly string[], brokers = readSetting('KAFKA_BROKERS')): Promise<string[]> {
-  const { Kafka, logLevel } = await import('kafkajs');
+  // Through our module: it installs the kafkajs fixes first (without them every broker connection spins a 1 ms
+  // timer and Node 24 prints a TimeoutNegativeWarning).
+  const { Kafka, logLevel } = await import('../../src/kafka/kafkajs.js');
   const admin = new Kafka({ clientId: 'bench-probe', brokers, logLevel: logLevel.NOTHING }).admin();
   try {
     await admin.connect();
