@@ -309,14 +309,21 @@ export function topologySection(all: readonly Row[], split: readonly Row[]): Sec
 export function peersSection(lines: readonly Row[], chartsRel: string): Section {
   const p = lines[0]!.params as Record<string, any>;
   const order = ['ours', 'rabbitmq', 'socketio'];
-  const rows = [...lines].sort((a, b) => order.indexOf(a.target) - order.indexOf(b.target) || a.rate - b.rate);
+  const rows = [...lines].sort((a, b) => order.indexOf(a.target) - order.indexOf(b.target) || (a.instances ?? 1) - (b.instances ?? 1) || a.rate - b.rate);
   const names: Record<string, string> = { ours: 'ours (1 instance)', rabbitmq: 'RabbitMQ Web-STOMP', socketio: 'Socket.IO + Redis adapter' };
+  // `peers --instances 1,2`: ours with more instances is a target of its own.
+  const nameOf = (r: Row) => ((r.instances ?? 1) > 1 ? `ours (${r.instances} instances)` : (names[r.target] ?? r.target));
   const charts = [
-    latencyChart('peers-latency.svg', `Same load, three servers: latency vs send rate, rooms of ${p.members}`, rows, (r) => names[r.target] ?? r.target),
-    cpuChart('peers-cpu.svg', 'CPU per delivered message, by process group', rows, (r) => `${r.target}\n${r.rate}/s`),
+    latencyChart('peers-latency.svg', `Same load, three servers: latency vs send rate, rooms of ${p.members}`, rows, nameOf),
+    cpuChart(
+      'peers-cpu.svg',
+      'CPU per delivered message, by process group',
+      rows,
+      (r) => `${(r.instances ?? 1) > 1 ? `${r.target} x${r.instances}` : r.target}\n${r.rate}/s`,
+    ),
   ];
   const own = (r: Row) => Number(r.cpuUsPerDelivery?.[r.target === 'ours' ? 'app' : r.target] ?? NaN);
-  const ours = new Map(rows.filter((r) => r.target === 'ours').map((r) => [r.rate, r]));
+  const ours = new Map(rows.filter((r) => r.target === 'ours' && (r.instances ?? 1) === 1).map((r) => [r.rate, r]));
   const ratio = (a: number, b: number | undefined) => (b !== undefined && Number.isFinite(a) && Number.isFinite(b) && b > 0 ? `${f(a / b, 2)}x` : '-');
   const body = [
     `One run, one driver, the same ${p.rooms} rooms × ${p.members} members and the same open-loop rates against: ours (1 instance, ` +
@@ -330,7 +337,7 @@ export function peersSection(lines: readonly Row[], chartsRel: string): Section 
     ...foreignLine(lines),
     markdownTable(
       ['target', 'rate msg/s', ...latencyHeaders],
-      rows.map((r) => [names[r.target] ?? r.target, n0(r.rate), ...latencyCells(r)]),
+      rows.map((r) => [nameOf(r), n0(r.rate), ...latencyCells(r)]),
     ),
     '',
     link(chartsRel, charts[0]!),
@@ -353,7 +360,7 @@ export function peersSection(lines: readonly Row[], chartsRel: string): Section 
       rows.map((r) => {
         const o = ours.get(r.rate);
         return [
-          names[r.target] ?? r.target,
+          nameOf(r),
           n0(r.rate),
           n0(r.deliveriesPerSec),
           ratio(r.deliveriesPerSec, o?.deliveriesPerSec),
@@ -369,7 +376,7 @@ export function peersSection(lines: readonly Row[], chartsRel: string): Section 
     '',
     `CPU per delivered message by process group, µs (share of one core):`,
     '',
-    cpuTable(rows, (r) => [names[r.target] ?? r.target, n0(r.rate)], ['target', 'rate msg/s']),
+    cpuTable(rows, (r) => [nameOf(r), n0(r.rate)], ['target', 'rate msg/s']),
     '',
     link(chartsRel, charts[1]!),
   ];
