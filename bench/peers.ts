@@ -12,6 +12,7 @@
 //               routing; Socket.IO: an ack callback after the broadcast); off by default, as the three mean
 //               different things
 import { cpus } from 'node:os';
+import { targetName } from './driver/capacity.js';
 import { groups, type ProcessGroup } from './driver/cpu.js';
 import { withDriver, type Driver } from './driver/driver.js';
 import { printRateTable, rateRowJson, runRateSteps, type RateStepRow, type RateStepsParams } from './driver/rate-steps.js';
@@ -116,7 +117,7 @@ function printRatios(rows: readonly RateStepRow[]): void {
     const o = ours.get(r.rate);
     const ratio = (a: number, b: number | undefined) => (o && b !== undefined && Number.isFinite(a) && Number.isFinite(b) && b > 0 ? `${fmt(a / b, 2)}x` : '-');
     out.push([
-      r.instances > 1 ? `${r.target} x${r.instances}` : r.target,
+      targetName(r),
       r.rate,
       fmt(r.step.deliveriesPerSec, 0),
       ratio(r.step.deliveriesPerSec, o?.step.deliveriesPerSec),

@@ -5,7 +5,7 @@ import { cpus, loadavg } from 'node:os';
 import { fmt, printTable, progress } from '../lib.js';
 import { CpuSampler, cpuPerDelivery, readProc, CLOCK_TICKS, type CpuReport, type ProcessGroup } from './cpu.js';
 import type { Driver, StepSummary } from './driver.js';
-import { overCapacity, saturation } from './capacity.js';
+import { overCapacity, saturation, targetName } from './capacity.js';
 import type { ClientSpec } from './ipc.js';
 
 export interface RateStepsParams {
@@ -53,7 +53,7 @@ export async function runRateSteps(
   p: RateStepsParams,
   groups: ProcessGroup[],
 ): Promise<RateStepRow[]> {
-  const name = `${label.target}${label.instances > 1 ? ` x${label.instances}` : ''}`;
+  const name = targetName(label);
   const subscribersPerRoom = new Array<number>(p.rooms).fill(0);
   for (const c of clients) for (const s of c.subscribe) subscribersPerRoom[s.room]!++;
   progress(`${name}: connecting ${clients.length} clients (${p.rooms} rooms) over ${driver.size} driver worker(s)`);

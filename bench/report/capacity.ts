@@ -1,19 +1,24 @@
 // The generated capacity section of PERF_RESULT.md: each target's capacity in the last runs (the highest rate
 // sustained with p99 within the limit and nothing lost), the latest run's steps, and p99 against rate for all.
-import { capacities, saturation, targetName, type Capacity, type CapacityRow } from '../driver/capacity.js';
+import { capacities, saturation, type Capacity, type CapacityRow } from '../driver/capacity.js';
 import { markdownTable } from '../lib.js';
 import type { ResultLine } from './results.js';
-import { driverLine, f, foreignLine, latencyCells, latencyHeaders, link, n0, section, type Chart, type Row, type Section } from './sections.js';
+import {
+  driverLine,
+  f,
+  foreignLine,
+  latencyCells,
+  latencyHeaders,
+  link,
+  n0,
+  section,
+  targetKey as keyOf,
+  targetLabel,
+  type Chart,
+  type Row,
+  type Section,
+} from './sections.js';
 import { PALETTE, lineChart, type Series } from './svg.js';
-
-const NAMES: Record<string, string> = {
-  ours: 'ours (1 instance)',
-  'ours x2': 'ours (2 instances)',
-  rabbitmq: 'RabbitMQ Web-STOMP',
-  socketio: 'Socket.IO + Redis adapter',
-};
-const nameOf = (key: string): string => NAMES[key] ?? key;
-const keyOf = (r: Row): string => targetName({ target: String(r.target), instances: Number(r.instances ?? 1) });
 
 function toCapacityRow(r: Row): CapacityRow {
   const step = {
@@ -42,6 +47,8 @@ export function capacitySection(runs: ReadonlyArray<readonly ResultLine[]>, char
   const p = latest[0]!.params as Record<string, any>;
   const perRun = runs.map((lines) => capacities((lines as readonly Row[]).map(toCapacityRow)));
   const keys = [...new Set(perRun.flatMap((caps) => caps.map((c) => c.name)))];
+  const labels = labelsOf(runs.flat() as Row[]);
+  const nameOf = (key: string) => labels.get(key) ?? key;
   const at = (caps: Capacity[], key: string) => caps.find((c) => c.name === key);
   const show = (c: Capacity | undefined) => (!c ? '-' : c.capacity === null ? `< ${n0(c.stoppedAt)}` : n0(c.capacity));
   const range = (key: string) => {
@@ -100,10 +107,16 @@ export function capacitySection(runs: ReadonlyArray<readonly ResultLine[]>, char
   return section('capacity', 'Capacity: the rate each system sustains', latest, body, [chart]);
 }
 
+/** Each target key's label ("ours x2" → "ours (2 instances)"). */
+function labelsOf(rows: readonly Row[]): Map<string, string> {
+  return new Map(rows.map((r) => [keyOf(r), targetLabel(r.target, r.instances ?? 1)]));
+}
+
 function p99Chart(rows: readonly Row[], limitMs: number): Chart {
-  const keys = [...new Set(rows.map(keyOf))];
+  const labels = labelsOf(rows);
+  const keys = [...labels.keys()];
   const series: Series[] = keys.map((key, i) => ({
-    name: `${nameOf(key)} p99`,
+    name: `${labels.get(key)!} p99`,
     color: PALETTE[i % PALETTE.length]!,
     points: rows.filter((r) => keyOf(r) === key).map((r): [number, number] => [r.rate, r.latencyMs?.p99]),
   }));

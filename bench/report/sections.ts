@@ -2,6 +2,7 @@
 // and their SVG charts, from the latest run of each scenario. Each section sits between markers
 // `<!-- bench-report:<name> begin -->` and `<!-- bench-report:<name> end -->` so a later report replaces exactly it;
 // hand-written sections (codec, partitioning, reads, resume, profiles) are never touched.
+import { targetName } from '../driver/capacity.js';
 import { markdownTable } from '../lib.js';
 import type { ResultLine } from './results.js';
 import { PALETTE, lineChart, stackedBars, type Series } from './svg.js';
@@ -306,21 +307,26 @@ export function topologySection(all: readonly Row[], split: readonly Row[]): Sec
   return { name: 'fanout-split', markdown, charts: [] };
 }
 
+/** A result line's target as a key: "ours", "ours x2", "rabbitmq" (see targetName). */
+export const targetKey = (r: Row): string => targetName({ target: String(r.target), instances: Number(r.instances ?? 1) });
+
+const TARGET_LABELS: Record<string, string> = { rabbitmq: 'RabbitMQ Web-STOMP', socketio: 'Socket.IO + Redis adapter' };
+
+/** A target as the report names it: "ours (2 instances)", "RabbitMQ Web-STOMP". */
+export function targetLabel(target: string, instances: number): string {
+  if (target === 'ours') return `ours (${instances} instance${instances > 1 ? 's' : ''})`;
+  return TARGET_LABELS[target] ?? target;
+}
+
 export function peersSection(lines: readonly Row[], chartsRel: string): Section {
   const p = lines[0]!.params as Record<string, any>;
   const order = ['ours', 'rabbitmq', 'socketio'];
   const rows = [...lines].sort((a, b) => order.indexOf(a.target) - order.indexOf(b.target) || (a.instances ?? 1) - (b.instances ?? 1) || a.rate - b.rate);
-  const names: Record<string, string> = { ours: 'ours (1 instance)', rabbitmq: 'RabbitMQ Web-STOMP', socketio: 'Socket.IO + Redis adapter' };
   // `peers --instances 1,2`: ours with more instances is a target of its own.
-  const nameOf = (r: Row) => ((r.instances ?? 1) > 1 ? `ours (${r.instances} instances)` : (names[r.target] ?? r.target));
+  const nameOf = (r: Row) => targetLabel(r.target, r.instances ?? 1);
   const charts = [
     latencyChart('peers-latency.svg', `Same load, three servers: latency vs send rate, rooms of ${p.members}`, rows, nameOf),
-    cpuChart(
-      'peers-cpu.svg',
-      'CPU per delivered message, by process group',
-      rows,
-      (r) => `${(r.instances ?? 1) > 1 ? `${r.target} x${r.instances}` : r.target}\n${r.rate}/s`,
-    ),
+    cpuChart('peers-cpu.svg', 'CPU per delivered message, by process group', rows, (r) => `${targetKey(r)}\n${r.rate}/s`),
   ];
   const own = (r: Row) => Number(r.cpuUsPerDelivery?.[r.target === 'ours' ? 'app' : r.target] ?? NaN);
   const ours = new Map(rows.filter((r) => r.target === 'ours' && (r.instances ?? 1) === 1).map((r) => [r.rate, r]));
