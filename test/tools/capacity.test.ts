@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { capacities, overCapacity, type CapacityRow } from '../../bench/driver/capacity.js';
 import { capacitySection } from '../../bench/report/capacity.js';
-import type { ResultLine } from '../../bench/report/results.js';
+import { stepResultLine } from '../support/result-lines.js';
 
 const step = (p99: number, lost = 0, duplicates = 0, outOfOrder = 0) => ({ latency: { p99 } as never, lost, duplicates, outOfOrder });
 
@@ -56,31 +56,22 @@ describe('capacities', () => {
 });
 
 describe('capacity report section', () => {
-  const line = (runId: string, date: string, target: string, instances: number, rate: number, p99: number, over: string | null): ResultLine =>
-    ({
-      scenario: 'capacity',
-      date,
-      cpus: 2,
-      cpuModel: 'test cpu',
-      platform: 'linux-x64',
-      node: 'v24',
-      params: { runId, command: 'npm run bench -- capacity', rooms: 20, members: 10, rates: [500, 1000], warmupS: 3, durationS: 15, maxP99Ms: 100, workers: 2 },
-      target,
-      instances,
-      rate,
-      sentPerSec: rate,
-      sent: rate * 18,
-      expected: rate * 180,
-      uniqueDeliveries: rate * 10,
-      deliveriesPerSec: rate * 10,
-      lost: 0,
-      duplicates: 0,
-      outOfOrder: 0,
-      errors: {},
-      latencyMs: { p50: 1, p90: 2, p99, p999: p99, max: p99 },
-      sendLagMs: { p99: 1 },
-      overCapacity: over,
-    }) as unknown as ResultLine;
+  const params = (runId: string) => ({
+    runId,
+    command: 'npm run bench -- capacity',
+    rooms: 20,
+    members: 10,
+    rates: [500, 1000],
+    warmupS: 3,
+    durationS: 15,
+    maxP99Ms: 100,
+    workers: 2,
+  });
+  const line = (runId: string, date: string, target: string, instances: number, rate: number, p99: number, over: string | null) =>
+    stepResultLine(
+      { scenario: 'capacity', date, params: params(runId), target, instances, rate, p99 },
+      { sent: rate * 18, expected: rate * 180, uniqueDeliveries: rate * 10, overCapacity: over },
+    );
   const run = (id: string, date: string, oursAt1000: string | null) => [
     line(id, date, 'ours', 1, 500, 20, null),
     line(id, date, 'ours', 1, 1000, oursAt1000 ? 150 : 30, oursAt1000),

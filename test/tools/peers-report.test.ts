@@ -1,32 +1,15 @@
 // The peers section with ours at two instance counts (`peers --instances 1,2`): each count is a target of its own,
 // and the ratios are taken against one instance.
 import { describe, expect, it } from 'vitest';
-import type { ResultLine } from '../../bench/report/results.js';
 import { peersSection } from '../../bench/report/sections.js';
+import { stepResultLine } from '../support/result-lines.js';
 
-const line = (target: string, instances: number, rate: number, p99: number, appUs: number): ResultLine =>
-  ({
-    scenario: 'peers',
-    date: '2026-12-06T12:00:00Z',
-    cpus: 2,
-    cpuModel: 'test cpu',
-    platform: 'linux-x64',
-    node: 'v24',
-    params: { runId: 'r', rooms: 20, members: 10, warmupS: 3, durationS: 15, workers: 2 },
-    target,
-    instances,
-    rate,
-    sentPerSec: rate,
-    deliveriesPerSec: rate * 10,
-    lost: 0,
-    duplicates: 0,
-    outOfOrder: 0,
-    errors: {},
-    latencyMs: { p50: 1, p90: 2, p99, p999: p99, max: p99 },
-    sendLagMs: { p99: 1 },
-    cpuUsPerDelivery: { app: appUs, machine: appUs * 2 },
-    cpu: { machinePct: 50, groups: { app: { pctOfCore: 40 } } },
-  }) as unknown as ResultLine;
+const params = { runId: 'r', rooms: 20, members: 10, warmupS: 3, durationS: 15, workers: 2 };
+const line = (target: string, instances: number, rate: number, p99: number, appUs: number) =>
+  stepResultLine(
+    { scenario: 'peers', date: '2026-12-06T12:00:00Z', params, target, instances, rate, p99 },
+    { cpuUsPerDelivery: { app: appUs, machine: appUs * 2 }, cpu: { machinePct: 50, groups: { app: { pctOfCore: 40 } } } },
+  );
 
 describe('peers section', () => {
   it('shows ours with 2 instances as its own target, compared with 1 instance', () => {
