@@ -88,11 +88,7 @@ export class InboundFlow {
   }
 }
 
-/**
- * A frame started but not completed within `ms` closes the connection (a half-sent frame must not hold it
- * forever). Time while the connection is not being read does not count: the deadline restarts on resume.
- */
-/** What the frame deadline reads: the frame being decoded and whether the connection is being read. */
+/** What the frame deadline reads of the decoder: the frame being decoded. */
 export interface FrameInput {
   /** Bytes of the frame being decoded (0 between frames). */
   readonly bufferedBytes: number;
@@ -100,6 +96,10 @@ export interface FrameInput {
   readonly pendingReceipt: string | undefined;
 }
 
+/**
+ * A frame started but not completed within `ms` closes the connection (a half-sent frame must not hold it
+ * forever). Time while the connection is not being read does not count: the deadline restarts on resume.
+ */
 export class FrameDeadline {
   private timer: NodeJS.Timeout | null = null;
 
