@@ -47,7 +47,11 @@ export function categorize(p: CpuProfile, trimS: number): { counts: Map<string, 
   for (const d of p.timeDeltas) times.push((t += d));
   const idle = (i: number) => byId.get(p.samples[i]!)!.callFrame.functionName === '(idle)';
   const perSecond = new Map<number, number>();
-  times.forEach((at, i) => !idle(i) && perSecond.set(Math.floor((at - p.startTime) / 1e6), (perSecond.get(Math.floor((at - p.startTime) / 1e6)) ?? 0) + 1));
+  times.forEach((at, i) => {
+    if (idle(i)) return;
+    const second = Math.floor((at - p.startTime) / 1e6);
+    perSecond.set(second, (perSecond.get(second) ?? 0) + 1);
+  });
   const peak = Math.max(...perSecond.values());
   let best = [0, -1];
   let start = -1;
