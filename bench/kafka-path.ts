@@ -5,7 +5,7 @@
 // second — the figures the produce lane and the offset committer change (PERF_RESULT.md, round 2). The ports are
 // the same on main, so this file copied into a checkout of main measures the A side.
 //
-// npm run bench -- kafka-path [--rate 1000] [--duration 10] [--warmup 3] [--linger 2] [--groups 3]
+// npm run bench -- kafka-path [--rate 1000] [--duration 10] [--warmup 3] [--linger <PRODUCE_LINGER_MS: 5>] [--groups 3]
 import { randomUUID } from 'node:crypto';
 import { loadavg } from 'node:os';
 import { pino } from 'pino';
@@ -22,7 +22,7 @@ export async function run(args: string[]): Promise<void> {
     rate: f.int('rate', 1000),
     durationS: f.num('duration', 10, 1),
     warmupS: f.num('warmup', 3),
-    lingerMs: f.num('linger', 2),
+    lingerMs: f.num('linger', readSetting('PRODUCE_LINGER_MS')),
     groups: f.int('groups', 3),
   };
   const log = pino({ level: 'warn' });

@@ -148,9 +148,9 @@ const SETTINGS = {
     roomsPerUserPerHour: from('ROOMS_PER_USER_PER_HOUR', positiveInt.default(100)),
   },
   // Producer: a send finding it idle goes at once, while busy sends gather PRODUCE_LINGER_MS (5, Kafka 4's own
-  // linger.ms default; 2 cost 17-30 % more server CPU per delivery at 500-1,000 msgs/s, PERF_RESULT.md round 4); one
-  // not acknowledged (acks=all) within KAFKA_APPEND_TIMEOUT_MS gets server-unavailable (a retry under its idempotency
-  // key finds it if it landed).
+  // linger.ms default: against 2, a fifth less server CPU per delivery at 500-1,000 msgs/s for a few ms more p50
+  // below that, PERF_RESULT.md round 4); one not acknowledged (acks=all) within KAFKA_APPEND_TIMEOUT_MS gets
+  // server-unavailable (a retry under its idempotency key finds it if it landed).
   produceLingerMs: from('PRODUCE_LINGER_MS', intFrom(0, 1000).default(5)),
   kafkaSessionTimeoutMs: from('KAFKA_SESSION_TIMEOUT_MS', intFrom(3000).default(10_000)),
   kafkaAppendTimeoutMs: from('KAFKA_APPEND_TIMEOUT_MS', intFrom(1000, 300_000).default(15_000)),
