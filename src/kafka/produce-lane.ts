@@ -102,8 +102,8 @@ export class ProduceLane {
     // Lingering when the lane is idle only adds latency; under load, lingering after each request keeps the requests
     // few: at 1,000 records/s, sending whatever is queued at once doubled the requests and cost the process 40 % more
     // CPU per record (PERF_RESULT.md, round 2), and every request also wakes each consumer's fetch: 5 ms instead of
-    // 2 cut the CPU of every process per delivery by a fifth (round 4). setImmediate still gathers what the same
-    // event-loop turn queues.
+    // 2 cut the CPU of every process per delivery by a fifth at 500-1,000 msgs/s, while below that it mostly added
+    // p50 (round 4). setImmediate still gathers what the same event-loop turn queues.
     const idle = performance.now() - this.settledAt >= this.opts.lingerMs;
     const wait = Math.max(idle ? 0 : this.opts.lingerMs, this.retryAt - Date.now());
     if (wait > 0) {
