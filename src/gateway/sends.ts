@@ -82,9 +82,9 @@ export class Sends {
       this.deps.messages
         .send(user, dest.roomId, input)
         .then(
-          ({ message }) => {
+          ({ message, duplicate }) => {
             this.deps.metrics.messagesSent.inc({ via: 'stomp' });
-            this.host.receipt(frame, { 'message-id': message.id, seq: message.seq });
+            this.host.receipt(frame, receiptHeaders(message, duplicate));
           },
           (err: unknown) => this.host.failFrame(err, frame),
         )
@@ -126,7 +126,7 @@ export class Sends {
       const results = await this.deps.messages.sendAtomically(this.host.user, sends);
       if (!this.host.active()) return;
       this.deps.metrics.messagesSent.inc({ via: 'stomp' }, results.length);
-      sends.forEach((send, i) => this.receiptOf(send.receipt, { 'message-id': results[i]!.message.id, seq: results[i]!.message.seq }));
+      sends.forEach((send, i) => this.receiptOf(send.receipt, receiptHeaders(results[i]!.message, results[i]!.duplicate)));
     }
     this.host.receipt(frame);
   }
@@ -169,4 +169,12 @@ export class Sends {
       maxBytes: this.deps.limits.maxTransactionBytes,
     }));
   }
+}
+
+/**
+ * A SEND's RECEIPT: where the message is; `duplicate: true` when its idempotency key named a message written before
+ * (a retry), so a client can tell a retry answered from an earlier write from a new one.
+ */
+function receiptHeaders(message: { id: string; seq: string }, duplicate: boolean): Record<string, string> {
+  return duplicate ? { 'message-id': message.id, seq: message.seq, duplicate: 'true' } : { 'message-id': message.id, seq: message.seq };
 }

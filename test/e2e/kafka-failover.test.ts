@@ -262,7 +262,7 @@ describe('replicated Kafka (3 nodes): node faults under load', () => {
     });
   }, 600_000);
 
-  it('two nodes down at once: nothing acknowledged until one is back, then traffic resumes by itself', async () => {
+  it('two nodes down at once: nothing new acknowledged until one is back, then traffic resumes by itself', async () => {
     let downAt = 0;
     let upAt = 0;
     await scenario(
@@ -285,8 +285,13 @@ describe('replicated Kafka (3 nodes): node faults under load', () => {
       },
       (run) => {
         // min.insync.replicas=2 with one node alive: no record can be acknowledged (acks=all) until a second is back.
+        // A retry may still be answered then from a write Kafka committed just before the kill whose answer the kill
+        // cut off (the persist consumer had stored it): its RECEIPT says duplicate, and its first attempt predates
+        // the kill. Anything else acknowledged while down would be a write Kafka took with one replica.
         const ackedWhileDown = run.senders.flatMap((s) => s.acked).filter((a) => a.ackedAt > downAt + 2000 && a.ackedAt < upAt);
-        expect(ackedWhileDown.length).toBe(0);
+        const newWhileDown = ackedWhileDown.filter((a) => !a.duplicate || a.firstSentAt >= downAt);
+        console.log(`[kafka-failover] two nodes down: ${ackedWhileDown.length} retries answered from writes committed before the kill`);
+        expect(newWhileDown, `acknowledged while two nodes were down (${ackedWhileDown.length} in all)`).toEqual([]);
         // The SENDs waiting then were answered server-unavailable after the append timeout, and retried.
         expect(run.senders.some((s) => s.errors.some((e) => e.includes('server-unavailable')))).toBe(true);
       },

@@ -376,10 +376,14 @@ describe('RECEIPT and MESSAGE', () => {
     });
     expect(j2.headers['message-id']).toBe(j.headers['message-id']);
     expect(j2.headers.seq).toBe(j.headers.seq);
+    // The retry's RECEIPT says it was answered from the earlier write; a first write's does not.
+    expect(j2.headers.duplicate).toBe('true');
+    expect(j.headers.duplicate).toBeUndefined();
     const h1 = await c.sendWithReceipt(ROOM(room), 'keyed by header', { 'idempotency-key': 'hdr-key-1' });
     const h2 = await c.sendWithReceipt(ROOM(room), 'keyed by header', { 'idempotency-key': 'hdr-key-1' });
     expect(h2.headers['message-id']).toBe(h1.headers['message-id']);
     expect(h2.headers.seq).toBe(h1.headers.seq);
+    expect([h1.headers.duplicate, h2.headers.duplicate]).toEqual([undefined, 'true']);
     expect(h1.headers['message-id']).not.toBe(j.headers['message-id']);
     // A marker after both pairs: everything before it has been delivered.
     const marker = await c.sendWithReceipt(ROOM(room), 'marker');

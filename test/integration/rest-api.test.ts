@@ -315,19 +315,22 @@ describe('messages', () => {
     const [a, b] = await api.pair('idem');
     const g = await group(a, [b]);
     const key = `k-${randomUUID()}`;
-    const first = await sendOk(a, g, 'once only', key);
-    const second = await sendOk(a, g, 'once only', key);
-    expect(second.id).toBe(first.id);
-    expect(second.seq).toBe(first.seq);
+    const answers = [await api.send(a, g, 'once only', key), await api.send(a, g, 'once only', key)];
+    expect(answers.map((r) => r.status)).toEqual([202, 202]);
+    // The retry is answered from the earlier write, and says so; the first answer does not.
+    expect(answers.map((r) => r.body.duplicate)).toEqual([undefined, true]);
+    const [first, second] = answers.map((r) => r.body.message as { id: string; seq: string });
+    expect(second!.id).toBe(first!.id);
+    expect(second!.seq).toBe(first!.seq);
     // A later message is stored after anything sent before it: then history is final for the duplicate.
     const marker = await sendOk(a, g, 'marker');
     const stored = await storedThrough(a, g, marker.id);
     expect(stored.map((m) => m.content)).toEqual(['once only', 'marker']);
-    expect(stored[0].id).toBe(first.id);
-    expect(stored[0].seq).toBe(first.seq);
+    expect(stored[0].id).toBe(first!.id);
+    expect(stored[0].seq).toBe(first!.seq);
     // The same key from another sender is a different message.
     const other = await sendOk(b, g, 'same key, other sender', key);
-    expect(other.id).not.toBe(first.id);
+    expect(other.id).not.toBe(first!.id);
   });
 
   it('the same idempotencyKey sent 5 times at once is one message', async () => {
@@ -340,6 +343,8 @@ describe('messages', () => {
     const seqs = new Set(answers.map((r) => r.body.message.seq));
     expect(ids.size).toBe(1);
     expect(seqs.size).toBe(1);
+    // One of them wrote the message; the other four were answered from it.
+    expect(answers.filter((r) => r.body.duplicate === true)).toHaveLength(4);
     const marker = await sendOk(a, g, 'marker');
     const stored = await storedThrough(a, g, marker.id);
     expect(stored.map((m) => [m.id, m.content])).toEqual([

@@ -15,6 +15,8 @@ export interface Acked {
   firstSentAt: number;
   ackedAt: number;
   attempts: number;
+  /** The RECEIPT said `duplicate:true`: answered from a write of an earlier attempt with the same key. */
+  duplicate: boolean;
 }
 
 interface Outstanding {
@@ -93,6 +95,7 @@ export class PipelinedSender {
         firstSentAt: o.firstSentAt,
         ackedAt: Date.now(),
         attempts: o.attempts,
+        duplicate: f.headers.duplicate === 'true',
       });
     });
     client.publish({ destination: `/topic/rooms.${this.roomId}`, body: o.key, headers: { receipt, 'idempotency-key': o.key } });

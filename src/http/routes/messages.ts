@@ -25,9 +25,9 @@ export function registerMessageRoutes(
     if (n >= deps.restSendsInFlight) throw appError('rate-limited', `at most ${deps.restSendsInFlight} sends in flight per user; slow down`);
     inFlight.set(user.id, n + 1);
     try {
-      const { message } = await deps.messages.sendView(user, id, body);
+      const { message, duplicate } = await deps.messages.sendView(user, id, body);
       deps.metrics.messagesSent.inc({ via: 'rest' });
-      return reply.status(202).send({ message });
+      return reply.status(202).send(duplicate ? { message, duplicate } : { message });
     } catch (err) {
       // REST speaks invalid-request for bad input; STOMP's invalid-message is the same condition.
       if (err instanceof AppError && err.code === 'invalid-message') throw appError('invalid-request', err.message, err.field ?? 'content');
