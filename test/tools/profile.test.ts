@@ -33,4 +33,15 @@ describe('categorize', () => {
     expect(r.counts.get('kafkajs')).toBe(10 * 200);
     expect(r.counts.get('ours: src/fanout')).toBe(10 * 100);
   });
+
+  it('finds the steady stretch behind a start-up second twice as busy as the load', () => {
+    // 1 s of start-up at 100 % busy, then 16 s at 45 %, then 3 quiet seconds.
+    const samples: number[] = [];
+    for (let s = 0; s < 20; s++) for (let i = 0; i < 1000; i++) samples.push(s === 0 ? 5 : s < 17 && i < 450 ? 4 : 6);
+    const r = categorize({ nodes, startTime: 0, samples, timeDeltas: samples.map(() => 1000) }, 2);
+    // The loaded stretch is seconds 0-16 (start-up included); trimmed by 2 s at each end: 2-14, 13 s.
+    expect(r.windowS).toBe(13);
+    expect(r.counts.get('kafkajs')).toBe(13 * 450);
+    expect(r.counts.get('ours: src/fanout')).toBeUndefined();
+  });
 });
