@@ -708,6 +708,26 @@ describe('transactions', () => {
     expect(txMessages.map((f) => f.headers.seq)).toEqual(receipts.map((r) => r.headers.seq));
   });
 
+  it('a transaction sent again with the same idempotency keys: the same messages, receipts with duplicate:true, nothing stored twice', async () => {
+    const { a, room } = await pairRoom('txdup');
+    const c = await connected(a);
+    const commit = async (tx: string, keys: string[]) => {
+      c.send('BEGIN', { transaction: tx });
+      keys.forEach((k, i) => c.send('SEND', { destination: ROOM(room), transaction: tx, receipt: `${tx}-${i}`, 'idempotency-key': k }, `body of ${k}`));
+      c.send('COMMIT', { transaction: tx, receipt: `${tx}-commit` });
+      await c.receipt(`${tx}-commit`);
+      return Promise.all(keys.map((_, i) => c.receipt(`${tx}-${i}`)));
+    };
+    const first = await commit('first', ['tx-k1', 'tx-k2']);
+    // The retry adds a third, new key: only that one is written, and only the two earlier ones say duplicate.
+    const again = await commit('again', ['tx-k1', 'tx-k2', 'tx-k3']);
+    expect(again.slice(0, 2).map((r) => [r.headers['message-id'], r.headers.seq])).toEqual(first.map((r) => [r.headers['message-id'], r.headers.seq]));
+    expect(first.map((r) => r.headers.duplicate)).toEqual([undefined, undefined]);
+    expect(again.map((r) => r.headers.duplicate)).toEqual(['true', 'true', undefined]);
+    const stored = await historyThrough(a, room, again[2]!.headers['message-id']!);
+    expect(stored.map((m) => m.content)).toEqual(['body of tx-k1', 'body of tx-k2', 'body of tx-k3']);
+  });
+
   it('BEGIN, SENDs, ABORT: nothing delivered or stored', async () => {
     const { a, b, room } = await pairRoom('abort');
     const listener = await connected(b, 'ws');
