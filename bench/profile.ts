@@ -2,8 +2,8 @@
 // folder, socket writes attributed to the library that wrote (ws, kafkajs, ioredis, pg), for one or more profile
 // folders side by side (e.g. one instance against two). Each folder's main-thread profiles (one per server
 // process) are summed over the steady part of the load: the longest stretch of seconds busier than half the load's
-// level (the 90th percentile of the busy seconds), less `--trim` seconds at each end. Figures are shares of the busy samples, or µs per delivery
-// when --app-us gives the app CPU per delivery the bench measured for each folder.
+// level (the 90th percentile of the busy seconds), less `--trim` seconds at each end. Figures are shares of the busy
+// samples, or µs per delivery when --app-us gives the app CPU per delivery the bench measured for each folder.
 //
 //   SERVER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/p1" npm run bench -- fanout --instances 1 --rates 1000
 //   SERVER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/p2" npm run bench -- fanout --instances 2 --rates 1000
