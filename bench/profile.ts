@@ -55,12 +55,12 @@ export function categorize(p: CpuProfile, trimS: number): { counts: Map<string, 
   // The load's level: the 90th percentile of the busy seconds, not the busiest one, which at moderate rates is the
   // server's start-up (migrations, JIT): twice the steady level at 250 msgs/s, so no steady second passed half of it.
   const levels = [...perSecond.values()].sort((a, b) => a - b);
-  const peak = levels[Math.floor((levels.length - 1) * 0.9)]!;
+  const level = levels[Math.floor((levels.length - 1) * 0.9)]!;
   let best = [0, -1];
   let start = -1;
   const last = Math.max(...perSecond.keys());
   for (let s = 0; s <= last + 1; s++) {
-    const hot = (perSecond.get(s) ?? 0) > peak / 2;
+    const hot = (perSecond.get(s) ?? 0) > level / 2;
     if (hot && start < 0) start = s;
     if (!hot && start >= 0) {
       if (s - 1 - start > best[1]! - best[0]!) best = [start, s - 1];

@@ -286,8 +286,8 @@ describe('replicated Kafka (3 nodes): node faults under load', () => {
       (run) => {
         // min.insync.replicas=2 with one node alive: no record can be acknowledged (acks=all) until a second is back.
         // A retry may still be answered then from a write Kafka committed just before the kill whose answer the kill
-        // cut off (the persist consumer had stored it): its RECEIPT says duplicate, and its first attempt predates
-        // the kill. Anything else acknowledged while down would be a write Kafka took with one replica.
+        // cut off (the store or the idempotency key already names it): its RECEIPT says duplicate, and its first
+        // attempt predates the kill. Anything else acknowledged while down would be a write Kafka took with one replica.
         const ackedWhileDown = run.senders.flatMap((s) => s.acked).filter((a) => a.ackedAt > downAt + 2000 && a.ackedAt < upAt);
         const newWhileDown = ackedWhileDown.filter((a) => !a.duplicate || a.firstSentAt >= downAt);
         console.log(`[kafka-failover] two nodes down: ${ackedWhileDown.length} retries answered from writes committed before the kill`);
