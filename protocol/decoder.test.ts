@@ -1,5 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import { StompDecoder } from './decoder.js';
 import type { DecoderOptions } from './decoder.js';
 import { encodeFrame } from './encoder.js';
@@ -344,6 +346,24 @@ describe('StompDecoder: bufferedBytes', () => {
     d.push(b('cd'));
     expect(d.bufferedBytes).toBe(27);
     d.push(b('\0'));
+    expect(d.bufferedBytes).toBe(0);
+  });
+
+  it('keeps no pushed chunk once its frames are out, as push() promises (an idle connection holds none)', async () => {
+    v8.setFlagsFromString('--expose-gc');
+    const gc = vm.runInNewContext('gc') as () => void;
+    const d = new StompDecoder({ onFrame: () => {} });
+    // Chunks of their own memory (not Node's shared pool), watched through weak references only.
+    const chunks = ['CONNECT\naccept-version:1.2\nhost:/\n\n\0', 'SEND\ndestination:/a\n\nhi\0\n'].map((f) => {
+      const chunk = Buffer.from(new ArrayBuffer(f.length));
+      chunk.write(f, 'latin1');
+      d.push(chunk);
+      return new WeakRef(chunk);
+    });
+    // A WeakRef holds its target until the current job ends.
+    await new Promise((resolve) => setImmediate(resolve));
+    gc();
+    expect(chunks.map((c) => c.deref())).toEqual([undefined, undefined]);
     expect(d.bufferedBytes).toBe(0);
   });
 });

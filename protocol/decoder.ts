@@ -230,6 +230,7 @@ export class StompDecoder {
       this.error = err;
       this.lineBuf = null;
       this.bodyBuf = null;
+      this.lb = EMPTY;
       // Keep only the receipt of the failed frame (for the ERROR's receipt-id); drop the rest.
       const receipt = this.headers.receipt;
       this.headers = receipt === undefined ? EMPTY_HEADERS : { receipt };
@@ -506,6 +507,9 @@ export class StompDecoder {
     this.bodyBuf = null;
     this.bodyLen = 0;
     this.headers = EMPTY_HEADERS;
+    // The last line may be a range of the pushed chunk: an idle connection would otherwise keep its last frame's
+    // chunk (a CONNECT with its token: ~450 bytes with the Buffer objects) for as long as it lives.
+    this.lb = EMPTY;
     this.state = S_IDLE;
     this.afterNul = true;
     this.handlers.onFrame(frame);
