@@ -7,10 +7,11 @@ export type RedisScript = (...keysThenArgs: Array<string | number>) => Promise<u
 
 /**
  * Registers `lua` under `name` on the client (idempotent: every adapter sharing a client may call it) and returns
- * the command bound to that client.
+ * the command bound to that client. `numberOfKeys` null: the script takes any number of keys, and each call passes
+ * their count first.
  */
-export function defineScript(redis: Pick<Redis, 'defineCommand'>, name: string, numberOfKeys: number, lua: string): RedisScript {
-  redis.defineCommand(name, { numberOfKeys, lua });
+export function defineScript(redis: Pick<Redis, 'defineCommand'>, name: string, numberOfKeys: number | null, lua: string): RedisScript {
+  redis.defineCommand(name, numberOfKeys === null ? { lua } : { numberOfKeys, lua });
   const command = (redis as unknown as Record<string, RedisScript>)[name]!;
   return (...keysThenArgs) => command.apply(redis, keysThenArgs);
 }

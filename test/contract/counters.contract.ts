@@ -117,6 +117,19 @@ export function presenceContract(name: string, make: (ttlMs: number) => Presence
       expect(await presence.onlineUsers([])).toEqual(new Set());
     });
 
+    it('answers sessions opened at once in call order: each user goes online exactly once', async () => {
+      const presence = make(30_000);
+      // 700 sessions of 300 users in one turn: more than one batch of the Redis adapter, users spanning batches.
+      const users = Array.from({ length: 300 }, () => id());
+      const opens = Array.from({ length: 700 }, (_, i) => [users[i % users.length]!, `s${i}`] as const);
+      const wentOnline = await Promise.all(opens.map(([u, s]) => presence.sessionOpened(u, s)));
+      expect(wentOnline).toEqual(opens.map((_, i) => i < users.length));
+      expect(await presence.onlineUsers(users)).toEqual(new Set(users));
+      const wentOffline = await Promise.all(opens.map(([u, s]) => presence.sessionClosed(u, s)));
+      expect(wentOffline).toEqual(opens.map((_, i) => i >= opens.length - users.length));
+      expect(await presence.onlineUsers(users)).toEqual(new Set());
+    });
+
     it('lets a session expire ttl after it was opened unless refreshed', async () => {
       const ttl = 600;
       const presence = make(ttl);
