@@ -31,6 +31,7 @@ function connection() {
       },
       silentForMs: () => 0,
       peerDead: () => {},
+      tokenExpired: () => {},
     },
   };
 }
@@ -113,6 +114,33 @@ describe('server heart-beats', () => {
     hb.stop();
     await vi.advanceTimersByTimeAsync(10_000);
     expect(dead).toBe(1);
+  });
+
+  it("the token's end rides on the same timer: beats until then, the session ends at it, once, and nothing after", async () => {
+    vi.useRealTimers();
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date', 'performance'] });
+    const c = connection();
+    let expired = 0;
+    const io = { ...c.io, tokenExpired: () => void expired++ };
+    const endsAt = Date.now() + 5300;
+    Heartbeats.start({ sendEvery: 1000, deadAfter: 0 }, io, endsAt)!;
+    await vi.advanceTimersByTimeAsync(5299);
+    expect(expired).toBe(0);
+    expect(c.beats.length).toBeGreaterThanOrEqual(5);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(expired).toBe(1);
+    const beats = c.beats.length;
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect([expired, c.beats.length]).toEqual([1, beats]);
+    expect(vi.getTimerCount()).toBe(0);
+    // Without heart-beats the timer is the token's alone; a token without an end and no beats: no timer at all.
+    const alone = Heartbeats.start({ sendEvery: 0, deadAfter: 0 }, io, Date.now() + 2 ** 32)!;
+    await vi.advanceTimersByTimeAsync(2 ** 31);
+    expect(expired).toBe(1);
+    await vi.advanceTimersByTimeAsync(2 ** 32 - 2 ** 31);
+    expect(expired).toBe(2);
+    alone.stop();
+    expect(Heartbeats.start({ sendEvery: 0, deadAfter: 0 }, io, null)).toBeNull();
   });
 
   it('negotiates per the spec: max(ours, cy) out, 2 × max(ours, cx) + grace in; 0 on either side turns a direction off', () => {

@@ -1,4 +1,5 @@
-// STOMP heart-beating (1.1+): negotiation, our beats, and dead-peer detection at the negotiated deadline.
+// STOMP heart-beating (1.1+): negotiation, our beats, and dead-peer detection at the negotiated deadline; and the
+// session's end with its token, on the same timer.
 import { HEARTBEAT } from '../../protocol/index.js';
 import { appError } from '../shared/errors.js';
 
@@ -30,7 +31,12 @@ export interface HeartbeatIo {
   silentForMs(): number;
   /** Nothing arrived in time: the peer is gone. */
   peerDead(): void;
+  /** The session's token ran out: the session ends. */
+  tokenExpired(): void;
 }
+
+/** setTimeout's longest delay (a longer one fires at once); a later end is re-armed when the timer fires. */
+const MAX_DELAY_MS = 2 ** 31 - 1;
 
 /**
  * How much earlier than the agreed interval a beat is due: timers only ever fire late (a busy loop, GC), and the
@@ -41,8 +47,9 @@ export function beatLead(sendEvery: number): number {
 }
 
 /**
- * One per connection that heart-beats, so its size counts: one timer for both directions (armed for whichever is
- * due first), calling a module function with the instance as its argument (no closure and context per firing).
+ * One per connection, so its size counts: one timer for our beats, the peer's deadline and the token's end (armed
+ * for whichever is due first; a timer of its own for the token cost ~200 bytes per connection), calling a module
+ * function with the instance as its argument (no closure and context per firing).
  */
 export class Heartbeats {
   private timer: NodeJS.Timeout | null = null;
@@ -50,20 +57,24 @@ export class Heartbeats {
   private dueAfter = 0;
   /** How long the peer may be silent (0: not checked). */
   private deadAfter = 0;
+  /** When the token runs out (Date.now() ms; 0: never). */
+  private endsAt = 0;
 
-  /** Starts the negotiated timers; null when neither side heart-beats. */
-  static start(agreed: { sendEvery: number; deadAfter: number }, io: HeartbeatIo): Heartbeats | null {
-    if (agreed.sendEvery <= 0 && agreed.deadAfter <= 0) return null;
+  /** Starts the negotiated timers and the token's; null when neither side heart-beats and the token never ends. */
+  static start(agreed: { sendEvery: number; deadAfter: number }, io: HeartbeatIo, endsAt: number | null = null): Heartbeats | null {
+    if (agreed.sendEvery <= 0 && agreed.deadAfter <= 0 && endsAt === null) return null;
     const h = new Heartbeats(io);
-    h.start(agreed.sendEvery, agreed.deadAfter);
+    h.start(agreed.sendEvery, agreed.deadAfter, endsAt ?? 0);
     return h;
   }
 
   constructor(private readonly io: HeartbeatIo) {}
 
-  start(sendEvery: number, deadAfter: number): void {
+  start(sendEvery: number, deadAfter: number, endsAt = 0): void {
     this.dueAfter = sendEvery > 0 ? sendEvery - beatLead(sendEvery) : 0;
     this.deadAfter = Math.max(0, deadAfter);
+    // 0 stays "never"; a token already out ends the session at the first firing.
+    this.endsAt = endsAt > 0 ? endsAt : 0;
     this.arm(this.dueAfter > 0 ? this.beatIn() : Infinity, this.deadAfter > 0 ? this.deadAfter : Infinity);
   }
 
@@ -77,6 +88,10 @@ export class Heartbeats {
    * @internal the timer fired
    */
   due(): void {
+    if (this.endsAt > 0 && Date.now() >= this.endsAt) {
+      this.timer = null;
+      return this.io.tokenExpired();
+    }
     let nextBeat = Infinity;
     let nextDeadline = Infinity;
     if (this.deadAfter > 0) {
@@ -102,7 +117,8 @@ export class Heartbeats {
   }
 
   private arm(beatIn: number, deadlineIn: number): void {
-    this.timer = setTimeout(heartbeatsDue, Math.min(beatIn, deadlineIn), this);
+    const endsIn = this.endsAt > 0 ? Math.max(0, this.endsAt - Date.now()) : Infinity;
+    this.timer = setTimeout(heartbeatsDue, Math.min(beatIn, deadlineIn, endsIn, MAX_DELAY_MS), this);
   }
 }
 

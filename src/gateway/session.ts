@@ -46,7 +46,6 @@ export class Session implements LifecycleHost, FlowHost, HeartbeatIo {
   private lastWrite = performance.now();
   private connectTimer: NodeJS.Timeout | null;
   private readonly frameDeadline: FrameDeadline;
-  private expiryTimer: NodeJS.Timeout | null = null;
   private childLog: Logger | null = null;
 
   constructor(
@@ -145,6 +144,9 @@ export class Session implements LifecycleHost, FlowHost, HeartbeatIo {
     this.teardown();
     this.transport.destroy();
   }
+  tokenExpired(): void {
+    this.fail({ code: 'unauthorized', message: 'token expired; reconnect with a fresh token' });
+  }
 
   /** The decoder's handler: one complete frame. */
   onFrame(frame: Frame): void {
@@ -226,11 +228,6 @@ export class Session implements LifecycleHost, FlowHost, HeartbeatIo {
     this.connectTimer = null;
     this.deps.gate.authenticated(this.transport.remoteAddress);
     this.deps.opened(this);
-    if (auth.expiresAt !== null) {
-      // A session ends with its token; the client reconnects with a fresh one.
-      const inMs = Math.min(2 ** 31 - 1, Math.max(0, auth.expiresAt - Date.now()));
-      this.expiryTimer = setTimeout(tokenExpired, inMs, this);
-    }
     const ours = this.deps.heartbeatMs;
     this.writeFrame('CONNECTED', {
       version: this.version,
@@ -240,7 +237,8 @@ export class Session implements LifecycleHost, FlowHost, HeartbeatIo {
       server: `kafka-stomp-chat/${this.deps.instanceId}`,
       'user-name': auth.user.id,
     });
-    this.heartbeats = Heartbeats.start(negotiate(ours, cx, cy), this);
+    // A session ends with its token (the client reconnects with a fresh one): the heart-beats' timer ends it.
+    this.heartbeats = Heartbeats.start(negotiate(ours, cx, cy), this, auth.expiresAt);
   }
 
   private sends(): Sends {
@@ -338,7 +336,7 @@ export class Session implements LifecycleHost, FlowHost, HeartbeatIo {
     // Not authenticated: the gate counted a pending connection, and the registry never saw it.
     const pending = this.user === null;
     this.life.enter(ReadyState.CLOSED);
-    for (const t of [this.connectTimer, this.expiryTimer]) if (t) clearTimeout(t);
+    if (this.connectTimer) clearTimeout(this.connectTimer);
     this.frameDeadline.stop();
     this.flow.stop();
     this.heartbeats?.stop();
@@ -352,8 +350,4 @@ export class Session implements LifecycleHost, FlowHost, HeartbeatIo {
 
 function connectTimedOut(s: Session, ms: number): void {
   s.fail({ code: 'bad-frame', message: `no CONNECT frame within ${ms} ms (CONNECT_TIMEOUT_MS); connection closed` });
-}
-
-function tokenExpired(s: Session): void {
-  s.fail({ code: 'unauthorized', message: 'token expired; reconnect with a fresh token' });
 }

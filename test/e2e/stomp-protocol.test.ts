@@ -174,6 +174,30 @@ describe('CONNECT', () => {
   });
 });
 
+describe('a session ends with its token', () => {
+  it('ERROR unauthorized when the token runs out, with heart-beats on or off (TCP and WebSocket)', async () => {
+    const [u] = await api.users(1, 'expiry');
+    for (const [transport, beats] of [
+      ['tcp', '0,0'],
+      ['ws', '1000,1000'],
+    ] as const) {
+      // JWT expiry has whole seconds: 2-3 s from now.
+      const exp = Math.floor(Date.now() / 1000) + 3;
+      const token = jwt.sign({ exp }, 'dev-only-secret-do-not-use-in-production', { algorithm: 'HS256', subject: u!.id });
+      const c = await conn(transport);
+      c.send('CONNECT', { 'accept-version': '1.2', host: '/', passcode: token, 'heart-beat': beats });
+      await c.next((f) => f.command === 'CONNECTED', 5000, 'CONNECTED');
+      const err = await c.error(10_000);
+      const endedAt = Date.now();
+      expect(err.headers.message, transport).toBe('unauthorized');
+      expect(err.body.toString(), transport).toContain('expired');
+      expect(endedAt, transport).toBeGreaterThanOrEqual(exp * 1000);
+      expect(endedAt, transport).toBeLessThan(exp * 1000 + 2000);
+      await c.waitClosed(5000);
+    }
+  });
+});
+
 describe('WebSocket transport', () => {
   it('negotiates v12.stomp, v11.stomp and v10.stomp', async () => {
     for (const p of ['v12.stomp', 'v11.stomp', 'v10.stomp']) {
