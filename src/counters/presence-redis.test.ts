@@ -3,7 +3,10 @@
 import { describe, expect, it } from 'vitest';
 import { RedisPresence } from './presence-redis.js';
 
-/** A connection whose pipelines answer every command with `err` (as ioredis does for aborted commands). */
+/**
+ * A connection whose pipelines answer every command with `err`, and whose scripts fail with it (as ioredis does for
+ * aborted commands).
+ */
 function unanswering(err: Error) {
   const pipeline = () => {
     const calls: unknown[] = [];
@@ -15,7 +18,11 @@ function unanswering(err: Error) {
     };
     return p;
   };
-  return { pipeline, defineCommand: () => undefined } as never;
+  const client: Record<string, unknown> = { pipeline };
+  client.defineCommand = (name: string) => {
+    client[name] = () => Promise.reject(err);
+  };
+  return client as never;
 }
 
 describe('RedisPresence without answers', () => {
@@ -25,7 +32,9 @@ describe('RedisPresence without answers', () => {
     await expect(new RedisPresence(unanswering(aborted), 3000).onlineUsers(['1', '2'])).rejects.toThrow(aborted.message);
   });
 
-  it('refresh fails rather than report success', async () => {
+  it('refresh fails rather than report success, whichever of its batches is not answered', async () => {
     await expect(new RedisPresence(unanswering(aborted), 3000).refresh([['1', 's1']])).rejects.toThrow(aborted.message);
+    const many = Array.from({ length: 1000 }, (_, i) => [String(i % 7), `s${i}`] as const);
+    await expect(new RedisPresence(unanswering(aborted), 3000).refresh(many)).rejects.toThrow(aborted.message);
   });
 });

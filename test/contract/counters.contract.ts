@@ -130,6 +130,24 @@ export function presenceContract(name: string, make: (ttlMs: number) => Presence
       expect(await presence.onlineUsers(users)).toEqual(new Set());
     });
 
+    it('refreshes any number of sessions at once, registering again those it lost', async () => {
+      const ttl = 600;
+      const presence = make(ttl);
+      const users = Array.from({ length: 600 }, () => id());
+      // The last user's session was never opened here (as if Redis had lost it): a refresh registers it.
+      const sessions = users.map((u, i) => [u, `r${i}`] as const);
+      await Promise.all(sessions.slice(0, -1).map(([u, s]) => presence.sessionOpened(u, s)));
+      const refresher = setInterval(() => void presence.refresh(sessions), ttl / 4);
+      try {
+        await presence.refresh(sessions);
+        await new Promise((resolve) => setTimeout(resolve, ttl * 2));
+        expect((await presence.onlineUsers(users)).size).toBe(users.length);
+      } finally {
+        clearInterval(refresher);
+      }
+      await waitFor(async () => (await presence.onlineUsers(users)).size === 0, ttl * 5, 'every session to expire');
+    });
+
     it('lets a session expire ttl after it was opened unless refreshed', async () => {
       const ttl = 600;
       const presence = make(ttl);
