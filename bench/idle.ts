@@ -63,11 +63,18 @@ export async function run(args: string[]): Promise<void> {
     cpu.begin();
     const holdEnd = performance.now() + p.holdS * 1000;
     let status: HoldStatus = await driver.status();
+    // RSS once a second through the hold: one reading lands anywhere in V8's GC cycle (garbage waiting for the
+    // next major GC counts), so the median of the hold is the steadier figure.
+    const holdRss: number[] = [];
+    let nextStatusAt = performance.now() + 10_000;
     while (performance.now() < holdEnd) {
-      await sleep(Math.min(10_000, holdEnd - performance.now()));
+      await sleep(Math.min(1000, holdEnd - performance.now()));
+      holdRss.push(treeRssBytes([pid]));
+      if (performance.now() < nextStatusAt && performance.now() < holdEnd) continue;
+      nextStatusAt += 10_000;
       status = await driver.status();
       progress(
-        `hold: ${status.open} open, ${status.closedUnexpectedly} closed by the server, heart-beats in ${status.heartbeatsIn} (fewest per connection ${status.minHeartbeatsIn}), out ${status.heartbeatsOut}; server RSS ${fmt(treeRssBytes([pid]) / MiB)} MiB; ${loadText()}`,
+        `hold: ${status.open} open, ${status.closedUnexpectedly} closed by the server, heart-beats in ${status.heartbeatsIn} (fewest per connection ${status.minHeartbeatsIn}), out ${status.heartbeatsOut}; server RSS ${fmt(holdRss.at(-1)! / MiB)} MiB; ${loadText()}`,
       );
     }
     const c = cpu.end();
@@ -87,6 +94,8 @@ export async function run(args: string[]): Promise<void> {
         `NOTE: a ${p.holdS} s hold is shorter than the server's dead-peer cut-off (${deadAfterMs / 1000} s): use --hold > ${deadAfterMs / 1000} to show heart-beats keep connections alive`,
       );
     }
+    const perConnectionKiB = (rss: number) => (conn.connected ? Number(((rss - rssBefore) / 1024 / conn.connected).toFixed(2)) : null);
+    const sortedHoldRss = [...holdRss].sort((a, b) => a - b);
     const row = {
       connections: p.connections,
       connected: conn.connected,
@@ -99,8 +108,11 @@ export async function run(args: string[]): Promise<void> {
       rssAfterHoldMiB: Number((rssAfter / MiB).toFixed(1)),
       // Right after connecting (the connections' own memory) and after the hold (plus what heart-beats and
       // timers allocated meanwhile, until the next GC).
-      rssPerConnectionKiB: conn.connected ? Number(((rssConnected - rssBefore) / 1024 / conn.connected).toFixed(2)) : null,
-      rssPerConnectionAfterHoldKiB: conn.connected ? Number(((rssAfter - rssBefore) / 1024 / conn.connected).toFixed(2)) : null,
+      rssPerConnectionKiB: perConnectionKiB(rssConnected),
+      rssPerConnectionAfterHoldKiB: perConnectionKiB(rssAfter),
+      // The hold's readings (one a second): their median and highest.
+      rssPerConnectionHoldMedianKiB: perConnectionKiB(sortedHoldRss[Math.floor(sortedHoldRss.length / 2)] ?? rssAfter),
+      rssPerConnectionHoldMaxKiB: perConnectionKiB(sortedHoldRss.at(-1) ?? rssAfter),
       driverRssPerConnectionKiB: conn.connected ? Number((driverRss / 1024 / conn.connected).toFixed(2)) : null,
       holdSeconds: p.holdS,
       openAtEnd: status.open,
@@ -124,6 +136,7 @@ export async function run(args: string[]): Promise<void> {
         'after connect MiB',
         'after hold MiB',
         'RSS/conn KiB (connect / hold)',
+        'hold median / max',
         'open at end',
         'closed by server',
         'server beats/conn (min, expected)',
@@ -139,6 +152,7 @@ export async function run(args: string[]): Promise<void> {
           fmt(row.rssConnectedMiB),
           fmt(row.rssAfterHoldMiB),
           `${fmt(row.rssPerConnectionKiB ?? NaN, 2)} / ${fmt(row.rssPerConnectionAfterHoldKiB ?? NaN, 2)}`,
+          `${fmt(row.rssPerConnectionHoldMedianKiB ?? NaN, 2)} / ${fmt(row.rssPerConnectionHoldMaxKiB ?? NaN, 2)}`,
           row.openAtEnd,
           row.closedByServer,
           `${row.minHeartbeatsInPerConnection}, ${expectedBeats}`,

@@ -430,7 +430,8 @@ export function idleSection(lines: readonly Row[]): Section {
     `${n0(p.connections)} STOMP connections to one instance over WebSocket or TCP (the latest run of each; ${p.users} users' tokens reused), ` +
       `heart-beat \`${p.heartbeatMs},${p.heartbeatMs}\` (the clients answer at the negotiated interval), spread over ${p.sourceAddresses} local ` +
       `source addresses, held ${p.holdS} s. RSS = the server process' resident memory (/proc); per connection = (after connecting − before) ÷ ` +
-      `connections, and the same after the hold (which adds what heart-beats and timers allocated since, until the next GC). ` +
+      `connections, and the same after the hold (which adds what heart-beats and timers allocated since, until the next GC) and for ` +
+      `the readings taken once a second through the hold (their median is the steadier figure: one reading lands anywhere in V8's GC cycle). ` +
       `Open-files limit of the bench: ${p.openFilesLimit ?? '?'}; of the server: ${p.serverOpenFilesLimit ?? '?'}.`,
     '',
     columnsTable(lines, [
@@ -443,6 +444,10 @@ export function idleSection(lines: readonly Row[]): Section {
       ['after connect MiB', (r) => f(r.rssConnectedMiB)],
       ['after hold MiB', (r) => f(r.rssAfterHoldMiB)],
       ['RSS per connection KiB (connected / after hold)', (r) => `${f(r.rssPerConnectionKiB, 2)} / ${f(r.rssPerConnectionAfterHoldKiB, 2)}`],
+      [
+        'during the hold, one reading a second: median / highest KiB',
+        (r) => `${f(r.rssPerConnectionHoldMedianKiB, 2)} / ${f(r.rssPerConnectionHoldMaxKiB, 2)}`,
+      ],
       ['open at end', (r) => n0(r.openAtEnd)],
       ['closed by server', (r) => String(r.closedByServer)],
       ['server heart-beats per connection (fewest / expected)', (r) => `${r.minHeartbeatsInPerConnection} / ${r.expectedHeartbeatsPerConnection}`],
