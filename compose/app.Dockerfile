@@ -37,4 +37,5 @@ HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 8080) + '/readyz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 ENTRYPOINT ["/usr/bin/tini", "--"]
 # Migrations: `node dist/src/store/migrate-cli.js` (the compose service `migrate` runs it before the apps).
-CMD ["node", "dist/src/main.js"]
+# --max-semi-space-size=16 as `npm start` (README, "Node's young generation"): idle connections cost less memory.
+CMD ["node", "--max-semi-space-size=16", "dist/src/main.js"]

@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { execForm, isPinnedImage, lintDockerfile, parseDockerfile } from './dockerfile-lint.js';
+import { SERVER_NODE_FLAGS } from '../support/cluster.js';
 import { ROOT, read, rel } from './tools.js';
 
 const DOCKERFILE = 'compose/app.Dockerfile';
@@ -116,7 +117,10 @@ describe('compose/app.Dockerfile: layout', () => {
     expect(entry).toEqual(['/usr/bin/tini', '--']);
     expect(runs(final).join('\n')).toMatch(/apt-get install -y --no-install-recommends tini/);
     const cmd = execForm(final.instructions.find((i) => i.keyword === 'CMD')!.args)!;
-    expect(cmd).toEqual(['node', 'dist/src/main.js']);
+    // The same node flags as `npm start` and the test harness's servers.
+    expect(cmd).toEqual(['node', ...SERVER_NODE_FLAGS, 'dist/src/main.js']);
+    const start = (JSON.parse(fs.readFileSync(rel('package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts.start!;
+    expect(start).toContain(`exec node ${SERVER_NODE_FLAGS.join(' ')} --enable-source-maps dist/src/main.js`);
     // dist/src/<x>.js is compiled from src/<x>.ts
     expect(fs.existsSync(rel('src/main.ts'))).toBe(true);
     expect(final.instructions.filter((i) => i.keyword === 'USER').pop()?.args).toBe('node');

@@ -41,6 +41,13 @@ process.once('exit', () => {
   for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
 });
 
+/**
+ * The node flags `npm start` and the image's CMD run the server with (test/ops/dockerfile.test.ts holds them
+ * equal): V8's young generation capped at 2 x 16 MB semi-spaces instead of up to 2 x 64 MB (README, "Node's young
+ * generation").
+ */
+export const SERVER_NODE_FLAGS = ['--max-semi-space-size=16'];
+
 export interface StartOptions {
   roles?: string;
   env?: Record<string, string>;
@@ -57,7 +64,7 @@ export async function startServer(opts: StartOptions = {}): Promise<ServerProc> 
   const logFile = createWriteStream(`${LOG_DIR}/${instanceId}.log`);
   // SERVER_NODE_ARGS adds node flags to server processes, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile a bench.
   const nodeArgs = (process.env.SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  const proc = spawn(process.execPath, [...nodeArgs, '--enable-source-maps', 'dist/src/main.js'], {
+  const proc = spawn(process.execPath, [...SERVER_NODE_FLAGS, ...nodeArgs, '--enable-source-maps', 'dist/src/main.js'], {
     cwd: ROOT,
     env: {
       ...process.env,
