@@ -143,6 +143,23 @@ describe('server heart-beats', () => {
     expect(Heartbeats.start({ sendEvery: 0, deadAfter: 0 }, io, null)).toBeNull();
   });
 
+  it('an idle connection keeps one Timeout, re-armed at every beat (none made per beat)', async () => {
+    const c = connection();
+    const made = vi.spyOn(globalThis, 'setTimeout');
+    const hb = Heartbeats.start({ sendEvery: 1000, deadAfter: 3000 }, { ...c.io, silentForMs: () => 500 })!;
+    await vi.advanceTimersByTimeAsync(20_000);
+    expect(c.beats.length).toBeGreaterThanOrEqual(20);
+    expect(made).toHaveBeenCalledTimes(1);
+    // Traffic moves the next beat: one Timeout for the rest of the interval, one for the rhythm again, then none.
+    await vi.advanceTimersByTimeAsync(450);
+    c.write();
+    await vi.advanceTimersByTimeAsync(20_000);
+    expect(made).toHaveBeenCalledTimes(3);
+    expect(Math.max(...gaps(c.writes))).toBeLessThanOrEqual(1000);
+    hb.stop();
+    made.mockRestore();
+  });
+
   it('negotiates per the spec: max(ours, cy) out, 2 × max(ours, cx) + grace in; 0 on either side turns a direction off', () => {
     expect(negotiate(1000, 0, 1500)).toEqual({ sendEvery: 1500, deadAfter: 0 });
     expect(negotiate(1000, 3000, 0)).toEqual({ sendEvery: 0, deadAfter: 8000 });
