@@ -109,7 +109,8 @@ describe('compose/docker-compose.yml', () => {
     const dockerfile = read('compose/app.Dockerfile');
     expect(dockerfile).toMatch(/^FROM node:24\.\S+-slim AS build$/m);
     expect(dockerfile).toMatch(/npm ci --omit=dev/);
-    expect(dockerfile).toMatch(/^CMD \["node", "dist\/src\/main\.js"\]$/m);
+    // The flags are those of npm start (held equal in test/ops/dockerfile.test.ts).
+    expect(dockerfile).toMatch(/^CMD \["node", ("--[a-z-]+=\d+", )*"dist\/src\/main\.js"\]$/m);
   });
 
   it('configures Kafka like the local stack (scripts/stack-lib.mjs) and creates the same topics', async () => {
