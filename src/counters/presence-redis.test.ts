@@ -1,5 +1,6 @@
 // RedisPresence when Redis does not answer some of a pipeline's commands (a failover, a restart): it fails instead of
-// taking "no answer" for "offline" — the sweeper would otherwise announce every user OFFLINE during an outage.
+// taking "no answer" for "offline" — the sweeper would otherwise announce every user OFFLINE during an outage. And
+// the bound of its batches: no script call carries more than 256 sessions.
 import { describe, expect, it } from 'vitest';
 import { RedisPresence } from './presence-redis.js';
 
@@ -36,5 +37,34 @@ describe('RedisPresence without answers', () => {
     await expect(new RedisPresence(unanswering(aborted), 3000).refresh([['1', 's1']])).rejects.toThrow(aborted.message);
     const many = Array.from({ length: 1000 }, (_, i) => [String(i % 7), `s${i}`] as const);
     await expect(new RedisPresence(unanswering(aborted), 3000).refresh(many)).rejects.toThrow(aborted.message);
+  });
+});
+
+/** A connection whose scripts record how many keys each call carried and answer as Redis would for new sessions. */
+function recording() {
+  const calls: Array<{ script: string; keys: number }> = [];
+  const client: Record<string, unknown> = {};
+  client.defineCommand = (name: string) => {
+    client[name] = (keys: number) => {
+      calls.push({ script: name, keys });
+      return Promise.resolve(name === 'chatPresenceOpenBatch' ? Array.from({ length: keys }, () => 1) : keys);
+    };
+  };
+  return { client: client as never, calls };
+}
+
+describe('RedisPresence batches', () => {
+  it('sends at most 256 sessions per script call, opens of one turn together, refreshes in order', async () => {
+    const { client, calls } = recording();
+    const presence = new RedisPresence(client, 3000);
+    const opened = await Promise.all(Array.from({ length: 600 }, (_, i) => presence.sessionOpened(`u${i}`, `s${i}`)));
+    expect(opened.every(Boolean)).toBe(true);
+    expect(calls).toEqual([256, 256, 88].map((keys) => ({ script: 'chatPresenceOpenBatch', keys })));
+    // A later turn starts a batch of its own.
+    expect(await presence.sessionOpened('late', 's-late')).toBe(true);
+    expect(calls.at(-1)).toEqual({ script: 'chatPresenceOpenBatch', keys: 1 });
+    calls.length = 0;
+    await presence.refresh(Array.from({ length: 1000 }, (_, i) => [`u${i}`, `s${i}`] as const));
+    expect(calls).toEqual([256, 256, 256, 232].map((keys) => ({ script: 'chatPresenceRefreshBatch', keys })));
   });
 });
