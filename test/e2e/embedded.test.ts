@@ -100,6 +100,9 @@ describe('embedded mode', () => {
     await waitFor(() => seen.length === 5, 20_000, 'live messages');
     await first.close();
     for (let i = 0; i < 30; i++) await api.send(a, room, `away ${i}`);
+    // A send is answered once the log has it; the replay reads the store. Wait until all 35 are stored, so the
+    // replay holds all 30 (before that, the last ones may come live instead: correct, but not what this counts).
+    await waitFor(async () => (await api.allMessages(a, room)).length === 35, 20_000, 'stored');
     const again = await WsStomp.connect(server.wsUrl, b.token);
     closers.push(() => again.close());
     const resumed: Received[] = [];
