@@ -1,5 +1,6 @@
-// The broadcast consumer group: chat.messages -> the fan-out bus, one publish per room per batch (the bus chains
-// each room's publishes with prevSeq, so gateways detect and repair what the at-most-once bus loses).
+// The broadcast consumer group: chat.messages -> the fan-out bus, one publish per room per batch and the batch's
+// rooms in one call (the bus chains each room's publishes with prevSeq, so gateways detect and repair what the
+// at-most-once bus loses).
 import type { MembersCache } from '../chat/members-cache.js';
 import type { FanoutBus } from '../fanout/fanout.js';
 import { toView, type ChatMessage } from '../shared/model.js';
@@ -11,7 +12,7 @@ import { decodeChatRecord } from '../log/records.js';
 export const BROADCAST_GROUP = 'chat-broadcast';
 
 export function broadcastHandler(
-  bus: Pick<FanoutBus, 'publishRoom'>,
+  bus: Pick<FanoutBus, 'publishRooms'>,
   store: Pick<Store, 'storedSeqs'>,
   members: Pick<MembersCache, 'memberIds'>,
 ): BatchHandler {
@@ -31,14 +32,11 @@ export function broadcastHandler(
       else byRoom.set(m.roomId, [m]);
     }
     const memberIds = await members.memberIds([...byRoom.keys()]);
-    await Promise.all(
+    // A new message is unread by every member but its sender.
+    await bus.publishRooms(
       [...byRoom].map(([roomId, list]) => {
         const ids = memberIds.get(roomId) ?? [];
-        // A new message is unread by every member but its sender.
-        return bus.publishRoom(
-          roomId,
-          list.map((m) => toView(m, ids.length - (ids.includes(m.senderId) ? 1 : 0))),
-        );
+        return { roomId, messages: list.map((m) => toView(m, ids.length - (ids.includes(m.senderId) ? 1 : 0))) };
       }),
     );
   };

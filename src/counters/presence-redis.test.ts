@@ -1,6 +1,6 @@
 // RedisPresence when Redis does not answer some of a pipeline's commands (a failover, a restart): it fails instead of
 // taking "no answer" for "offline" — the sweeper would otherwise announce every user OFFLINE during an outage. And
-// the bound of its batches: no script call carries more than 256 sessions.
+// the bound of its batches: no script call carries more than 256 sessions (or users).
 import { describe, expect, it } from 'vitest';
 import { RedisPresence } from './presence-redis.js';
 
@@ -47,7 +47,10 @@ function recording() {
   client.defineCommand = (name: string) => {
     client[name] = (keys: number) => {
       calls.push({ script: name, keys });
-      return Promise.resolve(name === 'chatPresenceOpenBatch' ? Array.from({ length: keys }, () => 1) : keys);
+      // Opens: each user went online. Online counts: every other user has a session.
+      if (name === 'chatPresenceOpenBatch') return Promise.resolve(Array.from({ length: keys }, () => 1));
+      if (name === 'chatPresenceOnlineBatch') return Promise.resolve(Array.from({ length: keys }, (_, i) => i % 2));
+      return Promise.resolve(keys);
     };
   };
   return { client: client as never, calls };
@@ -66,5 +69,14 @@ describe('RedisPresence batches', () => {
     calls.length = 0;
     await presence.refresh(Array.from({ length: 1000 }, (_, i) => [`u${i}`, `s${i}`] as const));
     expect(calls).toEqual([256, 256, 256, 232].map((keys) => ({ script: 'chatPresenceRefreshBatch', keys })));
+    calls.length = 0;
+    const users = Array.from({ length: 600 }, (_, i) => `u${i}`);
+    const online = await presence.onlineUsers(users);
+    expect(calls).toEqual([256, 256, 88].map((keys) => ({ script: 'chatPresenceOnlineBatch', keys })));
+    // Each answer is matched to its own batch's users.
+    expect([...online].sort()).toEqual(users.filter((_, i) => (i % 256) % 2 === 1).sort());
+    calls.length = 0;
+    expect(await presence.onlineUsers([])).toEqual(new Set());
+    expect(calls).toEqual([]);
   });
 });

@@ -28,6 +28,14 @@ for i, key in ipairs(KEYS) do
 end
 return #KEYS`;
 
+// How many unexpired sessions each of KEYS has (ARGV[1]: now).
+const ONLINE = `
+local out = {}
+for i, key in ipairs(KEYS) do
+  out[i] = redis.call('ZCOUNT', key, '(' .. ARGV[1], '+inf')
+end
+return out`;
+
 // Drop expired sessions, remove one, and say whether the user went offline, atomically.
 const CLOSE = `
 local now = tonumber(ARGV[1])
@@ -57,16 +65,18 @@ export class RedisPresence implements Presence {
   private readonly openScript;
   private readonly closeScript;
   private readonly refreshScript;
+  private readonly onlineScript;
   /** The batch that sessions opened now join (null: none yet this turn). */
   private opening: OpenBatch | null = null;
 
   constructor(
-    private readonly redis: Redis,
+    redis: Redis,
     private readonly ttlMs = 30_000,
   ) {
     this.openScript = defineScript(redis, 'chatPresenceOpenBatch', null, OPEN);
     this.closeScript = defineScript(redis, 'chatPresenceClose', 1, CLOSE);
     this.refreshScript = defineScript(redis, 'chatPresenceRefreshBatch', null, REFRESH);
+    this.onlineScript = defineScript(redis, 'chatPresenceOnlineBatch', null, ONLINE);
   }
 
   async sessionOpened(userId: string, sessionId: string): Promise<boolean> {
@@ -108,16 +118,19 @@ export class RedisPresence implements Presence {
 
   async onlineUsers(userIds: readonly string[]): Promise<Set<string>> {
     const out = new Set<string>();
-    if (userIds.length === 0) return out;
     const now = Date.now();
-    const pipe = this.redis.pipeline();
-    for (const id of userIds) pipe.zcount(keyOf(id), `(${now}`, '+inf');
-    const res = (await pipe.exec()) ?? [];
-    res.forEach(([err, n], i) => {
-      // An unanswered count is not "offline": the sweeper would announce everyone OFFLINE during a failover.
-      if (err) throw err;
-      if (Number(n) > 0) out.add(userIds[i]!);
-    });
+    // One script call per 256 users (the notify group asks for every member of a batch's rooms at once).
+    const calls: Array<Promise<void>> = [];
+    for (let start = 0; start < userIds.length; start += SCRIPT_BATCH_MAX) {
+      const batch = userIds.slice(start, start + SCRIPT_BATCH_MAX);
+      calls.push(
+        this.onlineScript(batch.length, ...batch.map(keyOf), now).then((counts) => {
+          (counts as number[]).forEach((n, i) => n > 0 && out.add(batch[i]!));
+        }),
+      );
+    }
+    // An unanswered count is not "offline": the sweeper would announce everyone OFFLINE during a failover.
+    await Promise.all(calls);
     return out;
   }
 }

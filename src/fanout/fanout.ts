@@ -41,6 +41,12 @@ export const topics = {
   user: (userId: string) => `user:${userId}`,
 };
 
+/** One room's part of a `publishRooms` call. */
+export interface RoomPublish {
+  roomId: string;
+  messages: readonly MessageView[];
+}
+
 /**
  * Guarantees:
  * - At most once per subscriber process: a payload published while an instance's subscription is down is lost
@@ -53,6 +59,8 @@ export const topics = {
  */
 export interface FanoutBus {
   publishRoom(roomId: string, messages: readonly MessageView[]): Promise<void>;
+  /** `publishRoom` for several rooms at once (one round trip where the bus has them); atomic per room. */
+  publishRooms(rooms: readonly RoomPublish[]): Promise<void>;
   /** The highest seq published for the room, or null when unknown (nothing published, or the bus lost it). */
   lastBroadcastSeq(roomId: string): Promise<string | null>;
   subscribeRoom(roomId: string, onBatch: (batch: RoomBatch) => void): Promise<void>;

@@ -1,7 +1,7 @@
 // The fan-out bus inside one process (embedded mode and unit tests): the same contract as Redis Pub/Sub,
 // delivering asynchronously (a microtask later, like a network hop) and in publish order.
 import type { MessageView } from '../shared/model.js';
-import type { BusEvent, ControlHandlers, FanoutBus, MembershipChange, PresenceChange, RoomBatch } from './fanout.js';
+import type { BusEvent, ControlHandlers, FanoutBus, MembershipChange, PresenceChange, RoomBatch, RoomPublish } from './fanout.js';
 
 export class MemoryFanoutBus implements FanoutBus {
   private readonly rooms = new Map<string, (batch: RoomBatch) => void>();
@@ -17,6 +17,10 @@ export class MemoryFanoutBus implements FanoutBus {
     this.lastSeq.set(roomId, fresh[fresh.length - 1]!.seq);
     const batch: RoomBatch = { roomId, prevSeq: prev ?? '0', messages: fresh };
     queueMicrotask(() => this.rooms.get(roomId)?.(batch));
+  }
+
+  async publishRooms(rooms: readonly RoomPublish[]): Promise<void> {
+    for (const r of rooms) await this.publishRoom(r.roomId, r.messages);
   }
 
   async lastBroadcastSeq(roomId: string): Promise<string | null> {

@@ -6,7 +6,8 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { ReplicaWait, type ReplicaWaitOptions } from '../counters/replica-wait-redis.js';
 import type { MessageView } from '../shared/model.js';
-import type { BusEvent, ControlHandlers, FanoutBus, MembershipChange, PresenceChange, RoomBatch } from './fanout.js';
+import { defineScript, type RedisScript } from '../counters/scripts-redis.js';
+import type { BusEvent, ControlHandlers, FanoutBus, MembershipChange, PresenceChange, RoomBatch, RoomPublish } from './fanout.js';
 import { decodeControl, decodeEvent, decodeRoomBatch, encodeEvent } from './wire.js';
 
 const ROOM_PREFIX = 'chat:room:';
@@ -14,27 +15,43 @@ const CONTROL = 'chat:control';
 const lastSeqKey = (roomId: string) => `chat:room-last-seq:${roomId}`;
 const topicChannel = (topic: string) => `chat:${topic}`;
 
-// KEYS: last-seq key, channel. ARGV: the publisher's own last seq for the room ('' = none: it wins when the key is
-// lower or gone — a restart or a failover lost the newest write), then (seq, message JSON) pairs in seq order.
-// Publishes the messages above the recorded seq as one batch `{"p":prev,"m":[...]}` and records the last one.
-const PUBLISH_ROOM = `
-local prev = redis.call('GET', KEYS[1])
-if ARGV[1] ~= '' and ((not prev) or tonumber(ARGV[1]) > tonumber(prev)) then prev = ARGV[1] end
-local p = tonumber(prev or '0')
-local parts = {}
-local last = nil
-for i = 2, #ARGV, 2 do
-  if tonumber(ARGV[i]) > p then
-    parts[#parts + 1] = ARGV[i + 1]
-    last = ARGV[i]
+// KEYS: per room its last-seq key and its channel. ARGV: per room, in the same order, the publisher's own last seq
+// for the room ('' = none: it wins when the key is lower or gone — a restart or a failover lost the newest write),
+// the number of messages, then (seq, message JSON) pairs in seq order. For each room, publishes the messages above
+// the recorded seq as one batch `{"p":prev,"m":[...]}` and records the last one. Returns how many went out.
+const PUBLISH_ROOMS = `
+local a = 1
+local total = 0
+for r = 1, #KEYS, 2 do
+  local prev = redis.call('GET', KEYS[r])
+  local own = ARGV[a]
+  local n = tonumber(ARGV[a + 1])
+  a = a + 2
+  if own ~= '' and ((not prev) or tonumber(own) > tonumber(prev)) then prev = own end
+  local p = tonumber(prev or '0')
+  local parts = {}
+  local last = nil
+  for i = a, a + 2 * n - 2, 2 do
+    if tonumber(ARGV[i]) > p then
+      parts[#parts + 1] = ARGV[i + 1]
+      last = ARGV[i]
+    end
+  end
+  a = a + 2 * n
+  if last then
+    redis.call('SET', KEYS[r], last)
+    redis.call('PUBLISH', KEYS[r + 1], '{"p":"' .. (prev or '0') .. '","m":[' .. table.concat(parts, ',') .. ']}')
+    total = total + #parts
   end
 end
-if not last then return 0 end
-redis.call('SET', KEYS[1], last)
-redis.call('PUBLISH', KEYS[2], '{"p":"' .. (prev or '0') .. '","m":[' .. table.concat(parts, ',') .. ']}')
-return #parts`;
+return total`;
 
-type WithPublishRoom = Redis & { chatPublishRoom(k1: string, k2: string, ...argv: string[]): Promise<number> };
+/**
+ * A broadcast batch's rooms share one script call: at moderate rates a batch holds about one message per room, and
+ * a call per room was the largest item of the app's Redis work. At most this many rooms per call, so that one
+ * script never holds Redis for long.
+ */
+const ROOMS_PER_CALL = 256;
 
 /** The bus' two connections (src/infra/redis.ts makes them), used by nothing else, and the WAIT policy. */
 export interface RedisFanoutConnections {
@@ -45,7 +62,8 @@ export interface RedisFanoutConnections {
 }
 
 export class RedisFanoutBus implements FanoutBus {
-  private readonly pub: WithPublishRoom;
+  private readonly pub: Redis;
+  private readonly publishScript: RedisScript;
   private readonly sub: Redis;
   private readonly replica: ReplicaWait;
   private readonly rooms = new Map<string, (batch: RoomBatch) => void>();
@@ -62,8 +80,8 @@ export class RedisFanoutBus implements FanoutBus {
     connections: RedisFanoutConnections,
     private readonly log: Logger,
   ) {
-    this.pub = connections.publisher as WithPublishRoom;
-    this.pub.defineCommand('chatPublishRoom', { numberOfKeys: 2, lua: PUBLISH_ROOM });
+    this.pub = connections.publisher;
+    this.publishScript = defineScript(this.pub, 'chatPublishRooms', null, PUBLISH_ROOMS);
     this.sub = connections.subscriber;
     this.replica = new ReplicaWait(this.pub, connections.replicaWait ?? { replicas: 0, timeoutMs: 0 });
     this.sub.on('message', (channel: string, payload: string) => this.dispatch(channel, payload));
@@ -102,18 +120,35 @@ export class RedisFanoutBus implements FanoutBus {
     else this.log.warn({ channel }, 'malformed event on the fan-out bus dropped');
   }
 
-  async publishRoom(roomId: string, messages: readonly MessageView[]): Promise<void> {
-    if (messages.length === 0) return;
-    const argv: string[] = [this.lastPublished.get(roomId) ?? ''];
-    for (const m of messages) argv.push(m.seq, JSON.stringify(m));
+  publishRoom(roomId: string, messages: readonly MessageView[]): Promise<void> {
+    return this.publishRooms([{ roomId, messages }]);
+  }
+
+  async publishRooms(rooms: readonly RoomPublish[]): Promise<void> {
+    const nonEmpty = rooms.filter((r) => r.messages.length > 0);
+    const calls: Array<Promise<void>> = [];
+    for (let start = 0; start < nonEmpty.length; start += ROOMS_PER_CALL) calls.push(this.publishCall(nonEmpty.slice(start, start + ROOMS_PER_CALL)));
+    await Promise.all(calls);
+  }
+
+  private async publishCall(rooms: readonly RoomPublish[]): Promise<void> {
+    const keys: string[] = [];
+    const argv: string[] = [];
+    for (const { roomId, messages } of rooms) {
+      keys.push(lastSeqKey(roomId), ROOM_PREFIX + roomId);
+      argv.push(this.lastPublished.get(roomId) ?? '', String(messages.length));
+      for (const m of messages) argv.push(m.seq, JSON.stringify(m));
+    }
     const mark = this.replica.mark();
-    await this.pub.chatPublishRoom(lastSeqKey(roomId), ROOM_PREFIX + roomId, ...argv);
+    await this.publishScript(keys.length, ...keys, ...argv);
     // A rejection (failover under way) fails the publish: the broadcast consumer publishes the batch again.
     await this.replica.replicated(mark);
-    const last = messages[messages.length - 1]!.seq;
-    const known = this.lastPublished.get(roomId);
-    if (known === undefined && this.lastPublished.size >= 100_000) this.lastPublished.clear();
-    if (known === undefined || BigInt(last) > BigInt(known)) this.lastPublished.set(roomId, last);
+    for (const { roomId, messages } of rooms) {
+      const last = messages[messages.length - 1]!.seq;
+      const known = this.lastPublished.get(roomId);
+      if (known === undefined && this.lastPublished.size >= 100_000) this.lastPublished.clear();
+      if (known === undefined || BigInt(last) > BigInt(known)) this.lastPublished.set(roomId, last);
+    }
   }
 
   lastBroadcastSeq(roomId: string): Promise<string | null> {

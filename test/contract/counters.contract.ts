@@ -130,6 +130,16 @@ export function presenceContract(name: string, make: (ttlMs: number) => Presence
       expect(await presence.onlineUsers(users)).toEqual(new Set());
     });
 
+    it('tells who is online among many users at once (more than one batch of the Redis adapter)', async () => {
+      const presence = make(30_000);
+      const users = Array.from({ length: 600 }, () => id());
+      const live = users.filter((_, i) => i % 3 === 0);
+      await Promise.all(live.map((u, i) => presence.sessionOpened(u, `s${i}`)));
+      expect(await presence.onlineUsers(users)).toEqual(new Set(live));
+      await Promise.all(live.map((u, i) => presence.sessionClosed(u, `s${i}`)));
+      expect(await presence.onlineUsers(users)).toEqual(new Set());
+    });
+
     it('refreshes any number of sessions at once, registering again those it lost', async () => {
       const ttl = 600;
       const presence = make(ttl);
