@@ -1,6 +1,7 @@
-// The persist consumer group: chat.messages -> PostgreSQL, one multi-row INSERT per batch,
-// idempotent on message id, so a redelivered batch (crash, rebalance) stores nothing twice.
+// The persist consumer group: chat.messages -> PostgreSQL, one multi-row INSERT per batch (the batches of one
+// fetch share it), idempotent on message id, so a redelivered batch (crash, rebalance) stores nothing twice.
 import type { Metrics } from '../metrics/metrics.js';
+import type { ChatMessage } from '../shared/model.js';
 import type { Store } from '../store/store.js';
 import type { BatchHandler } from '../log/message-log.js';
 import { PoisonRecordError, decodeChatRecord } from '../log/records.js';
@@ -10,12 +11,13 @@ const FOREIGN_KEY_VIOLATION = '23503';
 export const PERSIST_GROUP = 'chat-persist';
 
 export function persistHandler(store: Pick<Store, 'insertMessages'>, metrics: Metrics): BatchHandler {
+  const shared = new SharedInsert((messages) => store.insertMessages(messages));
   return async (records) => {
     // A poison record throws here; the consumer group then isolates it record by record.
     const messages = records.map(decodeChatRecord);
     let inserted: number;
     try {
-      inserted = await store.insertMessages(messages);
+      inserted = await shared.insert(messages);
     } catch (err) {
       // A message of a room (or sender) that does not exist can never be stored: poison, not an outage.
       if ((err as { code?: unknown }).code === FOREIGN_KEY_VIOLATION)
@@ -24,4 +26,43 @@ export function persistHandler(store: Pick<Store, 'insertMessages'>, metrics: Me
     }
     metrics.persistedMessages.inc(inserted);
   };
+}
+
+interface Turn {
+  readonly parts: Array<readonly ChatMessage[]>;
+  /** Rows the turn's one INSERT stored. */
+  total: Promise<number>;
+}
+
+/**
+ * A fetch brings every partition of the consumer at once, and the group hands them to the handler three at a time:
+ * the batches handed over in one event-loop turn share one INSERT (one transaction: each batch is still stored
+ * entirely or not at all) instead of a statement each. When the shared INSERT fails, each batch is inserted on its
+ * own, so a batch that can never be stored fails alone and the others are not retried (or dead-lettered) with it.
+ */
+export class SharedInsert {
+  private turn: Turn | null = null;
+
+  constructor(private readonly insertRows: (messages: readonly ChatMessage[]) => Promise<number>) {}
+
+  /** Stores `messages`; resolves to the rows this call counts as stored (the whole turn's for its first call). */
+  async insert(messages: readonly ChatMessage[]): Promise<number> {
+    let turn = this.turn;
+    if (turn === null) {
+      const next: Turn = { parts: [], total: Promise.resolve(0) };
+      next.total = new Promise((resolve) => setImmediate(resolve)).then(() => {
+        if (this.turn === next) this.turn = null;
+        return this.insertRows(next.parts.length === 1 ? next.parts[0]! : next.parts.flat());
+      });
+      this.turn = turn = next;
+    }
+    const i = turn.parts.push(messages) - 1;
+    try {
+      const total = await turn.total;
+      return i === 0 ? total : 0;
+    } catch (err) {
+      if (turn.parts.length === 1) throw err;
+      return this.insertRows(messages);
+    }
+  }
 }
