@@ -3,11 +3,13 @@
 // - the producer's send (kafkajs-send-messages.ts): a partition whose leader moved between two attempts is sent
 //   again instead of silently dropped, and never while an earlier request for it may still land;
 // - the consumer's fetcher (kafkajs-fetcher.ts): its loop can spin on answers that need no I/O and freeze the process;
-// - the request queue's 1 ms timer loop (kafkajs-request-queue-fix.ts).
+// - the request queue's 1 ms timer loop (kafkajs-request-queue-fix.ts);
+// and one rule: a throughput group's fetch after an empty one waits for a single record (kafkajs-idle-fetch.ts).
 // The first two are modules kafkajs takes when it loads, so they go into the module cache before kafkajs is loaded.
 import { createRequire } from 'node:module';
 import type * as KafkaJS from 'kafkajs';
 import { createFetcher } from './kafkajs-fetcher.js';
+import { installIdleFetch } from './kafkajs-idle-fetch.js';
 import { fixKafkajsRequestQueue } from './kafkajs-request-queue-fix.js';
 import { createSendMessages } from './kafkajs-send-messages.js';
 
@@ -34,6 +36,7 @@ replaceInternal('consumer/fetcher.js', 'consumer/fetchManager.js', createFetcher
 fixKafkajsRequestQueue();
 
 const kafkajs = require('kafkajs') as typeof KafkaJS;
+installIdleFetch();
 
 export const { Kafka, Partitioners, logLevel } = kafkajs;
 export type Kafka = KafkaJS.Kafka;
