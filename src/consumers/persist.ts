@@ -2,6 +2,7 @@
 // fetch share it), idempotent on message id, so a redelivered batch (crash, rebalance) stores nothing twice.
 import type { Metrics } from '../metrics/metrics.js';
 import type { ChatMessage } from '../shared/model.js';
+import { TurnBatch } from '../shared/turn-batch.js';
 import type { Store } from '../store/store.js';
 import type { BatchHandler } from '../log/message-log.js';
 import { PoisonRecordError, decodeChatRecord } from '../log/records.js';
@@ -28,12 +29,6 @@ export function persistHandler(store: Pick<Store, 'insertMessages'>, metrics: Me
   };
 }
 
-interface Turn {
-  readonly parts: Array<readonly ChatMessage[]>;
-  /** Rows the turn's one INSERT stored. */
-  total: Promise<number>;
-}
-
 /**
  * A fetch brings every partition of the consumer at once, and the group hands them to the handler three at a time:
  * the batches handed over in one event-loop turn share one INSERT (one transaction: each batch is still stored
@@ -41,27 +36,20 @@ interface Turn {
  * own, so a batch that can never be stored fails alone and the others are not retried (or dead-lettered) with it.
  */
 export class SharedInsert {
-  private turn: Turn | null = null;
+  private readonly turn: TurnBatch<readonly ChatMessage[], number>;
 
-  constructor(private readonly insertRows: (messages: readonly ChatMessage[]) => Promise<number>) {}
+  constructor(private readonly insertRows: (messages: readonly ChatMessage[]) => Promise<number>) {
+    this.turn = new TurnBatch((parts) => insertRows(parts.length === 1 ? parts[0]! : parts.flat()));
+  }
 
   /** Stores `messages`; resolves to the rows this call counts as stored (the whole turn's for its first call). */
   async insert(messages: readonly ChatMessage[]): Promise<number> {
-    let turn = this.turn;
-    if (turn === null) {
-      const next: Turn = { parts: [], total: Promise.resolve(0) };
-      next.total = new Promise((resolve) => setImmediate(resolve)).then(() => {
-        if (this.turn === next) this.turn = null;
-        return this.insertRows(next.parts.length === 1 ? next.parts[0]! : next.parts.flat());
-      });
-      this.turn = turn = next;
-    }
-    const i = turn.parts.push(messages) - 1;
+    const { index, items, result } = this.turn.join(messages);
     try {
-      const total = await turn.total;
-      return i === 0 ? total : 0;
+      const total = await result;
+      return index === 0 ? total : 0;
     } catch (err) {
-      if (turn.parts.length === 1) throw err;
+      if (items.length === 1) throw err;
       return this.insertRows(messages);
     }
   }

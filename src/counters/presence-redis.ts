@@ -1,6 +1,7 @@
 // Presence in Redis: one sorted set per user, member = session id, score = expiry time (ms).
 import type { Redis } from 'ioredis';
 import type { Presence } from './presence.js';
+import { TurnBatch } from '../shared/turn-batch.js';
 import { defineScript } from './scripts-redis.js';
 
 const keyOf = (userId: string) => `chat:presence:${userId}`;
@@ -54,20 +55,13 @@ if removed == 1 and after == 0 then return 1 else return 0 end`;
  */
 const SCRIPT_BATCH_MAX = 256;
 
-interface OpenBatch {
-  readonly userIds: string[];
-  readonly sessionIds: string[];
-  /** The script's answers, one per session, in order. */
-  answers: Promise<number[]>;
-}
-
 export class RedisPresence implements Presence {
   private readonly openScript;
   private readonly closeScript;
   private readonly refreshScript;
   private readonly onlineScript;
-  /** The batch that sessions opened now join (null: none yet this turn). */
-  private opening: OpenBatch | null = null;
+  /** The sessions opened in one turn share a script call: its answers, one per session, in order. */
+  private readonly opening = new TurnBatch<readonly [string, string], number[]>((sessions) => this.open(sessions), SCRIPT_BATCH_MAX);
 
   constructor(
     redis: Redis,
@@ -80,22 +74,14 @@ export class RedisPresence implements Presence {
   }
 
   async sessionOpened(userId: string, sessionId: string): Promise<boolean> {
-    let batch = this.opening;
-    if (batch === null || batch.userIds.length >= SCRIPT_BATCH_MAX) {
-      const next: OpenBatch = { userIds: [], sessionIds: [], answers: Promise.resolve([]) };
-      next.answers = new Promise((resolve) => setImmediate(resolve)).then(() => this.open(next));
-      this.opening = batch = next;
-    }
-    const i = batch.userIds.push(userId) - 1;
-    batch.sessionIds.push(sessionId);
-    return (await batch.answers)[i] === 1;
+    const { index, result } = this.opening.join([userId, sessionId]);
+    return (await result)[index] === 1;
   }
 
-  private async open(batch: OpenBatch): Promise<number[]> {
-    if (this.opening === batch) this.opening = null;
+  private async open(sessions: ReadonlyArray<readonly [string, string]>): Promise<number[]> {
     const now = Date.now();
-    const n = batch.userIds.length;
-    return (await this.openScript(n, ...batch.userIds.map(keyOf), now, now + this.ttlMs, this.ttlMs * 2, ...batch.sessionIds)) as number[];
+    const keys = sessions.map(([userId]) => keyOf(userId));
+    return (await this.openScript(keys.length, ...keys, now, now + this.ttlMs, this.ttlMs * 2, ...sessions.map(([, sessionId]) => sessionId))) as number[];
   }
 
   async sessionClosed(userId: string, sessionId: string): Promise<boolean> {
