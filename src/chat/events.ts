@@ -5,7 +5,7 @@ import { dropFailure, type CountDropped } from '../shared/dropped.js';
 
 export class Events {
   constructor(
-    private readonly bus: Pick<FanoutBus, 'publishEvent'>,
+    private readonly bus: Pick<FanoutBus, 'publishEvent' | 'publishEvents'>,
     /** Counts the events that could not be published. */
     readonly dropped: CountDropped,
   ) {}
@@ -25,5 +25,14 @@ export class Events {
 
   userQuietly(userId: string, eventType: string, body: unknown): Promise<void> {
     return dropFailure(this.user(userId, eventType, body), 'event', this.dropped);
+  }
+
+  /** `userQuietly` for several users' events of one type in one publish; a failed publish drops (and counts) each. */
+  usersQuietly(eventType: string, events: ReadonlyArray<{ userId: string; body: unknown }>): Promise<void> {
+    const published = this.bus.publishEvents(events.map(({ userId, body }) => ({ topic: topics.user(userId), event: { eventType, body } })));
+    return published.then(
+      () => undefined,
+      () => events.forEach(() => this.dropped('event')),
+    );
   }
 }

@@ -38,7 +38,7 @@ function setup(over: Partial<NotifyDeps> & { online?: string[] } = {}) {
     },
     members: { memberIds: async (ids) => new Map(ids.map((id) => [id, ['1', '2', '3']])) },
     presence: { onlineUsers: async (ids) => new Set(ids.filter((u) => online.has(u))) },
-    events: { userQuietly: async (userId, _type, body) => void seen.events.push({ userId, body: body as never }) },
+    events: { usersQuietly: async (_type, list) => void seen.events.push(...list.map(({ userId, body }) => ({ userId, body: body as never }))) },
     cachedPositions: async (roomId) => positions.get(roomId) ?? null,
     positions: async (roomId) => positions.get(roomId) ?? new Map(),
     unreadEveryMs: 0,

@@ -15,6 +15,7 @@ import { toView, type ChatMessage } from '../shared/model.js';
 import type { NotificationInput, Store } from '../store/store.js';
 import type { BatchHandler } from '../log/message-log.js';
 import { decodeChatRecord } from '../log/records.js';
+import { UnreadCoalescer } from './unread-coalescer.js';
 
 export const NOTIFY_GROUP = 'chat-notify';
 
@@ -22,8 +23,8 @@ export interface NotifyDeps {
   store: Pick<Store, 'insertNotifications' | 'countUnreadBefore'>;
   members: Pick<MembersCache, 'memberIds'>;
   presence: Pick<Presence, 'onlineUsers'>;
-  events: Pick<Events, 'userQuietly'>;
-  /** Members' read positions as cached (Redis), or null when the cache lost the room. One round trip. */
+  events: Pick<Events, 'usersQuietly'>;
+  /** Members' read positions as cached (Redis), or null when the cache lost the room. One command (a batch's rooms are asked at once). */
   cachedPositions(roomId: string): Promise<Map<string, string> | null>;
   /** Members' read positions from the store merged with the cache (reloads the cache). */
   positions(roomId: string): Promise<Map<string, string>>;
@@ -53,7 +54,7 @@ export function notifyHandler(deps: NotifyDeps): BatchHandler {
   const rooms = new Map<string, RoomCounts>();
   /** Per partition: the offset of the last record counted (continuity check). */
   const lastOffset = new Map<number, bigint>();
-  const unread = new Coalescer(deps.unreadEveryMs ?? 300, (userId, body) => events.userQuietly(userId, 'unread', body));
+  const unread = new UnreadCoalescer(deps.unreadEveryMs ?? 300, (list) => events.usersQuietly('unread', list));
 
   return async (records) => {
     if (records.length === 0) return;
@@ -76,25 +77,32 @@ export function notifyHandler(deps: NotifyDeps): BatchHandler {
     await store.insertNotifications(offlineNotifications(messages, members, online), deps.webhookScope ?? null);
 
     // Online members: counts, initialised from the store only where unknown or where the reader moved.
-    const updates: Array<{ roomId: string; userId: string; list: ChatMessage[]; readSeq: bigint; base: number | null }> = [];
+    const targeted: Array<{ roomId: string; list: ChatMessage[]; room: RoomCounts; targets: string[] }> = [];
     for (const [roomId, list] of byRoom) {
-      const roomMembers = members.get(roomId) ?? [];
-      const targets = roomMembers.filter((u) => online.has(u));
+      const targets = (members.get(roomId) ?? []).filter((u) => online.has(u));
       let room = rooms.get(roomId);
       if (room) rooms.delete(roomId); // re-inserted below: most recently used last
       room ??= { partition, members: new Map() };
       rooms.set(roomId, room);
       // Offline members are not counted here: their counts are rebuilt when they are next online.
       for (const userId of room.members.keys()) if (!online.has(userId)) room.members.delete(userId);
-      if (targets.length === 0) continue;
-      let positions = await deps.cachedPositions(roomId).catch(() => null);
-      if (!positions || targets.some((u) => !positions!.has(u))) positions = await deps.positions(roomId);
-      for (const userId of targets) {
-        const readSeq = BigInt(positions.get(userId) ?? '0');
-        const known = room.members.get(userId);
-        updates.push({ roomId, userId, list, readSeq, base: known && known.readSeq === readSeq ? known.count : null });
-      }
+      if (targets.length > 0) targeted.push({ roomId, list, room, targets });
     }
+    // Every room's positions asked in the same turn: one pipelined round trip, not one per room.
+    const positionsOf = await Promise.all(
+      targeted.map(async ({ roomId, targets }) => {
+        const cached = await deps.cachedPositions(roomId).catch(() => null);
+        return cached && targets.every((u) => cached.has(u)) ? cached : deps.positions(roomId);
+      }),
+    );
+    const updates: Array<{ roomId: string; room: RoomCounts; userId: string; list: ChatMessage[]; readSeq: bigint; base: number | null }> = [];
+    targeted.forEach(({ roomId, list, room, targets }, i) => {
+      for (const userId of targets) {
+        const readSeq = BigInt(positionsOf[i]!.get(userId) ?? '0');
+        const known = room.members.get(userId);
+        updates.push({ roomId, room, userId, list, readSeq, base: known && known.readSeq === readSeq ? known.count : null });
+      }
+    });
     const unknown = updates.filter((u) => u.base === null);
     const counted = await store.countUnreadBefore(
       unknown.map((u) => ({ roomId: u.roomId, userId: u.userId, afterSeq: u.readSeq.toString(), beforeSeq: u.list[0]!.seq })),
@@ -106,7 +114,7 @@ export function notifyHandler(deps: NotifyDeps): BatchHandler {
       updates.map((u) => {
         const added = u.list.filter((m) => m.senderId !== u.userId && BigInt(m.seq) > u.readSeq).length;
         const count = u.base! + added;
-        rooms.get(u.roomId)!.members.set(u.userId, { count, readSeq: u.readSeq });
+        u.room.members.set(u.userId, { count, readSeq: u.readSeq });
         // Nothing new for this member (only their own messages): no event.
         return added === 0 ? undefined : unread.send(u.userId, u.roomId, unreadEvent(u.roomId, count, u.readSeq, u.list, members.get(u.roomId) ?? []));
       }),
@@ -138,44 +146,4 @@ function unreadEvent(roomId: string, count: number, readSeq: bigint, list: reado
     upToSeq: last.seq,
     lastMessage: toView(last, members.length - (members.includes(last.senderId) ? 1 : 0)),
   };
-}
-
-/**
- * A busy room would otherwise publish an `unread` event to every member for every batch (members x batches
- * publishes): per member and room, the first event goes out at once, later ones at most once per window with the
- * latest count (counts are absolute, so skipping intermediate ones loses nothing).
- */
-class Coalescer {
-  private readonly lastSent = new Map<string, number>();
-  private readonly pending = new Map<string, { body: unknown }>();
-
-  constructor(
-    private readonly windowMs: number,
-    private readonly publish: (userId: string, body: unknown) => Promise<void>,
-  ) {}
-
-  send(userId: string, roomId: string, body: unknown): Promise<void> | undefined {
-    const key = `${userId}:${roomId}`;
-    const now = Date.now();
-    const waiting = this.pending.get(key);
-    if (waiting) return void (waiting.body = body);
-    const since = now - (this.lastSent.get(key) ?? 0);
-    if (since >= this.windowMs) {
-      if (this.lastSent.size >= 100_000) this.prune(now);
-      this.lastSent.set(key, now);
-      return this.publish(userId, body);
-    }
-    const entry = { body };
-    this.pending.set(key, entry);
-    setTimeout(() => {
-      this.pending.delete(key);
-      this.lastSent.set(key, Date.now());
-      void this.publish(userId, entry.body);
-    }, this.windowMs - since).unref();
-    return undefined;
-  }
-
-  private prune(now: number): void {
-    for (const [k, t] of this.lastSent) if (now - t >= this.windowMs) this.lastSent.delete(k);
-  }
 }

@@ -47,6 +47,12 @@ export interface RoomPublish {
   messages: readonly MessageView[];
 }
 
+/** One event of a `publishEvents` call. */
+export interface TopicEvent {
+  topic: string;
+  event: BusEvent;
+}
+
 /**
  * Guarantees:
  * - At most once per subscriber process: a payload published while an instance's subscription is down is lost
@@ -67,6 +73,8 @@ export interface FanoutBus {
   unsubscribeRoom(roomId: string): Promise<void>;
 
   publishEvent(topic: string, event: BusEvent): Promise<void>;
+  /** `publishEvent` for several events at once (one round trip where the bus has them), in the given order. */
+  publishEvents(events: readonly TopicEvent[]): Promise<void>;
   subscribeTopic(topic: string, onEvent: (event: BusEvent) => void): Promise<void>;
   unsubscribeTopic(topic: string): Promise<void>;
 

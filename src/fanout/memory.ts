@@ -1,7 +1,7 @@
 // The fan-out bus inside one process (embedded mode and unit tests): the same contract as Redis Pub/Sub,
 // delivering asynchronously (a microtask later, like a network hop) and in publish order.
 import type { MessageView } from '../shared/model.js';
-import type { BusEvent, ControlHandlers, FanoutBus, MembershipChange, PresenceChange, RoomBatch, RoomPublish } from './fanout.js';
+import type { BusEvent, ControlHandlers, FanoutBus, MembershipChange, PresenceChange, RoomBatch, RoomPublish, TopicEvent } from './fanout.js';
 
 export class MemoryFanoutBus implements FanoutBus {
   private readonly rooms = new Map<string, (batch: RoomBatch) => void>();
@@ -37,6 +37,10 @@ export class MemoryFanoutBus implements FanoutBus {
 
   async publishEvent(topic: string, event: BusEvent): Promise<void> {
     queueMicrotask(() => this.topics.get(topic)?.(event));
+  }
+
+  async publishEvents(events: readonly TopicEvent[]): Promise<void> {
+    for (const { topic, event } of events) await this.publishEvent(topic, event);
   }
 
   async subscribeTopic(topic: string, onEvent: (event: BusEvent) => void): Promise<void> {

@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import { ReplicaWait, type ReplicaWaitOptions } from '../counters/replica-wait-redis.js';
 import type { MessageView } from '../shared/model.js';
 import { defineScript, type RedisScript } from '../counters/scripts-redis.js';
-import type { BusEvent, ControlHandlers, FanoutBus, MembershipChange, PresenceChange, RoomBatch, RoomPublish } from './fanout.js';
+import type { BusEvent, ControlHandlers, FanoutBus, MembershipChange, PresenceChange, RoomBatch, RoomPublish, TopicEvent } from './fanout.js';
 import { decodeControl, decodeEvent, decodeRoomBatch, encodeEvent } from './wire.js';
 
 const ROOM_PREFIX = 'chat:room:';
@@ -46,12 +46,19 @@ for r = 1, #KEYS, 2 do
 end
 return total`;
 
+// KEYS: channels; ARGV: the payload for each, in the same order.
+const PUBLISH_EVENTS = `
+for i = 1, #KEYS do redis.call('PUBLISH', KEYS[i], ARGV[i]) end
+return #KEYS`;
+
 /**
  * A broadcast batch's rooms share one script call instead of a call each, which pays once a batch holds several
  * rooms (at 500 msgs/s into 20 rooms it holds about one: every produce request wakes the fetch). At most this many
  * rooms per call, so that one script never holds Redis for long.
  */
 const ROOMS_PER_CALL = 256;
+/** The same bound for the events of one `publishEvents` call (the notify group's unread counts of a batch). */
+const EVENTS_PER_CALL = 256;
 
 /** The bus' two connections (src/infra/redis.ts makes them), used by nothing else, and the WAIT policy. */
 export interface RedisFanoutConnections {
@@ -64,6 +71,7 @@ export interface RedisFanoutConnections {
 export class RedisFanoutBus implements FanoutBus {
   private readonly pub: Redis;
   private readonly publishScript: RedisScript;
+  private readonly eventsScript: RedisScript;
   private readonly sub: Redis;
   private readonly replica: ReplicaWait;
   private readonly rooms = new Map<string, (batch: RoomBatch) => void>();
@@ -82,6 +90,7 @@ export class RedisFanoutBus implements FanoutBus {
   ) {
     this.pub = connections.publisher;
     this.publishScript = defineScript(this.pub, 'chatPublishRooms', null, PUBLISH_ROOMS);
+    this.eventsScript = defineScript(this.pub, 'chatPublishEvents', null, PUBLISH_EVENTS);
     this.sub = connections.subscriber;
     this.replica = new ReplicaWait(this.pub, connections.replicaWait ?? { replicas: 0, timeoutMs: 0 });
     this.sub.on('message', (channel: string, payload: string) => this.dispatch(channel, payload));
@@ -182,6 +191,16 @@ export class RedisFanoutBus implements FanoutBus {
 
   async publishEvent(topic: string, event: BusEvent): Promise<void> {
     await this.pub.publish(topicChannel(topic), encodeEvent(event));
+  }
+
+  async publishEvents(events: readonly TopicEvent[]): Promise<void> {
+    if (events.length === 1) return this.publishEvent(events[0]!.topic, events[0]!.event);
+    const calls: Array<Promise<unknown>> = [];
+    for (let start = 0; start < events.length; start += EVENTS_PER_CALL) {
+      const part = events.slice(start, start + EVENTS_PER_CALL);
+      calls.push(this.eventsScript(part.length, ...part.map((e) => topicChannel(e.topic)), ...part.map((e) => encodeEvent(e.event))));
+    }
+    await Promise.all(calls);
   }
 
   async subscribeTopic(topic: string, onEvent: (event: BusEvent) => void): Promise<void> {

@@ -15,13 +15,20 @@ describe('dropped failures', () => {
   it("Events' best-effort publishes count what the bus refused, and still reject on the strict path", async () => {
     const seen: DroppedFailure[] = [];
     let fail = true;
-    const events = new Events({ publishEvent: async () => (fail ? Promise.reject(new Error('bus down')) : undefined) }, (w) => seen.push(w));
+    const publish = async () => (fail ? Promise.reject(new Error('bus down')) : undefined);
+    const events = new Events({ publishEvent: publish, publishEvents: publish }, (w) => seen.push(w));
     await events.roomQuietly('1', 'member-joined', {});
     await events.userQuietly('2', 'room-removed', {});
     await expect(events.room('1', 'typing', {})).rejects.toThrow('bus down');
+    // A refused publish of several events drops (and counts) each of them.
+    await events.usersQuietly('unread', [
+      { userId: '3', body: {} },
+      { userId: '4', body: {} },
+    ]);
     fail = false;
     await events.roomQuietly('1', 'member-joined', {});
-    expect(seen).toEqual(['event', 'event']);
+    await events.usersQuietly('unread', [{ userId: '3', body: {} }]);
+    expect(seen).toEqual(['event', 'event', 'event', 'event']);
   });
 
   it('chat_failures_dropped_total starts at zero for each of the fixed labels and counts by label', async () => {

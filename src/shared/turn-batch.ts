@@ -1,6 +1,7 @@
 // Calls made in one event-loop turn joining one batch, which goes out once the turn is over (setImmediate): the
 // presence opens of a CONNECT storm share one script call, the persist group's partitions of one fetch share one
-// INSERT. Every caller of a batch awaits the same promise and reads its own answer by its index.
+// INSERT, the broadcast group's one publish, the notify group's unread events one publish. Every caller of a batch
+// awaits the same promise and reads its own answer by its index.
 
 /** A caller's place in its batch. */
 export interface Joined<T, R> {

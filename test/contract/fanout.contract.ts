@@ -142,6 +142,19 @@ export function fanoutContract(name: string, factory: BusFactory): void {
       expect(userEvents).toEqual([unread, { eventType: 'marker', body: null }]);
     });
 
+    it('publishes many events in one call, each to its topic, in the order given', async () => {
+      const { pub, sub } = await open();
+      // 300 events (more than one script call holds on Redis) over 3 users, interleaved.
+      const users = [uniqueRoomId(), uniqueRoomId(), uniqueRoomId()];
+      const got = new Map<string, number[]>(users.map((u) => [u, []]));
+      for (const u of users) await sub.subscribeTopic(topics.user(u), (e) => got.get(u)!.push((e.body as { n: number }).n));
+      const events = Array.from({ length: 300 }, (_, n) => ({ topic: topics.user(users[n % 3]!), event: { eventType: 'unread', body: { n } } }));
+      await pub.publishEvents(events);
+      await pub.publishEvents([]);
+      await waitFor(() => [...got.values()].every((list) => list.length >= 100), 5000, 'every event');
+      users.forEach((u, i) => expect(got.get(u)).toEqual(Array.from({ length: 100 }, (_, k) => 3 * k + i)));
+    });
+
     it('stops delivering a room after unsubscribeRoom', async () => {
       const { pub, sub, room, got } = await watchedRoom();
       const barrier = topics.user(uniqueRoomId());
