@@ -12,6 +12,12 @@ import { OffsetCommitter, type CommitOffset } from './offset-committer.js';
 import type { ConsumedRecord, ConsumerGroup, ConsumerGroupOptions, ConsumerGroups, MessageLog } from '../log/message-log.js';
 import { TOPICS } from '../log/message-log.js';
 
+/**
+ * A latency group (broadcast) hands every partition of a fetch over at once, up to this many, instead of `concurrency`
+ * at a time: the later partitions do not wait for the earlier ones, and the batches of one fetch share one publish.
+ */
+const LATENCY_CONCURRENCY = 16;
+
 export interface KafkaConsumerGroupsOptions {
   kafka: Kafka;
   log: Logger;
@@ -22,6 +28,7 @@ export interface KafkaConsumerGroupsOptions {
   sessionTimeoutMs: number;
   maxAttempts?: number;
   backoffMs?: number;
+  /** Partitions a throughput group handles at once (default 3; a latency group: LATENCY_CONCURRENCY). */
   concurrency?: number;
   /** A partition of ours with records waiting, no batch at work and no commit for this long gets a fresh consumer (default 2 × session timeout, at least 10 s). */
   stallMs?: number;
@@ -164,7 +171,7 @@ class KafkaConsumerGroup implements ConsumerGroup {
     await consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
-      partitionsConsumedConcurrently: this.opts.concurrency ?? 3,
+      partitionsConsumedConcurrently: this.opts.batching === 'latency' ? LATENCY_CONCURRENCY : (this.opts.concurrency ?? 3),
       eachBatch: (payload) => this.handleBatch(consumer, committer, payload),
     });
   }
