@@ -154,6 +154,30 @@ describe('notify: the unread counter', () => {
     expect(s.seen.events.filter((e) => e.userId === '2').map((e) => e.body.unreadCount)).toEqual([1, 3]);
   });
 
+  it("asks for the read positions of all of a batch's rooms at once, not one room after another", async () => {
+    const asked: string[] = [];
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const s = setup({
+      cachedPositions: async (roomId) => {
+        asked.push(roomId);
+        await gate;
+        return null;
+      },
+    });
+    const handled = s.batch([
+      ['7', '1'],
+      ['8', '1'],
+      ['9', '1'],
+    ]);
+    const deadline = Date.now() + 2000;
+    while (asked.length < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    expect(asked).toEqual(['7', '8', '9']);
+    release();
+    await handled;
+    expect([s.last('2', '7'), s.last('2', '8'), s.last('2', '9')]).toEqual([1, 1, 1]);
+  });
+
   it('keeps at most maxRooms rooms in memory: the least recently used is counted from the store again', async () => {
     const s = setup({ maxRooms: 2 });
     await s.batch([['7', '1']]);
