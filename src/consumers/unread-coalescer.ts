@@ -30,7 +30,7 @@ export class UnreadCoalescer {
     private readonly windowMs: number,
     private readonly publish: (events: readonly UnreadEvent[]) => Promise<void>,
   ) {
-    this.now = new TurnBatch((events) => publish(events));
+    this.now = new TurnBatch(publish);
     this.tickMs = Math.max(1, Math.min(TICK_MS, windowMs));
   }
 

@@ -2,7 +2,7 @@
 import type { Redis } from 'ioredis';
 import type { Presence } from './presence.js';
 import { TurnBatch } from '../shared/turn-batch.js';
-import { defineScript } from './scripts-redis.js';
+import { defineScript, perChunk } from './scripts-redis.js';
 
 const keyOf = (userId: string) => `chat:presence:${userId}`;
 
@@ -92,31 +92,22 @@ export class RedisPresence implements Presence {
   async refresh(sessions: ReadonlyArray<readonly [string, string]>): Promise<void> {
     if (sessions.length === 0) return;
     const expiry = Date.now() + this.ttlMs;
-    const calls: Array<Promise<unknown>> = [];
-    for (let start = 0; start < sessions.length; start += SCRIPT_BATCH_MAX) {
-      const batch = sessions.slice(start, start + SCRIPT_BATCH_MAX);
-      const keys = batch.map(([userId]) => keyOf(userId));
-      calls.push(this.refreshScript(keys.length, ...keys, expiry, this.ttlMs * 2, ...batch.map(([, sessionId]) => sessionId)));
-    }
     // A batch Redis did not answer fails the refresh (the caller logs it and tries again at the next one).
-    await Promise.all(calls);
+    await perChunk(sessions, SCRIPT_BATCH_MAX, (batch) => {
+      const keys = batch.map(([userId]) => keyOf(userId));
+      return this.refreshScript(keys.length, ...keys, expiry, this.ttlMs * 2, ...batch.map(([, sessionId]) => sessionId));
+    });
   }
 
   async onlineUsers(userIds: readonly string[]): Promise<Set<string>> {
     const out = new Set<string>();
     const now = Date.now();
     // One script call per 256 users (the notify group asks for every member of a batch's rooms at once).
-    const calls: Array<Promise<void>> = [];
-    for (let start = 0; start < userIds.length; start += SCRIPT_BATCH_MAX) {
-      const batch = userIds.slice(start, start + SCRIPT_BATCH_MAX);
-      calls.push(
-        this.onlineScript(batch.length, ...batch.map(keyOf), now).then((counts) => {
-          (counts as number[]).forEach((n, i) => n > 0 && out.add(batch[i]!));
-        }),
-      );
-    }
     // An unanswered count is not "offline": the sweeper would announce everyone OFFLINE during a failover.
-    await Promise.all(calls);
+    await perChunk(userIds, SCRIPT_BATCH_MAX, async (batch) => {
+      const counts = (await this.onlineScript(batch.length, ...batch.map(keyOf), now)) as number[];
+      counts.forEach((n, i) => n > 0 && out.add(batch[i]!));
+    });
     return out;
   }
 }

@@ -15,3 +15,13 @@ export function defineScript(redis: Pick<Redis, 'defineCommand'>, name: string, 
   const command = (redis as unknown as Record<string, RedisScript>)[name]!;
   return (...keysThenArgs) => command.apply(redis, keysThenArgs);
 }
+
+/**
+ * `call` once per chunk of at most `size` items, every call sent at once (so that one script never holds Redis for
+ * long); resolves to the answers in chunk order, and fails if any call fails.
+ */
+export function perChunk<T, R>(items: readonly T[], size: number, call: (chunk: T[]) => Promise<R>): Promise<R[]> {
+  const calls: Array<Promise<R>> = [];
+  for (let start = 0; start < items.length; start += size) calls.push(call(items.slice(start, start + size)));
+  return Promise.all(calls);
+}

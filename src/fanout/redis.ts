@@ -6,7 +6,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { ReplicaWait, type ReplicaWaitOptions } from '../counters/replica-wait-redis.js';
 import type { MessageView } from '../shared/model.js';
-import { defineScript, type RedisScript } from '../counters/scripts-redis.js';
+import { defineScript, perChunk, type RedisScript } from '../counters/scripts-redis.js';
 import type { BusEvent, ControlHandlers, FanoutBus, MembershipChange, PresenceChange, RoomBatch, RoomPublish, TopicEvent } from './fanout.js';
 import { decodeControl, decodeEvent, decodeRoomBatch, encodeEvent } from './wire.js';
 
@@ -135,9 +135,7 @@ export class RedisFanoutBus implements FanoutBus {
 
   async publishRooms(rooms: readonly RoomPublish[]): Promise<void> {
     const nonEmpty = rooms.filter((r) => r.messages.length > 0);
-    const calls: Array<Promise<void>> = [];
-    for (let start = 0; start < nonEmpty.length; start += ROOMS_PER_CALL) calls.push(this.publishCall(nonEmpty.slice(start, start + ROOMS_PER_CALL)));
-    await Promise.all(calls);
+    await perChunk(nonEmpty, ROOMS_PER_CALL, (part) => this.publishCall(part));
   }
 
   private async publishCall(rooms: readonly RoomPublish[]): Promise<void> {
@@ -195,12 +193,9 @@ export class RedisFanoutBus implements FanoutBus {
 
   async publishEvents(events: readonly TopicEvent[]): Promise<void> {
     if (events.length === 1) return this.publishEvent(events[0]!.topic, events[0]!.event);
-    const calls: Array<Promise<unknown>> = [];
-    for (let start = 0; start < events.length; start += EVENTS_PER_CALL) {
-      const part = events.slice(start, start + EVENTS_PER_CALL);
-      calls.push(this.eventsScript(part.length, ...part.map((e) => topicChannel(e.topic)), ...part.map((e) => encodeEvent(e.event))));
-    }
-    await Promise.all(calls);
+    await perChunk(events, EVENTS_PER_CALL, (part) =>
+      this.eventsScript(part.length, ...part.map((e) => topicChannel(e.topic)), ...part.map((e) => encodeEvent(e.event))),
+    );
   }
 
   async subscribeTopic(topic: string, onEvent: (event: BusEvent) => void): Promise<void> {
