@@ -7,6 +7,7 @@ const SCENARIOS: Record<string, { file: string; about: string }> = {
   'connect-storm': { file: './connect-storm.js', about: '1,000 simultaneous WebSocket STOMP CONNECTs against one instance' },
   idle: { file: './idle.js', about: '20,000 idle STOMP connections with heart-beats: server RSS per connection, kept alive' },
   'kafka-path': { file: './kafka-path.js', about: 'the Kafka path alone in one process: append latency, CPU per record, produce requests, offset commits' },
+  'kafka-floor': { file: './kafka-floor.js', about: "the Kafka leg alone with Kafka's Java client (no app): the latency floor of every message's path" },
   partitioning: { file: './partitioning.js', about: 'claim 1 comparison: Kafka key=roomId vs key=userId, inversions per 1,000 (kafkajs only)' },
   reads: { file: './reads.js', about: 'claim 3: 50 members marking read concurrently (REST + STOMP), exact unread counts' },
   resume: { file: './resume.js', about: 'claim 5: many clients drop, reconnect to the other instance with since-seq, 0 missing / 0 duplicated' },
@@ -28,7 +29,7 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   // Servers run the compiled build (as `npm start` does): compile first, incrementally.
-  if (!['codec', 'report', 'kafka-path', 'profile'].includes(name!)) {
+  if (!['codec', 'report', 'kafka-path', 'kafka-floor', 'profile'].includes(name!)) {
     const { default: build } = await import('../test/support/build.js');
     build();
   }

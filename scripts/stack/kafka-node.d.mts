@@ -8,3 +8,11 @@ export declare function kafkaServerProperties(opts?: {
   nodeId?: number;
   voters?: Array<{ id: number; host: string; port: number }>;
 }): string;
+/** Where the stack keeps Kafka: jars/<version>, node-<port>/. */
+export declare const KAFKA_DIR: string;
+/** The Kafka version asked for (KAFKA_VERSION), else the project's default. */
+export declare function requestedKafkaVersion(env?: NodeJS.ProcessEnv): string;
+/** Fetches the broker jars of `version` with Maven unless they are there; true when it fetched them. */
+export declare function ensureKafkaJars(opts?: { version?: string; log?: (msg: string) => void }): boolean;
+/** The java binary for `version` (JAVA_HOME or PATH), checked against the Java it needs. */
+export declare function findJava(version: string): string;
