@@ -24,7 +24,7 @@ export const LEGACY_KAFKA_VERSION = '3.9.1';
  * The broker's heap, committed in full from the start, as Kafka's own start script does (-Xms = -Xmx). With -Xmx
  * alone, G1 kept the heap near 138 MiB and, as the old generation filled, shrank the young one to 18 MiB: after a few
  * minutes of bench load the broker paused for a ~6 ms young collection 20–28 times in 15 s at 1,000 msgs/s, against
- * 1–3 times with the heap committed (PERF_RESULT.md, round 9).
+ * 1–2 times with the heap committed (PERF_RESULT.md, round 9).
  */
 const HEAP = { single: '-Xms512m -Xmx512m', cluster: '-Xms320m -Xmx320m' };
 
