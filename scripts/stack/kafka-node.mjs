@@ -22,9 +22,9 @@ export const LEGACY_KAFKA_VERSION = '3.9.1';
 
 /**
  * The broker's heap, committed in full from the start, as Kafka's own start script does (-Xms = -Xmx). With -Xmx
- * alone, G1 kept the heap near 138 MiB and, as the old generation filled, shrank the young one to 18 MiB: after a few
- * minutes of bench load the broker paused for a ~6 ms young collection 20–28 times in 15 s at 1,000 msgs/s, against
- * 1–2 times with the heap committed (PERF_RESULT.md, round 9).
+ * alone, G1 kept the heap small (138-210 MiB committed, the young generation 18-90 MiB) and, at 1,000 msgs/s, paused
+ * 2-28 times (20-177 ms in all) per 15 s window, against 1-2 times (9-16 ms) with the heap committed
+ * (PERF_RESULT.md, round 9).
  */
 const HEAP = { single: '-Xms512m -Xmx512m', cluster: '-Xms320m -Xmx320m' };
 
