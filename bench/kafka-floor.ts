@@ -4,7 +4,8 @@
 // No app, no Redis, no client socket: every chat message crosses this leg before it is delivered, so no setting of
 // ours brings SEND -> MESSAGE below it. Prints the latency from each record's intended send time to its arrival, the
 // acknowledgement latency, and the broker's CPU per record over the measured window (/proc). Compare with RabbitMQ's
-// whole path in `npm run bench -- peers` run just before or after (PERF_RESULT.md, round 9).
+// whole path in `npm run bench -- peers` run just before or after (PERF_RESULT.md, round 9). Measure on a warm
+// broker: in the first minute after `stack:up` its JIT is still compiling, and latency and CPU read several times higher.
 //
 // npm run bench -- kafka-floor [--rates 500,1000] [--duration 10] [--warmup 5] [--linger 0] [--runs 1]
 import { spawn } from 'node:child_process';
