@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { readSetting } from '../src/config.js';
-import { KAFKA_DIR, ensureKafkaJars, findJava, requestedKafkaVersion } from '../scripts/stack/kafka-node.mjs';
+import { ensureKafkaJars, findJava, jarsClassPath, requestedKafkaVersion } from '../scripts/stack/kafka-node.mjs';
 import { CpuSampler, groups } from './driver/cpu.js';
 import { Flags, appendResults, commandLine, fmt, printTable, progress } from './lib.js';
 
@@ -87,8 +87,19 @@ async function probe(
   rate: number,
   p: { durationS: number; warmupS: number; lingerMs: number },
 ): Promise<FloorResult> {
-  const jars = join(KAFKA_DIR, 'jars', version, '*');
-  const args = ['-Xmx256m', '-cp', jars, SOURCE, bootstrap, String(rate), String(p.warmupS), String(p.durationS), '6', String(p.lingerMs), '100'];
+  const args = [
+    '-Xmx256m',
+    '-cp',
+    jarsClassPath(version),
+    SOURCE,
+    bootstrap,
+    String(rate),
+    String(p.warmupS),
+    String(p.durationS),
+    '6',
+    String(p.lingerMs),
+    '100',
+  ];
   const child = spawn(java, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   const stderr: string[] = [];
   child.stderr.on('data', (d: Buffer) => stderr.push(d.toString()));

@@ -108,7 +108,7 @@ public class KafkaFloor {
       }
       producer.flush();
     }
-    long sendSeconds = System.nanoTime() - measuredFrom;
+    long sendNs = System.nanoTime() - measuredFrom;
     long cpuNs = os.getProcessCpuTime() - cpuStart;
     System.out.println("measure-end");
     long deadline = System.nanoTime() + 15_000_000_000L;
@@ -124,7 +124,7 @@ public class KafkaFloor {
             + "\"clientCpuUsPerRecord\":%.1f,\"sendSeconds\":%.3f}",
         rate, lingerMs, measured, got.length, measured - got.length, duplicates.get(),
         ms(got, 50), ms(got, 90), ms(got, 99), ms(got, 99.9), ms(got, 100), ms(ack, 50), ms(ack, 99),
-        cpuNs / 1000.0 / measured, sendSeconds / 1e9);
+        cpuNs / 1000.0 / measured, sendNs / 1e9);
   }
 
   private static void consume(String bootstrap, String topic, int warmup, long[] received, AtomicInteger duplicates, AtomicInteger arrived, AtomicBoolean stop, CountDownLatch assigned) {

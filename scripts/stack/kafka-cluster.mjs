@@ -8,9 +8,9 @@ import { ensureTopics, waitForKafka } from './kafka-admin.mjs';
 import {
   CLUSTER_HEAP,
   DEFAULT_KAFKA_VERSION,
-  KAFKA_DIR,
   ensureKafkaJars,
   findJava,
+  jarsClassPath,
   newClusterId,
   nodeDir,
   nodeLogTail,
@@ -116,7 +116,7 @@ export function restartNode(port, { version = DEFAULT_KAFKA_VERSION, heap = CLUS
 
 function probe(version, brokers, args) {
   const java = findJava(version);
-  const jars = path.join(KAFKA_DIR, 'jars', version, '*');
+  const jars = jarsClassPath(version);
   const out = run(java, ['-Xmx128m', '-cp', jars, path.join(ROOT, 'scripts', 'kafka', 'ClusterProbe.java'), args[0], brokers.join(','), ...args.slice(1)], {
     what: `ClusterProbe ${args[0]}`,
     timeoutMs: 60_000,

@@ -8,8 +8,8 @@ export declare function kafkaServerProperties(opts?: {
   nodeId?: number;
   voters?: Array<{ id: number; host: string; port: number }>;
 }): string;
-/** Where the stack keeps Kafka: jars/<version>, node-<port>/. */
-export declare const KAFKA_DIR: string;
+/** The class path of `version`'s broker jars (.stack/kafka/jars/<version>/*). */
+export declare function jarsClassPath(version: string): string;
 /** The Kafka version asked for (KAFKA_VERSION), else the project's default. */
 export declare function requestedKafkaVersion(env?: NodeJS.ProcessEnv): string;
 /** Fetches the broker jars of `version` with Maven unless they are there; true when it fetched them. */

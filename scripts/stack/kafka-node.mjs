@@ -58,6 +58,11 @@ function jarsDir(version) {
   return path.join(KAFKA_DIR, 'jars', version);
 }
 
+/** The class path of `version`'s broker jars (the broker, ClusterProbe.java and the kafka-floor bench run on it). */
+export function jarsClassPath(version) {
+  return `${jarsDir(version)}${path.sep}*`;
+}
+
 function jarsHash(version) {
   return createHash('sha256').update(fs.readFileSync(KAFKA_POM)).update(version).digest('hex');
 }
@@ -174,7 +179,7 @@ function jvmArgs({ version, dir, heap }) {
     kafkaLine(version).logArg,
     `-Dkafka.logs.dir=${path.join(dir, 'logs')}`,
     '-cp',
-    `${jarsDir(version)}${path.sep}*`,
+    jarsClassPath(version),
   ];
 }
 
